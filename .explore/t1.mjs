@@ -1,0 +1,14 @@
+import { load, logging } from './engine.mjs';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { readFile } from 'node:fs/promises';
+const bg = await load();
+console.log('version', bg.version());
+const path = '/work/main/prisma/schema.prisma';
+const text = await readFile(path, 'utf8');
+const pg = new PGlite();
+const f = logging(new PrismaPGlite(pg), 'pglite');
+const engine = await bg.SchemaEngine.new({ datamodels: [[path, text]] }, (msg) => console.log('LOG', msg), bindMigrationAwareSqlAdapterFactory(f));
+const r = await engine.diff({ from: { tag: 'empty' }, to: { tag: 'schemaDatamodel', files: [{ path, content: text }] }, script: true, exitCode: null, filters: { externalTables: [], externalEnums: [] } });
+console.log(r.exitCode, r.stdout.slice(0, 400));

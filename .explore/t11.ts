@@ -1,0 +1,15 @@
+import pg from 'pg';
+import { openDatabase } from '../src/db/client.js';
+const url = 'postgresql://postgres@127.0.0.1:5432/explore5';
+const admin = new pg.Client('postgresql://postgres@127.0.0.1:5432/postgres');
+await admin.connect();
+const count = async () => (await admin.query("select count(*)::int as n from pg_stat_activity where datname='explore5'")).rows[0].n;
+const db = await openDatabase({ dataDir: 'memory://', databaseUrl: url, poolSize: 3 });
+console.log('after open', await count());
+console.log(await db.migrate()); await new Promise((r) => setTimeout(r, 300)); console.log('after migrate', await count(), (await admin.query("select state, query from pg_stat_activity where datname='explore5'")).rows);
+await Promise.all(Array.from({ length: 10 }, () => db.ping()));
+console.log('after pings', await count());
+await db.close();
+await new Promise((r) => setTimeout(r, 200));
+console.log('after close', await count());
+await admin.end();

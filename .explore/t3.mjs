@@ -1,0 +1,22 @@
+import { load, logging } from './engine.mjs';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { readFile } from 'node:fs/promises';
+const bg = await load();
+const path = '/work/main/prisma/schema.prisma';
+const text = await readFile(path, 'utf8');
+const filters = { externalTables: [], externalEnums: [] };
+const dir = '/tmp/explore-migs';
+const list = { baseDir: dir, lockfile: { path: 'migration_lock.toml', content: 'provider = "postgresql"\n' }, shadowDbInitScript: '',
+  migrationDirectories: [{ path: '20240101000000_init', migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: await readFile(dir + '/20240101000000_init/migration.sql', 'utf8') } } }] };
+const f = logging(new PrismaPGlite(new PGlite()), 'pglite');
+const e = await bg.SchemaEngine.new({ datamodels: [[path, text]] }, (m) => {}, bindMigrationAwareSqlAdapterFactory(f));
+//console.log('createMigration same', await e.createMigration({ draft: false, migrationName: 'next one', migrationsList: list, schema: { files: [{ path, content: text }] }, filters }));
+const text2 = text + '\nmodel Foo {\n id Int @id\n}\n';
+//console.log('createMigration changed', await e.createMigration({ draft: false, migrationName: 'next one!', migrationsList: list, schema: { files: [{ path, content: text2 }] }, filters }));
+console.log('diff same', await e.diff({ from: { tag: 'migrations', ...list }, to: { tag: 'schemaDatamodel', files: [{ path, content: text }] }, script: true, exitCode: true, filters }));
+console.log('diff changed', await e.diff({ from: { tag: 'migrations', ...list }, to: { tag: 'schemaDatamodel', files: [{ path, content: text2 }] }, script: true, exitCode: true, filters }));
+e.free();
+console.log('freed');
+await new Promise(r => setTimeout(r, 100));

@@ -1,0 +1,14 @@
+import { writeMigration, applyMigrations } from '../src/db/migrations.js';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { rm } from 'node:fs/promises';
+await rm('/tmp/m5', { recursive: true, force: true });
+console.log(await writeMigration('Init!', { migrationsDir: '/tmp/m5' }));
+console.log(await writeMigration('again', { migrationsDir: '/tmp/m5' }));
+const pg = new PGlite();
+const f = new PrismaPGlite(pg);
+console.log(await applyMigrations(f, { migrationsDir: '/tmp/m5' }));
+console.log(await Promise.all([applyMigrations(f, { migrationsDir: '/tmp/m5' }), applyMigrations(f, { migrationsDir: '/tmp/m5' })]));
+console.log((await pg.query('select migration_name, checksum, finished_at, applied_steps_count from _prisma_migrations')).rows);
+console.log((await pg.query("select table_name from information_schema.tables where table_schema='public'")).rows.map((r: any) => r.table_name));
+await pg.close();

@@ -1,0 +1,20 @@
+// GraphQL Code Generator: typed documents from schema.graphql for the tests (and, later, the
+// legacy shim's operations). Run `npm run codegen` after changing the schema or a document;
+// test/codegen.test.ts fails when the generated files are stale.
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  documents: ['test/**/*.ts', '!test/gql/**'],
+  ignoreNoDocuments: true,
+  emitLegacyCommonJSImports: false,
+  generates: {
+    'test/gql/': {
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string' } },
+    },
+  },
+};
+
+export default config;

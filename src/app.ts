@@ -1,0 +1,189 @@
+/**
+ * buildApp(): wires configuration, database, pub/sub, schema and transports into one server on
+ * one port, and tracks what it opened so that stop() shuts down cleanly:
+ * stop accepting, close WebSockets with 1001 (going away), let in-flight requests finish (up to
+ * SHUTDOWN_TIMEOUT_MS), then close pub/sub and the database.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config/env.js';
+import { openDatabase, type Database } from './db/client.js';
+import { createLogger, type Logger } from './logger.js';
+import { PubSub } from './pubsub/pubsub.js';
+import { TokenService } from './auth/tokens.js';
+import type { Services } from './graphql/context.js';
+import { schema } from './graphql/schema.js';
+import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
+import { attachGraphQLWs } from './transport/ws.js';
+
+export interface App {
+  readonly config: Config;
+  readonly services: Services;
+  readonly database: Database;
+  readonly yoga: Yoga;
+  readonly server: Server;
+  /** Listens on HOST:PORT (PORT 0 picks a free port); resolves with the base URL. */
+  start(): Promise<string>;
+  /** The base URL once started, e.g. http://127.0.0.1:4000. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+}
+
+/** A handler for WebSocket upgrades on one path; the compat shim registers its own paths. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+function jwtSecret(config: Config, logger: Logger): string {
+  if (config.JWT_SECRET) return config.JWT_SECRET;
+  if (!config.DATABASE_URL) {
+    // Embedded mode: keep a generated secret beside the data so tokens survive a restart.
+    const file = path.join(config.DATA_DIR, 'jwt-secret');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(config.DATA_DIR, { recursive: true });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, secret, { mode: 0o600 });
+    return secret;
+  }
+  logger.warn('JWT_SECRET is not set: using a random one, so tokens end with this process and are not shared between instances');
+  return randomBytes(48).toString('base64url');
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: path.join(config.DATA_DIR, 'pglite'),
+    logger,
+    poolSize: config.DATABASE_POOL_SIZE,
+  });
+  try {
+    await database.migrate();
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    throw err;
+  }
+  const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  const services: Services = {
+    db: database.prisma,
+    pubsub,
+    tokens: new TokenService(jwtSecret(config, logger), config.ACCESS_TOKEN_TTL_SECONDS),
+    config,
+    logger,
+  };
+
+  const mask = maskUnexpected(logger.child({ component: 'graphql' }));
+  const yoga = createHttpHandler(services, schema);
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
+  const upgrades = new Map<string, UpgradeHandler>([
+    ['/graphql', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))],
+  ]);
+
+  const server = createServer((req, res) => {
+    void route(req, res);
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = (req.url ?? '/').split('?')[0];
+    if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
+    if (pathname === '/readyz') {
+      const checks = await readiness();
+      const ok = Object.values(checks).every((c) => c === 'ok');
+      return json(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
+    }
+    if (pathname === '/') {
+      res.writeHead(302, { location: '/graphql' }).end();
+      return;
+    }
+    return yoga.handle(req, res);
+  }
+
+  async function readiness(): Promise<Record<string, string>> {
+    const within = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      within(database.ping()).then(
+        () => (checks.database = 'ok'),
+        (err: Error) => (checks.database = `failing: ${err.message}`),
+      ),
+      ...(pubsub.kind === 'redis'
+        ? [
+            within(pubsub.ping()).then(
+              () => (checks.redis = 'ok'),
+              (err: Error) => (checks.redis = `failing: ${err.message}`),
+            ),
+          ]
+        : []),
+    ]);
+    return checks;
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    const handler = upgrades.get(pathname);
+    if (!handler || stopping) {
+      socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    handler(req, socket, head);
+  });
+
+  let url = '';
+  let stopping: Promise<void> | null = null;
+
+  return {
+    config,
+    services,
+    database,
+    yoga,
+    server,
+    get url() {
+      return url;
+    },
+    start: () =>
+      new Promise<string>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.PORT, config.HOST, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          url = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+          resolve(url);
+        });
+      }),
+    stop: () => {
+      stopping ??= (async () => {
+        const log = logger.child({ component: 'shutdown' });
+        log.info('stopping: no new connections; closing WebSockets with 1001');
+        const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+        await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => {
+          log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing them');
+          server.closeAllConnections();
+        }, config.SHUTDOWN_TIMEOUT_MS);
+        await closed;
+        clearTimeout(timer);
+        await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
+        await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}

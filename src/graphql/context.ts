@@ -1,0 +1,92 @@
+/**
+ * One context builder for HTTP requests and graphql-ws operations. The credential comes from the
+ * Authorization (or X-Api-Key) header over HTTP and from `connectionParams` over WebSocket; both
+ * end up in {@link authenticate}, so the rules are the same on every transport.
+ */
+import type { Logger } from 'pino';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Config } from '../config/env.js';
+import type { PubSub } from '../pubsub/pubsub.js';
+import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
+import type { Viewer } from '../auth/viewer.js';
+import { UnauthenticatedError } from './errors.js';
+
+/** Long-lived parts shared by every request; built once by app.ts. */
+export interface Services {
+  db: PrismaClient;
+  pubsub: PubSub;
+  tokens: TokenService;
+  config: Config;
+  logger: Logger;
+}
+
+export interface Context extends Services {
+  viewer: Viewer;
+}
+
+/** A credential as presented: a bearer token (JWT or API key) or nothing. */
+export type Credential = { kind: 'none' } | { kind: 'bearer'; value: string };
+
+const ANONYMOUS: Viewer = { kind: 'anonymous' };
+
+/** Reads the credential from HTTP headers. */
+export function credentialFromHeaders(headers: Headers): Credential {
+  const auth = headers.get('authorization');
+  if (auth) {
+    const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token or API key>".');
+    return { kind: 'bearer', value: match[1]!.trim() };
+  }
+  const apiKey = headers.get('x-api-key');
+  if (apiKey) return { kind: 'bearer', value: apiKey.trim() };
+  return { kind: 'none' };
+}
+
+/** Reads the credential from graphql-ws `connectionParams` ({ authorization } or { token } or { apiKey }). */
+export function credentialFromConnectionParams(params: Record<string, unknown> | undefined | null): Credential {
+  if (!params) return { kind: 'none' };
+  const raw = params.authorization ?? params.Authorization ?? params.token ?? params.apiKey;
+  if (raw === undefined || raw === null || raw === '') return { kind: 'none' };
+  if (typeof raw !== 'string') throw new UnauthenticatedError('connectionParams.authorization must be a string.');
+  const match = /^Bearer\s+(.+)$/i.exec(raw.trim());
+  return { kind: 'bearer', value: (match ? match[1]! : raw).trim() };
+}
+
+/**
+ * Turns a credential into a viewer. A credential that is presented but bad (forged, expired,
+ * revoked, of a deleted user) is refused, never downgraded to anonymous, so a client with a
+ * stale token learns so at once.
+ */
+export async function authenticate(services: Services, credential: Credential): Promise<Viewer> {
+  if (credential.kind === 'none') return ANONYMOUS;
+  const value = credential.value;
+  if (value.startsWith(API_KEY_PREFIX)) {
+    const key = await services.db.apiKey.findUnique({
+      where: { keyHash: sha256(value) },
+      select: { id: true, workspaceId: true, revokedAt: true, lastUsedAt: true },
+    });
+    if (!key) throw new UnauthenticatedError('The API key is not valid; issue a new one with issueApiKey.');
+    if (key.revokedAt) throw new UnauthenticatedError('The API key has been revoked; issue a new one with issueApiKey.');
+    // Recording use at most once a minute keeps a write off every request.
+    if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > 60_000) {
+      services.db.apiKey
+        .update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
+        .catch((err: unknown) => services.logger.warn({ err }, 'could not record API key use'));
+    }
+    return { kind: 'apiKey', apiKeyId: key.id, workspaceId: key.workspaceId };
+  }
+  const claims = await services.tokens.verifyAccess(value);
+  if (claims.kind === 'guest') {
+    return { kind: 'guest', userId: claims.sub, workspaceId: claims.ws! };
+  }
+  const user = await services.db.user.findUnique({
+    where: { id: claims.sub },
+    select: { kind: true, memberships: { select: { workspaceId: true, role: true } } },
+  });
+  if (!user || user.kind !== 'REGISTERED') throw new UnauthenticatedError('The access token is invalid; sign in again.');
+  return { kind: 'user', userId: claims.sub, roles: new Map(user.memberships.map((m) => [m.workspaceId, m.role])) };
+}
+
+export function makeContext(services: Services, viewer: Viewer): Context {
+  return { ...services, viewer };
+}

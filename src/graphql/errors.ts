@@ -1,0 +1,86 @@
+/**
+ * The errors a client can expect. Each is a GraphQLError with `extensions.code`, so it passes
+ * Yoga's masking when thrown from a query; mutations list them in `errors.types` and return them
+ * as typed members of their result union. Anything else thrown is unexpected: masked for the
+ * client ("Unexpected error.") and logged for operators (see transport/http.ts).
+ */
+import { GraphQLError } from 'graphql';
+
+export const errorCodes = {
+  BAD_USER_INPUT: 'The input is invalid; `issues` says which part and why.',
+  UNAUTHENTICATED: 'No valid credential was presented; sign in or renew the access token.',
+  FORBIDDEN: 'The viewer is known but may not do this.',
+  NOT_FOUND: 'No such object, or not one the viewer may see (the two are not told apart).',
+  CONFLICT: 'The request clashes with existing data, such as an email already registered.',
+  INVALID_CREDENTIALS: 'The email or password is wrong (the two are not told apart).',
+  SLOW_CONSUMER: 'A subscriber fell too far behind; resubscribe with the last cursor seen.',
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface ValidationIssue {
+  /** Path to the offending input, e.g. ["input", "email"]. */
+  path: string[];
+  message: string;
+}
+
+const httpStatus: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+};
+
+/** Base of every expected error. */
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}) {
+    const status = httpStatus[code];
+    super(message, { extensions: { code, ...extensions, ...(status ? { http: { status } } : {}) } });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  readonly issues: ValidationIssue[];
+  constructor(issues: ValidationIssue[], message?: string) {
+    super(
+      'BAD_USER_INPUT',
+      message ?? `Invalid input: ${issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`,
+      { issues },
+    );
+    this.issues = issues;
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  constructor(message = 'Sign in first: send an access token or API key in the Authorization header.') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'You may not do this.') {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly entity: string;
+  constructor(entity: string, message?: string) {
+    super('NOT_FOUND', message ?? `${entity} not found.`, { entity });
+    this.entity = entity;
+  }
+}
+
+export class ConflictError extends AppError {
+  readonly field: string | null;
+  constructor(message: string, field: string | null = null) {
+    super('CONFLICT', message, field ? { field } : {});
+    this.field = field;
+  }
+}
+
+export class InvalidCredentialsError extends AppError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 'The email or password is incorrect.');
+  }
+}

@@ -1,0 +1,31 @@
+/** Gathers every module into one executable schema. */
+import { getNamedType, isUnionType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './roots.js';
+import './scalars.js';
+import './error-types.js';
+import '../modules/users/index.js';
+import '../modules/workspaces/index.js';
+import '../modules/catalog/index.js';
+
+export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
+
+/**
+ * The errors plugin makes one result union per mutation (e.g. MutationSignUpResult); give each a
+ * description naming its field, so GraphiQL documents every type.
+ */
+function describeResultUnions(built: GraphQLSchema): GraphQLSchema {
+  const mutation = built.getMutationType();
+  for (const field of Object.values(mutation?.getFields() ?? {})) {
+    const type = getNamedType(field.type);
+    if (isUnionType(type) && !type.description) {
+      type.description = `The result of ${field.name}: the data on success, or one of the listed errors (each with a code and message); nothing is changed on error.`;
+    }
+  }
+  return built;
+}
+
+/** The SDL checked in as schema.graphql; a test fails when the file is stale. */
+export function printSchemaSDL(): string {
+  return `${printSchema(schema)}\n`;
+}

@@ -1,0 +1,5 @@
+// Registers the workspaces module's types and fields with the builder; exports nothing.
+import './types.js';
+import './queries.js';
+import './mutations.js';
+import './subscriptions.js';

@@ -1,0 +1,199 @@
+/** Creating workspaces, managing members, issuing and revoking API keys. */
+import { z } from 'zod';
+import { builder } from '../../graphql/builder.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import { assertWorkspaceAccess, canAccessWorkspace } from '../../graphql/permissions.js';
+import { API_KEY_PREFIX, randomToken, sha256 } from '../../auth/tokens.js';
+import { actingUserId } from '../../auth/viewer.js';
+import { hashPassword } from '../../auth/passwords.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { RoleEnum } from '../users/types.js';
+import { displayName, email, password } from '../users/mutations.js';
+import type { Context } from '../../graphql/context.js';
+import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
+import { MANAGE } from './permissions.js';
+import type { WorkspaceEvent } from './topics.js';
+
+const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+
+function announce(ctx: Context, event: Omit<WorkspaceEvent, 'at'>): void {
+  void ctx.pubsub.publish('workspace', event.workspaceId, { ...event, at: new Date().toISOString() });
+}
+
+/** Resolves a workspace id the viewer may manage, or NOT_FOUND. */
+function managedWorkspaceId(ctx: Context, raw: string | number): string {
+  const id = parseId(raw, 'Workspace');
+  if (!canAccessWorkspace(ctx.viewer, { workspaceId: id, roles: MANAGE })) throw new NotFoundError('Workspace');
+  return id;
+}
+
+const CreateWorkspaceInput = builder.inputType('CreateWorkspaceInput', {
+  description: 'A new workspace; its creator becomes its ADMIN.',
+  fields: (t) => ({ name: t.string({ description: 'Its name.', validate: name }) }),
+});
+
+const AddMemberInput = builder.inputType('AddWorkspaceMemberInput', {
+  description: 'An existing registered user to add to a workspace.',
+  fields: (t) => ({
+    workspaceId: t.id({ description: 'The workspace.' }),
+    email: t.string({ description: 'The user’s email.', validate: email }),
+    role: t.field({ type: RoleEnum, description: 'Their role.' }),
+  }),
+});
+
+const CreateUserInput = builder.inputType('CreateWorkspaceUserInput', {
+  description: 'A new registered user created directly in a workspace by its admin (legacy 001 user creation).',
+  fields: (t) => ({
+    workspaceId: t.id({ description: 'The workspace.' }),
+    email: t.string({ description: 'The new user’s email.', validate: email }),
+    password: t.string({ description: 'At least 8 characters.', validate: password }),
+    displayName: t.string({ description: 'The name shown to others.', validate: displayName }),
+    role: t.field({ type: RoleEnum, description: 'Their role.' }),
+  }),
+});
+
+const IssueApiKeyInput = builder.inputType('IssueApiKeyInput', {
+  description: 'A new API key for a workspace.',
+  fields: (t) => ({
+    workspaceId: t.id({ description: 'The workspace the key will act for.' }),
+    name: t.string({ description: 'A label to tell keys apart.', validate: name }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createWorkspace: t.prismaField({
+    type: WorkspaceRef,
+    description: 'Creates a workspace with the viewer as its ADMIN. Registered users only.',
+    authScopes: { registered: true },
+    errors: { types: [ValidationError] },
+    args: { input: t.arg({ type: CreateWorkspaceInput, description: 'The details; each field is described on its type.' }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const userId = actingUserId(ctx.viewer)!;
+      const workspace = await ctx.db.workspace.create({
+        ...query,
+        data: { name: input.name, memberships: { create: { userId, role: 'ADMIN' } } },
+      });
+      if (ctx.viewer.kind === 'user') ctx.viewer.roles.set(workspace.id, 'ADMIN');
+      return workspace;
+    },
+  }),
+  addWorkspaceMember: t.prismaField({
+    type: MembershipRef,
+    description: 'Adds a registered user to a workspace, or changes their role there. Admins only.',
+    errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: AddMemberInput, description: 'The details; each field is described on its type.' }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
+      const user = await ctx.db.user.findUnique({ where: { email: input.email }, select: { id: true } });
+      if (!user) throw new NotFoundError('User', 'No registered user has this email; they must sign up first.');
+      const membership = await ctx.db.membership.upsert({
+        ...query,
+        where: { workspaceId_userId: { workspaceId, userId: user.id } },
+        create: { workspaceId, userId: user.id, role: input.role },
+        update: { role: input.role },
+      });
+      announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      return membership;
+    },
+  }),
+  createWorkspaceUser: t.prismaField({
+    type: MembershipRef,
+    description: 'Creates a registered user directly in a workspace with a role. Admins and API keys only.',
+    errors: { types: [ValidationError, NotFoundError, ConflictError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreateUserInput, description: 'The details; each field is described on its type.' }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
+      const passwordHash = await hashPassword(input.password);
+      try {
+        const user = await ctx.db.user.create({
+          data: {
+            email: input.email,
+            passwordHash,
+            displayName: input.displayName,
+            memberships: { create: { workspaceId, role: input.role } },
+          },
+          select: { id: true },
+        });
+        announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+        return ctx.db.membership.findUniqueOrThrow({ ...query, where: { workspaceId_userId: { workspaceId, userId: user.id } } });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; add it with addWorkspaceMember.', 'email');
+        throw err;
+      }
+    },
+  }),
+  removeWorkspaceMember: t.prismaField({
+    type: WorkspaceRef,
+    description: 'Removes a member from a workspace and returns the workspace. Admins only; the last admin cannot be removed.',
+    errors: { types: [NotFoundError, ForbiddenError] },
+    authScopes: { authenticated: true },
+    args: {
+      workspaceId: t.arg.id({ description: 'The workspace.' }),
+      userId: t.arg.id({ description: 'The member to remove.' }),
+    },
+    resolve: async (query, _root, args, ctx) => {
+      const workspaceId = managedWorkspaceId(ctx, args.workspaceId);
+      const userId = parseId(args.userId, 'Membership');
+      await ctx.db.$transaction(async (tx) => {
+        const member = await tx.membership.findUnique({ where: { workspaceId_userId: { workspaceId, userId } } });
+        if (!member) throw new NotFoundError('Membership');
+        if (member.role === 'ADMIN') {
+          const admins = await tx.membership.count({ where: { workspaceId, role: 'ADMIN' } });
+          if (admins <= 1) throw new ForbiddenError('The last admin cannot be removed; make someone else ADMIN first.');
+        }
+        await tx.membership.delete({ where: { workspaceId_userId: { workspaceId, userId } } });
+      });
+      announce(ctx, { type: 'MEMBER_REMOVED', workspaceId, userId });
+      return ctx.db.workspace.findUniqueOrThrow({ ...query, where: { id: workspaceId } });
+    },
+  }),
+  issueApiKey: t.field({
+    type: IssuedApiKeyRef,
+    description: 'Issues an API key for a workspace. Admins only. The secret is in the result and never shown again.',
+    errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: IssueApiKeyInput, description: 'The details; each field is described on its type.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
+      const secret = randomToken(API_KEY_PREFIX);
+      const key = await ctx.db.apiKey.create({
+        data: {
+          workspaceId,
+          name: input.name,
+          prefix: secret.slice(0, API_KEY_PREFIX.length + 6),
+          keyHash: sha256(secret),
+          createdById: actingUserId(ctx.viewer),
+        },
+        select: { id: true },
+      });
+      announce(ctx, { type: 'API_KEY_ISSUED', workspaceId, apiKeyId: key.id });
+      return { apiKeyId: key.id, secret };
+    },
+  }),
+  revokeApiKey: t.prismaField({
+    type: ApiKeyRef,
+    description: 'Revokes an API key at once; calls made with it are refused from then on. Admins only.',
+    errors: { types: [NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ description: 'The key’s id.' }) },
+    resolve: async (query, _root, args, ctx) => {
+      const id = parseId(args.id, 'ApiKey');
+      const key = assertWorkspaceAccess(
+        ctx.viewer,
+        'ApiKey',
+        await ctx.db.apiKey.findUnique({ where: { id }, select: { workspaceId: true, revokedAt: true } }),
+        { roles: MANAGE },
+      );
+      const updated = await ctx.db.apiKey.update({
+        ...query,
+        where: { id },
+        data: { revokedAt: key.revokedAt ?? new Date() },
+      });
+      announce(ctx, { type: 'API_KEY_REVOKED', workspaceId: key.workspaceId, apiKeyId: id });
+      return updated;
+    },
+  }),
+}));

@@ -1,0 +1,20 @@
+/** Events of a workspace's membership and credentials, published on `workspace:<workspaceId>`. */
+import type { Role } from '../../generated/prisma/enums.js';
+
+export type WorkspaceEventType = 'MEMBER_ADDED' | 'MEMBER_REMOVED' | 'MEMBER_ROLE_CHANGED' | 'API_KEY_ISSUED' | 'API_KEY_REVOKED';
+
+export interface WorkspaceEvent {
+  type: WorkspaceEventType;
+  workspaceId: string;
+  userId?: string;
+  role?: Role;
+  apiKeyId?: string;
+  /** ISO time of the change. */
+  at: string;
+}
+
+declare module '../../pubsub/topics.js' {
+  interface Topics {
+    workspace: WorkspaceEvent;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * GraphQL over HTTP (graphql-yoga) with GraphiQL. Expected errors (AppError, validation) reach
+ * the client as they are; anything else is logged with its stack and masked as
+ * "Unexpected error." so no stack trace or SQL ever leaves the server.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { Logger } from 'pino';
+import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
+
+export interface ServerContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Set by the WebSocket transport: the credential accepted at connection time. */
+  credential?: Credential;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, Context>;
+
+export function maskUnexpected(logger: Logger) {
+  return (error: unknown): Error => {
+    if (error instanceof GraphQLError) {
+      const original = error.originalError;
+      // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
+      if (!original || original instanceof GraphQLError) return error;
+    }
+    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+    logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+    return new GraphQLError('Unexpected error.', {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  };
+}
+
+export function createHttpHandler(services: Services, schema: GraphQLSchema): Yoga {
+  const logger = services.logger.child({ component: 'http' });
+  return createYoga<ServerContext, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    healthCheckEndpoint: false as unknown as string,
+    // Uploads are parsed once, by graphql-upload-minimal, not by Yoga.
+    multipart: false,
+    cors: {
+      origin: services.config.CORS_ORIGINS.includes('*') ? '*' : services.config.CORS_ORIGINS,
+      credentials: !services.config.CORS_ORIGINS.includes('*'),
+    },
+    graphiql: services.config.GRAPHIQL
+      ? {
+          title: 'Chat API',
+          subscriptionsProtocol: 'WS',
+          defaultQuery: '# Sign up, then send the access token as "Authorization: Bearer <token>".\nquery { me { id displayName } }\n',
+        }
+      : false,
+    renderGraphiQL,
+    maskedErrors: { maskError: maskUnexpected(logger), isDev: false },
+    logging: {
+      debug: (...args) => logger.debug({ args }, 'yoga'),
+      info: (...args) => logger.info({ args }, 'yoga'),
+      warn: (...args) => logger.warn({ args }, 'yoga'),
+      error: (...args) => logger.error({ args }, 'yoga'),
+    },
+    context: async ({ request, credential }) => {
+      const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));
+      return makeContext(services, viewer);
+    },
+  });
+}

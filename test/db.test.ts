@@ -1,0 +1,308 @@
+/**
+ * The database layer against real databases: the embedded PGlite always, and PostgreSQL when
+ * DATABASE_URL is set (the CI's second run), each test on a freshly created database.
+ */
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/db/client.js';
+import {
+  applyMigrations,
+  defaultMigrationsDir,
+  defaultSchemaPath,
+  writeMigration,
+} from '../src/db/migrations.js';
+import { Prisma } from '../src/generated/prisma/client.js';
+
+const migrationNames = (await readdir(defaultMigrationsDir, { withFileTypes: true }))
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+
+const tmpDirs: string[] = [];
+async function tmpDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'chat-db-test-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(tmpDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** Every model answers a query, i.e. the migrations built every table the client expects. */
+async function expectEveryModelQueryable(db: Database): Promise<void> {
+  const models = Object.values(Prisma.ModelName);
+  expect(models.length).toBeGreaterThan(0);
+  for (const model of models) {
+    const delegate = (db.prisma as unknown as Record<string, { count(): Promise<number> }>)[
+      model.charAt(0).toLowerCase() + model.slice(1)
+    ];
+    await expect(delegate.count(), model).resolves.toBeTypeOf('number');
+  }
+}
+
+/** A migrations directory holding the project's migrations plus one of the test's own. */
+async function migrationsWith(name: string, sql: string): Promise<string> {
+  const dir = path.join(await tmpDir(), 'migrations');
+  await cp(defaultMigrationsDir, dir, { recursive: true });
+  await mkdir(path.join(dir, name));
+  await writeFile(path.join(dir, name, 'migration.sql'), sql);
+  return dir;
+}
+
+// A script the adapters used to mishandle: `;` inside a literal and a `$$` body, then a failure.
+const failingMigration =
+  "CREATE TABLE probe (id int, note text);\n" +
+  "INSERT INTO probe VALUES (1, 'a;b');\n" +
+  'CREATE FUNCTION probe_one() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n' +
+  'SELECT no_such_column FROM probe;\n';
+
+describe('embedded database (PGlite)', () => {
+  it('applies every migration to a fresh in-memory database, then nothing the second time', async () => {
+    const db = await openDatabase({ dataDir: 'memory://' });
+    try {
+      expect(db.kind).toBe('pglite');
+      await db.ping();
+      expect(migrationNames.length).toBeGreaterThan(0);
+      expect(await db.migrate()).toEqual(migrationNames);
+      await expectEveryModelQueryable(db);
+      const recorded = await db.prisma.$queryRaw<{ migration_name: string; finished: boolean }[]>`
+        SELECT migration_name, finished_at IS NOT NULL AS finished
+        FROM _prisma_migrations ORDER BY migration_name`;
+      expect(recorded).toEqual(migrationNames.map((name) => ({ migration_name: name, finished: true })));
+
+      expect(await db.migrate()).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('applies once when two runs start together on the same database', async () => {
+    const db = await openDatabase({ dataDir: 'memory://' });
+    try {
+      const runs = await Promise.all([db.migrate(), db.migrate()]);
+      expect(runs.flat()).toEqual(migrationNames);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('keeps rows in its data directory across close and reopen', async () => {
+    const dataDir = path.join(await tmpDir(), 'pglite');
+    const first = await openDatabase({ dataDir });
+    await first.migrate();
+    const { id } = await first.prisma.workspace.create({ data: { name: 'kept' } });
+    await first.close();
+
+    const second = await openDatabase({ dataDir });
+    try {
+      expect(await second.migrate()).toEqual([]);
+      expect(await second.prisma.workspace.findUnique({ where: { id } })).toMatchObject({ name: 'kept' });
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('queues concurrent interactive transactions instead of failing them', async () => {
+    const db = await openDatabase({ dataDir: 'memory://' });
+    try {
+      await db.migrate();
+      // 25 × 100 ms queue for 2.5 s, past Prisma's default 2 s wait to start a transaction.
+      const results = await Promise.allSettled(
+        Array.from({ length: 25 }, (_, i) =>
+          db.prisma.$transaction(async (tx) => {
+            const before = await tx.workspace.count();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            await tx.workspace.create({ data: { name: `w${i}` } });
+            return before;
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      // One at a time: each saw every earlier one's row.
+      const seen = results.map((r) => (r as PromiseFulfilledResult<number>).value).sort((a, b) => a - b);
+      expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => i));
+
+      await expect(
+        db.prisma.$transaction(async (tx) => {
+          await tx.workspace.create({ data: { name: 'rolled back' } });
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await db.prisma.workspace.count({ where: { name: 'rolled back' } })).toBe(0);
+      expect(await db.prisma.workspace.count()).toBe(25);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('rolls back a failing migration, records it as failed and stops there', async () => {
+    const migrationsDir = await migrationsWith('99990101000000_failing', failingMigration);
+    const pglite = new PGlite();
+    try {
+      const factory = new PrismaPGlite(pglite);
+      await expect(applyMigrations(factory, { migrationsDir })).rejects.toThrow(/no_such_column/);
+      const { rows } = await pglite.query<{ migration_name: string; finished_at: Date | null }>(
+        `SELECT migration_name, finished_at FROM _prisma_migrations WHERE migration_name = '99990101000000_failing'`,
+      );
+      expect(rows).toEqual([{ migration_name: '99990101000000_failing', finished_at: null }]);
+      const probe = await pglite.query<{ t: string | null }>(`SELECT to_regclass('probe')::text AS t`);
+      expect(probe.rows[0].t).toBeNull();
+      await expect(applyMigrations(factory, { migrationsDir })).rejects.toThrow(/failed migrations/);
+    } finally {
+      await pglite.close();
+    }
+  });
+});
+
+describe('writing migrations', () => {
+  it('writes nothing when the schema matches the migrations', async () => {
+    const before = await readdir(defaultMigrationsDir);
+    expect(await writeMigration('nothing')).toBeNull();
+    expect(await readdir(defaultMigrationsDir)).toEqual(before);
+  });
+
+  it('writes the SQL of a schema change, which then applies', async () => {
+    const root = await tmpDir();
+    const migrationsDir = path.join(root, 'migrations');
+    await cp(defaultMigrationsDir, migrationsDir, { recursive: true });
+    const schemaPath = path.join(root, 'schema.prisma');
+    const schema = await readFile(defaultSchemaPath, 'utf8');
+    await writeFile(schemaPath, `${schema}\nmodel ProbeThing {\n  id Int @id\n  label String\n}\n`);
+
+    const file = await writeMigration('Add probe thing!', { schemaPath, migrationsDir });
+    expect(file).toMatch(/[/\\]\d{14}_add_probe_thing[/\\]migration\.sql$/);
+    expect(await readFile(file!, 'utf8')).toContain('CREATE TABLE "ProbeThing"');
+    expect(await writeMigration('again', { schemaPath, migrationsDir })).toBeNull();
+
+    const pglite = new PGlite();
+    try {
+      const applied = await applyMigrations(new PrismaPGlite(pglite), { migrationsDir });
+      expect(applied).toEqual([...migrationNames, path.basename(path.dirname(file!))]);
+      await pglite.query('SELECT id, label FROM "ProbeThing"');
+    } finally {
+      await pglite.close();
+    }
+  });
+
+  it('starts a migrations directory with its lock file', async () => {
+    const migrationsDir = path.join(await tmpDir(), 'migrations');
+    const file = await writeMigration('init', { migrationsDir });
+    expect(file).not.toBeNull();
+    expect(await readFile(path.join(migrationsDir, 'migration_lock.toml'), 'utf8')).toContain(
+      'provider = "postgresql"',
+    );
+    expect(await readFile(file!, 'utf8')).toBe(
+      await readFile(path.join(defaultMigrationsDir, migrationNames[0], 'migration.sql'), 'utf8'),
+    );
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
+  const baseUrl = process.env.DATABASE_URL ?? '';
+
+  function urlFor(database: string): string {
+    const url = new URL(baseUrl);
+    url.pathname = `/${database}`;
+    return url.toString();
+  }
+
+  /** Creates a database from the server's maintenance database; returns its URL and a dropper. */
+  async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+    const name = `db_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: urlFor('postgres') });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+    return {
+      url: urlFor(name),
+      async drop() {
+        const c = new pg.Client({ connectionString: urlFor('postgres') });
+        await c.connect();
+        try {
+          await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await c.end();
+        }
+      },
+    };
+  }
+
+  it('applies once when two runs start together, then nothing', async () => {
+    const database = await freshDatabase();
+    try {
+      // Two factories, as two server processes would have: only the database lock orders them.
+      const runs = await Promise.all([
+        applyMigrations(new PrismaPg({ connectionString: database.url })),
+        applyMigrations(new PrismaPg({ connectionString: database.url })),
+      ]);
+      expect(runs.flat()).toEqual(migrationNames);
+      expect(runs.some((names) => names.length === 0)).toBe(true);
+
+      const db = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 2 });
+      try {
+        expect(db.kind).toBe('postgres');
+        await db.ping();
+        expect(await db.migrate()).toEqual([]);
+        await expectEveryModelQueryable(db);
+        const { id } = await db.prisma.workspace.create({ data: { name: 'pg' } });
+        await db.prisma.$transaction(async (tx) => {
+          await tx.workspace.update({ where: { id }, data: { name: 'pg2' } });
+        });
+        expect(await db.prisma.workspace.findUnique({ where: { id } })).toMatchObject({ name: 'pg2' });
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('applies to a fresh database through openDatabase and leaves no connection behind', async () => {
+    const database = await freshDatabase();
+    const admin = new pg.Client({ connectionString: urlFor('postgres') });
+    await admin.connect();
+    const connections = async () =>
+      (
+        await admin.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+          [new URL(database.url).pathname.slice(1)],
+        )
+      ).rows[0].n;
+    try {
+      const db = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1 });
+      expect(await db.migrate()).toEqual(migrationNames);
+      await db.ping();
+      await db.close();
+      await expect.poll(connections).toBe(0);
+    } finally {
+      await admin.end();
+      await database.drop();
+    }
+  });
+
+  it('rolls back a failing migration whole and records it as failed', async () => {
+    const database = await freshDatabase();
+    const migrationsDir = await migrationsWith('99990101000000_failing', failingMigration);
+    const db = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 2, migrationsDir });
+    try {
+      await expect(db.migrate()).rejects.toThrow(/no_such_column/);
+      const rows = await db.prisma.$queryRaw<{ finished: boolean; probe: string | null }[]>`
+        SELECT finished_at IS NOT NULL AS finished, to_regclass('probe')::text AS probe
+        FROM _prisma_migrations WHERE migration_name = '99990101000000_failing'`;
+      expect(rows).toEqual([{ finished: false, probe: null }]);
+    } finally {
+      await db.close();
+      await database.drop();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+/* eslint-disable */
+import * as types from './graphql.js';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  mutation SignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n          email\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n": typeof types.SignUpDocument,
+    "\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.LogInDocument,
+    "\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n": typeof types.MeDocument,
+    "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CreateWorkspaceDocument,
+    "\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.IssueApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.RevokeApiKeyDocument,
+    "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n": typeof types.WorkspaceDocument,
+    "\n  query MyWorkspaces {\n    myWorkspaces {\n      id\n    }\n  }\n": typeof types.MyWorkspacesDocument,
+    "\n  mutation Refresh($token: String!) {\n    refreshSession(refreshToken: $token) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.RefreshDocument,
+    "\n  mutation GuestSession($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        sessionId\n        user {\n          id\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.GuestSessionDocument,
+    "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CreateProductDocument,
+    "\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n": typeof types.ProductsDocument,
+    "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AddMemberDocument,
+    "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.PlatformSignUpDocument,
+    "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": typeof types.PlatformLogInDocument,
+    "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": typeof types.PlatformMeDocument,
+};
+const documents: Documents = {
+    "\n  mutation SignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n          email\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n": types.SignUpDocument,
+    "\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.LogInDocument,
+    "\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n": types.MeDocument,
+    "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CreateWorkspaceDocument,
+    "\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.IssueApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.RevokeApiKeyDocument,
+    "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n": types.WorkspaceDocument,
+    "\n  query MyWorkspaces {\n    myWorkspaces {\n      id\n    }\n  }\n": types.MyWorkspacesDocument,
+    "\n  mutation Refresh($token: String!) {\n    refreshSession(refreshToken: $token) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.RefreshDocument,
+    "\n  mutation GuestSession($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        sessionId\n        user {\n          id\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.GuestSessionDocument,
+    "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CreateProductDocument,
+    "\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n": types.ProductsDocument,
+    "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AddMemberDocument,
+    "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.PlatformSignUpDocument,
+    "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": types.PlatformLogInDocument,
+    "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": types.PlatformMeDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n          email\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation SignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n          email\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n"): (typeof documents)["\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MyWorkspaces {\n    myWorkspaces {\n      id\n    }\n  }\n"): (typeof documents)["\n  query MyWorkspaces {\n    myWorkspaces {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Refresh($token: String!) {\n    refreshSession(refreshToken: $token) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Refresh($token: String!) {\n    refreshSession(refreshToken: $token) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation GuestSession($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        sessionId\n        user {\n          id\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation GuestSession($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        sessionId\n        user {\n          id\n          kind\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n"): (typeof documents)["\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n"): (typeof documents)["\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;

@@ -1,0 +1,172 @@
+/**
+ * Starts a real server (HTTP + graphql-ws on a free port) on a fresh database, and talks to it
+ * with real clients: fetch for HTTP, graphql-ws over `ws` for subscriptions.
+ */
+import { print, type ExecutionResult } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/env.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface TestApp {
+  app: App;
+  url: string;
+  wsUrl: string;
+  db: TestDatabase;
+  /** Runs an operation over HTTP; `token` is a JWT or API key. */
+  exec<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables?: V,
+    options?: { token?: string; headers?: Record<string, string> },
+  ): Promise<ExecutionResult<R> & { status: number }>;
+  /** A graphql-ws client; `connectionParams` default to the token's authorization. */
+  ws(options?: { token?: string; connectionParams?: Record<string, unknown> }): Client;
+  /** Stops the server (keeps the database). */
+  stop(): Promise<void>;
+  /** Stops the server and drops the database. */
+  close(): Promise<void>;
+}
+
+export async function startTestApp(
+  env: Record<string, string> = {},
+  existing?: TestDatabase,
+): Promise<TestApp> {
+  const db = existing ?? (await createTestDatabase());
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: db.dataDir,
+    DATABASE_URL: db.databaseUrl,
+    DATABASE_POOL_SIZE: '5',
+    REDIS_URL: process.env.REDIS_URL,
+    JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'test') });
+  const url = await app.start();
+  const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
+  const clients: Client[] = [];
+  let stopped = false;
+
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(clients.map((c) => c.dispose()));
+    await app.stop();
+  };
+
+  return {
+    app,
+    url,
+    wsUrl,
+    db,
+    async exec(document, variables, options = {}) {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          ...options.headers,
+        },
+        body: JSON.stringify({ query: print(document), variables }),
+      });
+      const body = (await res.json()) as ExecutionResult<never>;
+      return { ...body, status: res.status };
+    },
+    ws(options = {}) {
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        lazy: true,
+        retryAttempts: 0,
+        connectionParams: options.connectionParams ?? (options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      });
+      clients.push(client);
+      return client;
+    },
+    stop,
+    async close() {
+      await stop();
+      await db.drop();
+    },
+  };
+}
+
+/** Runs one operation over a graphql-ws client and resolves with its first result. */
+export function wsOnce<R, V>(client: Client, document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>> {
+  return new Promise((resolve, reject) => {
+    let result: ExecutionResult<R> | undefined;
+    const dispose = client.subscribe<R>(
+      { query: print(document), variables: variables as Record<string, unknown> | undefined },
+      {
+        next: (value) => {
+          result = value as ExecutionResult<R>;
+          dispose();
+          resolve(result);
+        },
+        error: reject,
+        complete: () => (result ? resolve(result) : reject(new Error('completed without a result'))),
+      },
+    );
+  });
+}
+
+/** Collects a subscription's results until `until` says stop (or the timeout). */
+export function collect<R, V>(
+  client: Client,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
+): { results: ExecutionResult<R>[]; errors: unknown[]; completed: Promise<void>; dispose: () => void; next(n: number, ms?: number): Promise<ExecutionResult<R>[]> } {
+  const results: ExecutionResult<R>[] = [];
+  const errors: unknown[] = [];
+  const waiters: Array<() => void> = [];
+  let resolveCompleted!: () => void;
+  const completed = new Promise<void>((r) => (resolveCompleted = r));
+  const dispose = client.subscribe<R>(
+    { query: print(document), variables: variables as Record<string, unknown> | undefined },
+    {
+      next: (value) => {
+        results.push(value as ExecutionResult<R>);
+        waiters.splice(0).forEach((w) => w());
+      },
+      error: (err) => {
+        errors.push(err);
+        resolveCompleted();
+        waiters.splice(0).forEach((w) => w());
+      },
+      complete: () => {
+        resolveCompleted();
+        waiters.splice(0).forEach((w) => w());
+      },
+    },
+  );
+  return {
+    results,
+    errors,
+    completed,
+    dispose,
+    async next(n, ms = 5000) {
+      const deadline = Date.now() + ms;
+      while (results.length < n && errors.length === 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`expected ${n} results, got ${results.length}`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+      return results.slice(0, n);
+    },
+  };
+}
