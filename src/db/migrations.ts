@@ -51,6 +51,11 @@ const lockfileContent =
  * also waits for us.
  */
 const PRISMA_MIGRATE_LOCK_KEY = 72707369;
+/**
+ * The engine's own lock statement, which PostgreSQL runs skip (see `applyMigrations`). Should a
+ * future engine word it differently, it would wait on our lock forever; the concurrent-apply test
+ * on PostgreSQL (test/db.test.ts) would then time out.
+ */
 const engineLockSql = /^\s*SELECT\s+pg_advisory_lock\(\s*72707369\s*\)\s*$/i;
 
 const noFilters: SchemaFilter = { externalTables: [], externalEnums: [] };
@@ -474,6 +479,7 @@ export async function writeMigration(
   const migrationsList = await readMigrationsList(migrationsDir);
 
   const databases: PGlite[] = [];
+  let mainUsedAsShadow = false;
   const open = () => {
     const db = new PGlite();
     databases.push(db);
@@ -483,8 +489,14 @@ export async function writeMigration(
     provider: 'postgres',
     adapterName: 'pglite-prisma-adapter',
     connect: open,
-    // The adapter's own shadow database is a PGlite it never closes; ours get closed below.
-    connectToShadowDb: open,
+    // The engine only asks the main connection for its version, so the first shadow database
+    // can be that same PGlite: starting one costs about a second. (The adapter's own shadow
+    // database is a PGlite it never closes; ours are closed below.)
+    connectToShadowDb: () => {
+      const reuse = !mainUsedAsShadow && databases.length === 1;
+      mainUsedAsShadow = true;
+      return reuse ? new PrismaPGlite(databases[0]).connect() : open();
+    },
   };
 
   let script: string;

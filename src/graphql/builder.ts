@@ -83,6 +83,23 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesOnConnection: true,
+    // Descriptions for what the relay plugin generates, so GraphiQL documents it all.
+    pageInfoTypeOptions: { description: 'Where a page sits in a list: whether more lies either side, and the cursors to get it.' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page.' },
+    hasPreviousPageFieldOptions: { description: 'Whether more items precede this page.' },
+    startCursorFieldOptions: { description: 'The cursor of the first item; pass as `before` for the previous page.' },
+    endCursorFieldOptions: { description: 'The cursor of the last item; pass as `after` for the next page.' },
+    firstArgOptions: { description: 'At most this many items from the start (or after `after`).' },
+    lastArgOptions: { description: 'At most this many items from the end (or before `before`).' },
+    afterArgOptions: { description: 'Only items after this cursor.' },
+    beforeArgOptions: { description: 'Only items before this cursor.' },
+    cursorFieldOptions: { description: 'This item’s cursor.' },
+    nodeFieldOptions: { description: 'The item.' },
+    edgesFieldOptions: { description: 'The items with their cursors.' },
+    nodesFieldOptions: { description: 'The items.' },
+    pageInfoFieldOptions: { description: 'Where this page sits in the list.' },
+    defaultConnectionTypeOptions: { description: 'A page of a list, with cursors to move through it.' },
+    defaultEdgeTypeOptions: { description: 'An item of a list with its cursor.' },
   },
 });
 

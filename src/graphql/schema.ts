@@ -1,5 +1,5 @@
 /** Gathers every module into one executable schema. */
-import { getNamedType, isUnionType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { getNamedType, isObjectType, isUnionType, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 import './roots.js';
 import './scalars.js';
@@ -7,6 +7,7 @@ import './error-types.js';
 import '../modules/users/index.js';
 import '../modules/workspaces/index.js';
 import '../modules/catalog/index.js';
+import '../modules/conversations/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 
@@ -20,6 +21,20 @@ function describeResultUnions(built: GraphQLSchema): GraphQLSchema {
     const type = getNamedType(field.type);
     if (isUnionType(type) && !type.description) {
       type.description = `The result of ${field.name}: the data on success, or one of the listed errors (each with a code and message); nothing is changed on error.`;
+      for (const member of type.getTypes()) {
+        const data = member.getFields().data;
+        if (!member.description && data) {
+          member.description = `The success of ${field.name}.`;
+          data.description ??= 'What it returned.';
+        }
+      }
+    }
+  }
+  // The relay plugin's `nodes` shortcut takes no description option.
+  for (const type of Object.values(built.getTypeMap())) {
+    if (isObjectType(type) && type.name.endsWith('Connection')) {
+      const nodes = type.getFields().nodes;
+      if (nodes && !nodes.description) nodes.description = 'The items of this page, without cursors.';
     }
   }
   return built;

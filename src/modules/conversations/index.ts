@@ -1,0 +1,5 @@
+// Registers the conversations module (rooms, threads, messages, live events); exports nothing.
+import './types.js';
+import './queries.js';
+import './mutations.js';
+import './subscriptions.js';

@@ -1,0 +1,342 @@
+/** Opening conversations, membership, and the message operations. */
+import { z } from 'zod';
+import { builder } from '../../graphql/builder.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import { canAccessWorkspace } from '../../graphql/permissions.js';
+import { actingUserId, roleIn } from '../../auth/viewer.js';
+import type { Context } from '../../graphql/context.js';
+import { STAFF } from '../workspaces/permissions.js';
+import { addMembers, announceLeft } from './membership.js';
+import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
+import { loadAccess } from './permissions.js';
+import { messageSelect, toMessageRecord } from './records.js';
+import {
+  ConversationRef,
+  MessageKindEnum,
+  MessageRef,
+  MessageSideEnum,
+  RoomRef,
+  RoomTypeEnum,
+  ThreadRef,
+} from './types.js';
+
+const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+const body = z.string().max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
+const clientMessageId = z.string().trim().min(1).max(100, 'must be at most 100 characters');
+
+/** The acting user, or FORBIDDEN for callers that are not a person (API keys act through the legacy shim's users). */
+function requireUser(ctx: Context): string {
+  const id = actingUserId(ctx.viewer);
+  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
+  return id;
+}
+
+/** Checks that users belong to the workspace (as members or its guests); NOT_FOUND otherwise. */
+async function assertUsersInWorkspace(ctx: Context, workspaceId: string, userIds: string[]): Promise<void> {
+  if (userIds.length === 0) return;
+  const found = await ctx.db.user.count({
+    where: {
+      id: { in: userIds },
+      OR: [{ memberships: { some: { workspaceId } } }, { guestWorkspaceId: workspaceId }],
+    },
+  });
+  if (found !== new Set(userIds).size) throw new NotFoundError('User');
+}
+
+const CreateRoomInput = builder.inputType('CreateRoomInput', {
+  description: 'A new room.',
+  fields: (t) => ({
+    workspaceId: t.id({ description: 'The workspace.' }),
+    name: t.string({ description: 'Its display name.', validate: name }),
+    roomType: t.field({ type: RoomTypeEnum, required: false, defaultValue: 'GROUP', description: 'Its purpose (default GROUP).' }),
+    productId: t.id({ required: false, description: 'The product it is about.' }),
+    organizationId: t.id({ required: false, description: 'The organization it belongs to.' }),
+    memberIds: t.idList({ required: false, description: 'Users to add besides the creator.' }),
+  }),
+});
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  description: 'A message to send.',
+  fields: (t) => ({
+    conversationId: t.id({ description: 'The conversation.' }),
+    body: t.string({ description: `The text, 1 to ${MAX_BODY_LENGTH} characters.`, validate: body }),
+    kind: t.field({ type: MessageKindEnum, required: false, defaultValue: 'TEXT', description: 'TEXT (default), IMAGE or FILE; SYSTEM is reserved to the server.' }),
+    side: t.field({ type: MessageSideEnum, required: false, description: 'Which side it is shown on (legacy clients).' }),
+    replyToId: t.id({ required: false, description: 'The message this answers, in the same conversation.' }),
+    clientMessageId: t.string({
+      required: false,
+      description: 'An idempotency key: sending again with the same key returns the first message instead of a second.',
+      validate: clientMessageId,
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createRoom: t.prismaField({
+    type: RoomRef,
+    description: 'Opens a room in a workspace. Admins and agents only.',
+    errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreateRoomInput, description: 'The room; each field is described on its type.' }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const workspaceId = parseId(input.workspaceId, 'Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      const creator = actingUserId(ctx.viewer);
+      const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))].filter((id) => id !== creator);
+      await assertUsersInWorkspace(ctx, workspaceId, memberIds);
+      const productId = input.productId ? parseId(input.productId, 'Product') : null;
+      if (productId && !(await ctx.db.product.count({ where: { id: productId, workspaceId } }))) throw new NotFoundError('Product');
+      const organizationId = input.organizationId ? parseId(input.organizationId, 'Organization') : null;
+      if (organizationId && !(await ctx.db.organization.count({ where: { id: organizationId, workspaceId } }))) {
+        throw new NotFoundError('Organization');
+      }
+      const room = await ctx.db.conversation.create({
+        data: {
+          workspaceId,
+          kind: 'ROOM',
+          roomType: input.roomType ?? 'GROUP',
+          name: input.name,
+          productId,
+          organizationId,
+          createdById: creator,
+          ...(creator ? { members: { create: { userId: creator, role: 'OWNER' } } } : {}),
+        },
+        select: { id: true },
+      });
+      await addMembers(ctx, room.id, memberIds.map((userId) => ({ userId })));
+      return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: room.id } });
+    },
+  }),
+  openDirectThread: t.prismaField({
+    type: ThreadRef,
+    description: 'Opens (or returns) the one-to-one thread between the viewer and another user of the workspace.',
+    errors: { types: [NotFoundError, ValidationError] },
+    authScopes: { authenticated: true },
+    args: {
+      workspaceId: t.arg.id({ description: 'The workspace both users belong to.' }),
+      userId: t.arg.id({ description: 'The other user.' }),
+    },
+    resolve: async (query, _root, args, ctx) => {
+      const me = requireUser(ctx);
+      const workspaceId = parseId(args.workspaceId, 'Workspace');
+      const other = parseId(args.userId, 'User');
+      if (!roleIn(ctx.viewer, workspaceId) || ctx.viewer.kind === 'guest') throw new NotFoundError('Workspace');
+      if (other === me) throw new ValidationError([{ path: ['userId'], message: 'must be someone other than you' }]);
+      await assertUsersInWorkspace(ctx, workspaceId, [other]);
+      const uniqueKey = `direct:${[me, other].sort().join(':')}`;
+      const thread = await ctx.db.conversation.upsert({
+        where: { workspaceId_uniqueKey: { workspaceId, uniqueKey } },
+        create: {
+          workspaceId,
+          kind: 'THREAD',
+          direct: true,
+          uniqueKey,
+          createdById: me,
+          members: { create: [{ userId: me, role: 'OWNER' }, { userId: other, role: 'OWNER' }] },
+        },
+        update: {},
+        select: { id: true },
+      });
+      return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: thread.id } });
+    },
+  }),
+  joinConversation: t.field({
+    type: ConversationRef,
+    description: 'Joins a room the viewer may reach (a GROUP room of their workspace, or any room for staff).',
+    errors: { types: [NotFoundError], directResult: false },
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ description: 'The conversation.' }) },
+    resolve: async (_root, args, ctx) => {
+      const me = requireUser(ctx);
+      const id = parseId(args.id, 'Conversation');
+      const head = await ctx.db.conversation.findUnique({ where: { id }, select: { workspaceId: true, kind: true, roomType: true, direct: true } });
+      const role = head ? roleIn(ctx.viewer, head.workspaceId) : null;
+      const openGroup = head?.kind === 'ROOM' && head.roomType === 'GROUP' && role && ctx.viewer.kind !== 'guest';
+      const staff = head && !head.direct && (role === 'ADMIN' || role === 'AGENT');
+      if (!head || !(openGroup || staff)) throw new NotFoundError('Conversation');
+      await addMembers(ctx, id, [{ userId: me }]);
+      return ctx.db.conversation.findUniqueOrThrow({ where: { id } });
+    },
+  }),
+  leaveConversation: t.field({
+    type: ConversationRef,
+    description: 'Leaves a conversation; the viewer’s live subscriptions to it end.',
+    errors: { types: [NotFoundError], directResult: false },
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ description: 'The conversation.' }) },
+    resolve: async (_root, args, ctx) => {
+      const me = requireUser(ctx);
+      const access = await loadAccess(ctx, args.id);
+      if (!access.member) throw new NotFoundError('Membership', 'You are not a member of this conversation.');
+      const conversation = await ctx.db.conversation.findUniqueOrThrow({ where: { id: access.conversation.id } });
+      await ctx.db.conversationMember.delete({ where: { conversationId_userId: { conversationId: access.conversation.id, userId: me } } });
+      await announceLeft(ctx, access.conversation.id, me, access.conversation.lastSeq);
+      return conversation;
+    },
+  }),
+  addConversationMember: t.field({
+    type: ConversationRef,
+    description: 'Adds a user of the workspace to a conversation. Staff, or an owner of it.',
+    errors: { types: [NotFoundError, ForbiddenError], directResult: false },
+    authScopes: { authenticated: true },
+    args: {
+      conversationId: t.arg.id({ description: 'The conversation.' }),
+      userId: t.arg.id({ description: 'The user to add.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const access = await loadAccess(ctx, args.conversationId);
+      const { conversation } = access;
+      if (conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
+      if (!access.viaRole && access.member?.role !== 'OWNER' && !isStaff(ctx, conversation.workspaceId)) {
+        throw new ForbiddenError('Only staff or an owner of the conversation may add members.');
+      }
+      const userId = parseId(args.userId, 'User');
+      await assertUsersInWorkspace(ctx, conversation.workspaceId, [userId]);
+      await addMembers(ctx, conversation.id, [{ userId }]);
+      return ctx.db.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+    },
+  }),
+  removeConversationMember: t.field({
+    type: ConversationRef,
+    description: 'Removes a member; their live subscriptions to it end within moments. Staff, or an owner of it.',
+    errors: { types: [NotFoundError, ForbiddenError], directResult: false },
+    authScopes: { authenticated: true },
+    args: {
+      conversationId: t.arg.id({ description: 'The conversation.' }),
+      userId: t.arg.id({ description: 'The member to remove.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const access = await loadAccess(ctx, args.conversationId);
+      const { conversation } = access;
+      if (conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
+      if (!access.viaRole && access.member?.role !== 'OWNER' && !isStaff(ctx, conversation.workspaceId)) {
+        throw new ForbiddenError('Only staff or an owner of the conversation may remove members.');
+      }
+      const userId = parseId(args.userId, 'User');
+      const { count } = await ctx.db.conversationMember.deleteMany({ where: { conversationId: conversation.id, userId } });
+      if (count === 0) throw new NotFoundError('Membership');
+      await announceLeft(ctx, conversation.id, userId, conversation.lastSeq);
+      return ctx.db.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
+    },
+  }),
+  sendMessage: t.field({
+    type: MessageRef,
+    description:
+      'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
+      'Staff answering a room they reach by role join it.',
+    errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      const authorId = requireUser(ctx);
+      if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
+      const access = await loadAccess(ctx, input.conversationId);
+      const { record } = await appendMessage(ctx, {
+        conversationId: access.conversation.id,
+        authorId,
+        body: input.body,
+        kind: input.kind ?? 'TEXT',
+        side: input.side ?? null,
+        replyToId: input.replyToId ? parseId(input.replyToId, 'Message') : null,
+        clientMessageId: input.clientMessageId ?? null,
+        joinAuthor: !access.member,
+      });
+      return record;
+    },
+  }),
+  editMessage: t.field({
+    type: MessageRef,
+    description: 'Edits a message’s text. Its author, or an admin of the workspace. Keeps the edit time.',
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id({ description: 'The message.' }),
+      body: t.arg.string({ description: 'The new text.', validate: body }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const message = await messageForChange(ctx, args.id);
+      if (args.body.trim().length === 0) throw new ValidationError([{ path: ['body'], message: 'must not be empty' }]);
+      const row = await ctx.db.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
+      const record = toMessageRecord(row);
+      await publishConversationEvent(ctx, { type: 'MESSAGE_EDITED', conversationId: record.conversationId, seq: record.seq, message: record });
+      return record;
+    },
+  }),
+  deleteMessage: t.field({
+    type: MessageRef,
+    description: 'Deletes a message: it stays in the history as deleted, its body withheld. Its author, or an admin.',
+    errors: { types: [NotFoundError, ForbiddenError] },
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ description: 'The message.' }) },
+    resolve: async (_root, args, ctx) => {
+      const message = await messageForChange(ctx, args.id);
+      const row = await ctx.db.message.update({
+        where: { id: message.id },
+        data: { deletedAt: message.deletedAt ? undefined : new Date() },
+        select: messageSelect,
+      });
+      const record = toMessageRecord(row);
+      await publishConversationEvent(ctx, { type: 'MESSAGE_DELETED', conversationId: record.conversationId, seq: record.seq, message: record });
+      return record;
+    },
+  }),
+  markRead: t.field({
+    type: ConversationRef,
+    description: 'Marks the conversation read up to a seq (never backwards); others see a READ event (read receipts).',
+    errors: { types: [NotFoundError, ValidationError], directResult: false },
+    authScopes: { authenticated: true },
+    args: {
+      conversationId: t.arg.id({ description: 'The conversation.' }),
+      seq: t.arg.int({ description: 'The highest seq read.', validate: z.number().int().min(0, 'must not be negative') }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const me = requireUser(ctx);
+      const access = await loadAccess(ctx, args.conversationId);
+      if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
+      const upTo = Math.min(args.seq, access.conversation.lastSeq);
+      const { count } = await ctx.db.conversationMember.updateMany({
+        where: { conversationId: access.conversation.id, userId: me, lastReadSeq: { lt: upTo } },
+        data: { lastReadSeq: upTo, lastReadAt: new Date() },
+      });
+      if (count > 0) {
+        await Promise.all([
+          publishConversationEvent(ctx, { type: 'READ', conversationId: access.conversation.id, seq: upTo, userId: me }),
+          ctx.pubsub.publish('inbox', me, {
+            type: 'UNREAD_CHANGED',
+            conversationId: access.conversation.id,
+            lastSeq: access.conversation.lastSeq,
+            unreadCount: access.conversation.lastSeq - upTo,
+            at: new Date().toISOString(),
+          }),
+        ]);
+      }
+      return ctx.db.conversation.findUniqueOrThrow({ where: { id: access.conversation.id } });
+    },
+  }),
+}));
+
+function isStaff(ctx: Context, workspaceId: string): boolean {
+  const role = roleIn(ctx.viewer, workspaceId);
+  return role === 'ADMIN' || role === 'AGENT';
+}
+
+/** A message the viewer may edit or delete: their own, or any as an admin; NOT_FOUND or FORBIDDEN otherwise. */
+async function messageForChange(ctx: Context, rawId: string | number) {
+  const id = parseId(rawId, 'Message');
+  const message = await ctx.db.message.findUnique({
+    where: { id },
+    select: { id: true, conversationId: true, authorId: true, kind: true, deletedAt: true },
+  });
+  if (!message) throw new NotFoundError('Message');
+  const access = await loadAccess(ctx, message.conversationId).catch(() => {
+    throw new NotFoundError('Message');
+  });
+  const mine = message.authorId !== null && message.authorId === actingUserId(ctx.viewer);
+  const admin = roleIn(ctx.viewer, access.conversation.workspaceId) === 'ADMIN';
+  if (!mine && !admin) throw new ForbiddenError('Only its author or an admin may change a message.');
+  if (message.kind === 'SYSTEM' && !admin) throw new ForbiddenError('System messages cannot be changed.');
+  return message;
+}
+
+export { loadMessage };

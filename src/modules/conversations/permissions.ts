@@ -1,0 +1,93 @@
+/**
+ * Who may read and write a conversation:
+ * - its members, always;
+ * - staff (ADMIN, AGENT) and API keys of its workspace, for rooms, tickets and agent/client
+ *   threads (they serve them), but never for a one-to-one thread they are not part of;
+ * - nobody else: a guest or client reaches only conversations they are a member of.
+ * Anything else is NOT_FOUND, exactly as for an id that does not exist.
+ */
+import type { ConversationKind, MemberRole, RoomType } from '../../generated/prisma/enums.js';
+import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
+import type { Context } from '../../graphql/context.js';
+import { NotFoundError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+
+export interface ConversationHead {
+  id: string;
+  workspaceId: string;
+  kind: ConversationKind;
+  roomType: RoomType | null;
+  uniqueKey: string | null;
+  direct: boolean;
+  lastSeq: number;
+}
+
+export interface Access {
+  conversation: ConversationHead;
+  /** The viewer's membership, when they are a member. */
+  member: { role: MemberRole; lastReadSeq: number } | null;
+  /** Staff reaching it through their role rather than membership. */
+  viaRole: boolean;
+}
+
+export const headSelect = {
+  id: true,
+  workspaceId: true,
+  kind: true,
+  roomType: true,
+  uniqueKey: true,
+  direct: true,
+  lastSeq: true,
+} as const;
+
+/** Whether the viewer reaches the conversation by role (without being a member). */
+export function reachesByRole(viewer: Viewer, c: Pick<ConversationHead, 'workspaceId' | 'direct'>): boolean {
+  const role = roleIn(viewer, c.workspaceId);
+  if (viewer.kind === 'guest' || (role !== 'ADMIN' && role !== 'AGENT')) return false;
+  return !c.direct;
+}
+
+/**
+ * Loads a conversation with the viewer's membership in one query and checks access; throws
+ * NOT_FOUND when the viewer may not reach it.
+ */
+export async function loadAccess(ctx: Context, rawId: string | number): Promise<Access> {
+  const id = parseId(rawId, 'Conversation');
+  const userId = actingUserId(ctx.viewer);
+  const row = await ctx.db.conversation.findUnique({
+    where: { id },
+    select: {
+      ...headSelect,
+      members: userId ? { where: { userId }, select: { role: true, lastReadSeq: true } } : false,
+    },
+  });
+  if (!row) throw new NotFoundError('Conversation');
+  const { members, ...conversation } = row as typeof row & { members?: { role: MemberRole; lastReadSeq: number }[] };
+  const member = members?.[0] ?? null;
+  if (member && roleIn(ctx.viewer, conversation.workspaceId)) return { conversation, member, viaRole: false };
+  if (reachesByRole(ctx.viewer, conversation)) return { conversation, member, viaRole: true };
+  throw new NotFoundError('Conversation');
+}
+
+/**
+ * A Prisma filter for the conversations a viewer may read, for lists and search.
+ */
+export function readableWhere(viewer: Viewer) {
+  const userId = actingUserId(viewer);
+  const staffWorkspaces =
+    viewer.kind === 'user'
+      ? [...viewer.roles].filter(([, r]) => r === 'ADMIN' || r === 'AGENT').map(([w]) => w)
+      : viewer.kind === 'apiKey'
+        ? [viewer.workspaceId]
+        : [];
+  const memberWorkspaces =
+    viewer.kind === 'user' ? [...viewer.roles.keys()] : viewer.kind === 'guest' ? [viewer.workspaceId] : [];
+  return {
+    OR: [
+      ...(userId ? [{ workspaceId: { in: memberWorkspaces }, members: { some: { userId } } }] : []),
+      ...(staffWorkspaces.length
+        ? [{ workspaceId: { in: staffWorkspaces }, direct: false }]
+        : []),
+    ],
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The one message pipeline every kind of conversation uses (rooms, threads, tickets; calls and
+ * attachments write their messages through it too):
+ *
+ *   one transaction: next seq (a row lock on the conversation serialises senders, so seqs have
+ *   no holes), insert the message, advance the author's read mark -> commit -> publish ONE event
+ *   carrying the whole message on `conversation:<id>`.
+ *
+ * Sends are idempotent on (conversation, author, clientMessageId) through a unique index: a
+ * retry returns the first message, never a second row, and a losing concurrent insert rolls back
+ * its seq so no hole is left.
+ */
+import type { MessageKind, MessageSide } from '../../generated/prisma/enums.js';
+import type { Services } from '../../graphql/context.js';
+import { NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+import type { ConversationEvent } from './topics.js';
+
+export const MAX_BODY_LENGTH = 10_000;
+
+export interface AppendInput {
+  conversationId: string;
+  authorId: string | null;
+  body: string;
+  kind?: MessageKind;
+  side?: MessageSide | null;
+  replyToId?: string | null;
+  clientMessageId?: string | null;
+  /** Make the author a member if they are not (staff answering a room they reach by role). */
+  joinAuthor?: boolean;
+}
+
+export interface AppendResult {
+  record: MessageRecord;
+  /** False when an earlier send with the same clientMessageId is returned. */
+  created: boolean;
+}
+
+async function findByClientId(services: Services, input: AppendInput) {
+  if (!input.clientMessageId || !input.authorId) return null;
+  const row = await services.db.message.findUnique({
+    where: {
+      conversationId_authorId_clientMessageId: {
+        conversationId: input.conversationId,
+        authorId: input.authorId,
+        clientMessageId: input.clientMessageId,
+      },
+    },
+    select: messageSelect,
+  });
+  return row ? toMessageRecord(row) : null;
+}
+
+/** Appends a message and announces it. */
+export async function appendMessage(services: Services, input: AppendInput): Promise<AppendResult> {
+  const body = input.body;
+  if (input.kind !== 'SYSTEM' && body.trim().length === 0) {
+    throw new ValidationError([{ path: ['input', 'body'], message: 'must not be empty' }]);
+  }
+  if (body.length > MAX_BODY_LENGTH) {
+    throw new ValidationError([{ path: ['input', 'body'], message: `must be at most ${MAX_BODY_LENGTH} characters` }]);
+  }
+  const earlier = await findByClientId(services, input);
+  if (earlier) return { record: earlier, created: false };
+
+  let record: MessageRecord;
+  try {
+    const row = await services.db.$transaction(async (tx) => {
+      if (input.replyToId) {
+        const target = await tx.message.findFirst({
+          where: { id: input.replyToId, conversationId: input.conversationId },
+          select: { id: true },
+        });
+        if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
+      }
+      const now = new Date();
+      const { lastSeq: seq } = await tx.conversation.update({
+        where: { id: input.conversationId },
+        data: { lastSeq: { increment: 1 }, lastMessageAt: now },
+        select: { lastSeq: true },
+      });
+      const message = await tx.message.create({
+        data: {
+          conversationId: input.conversationId,
+          seq,
+          authorId: input.authorId,
+          kind: input.kind ?? 'TEXT',
+          side: input.side ?? null,
+          body,
+          replyToId: input.replyToId ?? null,
+          clientMessageId: input.clientMessageId ?? null,
+          createdAt: now,
+        },
+        select: messageSelect,
+      });
+      if (input.authorId) {
+        // The author has read what they wrote.
+        if (input.joinAuthor) {
+          await tx.conversationMember.upsert({
+            where: { conversationId_userId: { conversationId: input.conversationId, userId: input.authorId } },
+            create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadAt: now },
+            update: { lastReadSeq: seq, lastReadAt: now },
+          });
+        } else {
+          await tx.conversationMember.updateMany({
+            where: { conversationId: input.conversationId, userId: input.authorId },
+            data: { lastReadSeq: seq, lastReadAt: now },
+          });
+        }
+      }
+      return message;
+    });
+    record = toMessageRecord(row);
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      const winner = await findByClientId(services, input);
+      if (winner) return { record: winner, created: false };
+    }
+    throw err;
+  }
+  await publishConversationEvent(services, { type: 'MESSAGE_ADDED', conversationId: input.conversationId, seq: record.seq, message: record });
+  return { record, created: true };
+}
+
+/** Publishes one event on the conversation's channel, stamped with the time. */
+export function publishConversationEvent(services: Services, event: Omit<ConversationEvent, 'at'>): Promise<void> {
+  return services.pubsub.publish('conversation', event.conversationId, { ...event, at: new Date().toISOString() });
+}
+
+/** Loads one message as a record, or null. */
+export async function loadMessage(services: Services, id: string): Promise<MessageRecord | null> {
+  const row = await services.db.message.findUnique({ where: { id }, select: messageSelect });
+  return row ? toMessageRecord(row) : null;
+}

@@ -1,0 +1,89 @@
+/**
+ * The message as it travels: one JSON-safe record built once per message, read from the database
+ * for history and carried whole in events for live delivery.
+ */
+import type { MessageKind, MessageSide, UserKind } from '../../generated/prisma/enums.js';
+
+export interface AuthorRecord {
+  id: string;
+  displayName: string;
+  kind: UserKind;
+  createdAt: string;
+}
+
+export interface MessageRecord {
+  id: string;
+  conversationId: string;
+  seq: number;
+  kind: MessageKind;
+  side: MessageSide | null;
+  /** Empty once deleted: the body is withheld. */
+  body: string;
+  authorId: string | null;
+  author: AuthorRecord | null;
+  replyTo: { id: string; seq: number; authorId: string | null; excerpt: string } | null;
+  clientMessageId: string | null;
+  createdAt: string;
+  editedAt: string | null;
+  deletedAt: string | null;
+}
+
+/** The Prisma selection that {@link toMessageRecord} reads. */
+export const messageSelect = {
+  id: true,
+  conversationId: true,
+  seq: true,
+  kind: true,
+  side: true,
+  body: true,
+  authorId: true,
+  clientMessageId: true,
+  createdAt: true,
+  editedAt: true,
+  deletedAt: true,
+  author: { select: { id: true, displayName: true, kind: true, createdAt: true } },
+  replyTo: { select: { id: true, seq: true, authorId: true, body: true, deletedAt: true } },
+} as const;
+
+type Row = {
+  id: string;
+  conversationId: string;
+  seq: number;
+  kind: MessageKind;
+  side: MessageSide | null;
+  body: string;
+  authorId: string | null;
+  clientMessageId: string | null;
+  createdAt: Date;
+  editedAt: Date | null;
+  deletedAt: Date | null;
+  author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
+  replyTo: { id: string; seq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
+};
+
+const EXCERPT = 140;
+
+export function toMessageRecord(row: Row): MessageRecord {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    seq: row.seq,
+    kind: row.kind,
+    side: row.side,
+    body: row.deletedAt ? '' : row.body,
+    authorId: row.authorId,
+    author: row.author ? { ...row.author, createdAt: row.author.createdAt.toISOString() } : null,
+    replyTo: row.replyTo
+      ? {
+          id: row.replyTo.id,
+          seq: row.replyTo.seq,
+          authorId: row.replyTo.authorId,
+          excerpt: row.replyTo.deletedAt ? '' : row.replyTo.body.slice(0, EXCERPT),
+        }
+      : null,
+    clientMessageId: row.clientMessageId,
+    createdAt: row.createdAt.toISOString(),
+    editedAt: row.editedAt?.toISOString() ?? null,
+    deletedAt: row.deletedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * A conversation's live stream with resume: subscribe to the channel first, then replay from the
+ * database what came after the client's cursor, then go live; message events are delivered in
+ * seq order with no gap and no duplicate:
+ * - a MESSAGE_ADDED at or below the cursor is a duplicate (already replayed): dropped;
+ * - one above cursor + 1 is early (a sender committed out of step, or an event was lost): held
+ *   until the missing ones arrive, or read from the database after GAP_WAIT_MS. In steady state
+ *   no subscriber reads the database, so fan-out stays O(1) queries per message.
+ * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
+ * removed from it.
+ */
+import { actingUserId } from '../../auth/viewer.js';
+import type { Context } from '../../graphql/context.js';
+import { ForbiddenError } from '../../graphql/errors.js';
+import { loadAccess } from './permissions.js';
+import { messageSelect, toMessageRecord } from './records.js';
+import type { ConversationEvent } from './topics.js';
+
+export const GAP_WAIT_MS = 300;
+const REPLAY_BATCH = 200;
+
+type Next = IteratorResult<ConversationEvent> | 'timeout';
+
+export async function* conversationStream(
+  ctx: Context,
+  rawId: string | number,
+  after: number | null | undefined,
+): AsyncGenerator<ConversationEvent> {
+  const access = await loadAccess(ctx, rawId);
+  const conversationId = access.conversation.id;
+  const me = actingUserId(ctx.viewer);
+  const removable = !access.viaRole;
+  const live = ctx.pubsub.subscribe('conversation', conversationId);
+  const pending = new Map<number, ConversationEvent>();
+  let nextLive: Promise<IteratorResult<ConversationEvent>> | null = live.next();
+
+  try {
+    // The channel is subscribed (live.next() above awaits the subscription); anything committed
+    // from here on reaches us live, and anything before is in the database.
+    let cursor: number;
+    if (after === null || after === undefined) {
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } });
+      cursor = row?.lastSeq ?? access.conversation.lastSeq;
+    } else {
+      cursor = Math.max(0, after);
+    }
+
+    async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
+      for (;;) {
+        const rows = await ctx.db.message.findMany({
+          where: { conversationId, seq: { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) } },
+          orderBy: { seq: 'asc' },
+          take: REPLAY_BATCH,
+          select: messageSelect,
+        });
+        for (const row of rows) {
+          const message = toMessageRecord(row);
+          from = message.seq;
+          yield { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, message, at: message.createdAt };
+        }
+        if (rows.length < REPLAY_BATCH) return;
+      }
+    }
+
+    if (after !== null && after !== undefined) {
+      for await (const event of readFromDb(cursor)) {
+        cursor = event.seq;
+        yield event;
+      }
+    }
+
+    for (;;) {
+      nextLive ??= live.next();
+      const next: Next = pending.size
+        ? await Promise.race([nextLive, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), GAP_WAIT_MS).unref())])
+        : await nextLive;
+
+      if (next === 'timeout') {
+        // The missing messages did not arrive live: read them, then deliver what was held.
+        const firstHeld = Math.min(...pending.keys());
+        for await (const event of readFromDb(cursor, firstHeld)) {
+          cursor = event.seq;
+          yield event;
+        }
+        while (pending.has(cursor + 1)) {
+          const held = pending.get(cursor + 1)!;
+          pending.delete(cursor + 1);
+          cursor = held.seq;
+          yield held;
+        }
+        for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
+        continue;
+      }
+      nextLive = null;
+      if (next.done) return;
+      const event = next.value;
+
+      if (event.type === 'MESSAGE_ADDED') {
+        if (event.seq <= cursor) continue;
+        if (event.seq > cursor + 1) {
+          pending.set(event.seq, event);
+          continue;
+        }
+        cursor = event.seq;
+        yield event;
+        while (pending.has(cursor + 1)) {
+          const held = pending.get(cursor + 1)!;
+          pending.delete(cursor + 1);
+          cursor = held.seq;
+          yield held;
+        }
+        continue;
+      }
+      if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
+        throw new ForbiddenError('You are no longer a member of this conversation; its events stop here.');
+      }
+      yield event;
+      if (event.type === 'CONVERSATION_DELETED') return;
+    }
+  } finally {
+    await live.return?.();
+  }
+}

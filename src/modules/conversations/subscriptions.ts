@@ -1,0 +1,19 @@
+import { builder } from '../../graphql/builder.js';
+import { ConversationEventRef } from './types.js';
+import { conversationStream } from './stream.js';
+
+builder.subscriptionFields((t) => ({
+  conversationEvents: t.field({
+    type: ConversationEventRef,
+    description:
+      'A conversation’s events, live. With `after`, first replays every message after that seq from the database, ' +
+      'then goes live with no gap and no duplicate: resume with the last seq you saw. Ends with FORBIDDEN if you are removed.',
+    authScopes: { authenticated: true },
+    args: {
+      conversationId: t.arg.id({ description: 'The conversation.' }),
+      after: t.arg.int({ required: false, description: 'Replay messages after this seq first (0 for all).' }),
+    },
+    subscribe: (_root, args, ctx) => conversationStream(ctx, args.conversationId, args.after),
+    resolve: (event) => event,
+  }),
+}));

@@ -1,0 +1,264 @@
+/**
+ * Conversations in GraphQL: one `Conversation` interface over the one Conversation model, with
+ * `Room` and `Thread` (and `Ticket`, in the support module) as its types, so clients see the
+ * domain's words and the server keeps one pipeline.
+ */
+import { resolveCursorConnection, type DefaultConnectionArguments } from '@pothos/plugin-relay';
+import { builder } from '../../graphql/builder.js';
+import { actingUserId } from '../../auth/viewer.js';
+import { NotFoundError } from '../../graphql/errors.js';
+import { UserKindEnum, UserRef } from '../users/types.js';
+import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+import type { ConversationEvent, InboxEvent } from './topics.js';
+
+/** History pages hold at most this many messages; larger requests are capped. */
+export const MAX_PAGE_SIZE = 100;
+
+export const ConversationKindEnum = builder.enumType('ConversationKind', {
+  description: 'What kind of conversation.',
+  values: {
+    ROOM: { description: 'A room: support, sales-agent, group or chatbot.' },
+    THREAD: { description: 'A thread: one-to-one, or an agent/client thread of a type.' },
+    TICKET: { description: 'A support ticket.' },
+  } as const,
+});
+
+export const RoomTypeEnum = builder.enumType('RoomType', {
+  description: 'The purpose of a room.',
+  values: {
+    SUPPORT: { description: 'A customer-support room for a product and organization (legacy 000).' },
+    SALES_AGENT: { description: 'A sales-agent room opened for a visitor with a welcome message (legacy 000).' },
+    GROUP: { description: 'A group room people join and leave (legacy 002).' },
+    CHATBOT: { description: 'A website chatbot room between one admin and one visitor (legacy 003).' },
+  } as const,
+});
+
+export const MessageKindEnum = builder.enumType('MessageKind', {
+  description: 'What a message carries.',
+  values: {
+    TEXT: { description: 'Text.' },
+    IMAGE: { description: 'An image.' },
+    FILE: { description: 'A file.' },
+    SYSTEM: { description: 'A notice written by the system, e.g. "Missed audio call".' },
+  } as const,
+});
+
+export const MessageSideEnum = builder.enumType('MessageSide', {
+  description: 'Which side of the chat a message is shown on (legacy left/right).',
+  values: {
+    LEFT: { description: 'The customer’s side.' },
+    RIGHT: { description: 'The staff’s side.' },
+  } as const,
+});
+
+export const MemberRoleEnum = builder.enumType('MemberRole', {
+  description: 'A member’s place in a conversation.',
+  values: {
+    OWNER: { description: 'Opened or owns the conversation.' },
+    MEMBER: { description: 'Takes part.' },
+  } as const,
+});
+
+const MessageAuthorRef = builder.objectRef<NonNullable<MessageRecord['author']>>('MessageAuthor').implement({
+  description: 'Who wrote a message, as carried with it (no further lookup needed).',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The author’s user id.' }),
+    displayName: t.exposeString('displayName', { description: 'Their display name when read.' }),
+    kind: t.field({ type: UserKindEnum, description: 'Registered or guest.', resolve: (a) => a.kind }),
+  }),
+});
+
+const ReplyRef = builder.objectRef<NonNullable<MessageRecord['replyTo']>>('MessageReplyTarget').implement({
+  description: 'The message a reply answers, in brief.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Its id.' }),
+    seq: t.exposeInt('seq', { description: 'Its seq.' }),
+    authorId: t.exposeID('authorId', { nullable: true, description: 'Its author’s id.' }),
+    excerpt: t.exposeString('excerpt', { description: 'Its first 140 characters (empty when deleted).' }),
+  }),
+});
+
+export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
+  description: 'One message. `seq` numbers a conversation’s messages 1, 2, 3 … with no holes.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The message’s id.' }),
+    conversationId: t.exposeID('conversationId', { description: 'The conversation it belongs to.' }),
+    seq: t.exposeInt('seq', { description: 'Its place in the conversation; resume subscriptions after the last one seen.' }),
+    kind: t.field({ type: MessageKindEnum, description: 'What it carries.', resolve: (m) => m.kind }),
+    side: t.field({ type: MessageSideEnum, nullable: true, description: 'Which side it is shown on.', resolve: (m) => m.side }),
+    body: t.exposeString('body', { description: 'The text; empty once deleted.' }),
+    author: t.field({ type: MessageAuthorRef, nullable: true, description: 'Who wrote it; null for system messages.', resolve: (m) => m.author }),
+    replyTo: t.field({ type: ReplyRef, nullable: true, description: 'The message it answers.', resolve: (m) => m.replyTo }),
+    clientMessageId: t.exposeString('clientMessageId', { nullable: true, description: 'The sender’s idempotency key, if given.' }),
+    createdAt: t.field({ type: 'DateTime', description: 'When it was sent.', resolve: (m) => m.createdAt }),
+    editedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was last edited.', resolve: (m) => m.editedAt }),
+    deleted: t.boolean({ description: 'Whether it was deleted (its body is then withheld).', resolve: (m) => m.deletedAt !== null }),
+    deletedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was deleted.', resolve: (m) => m.deletedAt }),
+  }),
+});
+
+export const ConversationMemberRef = builder.prismaObject('ConversationMember', {
+  description: 'A member of a conversation and how far they have read (read receipts).',
+  fields: (t) => ({
+    user: t.relation('user', { description: 'The member.' }),
+    role: t.expose('role', { type: MemberRoleEnum, description: 'Their place in it.' }),
+    lastReadSeq: t.exposeInt('lastReadSeq', { description: 'The highest seq they have read.' }),
+    lastReadAt: t.expose('lastReadAt', { type: 'DateTime', nullable: true, description: 'When they last marked messages read.' }),
+    joinedAt: t.expose('joinedAt', { type: 'DateTime', description: 'When they joined.' }),
+  }),
+});
+
+export const ConversationRef = builder.prismaInterface('Conversation', {
+  name: 'Conversation',
+  description: 'Anything people chat in: a Room, a Thread or a Ticket. Members and an ordered stream of messages.',
+  select: { kind: true },
+  resolveType: (c) => (c.kind === 'ROOM' ? 'Room' : c.kind === 'THREAD' ? 'Thread' : 'Ticket'),
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'The conversation’s id.' }),
+    kind: t.expose('kind', { type: ConversationKindEnum, description: 'Room, thread or ticket.' }),
+    workspaceId: t.exposeID('workspaceId', { description: 'The workspace it belongs to.' }),
+    lastSeq: t.exposeInt('lastSeq', { description: 'The seq of its last message (0 when empty).' }),
+    lastMessageAt: t.expose('lastMessageAt', { type: 'DateTime', nullable: true, description: 'When its last message was sent.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was opened.' }),
+    lastMessage: t.field({
+      type: MessageRef,
+      nullable: true,
+      description: 'Its last message.',
+      select: { messages: { orderBy: { seq: 'desc' }, take: 1, select: messageSelect } },
+      resolve: (c) => (c.messages[0] ? toMessageRecord(c.messages[0]) : null),
+    }),
+    viewerUnreadCount: t.int({
+      nullable: true,
+      description: 'Messages the viewer has not read; null when the viewer is not a member.',
+      select: (_args, ctx) => ({
+        lastSeq: true,
+        members: { where: { userId: actingUserId(ctx.viewer) ?? NO_USER }, select: { lastReadSeq: true } },
+      }),
+      resolve: (c) => (c.members[0] ? Math.max(0, c.lastSeq - c.members[0].lastReadSeq) : null),
+    }),
+    viewerLastReadSeq: t.int({
+      nullable: true,
+      description: 'The highest seq the viewer has read; null when the viewer is not a member.',
+      select: (_args, ctx) => ({
+        members: { where: { userId: actingUserId(ctx.viewer) ?? NO_USER }, select: { lastReadSeq: true } },
+      }),
+      resolve: (c) => c.members[0]?.lastReadSeq ?? null,
+    }),
+    members: t.relation('members', {
+      description: 'Its members with their read marks, earliest first.',
+      query: { orderBy: { joinedAt: 'asc' } },
+    }),
+    messages: t.connection({
+      type: MessageRef,
+      description: `Its messages in seq order. \`last: n\` gives the newest n; \`before\`/\`after\` page from a cursor. At most ${MAX_PAGE_SIZE} a page: larger requests are capped.`,
+      select: { id: true },
+      resolve: (c, args, ctx) => messagePage(ctx.db, c.id, args),
+    }),
+  }),
+});
+
+const NO_USER = '00000000-0000-0000-0000-000000000000';
+
+function seqOf(cursor: string | null | undefined): number | undefined {
+  if (cursor == null) return undefined;
+  const n = Number(Buffer.from(cursor, 'base64url').toString('utf8').replace(/^seq:/, ''));
+  if (!Number.isInteger(n) || n < 0) throw new NotFoundError('Cursor', 'The cursor is not one this API gave out.');
+  return n;
+}
+
+export function messageCursor(seq: number): string {
+  return Buffer.from(`seq:${seq}`).toString('base64url');
+}
+
+export function messagePage(
+  db: import('../../generated/prisma/client.js').PrismaClient,
+  conversationId: string,
+  args: DefaultConnectionArguments,
+): Promise<{ edges: { cursor: string; node: MessageRecord }[]; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor?: string | null; endCursor?: string | null } }> {
+  return resolveCursorConnection<Promise<MessageRecord[]>>(
+    { args, toCursor: (m: MessageRecord) => messageCursor(m.seq), defaultSize: 50, maxSize: MAX_PAGE_SIZE },
+    async ({ before, after, limit, inverted }): Promise<MessageRecord[]> => {
+      const gt = seqOf(after);
+      const lt = seqOf(before);
+      const rows = await db.message.findMany({
+        where: { conversationId, seq: { ...(gt !== undefined ? { gt } : {}), ...(lt !== undefined ? { lt } : {}) } },
+        orderBy: { seq: inverted ? 'desc' : 'asc' },
+        take: limit,
+        select: messageSelect,
+      });
+      return rows.map(toMessageRecord);
+    },
+  ) as never;
+}
+
+export const RoomRef = builder.prismaObject('Conversation', {
+  variant: 'Room',
+  description: 'A room: support, sales-agent, group or chatbot.',
+  interfaces: [ConversationRef],
+  fields: (t) => ({
+    name: t.exposeString('name', { nullable: true, description: 'Its display name.' }),
+    roomType: t.field({ type: RoomTypeEnum, description: 'Its purpose.', resolve: (c) => c.roomType ?? 'GROUP' }),
+    product: t.relation('product', { nullable: true, description: 'The product it is about.' }),
+    organization: t.relation('organization', { nullable: true, description: 'The organization it belongs to.' }),
+  }),
+});
+
+export const ThreadRef = builder.prismaObject('Conversation', {
+  variant: 'Thread',
+  description: 'A thread: one-to-one between two users, or an agent/client thread of a type.',
+  interfaces: [ConversationRef],
+  fields: (t) => ({
+    threadType: t.exposeString('threadType', { nullable: true, description: 'For agent/client threads: the thread type.' }),
+    direct: t.exposeBoolean('direct', { description: 'A one-to-one thread, private to its two parties.' }),
+  }),
+});
+
+export const ConversationEventTypeEnum = builder.enumType('ConversationEventType', {
+  description: 'What happened in a conversation.',
+  values: {
+    MESSAGE_ADDED: { description: 'A message was sent; `message` holds it.' },
+    MESSAGE_EDITED: { description: 'A message was edited; `message` holds it now.' },
+    MESSAGE_DELETED: { description: 'A message was deleted; `message` holds it, body withheld.' },
+    READ: { description: '`userId` read up to `seq`.' },
+    TYPING: { description: '`userId` started or stopped typing; the indicator lapses at `expiresAt`.' },
+    MEMBER_JOINED: { description: '`userId` joined.' },
+    MEMBER_LEFT: { description: '`userId` left or was removed.' },
+    CONVERSATION_DELETED: { description: 'The conversation was deleted; the subscription ends.' },
+  } as const,
+});
+
+export const ConversationEventRef = builder.objectRef<ConversationEvent>('ConversationEvent').implement({
+  description: 'One event of a conversation. Message events carry the message’s seq; resume after the last seq seen.',
+  fields: (t) => ({
+    type: t.field({ type: ConversationEventTypeEnum, description: 'What happened.', resolve: (e) => e.type }),
+    conversationId: t.exposeID('conversationId', { description: 'The conversation.' }),
+    seq: t.exposeInt('seq', { description: 'The message’s seq (message events), the seq read up to (READ), else the conversation’s last seq.' }),
+    message: t.field({ type: MessageRef, nullable: true, description: 'The message, for message events.', resolve: (e) => e.message ?? null }),
+    userId: t.exposeID('userId', { nullable: true, description: 'The member concerned, for READ, TYPING and MEMBER_* events.' }),
+    typing: t.exposeBoolean('typing', { nullable: true, description: 'For TYPING: whether they are typing.' }),
+    expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'For TYPING: when the indicator lapses unless renewed.', resolve: (e) => e.expiresAt ?? null }),
+    at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (e) => e.at }),
+  }),
+});
+
+export const InboxEventTypeEnum = builder.enumType('InboxEventType', {
+  description: 'What changed in the viewer’s inbox.',
+  values: {
+    CONVERSATION_ADDED: { description: 'The viewer was added to a conversation (legacy 003 new_room).' },
+    UNREAD_CHANGED: { description: 'The viewer’s unread count in a conversation changed.' },
+    CONVERSATION_REMOVED: { description: 'The viewer left, was removed, or the conversation was deleted.' },
+  } as const,
+});
+
+export const InboxEventRef = builder.objectRef<InboxEvent>('InboxEvent').implement({
+  description: 'A change in the viewer’s list of conversations.',
+  fields: (t) => ({
+    type: t.field({ type: InboxEventTypeEnum, description: 'What changed.', resolve: (e) => e.type }),
+    conversationId: t.exposeID('conversationId', { description: 'The conversation.' }),
+    lastSeq: t.exposeInt('lastSeq', { description: 'Its last seq.' }),
+    unreadCount: t.exposeInt('unreadCount', { description: 'The viewer’s unread count in it.' }),
+    at: t.field({ type: 'DateTime', description: 'When it changed.', resolve: (e) => e.at }),
+  }),
+});
+
+export { UserRef };
