@@ -16,6 +16,7 @@ import { openDatabase, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
+import { Connections } from './realtime/connections.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
@@ -77,6 +78,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     tokens: new TokenService(jwtSecret(config, logger), config.ACCESS_TOKEN_TTL_SECONDS),
     config,
     logger,
+    connections: new Connections(),
   };
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Config } from '../config/env.js';
 import type { PubSub } from '../pubsub/pubsub.js';
+import type { Connections } from '../realtime/connections.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
@@ -18,10 +19,14 @@ export interface Services {
   tokens: TokenService;
   config: Config;
   logger: Logger;
+  /** Live WebSocket connections of this instance (presence, calls). */
+  connections: Connections;
 }
 
 export interface Context extends Services {
   viewer: Viewer;
+  /** Over WebSocket: this connection's id in `connections`. */
+  connectionId?: string;
 }
 
 /** A credential as presented: a bearer token (JWT or API key) or nothing. */

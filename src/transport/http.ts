@@ -15,6 +15,8 @@ export interface ServerContext {
   res: ServerResponse;
   /** Set by the WebSocket transport: the credential accepted at connection time. */
   credential?: Credential;
+  /** Set by the WebSocket transport: the connection's id in services.connections. */
+  connectionId?: string;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
@@ -63,9 +65,9 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema): Yo
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: async ({ request, credential }) => {
+    context: async ({ request, credential, connectionId }) => {
       const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));
-      return makeContext(services, viewer);
+      return { ...makeContext(services, viewer), connectionId };
     },
   });
 }

@@ -18,6 +18,8 @@ type Extra = {
   socket: WebSocket;
   request: IncomingMessage;
   credential?: Credential;
+  /** This connection's id in services.connections, once accepted. */
+  connectionId?: string;
 };
 
 type Envelope = ReturnType<Yoga['getEnveloped']>;
@@ -70,8 +72,9 @@ export function attachGraphQLWs(
       onConnect: async (ctx) => {
         try {
           const credential = credentialFromConnectionParams(ctx.connectionParams);
-          await authenticate(services, credential);
+          const viewer = await authenticate(services, credential);
           ctx.extra.credential = credential;
+          ctx.extra.connectionId = services.connections.open(viewer).id;
           return true;
         } catch (err) {
           if (err instanceof AppError) {
@@ -83,6 +86,9 @@ export function attachGraphQLWs(
           return false;
         }
       },
+      onClose: (ctx, code) => {
+        if (ctx.extra.connectionId) services.connections.close(ctx.extra.connectionId, code ?? 1005);
+      },
       onSubscribe: async (ctx, _id, payload: SubscribePayload) => {
         try {
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -90,6 +96,7 @@ export function attachGraphQLWs(
             socket: ctx.extra.socket,
             params: payload,
             credential: ctx.extra.credential,
+            connectionId: ctx.extra.connectionId,
           } as never);
           let document;
           try {
