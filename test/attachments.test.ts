@@ -674,3 +674,31 @@ describe('sweeping', () => {
     await expectNoStrayFiles();
   });
 });
+
+describe('at the default limits', () => {
+  it('accepts a file of the full 25 MB (more than Yoga’s own 25,000,000-byte body limit) and serves it back whole', async () => {
+    const big = await startTestApp();
+    try {
+      const ws = await workspace(big, { carol: 'CLIENT' });
+      const res = await big.exec(OpenDirect, { workspaceId: ws.id, userId: ws.people.carol!.id }, { token: ws.admin.token });
+      const thread = res.data!.openDirectThread;
+      if (thread.__typename !== 'Thread') throw new Error(JSON.stringify(res));
+      const bytes = Buffer.alloc(25 * 1024 * 1024, 'All work and no play makes Jack a dull boy.\n');
+      const form = new FormData();
+      form.set('operations', JSON.stringify(operations({ conversationId: thread.id }, 1)));
+      form.set('map', JSON.stringify(fileMap(1)));
+      form.set('0', new Blob([new Uint8Array(bytes)], { type: 'text/plain' }), 'jack.txt');
+      const sent = await fetch(`${big.url}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ws.admin.token}`, 'apollo-require-preflight': 'true' },
+        body: form,
+      });
+      const message = asMessage((await sent.json()) as { data?: { sendAttachment: Sent } });
+      expect(message.attachments[0]).toMatchObject({ size: bytes.length, sha256: sha256(bytes), contentType: 'text/plain' });
+      const got = await fetch(`${big.url}${message.attachments[0]!.url}`, { headers: { authorization: `Bearer ${ws.people.carol!.token}` } });
+      expect(sha256(Buffer.from(await got.arrayBuffer()))).toBe(sha256(bytes));
+    } finally {
+      await big.close();
+    }
+  });
+});

@@ -74,7 +74,7 @@ export function useMultipartUploads(
   // A body larger than every allowed file plus the fields cannot be valid: refuse it unread.
   const maxBody = config.UPLOAD_MAX_FILES * (config.UPLOAD_MAX_FILE_BYTES + 64 * 1024) + MAX_FIELD_BYTES;
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
+    onRequest({ request, setRequest, endResponse, fetchAPI }) {
       if (request.method !== 'POST') return;
       const type = mediaType(request.headers);
       if (SIMPLE_TYPES.has(type) && !PREFLIGHT_HEADERS.some((h) => request.headers.get(h))) {
@@ -89,11 +89,20 @@ export function useMultipartUploads(
         );
         return;
       }
-      if (type === 'multipart/form-data' && Number(request.headers.get('content-length') ?? 0) > maxBody) {
+      if (type !== 'multipart/form-data') return;
+      if (Number(request.headers.get('content-length') ?? 0) > maxBody) {
         endResponse(
           errorResponse(fetchAPI, 413, 'BAD_USER_INPUT', `The request is larger than ${config.UPLOAD_MAX_FILES} files of the largest size allowed.`),
         );
+        return;
       }
+      // Hide the body from the rest of Yoga: its request-size limit would otherwise pipe the same
+      // Node stream into a stream nobody reads, holding a second copy of every upload in memory
+      // (and refusing any over 25,000,000 bytes). The parser below reads the Node request itself,
+      // and the limits above and in the parser bound it.
+      const headers = new fetchAPI.Headers(request.headers);
+      headers.delete('content-length');
+      setRequest(new fetchAPI.Request(request.url, { method: 'POST', headers, signal: request.signal }));
     },
     onRequestParse({ request, serverContext, setRequestParser }) {
       if (mediaType(request.headers) !== 'multipart/form-data') return;
