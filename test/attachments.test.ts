@@ -96,8 +96,8 @@ const History = graphql(`
 `);
 
 const Events = graphql(`
-  subscription AttEvents($id: ID!) {
-    conversationEvents(conversationId: $id) {
+  subscription AttEvents($id: ID!, $after: Int) {
+    conversationEvents(conversationId: $id, after: $after) {
       type
       seq
       message {
@@ -353,8 +353,8 @@ describe('uploading by the GraphQL multipart request spec', () => {
     const picture = png(320, 200);
     const notes = Buffer.from('Meeting notes\n- ship it\n', 'utf8');
     const bobClient = t.ws({ token: bob.token });
-    const events = collect(bobClient, Events, { id: threadId });
-    await new Promise((r) => setTimeout(r, 200));
+    // From the current seq: whatever comes later arrives, by replay or live, exactly once.
+    const events = collect(bobClient, Events, { id: threadId, after: await lastSeq() });
 
     const res = await upload(alice.token, { conversationId: threadId, body: 'the plan', clientMessageId: 'att-1' }, [
       { name: 'plan.png', type: 'image/png', bytes: picture },
@@ -376,6 +376,10 @@ describe('uploading by the GraphQL multipart request spec', () => {
     expect(got.res.headers.get('content-type')).toBe('image/png');
     expect(got.res.headers.get('content-disposition')).toMatch(/^inline; filename="plan.png"/);
     expect(got.res.headers.get('x-content-type-options')).toBe('nosniff');
+    const etag = got.res.headers.get('etag');
+    expect(etag).toBe(`"${sha256(picture)}"`);
+    const again = await fetch(`${t.url}${img!.url}`, { headers: { authorization: `Bearer ${bob.token}`, 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
     const gotText = await download(txt!.url, bob.token);
     expect(gotText.bytes.equals(notes)).toBe(true);
     expect(gotText.res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
@@ -535,6 +539,23 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     await expectNoStrayFiles();
   });
 
+  it('refuses one file mapped to two variables rather than failing unexpectedly', async () => {
+    const before = await lastSeq();
+    const form = new FormData();
+    form.set('operations', JSON.stringify(operations({ conversationId: threadId }, 2)));
+    form.set('map', JSON.stringify({ 0: ['variables.input.files.0', 'variables.input.files.1'] }));
+    form.set('0', new Blob([new Uint8Array(Buffer.from('twice\n'))], { type: 'text/plain' }), 'twice.txt');
+    const res = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'apollo-require-preflight': 'true' },
+      body: form,
+    });
+    const body = (await res.json()) as { data: { sendAttachment: Sent } };
+    expect(body.data.sendAttachment).toMatchObject({ __typename: 'ValidationError', issues: [{ path: ['input', 'files', '1'] }] });
+    expect(await lastSeq()).toBe(before);
+    await expectNoStrayFiles();
+  });
+
   it('refuses a multipart request without a CSRF preflight header (403), reading nothing', async () => {
     const before = await lastSeq();
     const res = await upload(alice.token, { conversationId: threadId }, [{ name: 'x.txt', type: 'text/plain', bytes: Buffer.from('x\n') }], {});
@@ -614,13 +635,14 @@ describe('downloading', () => {
 describe('legacy 004: upload, then announce', () => {
   it('re-publishes the author’s message on announce; subscribers drop the duplicate; others may not announce', async () => {
     const bobClient = t.ws({ token: bob.token });
-    const events = collect(bobClient, Events, { id: threadId });
+    const events = collect(bobClient, Events, { id: threadId, after: await lastSeq() });
     const raw = t.app.services.pubsub.subscribe('conversation', threadId);
     const rawEvents: unknown[] = [];
     const reading = (async () => {
       for await (const e of raw) rawEvents.push(e);
     })();
-    await new Promise((r) => setTimeout(r, 200));
+    // The channel subscription (a Redis SUBSCRIBE on the second setup) settles in well under this.
+    await new Promise((r) => setTimeout(r, 500));
 
     const bytes = Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n');
     const message = asMessage(await upload(alice.token, { conversationId: threadId, body: 'Hello, this is my message' }, [

@@ -102,7 +102,18 @@ class Inspector extends Transform {
  * limit refuses it or the request breaks off; other errors (storage failing) propagate as they are.
  */
 export async function ingestUpload(storage: FileStorage, upload: FileUpload, limits: UploadLimits): Promise<IngestedFile> {
-  const source = upload.createReadStream() as unknown as Readable & { truncated?: boolean };
+  let source: Readable;
+  try {
+    source = upload.createReadStream() as unknown as Readable;
+  } catch (err) {
+    // graphql-upload-minimal refuses a second read of one file (the same file mapped to two
+    // variables) and a file its parser already cut at the size limit.
+    const tooLarge = (err as { status?: number }).status === 413;
+    throw new UploadRefused(
+      tooLarge ? `is larger than the ${megabytes(limits.maxBytes)} limit` : `could not be read (${(err as Error).message})`,
+      tooLarge ? 'too-large' : 'incomplete',
+    );
+  }
   const inspector = new Inspector(limits);
   // graphql-upload-minimal's busboy stops a file at its own limit (set one byte above ours) and
   // ends the stream; treat that as too large too rather than as a short file.
