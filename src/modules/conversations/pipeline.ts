@@ -31,7 +31,7 @@ export interface AppendInput {
   joinAuthor?: boolean;
   /**
    * Pending attachments (stored, not yet linked) of this conversation to link to the message in
-   * its transaction, in this order; a message with attachments may have an empty body.
+   * its transaction (their order is their `position`); a message with attachments may have an empty body.
    */
   attachmentIds?: string[];
 }
