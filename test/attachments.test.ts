@@ -621,6 +621,15 @@ describe('downloading', () => {
     expect(id).toBeTruthy();
   });
 
+  it('refuses uploads from anyone who may not write the conversation, storing nothing', async () => {
+    const before = await lastSeq();
+    const file = [{ name: 'x.txt', type: 'text/plain', bytes: Buffer.from('x\n') }];
+    expect((await upload(admin.token, { conversationId: threadId }, file)).data!.sendAttachment).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await upload(undefined, { conversationId: threadId }, file)).data!.sendAttachment).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await lastSeq()).toBe(before);
+    await expectNoStrayFiles();
+  });
+
   it('stops serving a deleted message’s files', async () => {
     const message = asMessage(await upload(alice.token, { conversationId: threadId }, [{ name: 'gone.txt', type: 'text/plain', bytes: Buffer.from('gone\n') }]));
     const signed = message.attachments[0]!.signedUrl;
