@@ -17,10 +17,13 @@ import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
+import { createStorage, UrlSigner } from './storage/index.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import { createFileHandler, isFilePath } from './modules/attachments/download.js';
+import { startFileSweeper } from './modules/attachments/sweep.js';
 
 export interface App {
   readonly config: Config;
@@ -72,13 +75,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  const secret = jwtSecret(config, logger);
   const services: Services = {
     db: database.prisma,
     pubsub,
-    tokens: new TokenService(jwtSecret(config, logger), config.ACCESS_TOKEN_TTL_SECONDS),
+    tokens: new TokenService(secret, config.ACCESS_TOKEN_TTL_SECONDS),
     config,
     logger,
     connections: new Connections(),
+    storage: createStorage(config),
+    urlSigner: new UrlSigner(secret),
   };
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
@@ -88,6 +94,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const upgrades = new Map<string, UpgradeHandler>([
     ['/graphql', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))],
   ]);
+
+  const files = createFileHandler(services);
+  const stopSweeper = startFileSweeper(services);
 
   const server = createServer((req, res) => {
     void route(req, res);
@@ -101,6 +110,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const ok = Object.values(checks).every((c) => c === 'ok');
       return json(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
     }
+    if (isFilePath(pathname)) return files(req, res);
     if (pathname === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
       return;
@@ -176,6 +186,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         }, config.SHUTDOWN_TIMEOUT_MS);
         await closed;
         clearTimeout(timer);
+        stopSweeper();
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');

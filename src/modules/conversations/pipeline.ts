@@ -29,6 +29,11 @@ export interface AppendInput {
   clientMessageId?: string | null;
   /** Make the author a member if they are not (staff answering a room they reach by role). */
   joinAuthor?: boolean;
+  /**
+   * Pending attachments (stored, not yet linked) of this conversation to link to the message in
+   * its transaction (their order is their `position`); a message with attachments may have an empty body.
+   */
+  attachmentIds?: string[];
 }
 
 export interface AppendResult {
@@ -55,7 +60,8 @@ async function findByClientId(services: Services, input: AppendInput) {
 /** Appends a message and announces it. */
 export async function appendMessage(services: Services, input: AppendInput): Promise<AppendResult> {
   const body = input.body;
-  if (input.kind !== 'SYSTEM' && body.trim().length === 0) {
+  const attachmentIds = input.attachmentIds ?? [];
+  if (input.kind !== 'SYSTEM' && body.trim().length === 0 && attachmentIds.length === 0) {
     throw new ValidationError([{ path: ['input', 'body'], message: 'must not be empty' }]);
   }
   if (body.length > MAX_BODY_LENGTH) {
@@ -80,7 +86,7 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
         data: { lastSeq: { increment: 1 }, lastMessageAt: now },
         select: { lastSeq: true },
       });
-      const message = await tx.message.create({
+      let message = await tx.message.create({
         data: {
           conversationId: input.conversationId,
           seq,
@@ -94,6 +100,16 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
         },
         select: messageSelect,
       });
+      if (attachmentIds.length > 0) {
+        const { count } = await tx.attachment.updateMany({
+          where: { id: { in: attachmentIds }, conversationId: input.conversationId, messageId: null },
+          data: { messageId: message.id },
+        });
+        if (count !== new Set(attachmentIds).size) {
+          throw new NotFoundError('Attachment', 'An attachment is not a pending upload of this conversation.');
+        }
+        message = await tx.message.findUniqueOrThrow({ where: { id: message.id }, select: messageSelect });
+      }
       if (input.authorId) {
         // The author has read what they wrote.
         if (input.joinAuthor) {
