@@ -21,6 +21,7 @@ import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import { startBackground } from './background.js';
 
 export interface App {
   readonly config: Config;
@@ -80,6 +81,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger,
     connections: new Connections(),
   };
+
+  const stopBackground = startBackground(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const yoga = createHttpHandler(services, schema);
@@ -176,6 +179,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         }, config.SHUTDOWN_TIMEOUT_MS);
         await closed;
         clearTimeout(timer);
+        await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');
