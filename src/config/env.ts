@@ -46,6 +46,18 @@ export const envSchema = z.object({
     .min(1)
     .default(1000)
     .describe('Events buffered for one subscriber before it is closed as a slow consumer.'),
+  SUPPORT_CLAIM_LEASE_SECONDS: z.coerce
+    .number()
+    .positive()
+    .max(86_400)
+    .default(60)
+    .describe('How long an agent’s claim on a conversation or message lasts unless renewed.'),
+  SUPPORT_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(20)
+    .default(5000)
+    .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
 });
 
 export type Config = z.infer<typeof envSchema>;
