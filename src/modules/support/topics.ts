@@ -38,6 +38,7 @@ export interface TicketEvent {
 }
 
 export type SupportQueueEventType =
+  | 'READY'
   | 'TICKET_OPENED'
   | 'TICKET_ASSIGNED'
   | 'TICKET_TRANSFERRED'
@@ -72,7 +73,8 @@ export interface QueueClaimState {
 export interface SupportQueueEvent {
   type: SupportQueueEventType;
   workspaceId: string;
-  conversationId: string;
+  /** Null for READY. */
+  conversationId: string | null;
   /** For ticket events (and urgency of tickets): the ticket's state after the change. */
   ticket: QueueTicketState | null;
   /** Assignment, transfer and close: the line manager's open tickets after the change. */

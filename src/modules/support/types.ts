@@ -318,6 +318,7 @@ export const TicketEventRef = builder.objectRef<TicketEvent>('TicketEvent').impl
 export const SupportQueueEventTypeEnum = builder.enumType('SupportQueueEventType', {
   description: 'What happened in a workspace’s support queue.',
   values: {
+    READY: { description: 'The subscription is live: read supportQueue now; every change from here on is announced.' },
     TICKET_OPENED: { description: 'A ticket was opened (`urgency` holds its first score).' },
     TICKET_ASSIGNED: { description: 'A ticket was assigned to a line manager.' },
     TICKET_TRANSFERRED: { description: 'A ticket moved to another line manager.' },
@@ -370,7 +371,7 @@ export const SupportQueueEventRef = builder.objectRef<SupportQueueEvent>('Suppor
   fields: (t) => ({
     type: t.field({ type: SupportQueueEventTypeEnum, description: 'What happened.', resolve: (e) => e.type }),
     workspaceId: t.exposeID('workspaceId', { description: 'The workspace.' }),
-    conversationId: t.exposeID('conversationId', { description: 'The ticket or conversation concerned.' }),
+    conversationId: t.exposeID('conversationId', { nullable: true, description: 'The ticket or conversation concerned; null for READY.' }),
     ticket: t.field({ type: QueueTicketRef, nullable: true, description: 'Ticket events: its state after the change.', resolve: (e) => e.ticket }),
     lineManagerOpenTickets: t.exposeInt('lineManagerOpenTickets', {
       nullable: true,
