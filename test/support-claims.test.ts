@@ -201,7 +201,8 @@ describe('claims', () => {
     expect(byOldHolder.data!.sendMessage).toMatchObject({ code: 'CONFLICT' });
     const view = await t.exec(TicketClaim, { id: ticket.id }, { token: ws.admin.token });
     expect(view.data!.ticket.claim).toEqual({ holderId: other.id });
-  });
+    // 51 sign-ups (password hashing) and a lease to lapse, on a shared machine.
+  }, 180_000);
 
   it('releases a claim when the ticket closes, and when the holder releases it', async () => {
     const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });

@@ -53,6 +53,13 @@ type Documents = {
     "\n  mutation ClaimsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.ClaimsCreateRoomDocument,
     "\n  query ClaimsTicket($id: ID!) {\n    ticket(id: $id) {\n      claim {\n        holderId\n      }\n    }\n  }\n": typeof types.ClaimsTicketDocument,
     "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n": typeof types.ClaimsQueueEventsDocument,
+    "\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n": typeof types.QueueAgentQueueDocument,
+    "\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.QueueSendDocument,
+    "\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.QueueCreateRoomDocument,
+    "\n  mutation QueueSetPriority($input: UpdateTicketInput!) {\n    updateTicket(input: $input) {\n      __typename\n    }\n  }\n": typeof types.QueueSetPriorityDocument,
+    "\n  subscription QueueUrgencyEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      urgency {\n        score\n        urgent\n        previousScore\n      }\n    }\n  }\n": typeof types.QueueUrgencyEventsDocument,
+    "\n  subscription QueueTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      estimatedWaitSeconds\n      queueVersion\n      agent {\n        id\n      }\n    }\n  }\n": typeof types.QueueTicketEventsDocument,
+    "\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n": typeof types.QueueTicketPositionDocument,
     "\n  subscription RoutingQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      queueVersion\n      ticket {\n        lineManagerId\n        status\n      }\n    }\n  }\n": typeof types.RoutingQueueEventsDocument,
     "\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n": typeof types.RoutingTicketDocument,
     "\n  mutation SupportCreateTopic($input: CreateSupportTopicInput!) {\n    createSupportTopic(input: $input) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SupportCreateTopicDocument,
@@ -115,6 +122,13 @@ const documents: Documents = {
     "\n  mutation ClaimsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.ClaimsCreateRoomDocument,
     "\n  query ClaimsTicket($id: ID!) {\n    ticket(id: $id) {\n      claim {\n        holderId\n      }\n    }\n  }\n": types.ClaimsTicketDocument,
     "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n": types.ClaimsQueueEventsDocument,
+    "\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n": types.QueueAgentQueueDocument,
+    "\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.QueueSendDocument,
+    "\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.QueueCreateRoomDocument,
+    "\n  mutation QueueSetPriority($input: UpdateTicketInput!) {\n    updateTicket(input: $input) {\n      __typename\n    }\n  }\n": types.QueueSetPriorityDocument,
+    "\n  subscription QueueUrgencyEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      urgency {\n        score\n        urgent\n        previousScore\n      }\n    }\n  }\n": types.QueueUrgencyEventsDocument,
+    "\n  subscription QueueTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      estimatedWaitSeconds\n      queueVersion\n      agent {\n        id\n      }\n    }\n  }\n": types.QueueTicketEventsDocument,
+    "\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n": types.QueueTicketPositionDocument,
     "\n  subscription RoutingQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      queueVersion\n      ticket {\n        lineManagerId\n        status\n      }\n    }\n  }\n": types.RoutingQueueEventsDocument,
     "\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n": types.RoutingTicketDocument,
     "\n  mutation SupportCreateTopic($input: CreateSupportTopicInput!) {\n    createSupportTopic(input: $input) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SupportCreateTopicDocument,
@@ -308,6 +322,34 @@ export function graphql(source: "\n  query ClaimsTicket($id: ID!) {\n    ticket(
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation QueueSetPriority($input: UpdateTicketInput!) {\n    updateTicket(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation QueueSetPriority($input: UpdateTicketInput!) {\n    updateTicket(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription QueueUrgencyEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      urgency {\n        score\n        urgent\n        previousScore\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription QueueUrgencyEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      urgency {\n        score\n        urgent\n        previousScore\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription QueueTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      estimatedWaitSeconds\n      queueVersion\n      agent {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription QueueTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      estimatedWaitSeconds\n      queueVersion\n      agent {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n"): (typeof documents)["\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

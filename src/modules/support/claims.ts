@@ -20,6 +20,9 @@ import { randomUUID } from 'node:crypto';
 
 type Tx = Prisma.TransactionClient;
 
+/** A burst of claims on one row queues on its lock while holding pooled connections: wait longer than Prisma's 2 s default. */
+const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 } as const;
+
 /** The target of a claim on a whole conversation; a message claim's target is the message id. */
 export const WHOLE_CONVERSATION = 'conversation';
 
@@ -143,7 +146,7 @@ export async function takeClaim(
       data: { holderId: input.holderId, claimedAt: renewed ? row.claimedAt : now, expiresAt, releasedAt: null, releaseReason: null },
     });
     return { kind: renewed ? ('renewed' as const) : ('taken' as const), id: row.id, lapsed };
-  });
+  }, TX_OPTIONS);
   if (outcome.kind === 'refused') throw new ClaimHeldError(outcome.holder, outcome.expiresAt, input.messageId);
   const row = await services.db.conversationClaim.findUniqueOrThrow({ where: { id: outcome.id }, include: withHolder });
   const claim = toRecord(row);
@@ -170,7 +173,7 @@ export async function releaseClaim(
     }
     await tx.conversationClaim.update({ where: { id: row.id }, data: { releasedAt: now, releaseReason: 'RELEASED' } });
     return row.id;
-  });
+  }, TX_OPTIONS);
   const claim = toRecord(await services.db.conversationClaim.findUniqueOrThrow({ where: { id }, include: withHolder }));
   await announce(services, 'CLAIM_RELEASED', [claim]);
   return claim;
