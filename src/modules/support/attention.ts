@@ -16,7 +16,7 @@ import type { TicketPriority } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { addAppendListener, type AppendedTo } from '../conversations/pipeline.js';
 import type { MessageRecord } from '../conversations/records.js';
-import { computeUrgency, keywordsIn, type Urgency } from './urgency.js';
+import { computeUrgency, keywordsIn, WAIT_POINTS_MAX, WAIT_POINTS_PER_MINUTE, type Urgency } from './urgency.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
 import type { SupportQueueEvent } from './topics.js';
 
@@ -170,8 +170,11 @@ export async function recomputeUrgency(services: Services, conversationId: strin
  * read, so with several instances sweeping each change is announced once.
  */
 export async function sweepUrgency(services: Services): Promise<number> {
+  // Past WAIT_POINTS_MAX the wait adds nothing: only waits younger than that (with an hour's
+  // margin for an instance that was down) can still change a score as time passes.
+  const since = new Date(Date.now() - (WAIT_POINTS_MAX / WAIT_POINTS_PER_MINUTE + 60) * 60_000);
   const rows = await services.db.conversationAttention.findMany({
-    where: { awaitingSince: { not: null } },
+    where: { awaitingSince: { gt: since } },
     select: {
       conversationId: true,
       workspaceId: true,

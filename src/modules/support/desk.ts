@@ -91,8 +91,12 @@ export function runDesk<T>(services: Services, workspaceId: string, work: (desk:
       queueVersion = await lockDesk(tx, workspaceId);
       return work({ tx, workspaceId, queueVersion, now: new Date(), effects });
     }, TX_OPTIONS);
-    // Published in commit order: the next change of this workspace waits for this.
-    await publishEffects(services, workspaceId, queueVersion, effects);
+    // Published in commit order: the next change of this workspace waits for this. The change
+    // is committed whatever happens here; a failed announcement is logged, never reported as a
+    // failed change (subscribers catch up from the database).
+    await publishEffects(services, workspaceId, queueVersion, effects).catch((err: unknown) =>
+      services.logger.error({ err, workspaceId }, 'announcing a routing change failed'),
+    );
     return result;
   });
 }
@@ -266,7 +270,11 @@ export async function closeTicketIn(
   }
   const mine = lm !== null && input.actor.userId !== null && lm.userId === input.actor.userId;
   if (!mine && !input.actor.admin) {
-    throw new ForbiddenError(`This ticket is assigned to ${assignedName}; only they or an admin may close it.`);
+    throw new ForbiddenError(
+      ticket.status === 'OPEN'
+        ? 'This ticket is still queued; only an admin may close it.'
+        : `This ticket is assigned to ${assignedName}; only they or an admin may close it.`,
+    );
   }
   const wasServed = ticket.status === 'ASSIGNED' || ticket.status === 'WAITING';
   const closed = await tx.supportTicket.update({

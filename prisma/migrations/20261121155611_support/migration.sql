@@ -117,6 +117,9 @@ CREATE INDEX "SupportTicket_customerId_idx" ON "SupportTicket"("customerId");
 CREATE INDEX "ConversationAttention_workspaceId_awaitingSince_idx" ON "ConversationAttention"("workspaceId", "awaitingSince");
 
 -- CreateIndex
+CREATE INDEX "ConversationAttention_awaitingSince_idx" ON "ConversationAttention"("awaitingSince");
+
+-- CreateIndex
 CREATE INDEX "ConversationClaim_holderId_releasedAt_idx" ON "ConversationClaim"("holderId", "releasedAt");
 
 -- CreateIndex
