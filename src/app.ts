@@ -24,6 +24,7 @@ import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.j
 import { attachGraphQLWs } from './transport/ws.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
+import { startBackground } from './background.js';
 
 export interface App {
   readonly config: Config;
@@ -86,6 +87,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     storage: createStorage(config),
     urlSigner: new UrlSigner(secret),
   };
+
+  const stopBackground = startBackground(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const yoga = createHttpHandler(services, schema);
@@ -187,6 +190,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await closed;
         clearTimeout(timer);
         stopSweeper();
+        await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');

@@ -71,6 +71,18 @@ export const envSchema = z.object({
     .max(7 * 86_400)
     .default(300)
     .describe('How long a signed file URL (for <img src>, no Authorization header) stays valid.'),
+  SUPPORT_CLAIM_LEASE_SECONDS: z.coerce
+    .number()
+    .positive()
+    .max(86_400)
+    .default(60)
+    .describe('How long an agent’s claim on a conversation or message lasts unless renewed.'),
+  SUPPORT_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(20)
+    .default(5000)
+    .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
 });
 
 export type Config = z.infer<typeof envSchema>;

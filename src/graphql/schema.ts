@@ -9,6 +9,7 @@ import '../modules/workspaces/index.js';
 import '../modules/catalog/index.js';
 import '../modules/conversations/index.js';
 import '../modules/attachments/index.js';
+import '../modules/support/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

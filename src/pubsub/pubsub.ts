@@ -27,6 +27,11 @@ export class SlowConsumerError extends AppError {
 export interface SubscribeOptions {
   /** Called once when this subscriber's queue overflows, before it is ended. */
   onOverflow?: () => void;
+  /**
+   * Called once every channel is subscribed (with Redis, when SUBSCRIBE is acknowledged): from
+   * then on nothing published is missed, so a stream may read its starting state.
+   */
+  onReady?: () => void;
 }
 
 export interface PubSubOptions {
@@ -122,6 +127,7 @@ export class PubSub {
       ids.push(this.engine.subscribe(`${topic}:${key}`, onMessage, {}));
     }
     const ready = Promise.all(ids);
+    if (options.onReady) ready.then(options.onReady, () => undefined);
 
     const iterator: AsyncIterableIterator<Topics[K]> = {
       next: async () => {

@@ -10,7 +10,7 @@
  * retry returns the first message, never a second row, and a losing concurrent insert rolls back
  * its seq so no hole is left.
  */
-import type { MessageKind, MessageSide } from '../../generated/prisma/enums.js';
+import type { ConversationKind, MessageKind, MessageSide, RoomType } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -42,6 +42,41 @@ export interface AppendResult {
   created: boolean;
 }
 
+/**
+ * A check another module runs before a message is written (support: a claim held by another
+ * agent, a closed ticket). Throwing an AppError refuses the send; nothing is written. Not run
+ * for a retry that returns an earlier message.
+ */
+export type AppendGuard = (services: Services, input: AppendInput) => Promise<void>;
+
+/** The conversation a message was appended to, as the append's own update returned it. */
+export interface AppendedTo {
+  id: string;
+  workspaceId: string;
+  kind: ConversationKind;
+  roomType: RoomType | null;
+  direct: boolean;
+}
+
+/**
+ * Told after a message is committed and announced (support: ticket status and urgency). Awaited,
+ * so the sender sees its effects; a failure is logged and never fails the send.
+ */
+export type AppendListener = (services: Services, record: MessageRecord, conversation: AppendedTo) => Promise<void>;
+
+const guards: AppendGuard[] = [];
+const listeners: AppendListener[] = [];
+
+/** Registers a guard; modules call this once when imported. */
+export function addAppendGuard(guard: AppendGuard): void {
+  guards.push(guard);
+}
+
+/** Registers a listener; modules call this once when imported. */
+export function addAppendListener(listener: AppendListener): void {
+  listeners.push(listener);
+}
+
 async function findByClientId(services: Services, input: AppendInput) {
   if (!input.clientMessageId || !input.authorId) return null;
   const row = await services.db.message.findUnique({
@@ -69,8 +104,10 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
   }
   const earlier = await findByClientId(services, input);
   if (earlier) return { record: earlier, created: false };
+  for (const guard of guards) await guard(services, input);
 
   let record: MessageRecord;
+  let head: AppendedTo;
   try {
     const row = await services.db.$transaction(async (tx) => {
       if (input.replyToId) {
@@ -81,10 +118,10 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
         if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
       }
       const now = new Date();
-      const { lastSeq: seq } = await tx.conversation.update({
+      const { lastSeq: seq, ...conversation } = await tx.conversation.update({
         where: { id: input.conversationId },
         data: { lastSeq: { increment: 1 }, lastMessageAt: now },
-        select: { lastSeq: true },
+        select: { lastSeq: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
       });
       let message = await tx.message.create({
         data: {
@@ -125,9 +162,10 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
           });
         }
       }
-      return message;
+      return { message, conversation };
     });
-    record = toMessageRecord(row);
+    record = toMessageRecord(row.message);
+    head = row.conversation;
   } catch (err) {
     if (isUniqueViolation(err)) {
       const winner = await findByClientId(services, input);
@@ -136,6 +174,11 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
     throw err;
   }
   await publishConversationEvent(services, { type: 'MESSAGE_ADDED', conversationId: input.conversationId, seq: record.seq, message: record });
+  for (const listener of listeners) {
+    await listener(services, record, head).catch((err: unknown) =>
+      services.logger.error({ err, conversationId: record.conversationId, seq: record.seq }, 'append listener failed'),
+    );
+  }
   return { record, created: true };
 }
 
