@@ -74,7 +74,11 @@ export function attachGraphQLWs(
           const credential = credentialFromConnectionParams(ctx.connectionParams);
           const viewer = await authenticate(services, credential);
           ctx.extra.credential = credential;
-          ctx.extra.connectionId = services.connections.open(viewer).id;
+          const connectionId = services.connections.open(viewer).id;
+          ctx.extra.connectionId = connectionId;
+          // The connection ends when the socket closes: graphql-ws calls onClose only after every
+          // subscription of the socket has returned, which a stream awaiting its next event delays.
+          ctx.extra.socket.once('close', (code) => services.connections.close(connectionId, code));
           return true;
         } catch (err) {
           if (err instanceof AppError) {
