@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
+import { Presence } from './realtime/presence.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
@@ -72,13 +73,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  const connections = new Connections();
+  const presence = new Presence(
+    { connections, pubsub, logger },
+    { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
+  );
+  presence.start();
   const services: Services = {
     db: database.prisma,
     pubsub,
     tokens: new TokenService(jwtSecret(config, logger), config.ACCESS_TOKEN_TTL_SECONDS),
     config,
     logger,
-    connections: new Connections(),
+    connections,
+    presence,
   };
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
@@ -176,6 +184,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         }, config.SHUTDOWN_TIMEOUT_MS);
         await closed;
         clearTimeout(timer);
+        await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');

@@ -46,6 +46,12 @@ export const envSchema = z.object({
     .min(1)
     .default(1000)
     .describe('Events buffered for one subscriber before it is closed as a slow consumer.'),
+  PRESENCE_TTL_SECONDS: z.coerce
+    .number()
+    .min(0.3)
+    .max(3600)
+    .default(60)
+    .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
 });
 
 export type Config = z.infer<typeof envSchema>;
