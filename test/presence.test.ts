@@ -231,6 +231,11 @@ describe('presence', () => {
       await client.dispose();
       await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE', 'OFFLINE']));
       expect((await statusOf(ws.admin, ws.id, bob.id)).status).toBe('OFFLINE');
+      // An instance that shuts down takes its users offline on its way out.
+      collect(other.ws({ token: bob.token }), Events, { workspaceId: ws.id });
+      await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE', 'OFFLINE', 'ONLINE']));
+      await other.stop();
+      await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE', 'OFFLINE', 'ONLINE', 'OFFLINE']));
     } finally {
       await other.stop();
     }

@@ -230,6 +230,13 @@ export class RedisPresenceStore implements PresenceStore {
     for (const userId of due) {
       // The score is the latest mark's lapse, so every mark has lapsed; ZREM picks one announcer.
       if ((await this.redis.zrem('presence:due', userId)) === 1) {
+        // Renewed between the two reads (the user came back): not lapsed after all.
+        const marks = await this.redis.hgetall(`presence:live:${userId}`);
+        const latest = Math.max(0, ...Object.values(marks).map(Number));
+        if (latest > Date.now()) {
+          await this.redis.zadd('presence:due', 'GT', latest, userId);
+          continue;
+        }
         const places = await this.redis.get(`presence:places:${userId}`);
         await this.redis.del(`presence:live:${userId}`, `presence:away:${userId}`, `presence:places:${userId}`);
         lapsed.push({ userId, places: places ? (JSON.parse(places) as Place[]) : [] });
@@ -267,6 +274,7 @@ export class Presence {
   private readonly queues = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private stopping = false;
 
   constructor(deps: PresenceDeps, options: { ttlMs: number; redisUrl?: string }) {
     this.deps = deps;
@@ -290,6 +298,7 @@ export class Presence {
     this.deps.connections.off('opened', this.onOpened);
     this.deps.connections.off('closed', this.onClosed);
     await this.ticking;
+    this.stopping = true;
     for (const userId of [...this.local.keys()]) this.leave(userId);
     await Promise.all(this.queues.values());
     await this.store.close();
@@ -327,8 +336,8 @@ export class Presence {
     const places = this.local.get(userId) ?? [];
     this.local.delete(userId);
     void this.enqueue(userId, async () => {
-      // Reconnected meanwhile: still here.
-      if (this.deps.connections.countFor(userId) > 0) return;
+      // Reconnected meanwhile: still here (unless this instance is going away).
+      if (!this.stopping && this.deps.connections.countFor(userId) > 0) return;
       if (await this.store.drop(this.instanceId, userId)) {
         const [state] = await this.store.read([userId]);
         await this.announce(state!, places);
