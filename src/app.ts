@@ -18,6 +18,7 @@ import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
 import { createStorage, UrlSigner } from './storage/index.js';
+import { Presence } from './realtime/presence.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
@@ -77,13 +78,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }
   const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
   const secret = jwtSecret(config, logger);
+  const connections = new Connections();
+  const presence = new Presence(
+    { connections, pubsub, logger },
+    { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
+  );
+  presence.start();
   const services: Services = {
     db: database.prisma,
     pubsub,
     tokens: new TokenService(secret, config.ACCESS_TOKEN_TTL_SECONDS),
     config,
     logger,
-    connections: new Connections(),
+    connections,
+    presence,
     storage: createStorage(config),
     urlSigner: new UrlSigner(secret),
   };
@@ -191,6 +199,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         clearTimeout(timer);
         stopSweeper();
         await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
+        await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');

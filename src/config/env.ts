@@ -83,6 +83,12 @@ export const envSchema = z.object({
     .min(20)
     .default(5000)
     .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
+  PRESENCE_TTL_SECONDS: z.coerce
+    .number()
+    .min(0.3)
+    .max(3600)
+    .default(60)
+    .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -10,6 +10,7 @@ import '../modules/catalog/index.js';
 import '../modules/conversations/index.js';
 import '../modules/attachments/index.js';
 import '../modules/support/index.js';
+import '../modules/presence/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

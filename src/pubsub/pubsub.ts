@@ -24,6 +24,16 @@ export class SlowConsumerError extends AppError {
   }
 }
 
+const subscribed = new WeakMap<object, Promise<void>>();
+
+/**
+ * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
+ * subscribed (with Redis, once the server acknowledged), i.e. from when no event is missed.
+ */
+export function whenSubscribed(iterator: object): Promise<void> {
+  return subscribed.get(iterator) ?? Promise.resolve();
+}
+
 export interface SubscribeOptions {
   /** Called once when this subscriber's queue overflows, before it is ended. */
   onOverflow?: () => void;
@@ -161,6 +171,7 @@ export class PubSub {
         return iterator;
       },
     };
+    subscribed.set(iterator, ready.then(() => undefined));
     return iterator;
   }
 
