@@ -21,6 +21,7 @@ import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import { startCallWorker } from './modules/calls/worker.js';
 
 export interface App {
   readonly config: Config;
@@ -80,6 +81,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger,
     connections: new Connections(),
   };
+  // Ring timeouts and disconnects of calls; settles at once what passed while no instance ran.
+  const callWorker = await startCallWorker(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const yoga = createHttpHandler(services, schema);
@@ -167,6 +170,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       stopping ??= (async () => {
         const log = logger.child({ component: 'shutdown' });
         log.info('stopping: no new connections; closing WebSockets with 1001');
+        // Before the sockets close, so that shutting down does not end calls whose parties
+        // reconnect to another instance.
+        await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
         const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
         await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
         server.closeIdleConnections();

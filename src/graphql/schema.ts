@@ -8,6 +8,7 @@ import '../modules/users/index.js';
 import '../modules/workspaces/index.js';
 import '../modules/catalog/index.js';
 import '../modules/conversations/index.js';
+import '../modules/calls/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 
