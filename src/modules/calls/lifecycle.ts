@@ -150,6 +150,7 @@ async function announceEnd(services: Services, callId: string): Promise<CallReco
   } catch (err) {
     services.logger.warn({ err, callId }, 'could not write the call’s system message');
   }
+  services.logger.debug({ callId, status: record.status, reason: record.endReason, durationSeconds: record.durationSeconds }, 'call ended');
   const recipients = record.status === 'BUSY' ? [record.callerId] : record.parties.map((p) => p.userId);
   await Promise.all(recipients.map((userId) => publish(services, userId, { type: 'ENDED', call: record, reason: record.endReason })));
   return record;
@@ -244,6 +245,7 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
     throw err;
   }
   const record = await loadCallRecord(ctx, id);
+  ctx.logger.debug({ callId: id, conversationId: conversation.id, callees: ringing.length, busy: busy.size }, 'call ringing');
   ringTimers(ctx)?.arm(id, record.ringUntil);
   await Promise.all([
     publish(ctx, me, { type: 'RINGING', call: record, toDevice: base.callerDeviceId }),
@@ -253,6 +255,8 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
 }
 
 class LostRace extends Error {}
+
+const NOT_IN_TIME = 'This call was not answered in time: it is MISSED, and the answer was not taken.';
 
 /**
  * Answers a ringing call. The first answer wins: the switch to ACTIVE is one conditional update,
@@ -273,7 +277,7 @@ export async function answerCall(ctx: Context, input: { callId: string | number;
   const now = new Date();
   if (row.ringUntil <= now) {
     await expireCall(ctx, row.id);
-    throw new ConflictError('This call was not answered in time and is now MISSED; nothing was changed.');
+    throw new ConflictError(NOT_IN_TIME);
   }
   const device = deviceOf(ctx, input.deviceId);
   try {
@@ -303,6 +307,11 @@ export async function answerCall(ctx: Context, input: { callId: string | number;
       throw new ConflictError(
         latest.answeredById === me ? 'This call was already answered on another of your devices.' : 'This call was already answered by someone else.',
       );
+    }
+    if (latest?.status === 'RINGING') {
+      // Still ringing, so the deadline passed in between.
+      await expireCall(ctx, row.id);
+      throw new ConflictError(NOT_IN_TIME);
     }
     throw new ConflictError(overMessage(latest ?? { status: 'ENDED' }));
   }
