@@ -81,8 +81,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger,
     connections: new Connections(),
   };
-  // Ring timeouts and disconnects of calls; settles at once what passed while no instance ran.
-  const callWorker = await startCallWorker(services);
+  // Ring timeouts and disconnects of calls, including what passed while no instance ran.
+  const callWorker = startCallWorker(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const yoga = createHttpHandler(services, schema);

@@ -671,6 +671,8 @@ describe('restarts and other instances', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(call.ringUntil) - Date.now()) + 20));
     const second = await startTestApp({ CALL_RING_TIMEOUT_MS: '500' }, first.db);
     try {
+      // The new instance's first sweep, which runs as it starts, settles it.
+      await ringTimers(second.app.services)!.settled();
       const seen = await second.exec(GetCall, { id: call.id }, { token: bob.token });
       expect(seen.data?.call).toMatchObject({ status: 'MISSED', endReason: 'NO_ANSWER' });
       expect(await systemMessages(second, bob.token, thread)).toEqual(['Missed audio call']);

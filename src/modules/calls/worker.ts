@@ -36,12 +36,15 @@ export class CallWorker implements RingTimers {
     readonly presence: Presence,
   ) {}
 
-  /** Starts listening and sweeping; resolves after a first sweep has settled what passed while no instance watched. */
-  async start(): Promise<void> {
+  /**
+   * Starts listening and sweeping. The first sweep, which settles what passed while no instance
+   * watched (ring deadlines during a restart), runs at once but does not hold up the start.
+   */
+  start(): void {
     this.services.connections.on('opened', this.onOpened);
     this.services.connections.on('closed', this.onClosed);
     registerRingTimers(this.services, this);
-    await this.sweep();
+    void this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.services.config.CALL_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
   }
@@ -64,7 +67,7 @@ export class CallWorker implements RingTimers {
   }
 
   async settled(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    while (this.pending.size > 0 || this.sweeping) await Promise.allSettled([...this.pending, this.sweeping]);
   }
 
   private readonly onOpened = (info: ConnectionInfo): void => {
@@ -176,11 +179,11 @@ export class CallWorker implements RingTimers {
   }
 }
 
-export async function startCallWorker(services: Services): Promise<CallWorker> {
+export function startCallWorker(services: Services): CallWorker {
   const presence = services.config.REDIS_URL
     ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
     : new LocalPresence(services.connections);
   const worker = new CallWorker(services, presence);
-  await worker.start();
+  worker.start();
   return worker;
 }
