@@ -46,6 +46,12 @@ export const envSchema = z.object({
     .min(1)
     .default(1000)
     .describe('Events buffered for one subscriber before it is closed as a slow consumer.'),
+  WS_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(4 * 1024 * 1024)
+    .describe('Bytes a WebSocket may have queued but unsent before it is closed as a slow consumer (code 4008).'),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -12,6 +12,7 @@
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError } from '../../graphql/errors.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
@@ -21,16 +22,27 @@ const REPLAY_BATCH = 200;
 
 type Next = IteratorResult<ConversationEvent> | 'timeout';
 
-export async function* conversationStream(
+export function conversationStream(
   ctx: Context,
   rawId: string | number,
   after: number | null | undefined,
+): AsyncIterableIterator<ConversationEvent> {
+  // A client that leaves ends its subscription at once, even in a quiet conversation.
+  const stop = new AbortController();
+  return returnsPromptly(events(ctx, rawId, after, stop.signal), stop);
+}
+
+async function* events(
+  ctx: Context,
+  rawId: string | number,
+  after: number | null | undefined,
+  signal: AbortSignal,
 ): AsyncGenerator<ConversationEvent> {
   const access = await loadAccess(ctx, rawId);
   const conversationId = access.conversation.id;
   const me = actingUserId(ctx.viewer);
   const removable = !access.viaRole;
-  const live = ctx.pubsub.subscribe('conversation', conversationId);
+  const live = ctx.pubsub.subscribe('conversation', conversationId, { signal });
   const pending = new Map<number, ConversationEvent>();
   let nextLive: Promise<IteratorResult<ConversationEvent>> | null = live.next();
 
