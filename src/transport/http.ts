@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
@@ -37,10 +37,11 @@ export function maskUnexpected(logger: Logger) {
   };
 }
 
-export function createHttpHandler(services: Services, schema: GraphQLSchema): Yoga {
+export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
   const logger = services.logger.child({ component: 'http' });
   return createYoga<ServerContext, Context>({
     schema,
+    plugins,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     healthCheckEndpoint: false as unknown as string,
