@@ -4,8 +4,10 @@
  * For each setup (the floor: a plain `ws` broadcast server; the chat server on PGlite; the chat
  * server on PostgreSQL + Redis) and each subscriber count, in separate processes (the server, one
  * receiver process holding every subscriber's WebSocket, one sender process):
- *   1. latency: messages sent at a steady rate (--rate a second) for --seconds; p50/p99 of the
- *      time from a send to each subscriber's receipt, and how many deliveries were lost;
+ *   1. latency: messages sent at a steady rate for --seconds: --rate a second, or fewer so that
+ *      the deliveries stay under --delivery-rate a second (a busy room, not a saturated
+ *      server: saturation is what the throughput phase measures); p50/p99 of the time from a
+ *      send to each subscriber's receipt, and how many deliveries were lost or out of order;
  *   2. throughput: --concurrency senders, each sending as soon as its last send was answered,
  *      for --seconds; messages persisted (answered) and delivered (received by all
  *      subscribers together) per second, and SQL statements per message on the server.
@@ -16,12 +18,13 @@
  *   --subscribers 1,100,1000         BENCH_SUBSCRIBERS
  *   --seconds 5                      BENCH_SECONDS        length of each phase
  *   --rate 20                        BENCH_RATE           messages a second in the latency phase
+ *   --delivery-rate 5000             BENCH_DELIVERY_RATE  at most this many deliveries a second there
  *   --concurrency 32                 BENCH_CONCURRENCY    senders in the throughput phase
  *   --database-url postgresql://postgres@127.0.0.1:5432/postgres   BENCH_DATABASE_URL
  *                                    (a bench_* database is created there and dropped at the end)
  *   --redis-url redis://127.0.0.1:6379                             BENCH_REDIS_URL
  *   --pool 20                        BENCH_POOL_SIZE      the server's PostgreSQL pool
- *   --cpu-prof                       BENCH_CPU_PROF=1     write the server's CPU profile to bench/results/
+ *   --cpu-prof                       BENCH_CPU_PROF=1     write the server's CPU profiles to bench/results/profile-*
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +55,7 @@ const { values: flags } = parseArgs({
     subscribers: { type: 'string' },
     seconds: { type: 'string' },
     rate: { type: 'string' },
+    'delivery-rate': { type: 'string' },
     concurrency: { type: 'string' },
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
@@ -71,6 +75,7 @@ const options = {
   subscribers: (flags.subscribers ?? env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number),
   seconds: Number(flags.seconds ?? env.BENCH_SECONDS ?? 5),
   rate: Number(flags.rate ?? env.BENCH_RATE ?? 20),
+  deliveryRate: Number(flags['delivery-rate'] ?? env.BENCH_DELIVERY_RATE ?? 5000),
   concurrency: Number(flags.concurrency ?? env.BENCH_CONCURRENCY ?? 32),
   databaseUrl: flags['database-url'] ?? env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: flags['redis-url'] ?? env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -84,6 +89,7 @@ const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 interface Row {
   setup: string;
   subscribers: number;
+  rate: number;
   latency: LatencySummary;
   sendLatency: LatencySummary;
   lost: number;
@@ -205,9 +211,10 @@ async function scenario(setup: Setup, target: Target, url: string, server: Child
   await waitFor<ReceiverReport>(receiver, (m) => m.type === 'ready', 300_000, 'subscribers to be live');
 
   try {
-    log(`${setup}: ${subscribers} subscriber(s): latency at ${options.rate} msg/s for ${options.seconds} s`);
+    const rate = Math.min(options.rate, options.deliveryRate / subscribers);
+    log(`${setup}: ${subscribers} subscriber(s): latency at ${rate} msg/s for ${options.seconds} s`);
     receiver.send({ type: 'reset' });
-    const steady = await runSender(target, url, 'rate', options.rate, seeded?.token, room);
+    const steady = await runSender(target, url, 'rate', rate, seeded?.token, room);
     const latencyReport = await drain(receiver, steady.ok * subscribers);
     const latency = Histogram.from(latencyReport.histogram, latencyReport.max).summary();
     const sendLatency = Histogram.from(steady.histogram, steady.max).summary();
@@ -230,6 +237,7 @@ async function scenario(setup: Setup, target: Target, url: string, server: Child
     return {
       setup,
       subscribers,
+      rate,
       latency,
       sendLatency,
       lost: steady.ok * subscribers - latencyReport.delivered,
@@ -287,7 +295,8 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     serverEnv.REDIS_URL = options.redisUrl;
     serverEnv.DATABASE_POOL_SIZE = String(options.pool);
   }
-  const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`, `--cpu-prof-name=server-${setup}-${Date.now()}.cpuprofile`] : [];
+  // One directory per server: the main thread and tsx's loader thread each write a profile.
+  const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(resultsDir, `profile-${setup}-${Date.now()}`)}`] : [];
   const server = track(forkScript('server.ts', [], serverEnv, execArgv));
   const ready = await waitFor<{ type: string; url: string; database: string; pubsub: string }>(server, (m) => m.type === 'ready', 120_000, 'the chat server');
   log(`${setup}: server on ${ready.database} with ${ready.pubsub} pub/sub at ${ready.url}`);
@@ -319,19 +328,19 @@ function conditions(loadBefore: number[], loadAfter: number[]): string {
     `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free at the end`,
     `- Node ${process.version} on ${os.type()} ${os.release()}`,
     `- Load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end`,
-    `- Each phase ${options.seconds} s; latency at ${options.rate} messages/s; throughput with ${options.concurrency} concurrent senders; PostgreSQL pool ${options.pool}`,
+    `- Each phase ${options.seconds} s; latency at ${options.rate} messages/s, fewer where that would pass ${options.deliveryRate.toLocaleString('en-US')} deliveries/s; throughput with ${options.concurrency} concurrent senders; PostgreSQL pool ${options.pool}`,
   ].join('\n');
 }
 
 function table(rows: Row[]): string {
   const head =
-    '| Setup | Subscribers | Persisted msg/s | Delivered msg/s | p50 ms | p99 ms | p99 target | Lost | Out of order | Send p99 ms | SQL/msg | Notes |\n' +
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |';
+    '| Setup | Subscribers | Persisted msg/s | Delivered msg/s | Latency at msg/s | p50 ms | p99 ms | p99 target | Lost | Out of order | Send p99 ms | SQL/msg | Notes |\n' +
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |';
   const lines = rows.map((r) => {
     const t = target(r.subscribers);
     const verdict = t === null || r.setup === 'floor (plain ws)' ? '' : r.latency.p99 <= t ? `≤ ${t} ✓` : `≤ ${t} ✗`;
     const persisted = r.persistedPerSecond === null ? `– (${fmt(r.sentPerSecond)} sent)` : fmt(r.persistedPerSecond);
-    return `| ${r.setup} | ${r.subscribers.toLocaleString('en-US')} | ${persisted} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${verdict} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${r.note ?? ''} |`;
+    return `| ${r.setup} | ${r.subscribers.toLocaleString('en-US')} | ${persisted} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.rate)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${verdict} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${r.note ?? ''} |`;
   });
   return [head, ...lines].join('\n');
 }

@@ -18,6 +18,7 @@ process.on('message', (msg: { type: string }) => {
       type: 'stats',
       database: { ...app.database.stats },
       pubsub: { ...app.services.pubsub.stats },
+      sharedExecution: { ...app.sharedExecution },
       memory: process.memoryUsage().rss,
     });
   }

@@ -9,13 +9,16 @@
  * (PGlite, in-memory pub/sub) one process cannot share either, so the same scenarios run with
  * A and B being the same instance.
  */
-import { print, type ExecutionResult } from 'graphql';
+import { parse, print, type ExecutionResult } from 'graphql';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
+import { appendMessage } from '../src/modules/conversations/pipeline.js';
 import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../src/transport/ws.js';
+import { useSharedEventExecution, type SharedExecutionStats } from '../src/transport/shared-execution.js';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, type TestApp } from './helpers/app.js';
 import { usingPostgres, usingRedis } from './helpers/database.js';
@@ -235,9 +238,13 @@ describe(`delivery across ${instances}`, () => {
     }
 
     const one = await costOfTenMessages(1);
+    const executions = { ...a.app.sharedExecution };
     const many = await costOfTenMessages(200);
     expect(one).toBeGreaterThan(0);
     expect(many).toBe(one);
+    // Nor per-subscriber GraphQL execution: each live event was executed once for all 200.
+    expect(a.app.sharedExecution.reused - executions.reused).toBeGreaterThanOrEqual(10 * 199);
+    expect(a.app.sharedExecution.own).toBe(executions.own);
   }, 180_000);
 
   it('releases a disconnected subscriber’s pub/sub subscription at once, even in a quiet conversation', async () => {
@@ -295,6 +302,72 @@ describe('the one-statement append', () => {
     const stored = await a.app.services.db.message.findMany({ where: { conversationId: id }, orderBy: { seq: 'asc' } });
     expect(stored.map((m) => m.seq)).toEqual([1, 2, 3]);
     expect(conversation.lastMessageAt?.toISOString()).toBe(stored[2]!.createdAt.toISOString());
+  });
+
+  it('returns the first message to concurrent appends with one clientMessageId, through the unique index', async () => {
+    const ws = await workspace(a);
+    const id = await room(a, ws.admin.token, ws.id);
+    // Called directly, all five look the key up before any inserts: four inserts hit the index.
+    const input = { conversationId: id, authorId: ws.admin.id, body: 'once', clientMessageId: 'same-key' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => appendMessage(a.app.services, input)));
+    expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect((await send(a, ws.admin.token, id, 'next')).seq).toBe(2);
+  });
+});
+
+describe('shared execution of subscription events', () => {
+  const events = [{ n: 1 }, { n: 2 }];
+  const schema = createSchema<{ viewer: string }>({
+    typeDefs: /* GraphQL */ `
+      type Query { ok: Boolean }
+      type Event { n: Int! mine: String! }
+      type Subscription { events: Event! }
+    `,
+    resolvers: {
+      Subscription: {
+        events: {
+          // Every subscriber gets the very same event objects, as from one pub/sub channel.
+          subscribe: async function* () {
+            yield* events;
+          },
+          resolve: (e: unknown) => e,
+        },
+      },
+      Event: { mine: (e: { n: number }, _args: unknown, ctx: { viewer: string }) => `${ctx.viewer}:${e.n}` },
+    },
+  });
+
+  async function run(stats: SharedExecutionStats, query: string, viewers: string[]) {
+    const yoga = createYoga({ schema, plugins: [useSharedEventExecution(stats)] });
+    const { subscribe } = yoga.getEnveloped({});
+    const document = parse(query);
+    return Promise.all(
+      viewers.map(async (viewer) => {
+        const stream = (await subscribe({ schema, document, contextValue: { viewer } })) as AsyncIterable<ExecutionResult>;
+        const got: unknown[] = [];
+        for await (const r of stream) got.push(r.data);
+        return got;
+      }),
+    );
+  }
+
+  it('executes an event once for every subscriber of the same operation', async () => {
+    const stats = { shared: 0, reused: 0, own: 0 };
+    const got = await run(stats, 'subscription { events { n } }', ['a', 'b', 'c']);
+    expect(got).toEqual(Array(3).fill([{ events: { n: 1 } }, { events: { n: 2 } }]));
+    expect(stats).toEqual({ shared: 2, reused: 4, own: 0 });
+  });
+
+  it('executes per subscriber, with its own context, an operation whose resolvers read the context', async () => {
+    const stats = { shared: 0, reused: 0, own: 0 };
+    const got = await run(stats, 'subscription { events { n mine } }', ['a', 'b']);
+    expect(got).toEqual([
+      [{ events: { n: 1, mine: 'a:1' } }, { events: { n: 2, mine: 'a:2' } }],
+      [{ events: { n: 1, mine: 'b:1' } }, { events: { n: 2, mine: 'b:2' } }],
+    ]);
+    expect(stats.shared).toBe(0);
+    expect(stats.own).toBe(4);
   });
 });
 
