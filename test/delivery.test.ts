@@ -263,7 +263,7 @@ describe(`delivery across ${instances}`, () => {
   });
 });
 
-describe('the one-statement append', () => {
+describe('the append statement (one statement, batched per conversation)', () => {
   it('keeps replies, the author’s read mark, staff joining by role, and leaves no hole when a reply is refused', async () => {
     const ws = await workspace(a, { bob: 'AGENT', dan: 'AGENT' });
     const id = await room(a, ws.admin.token, ws.id, [ws.people.bob!.id]);
@@ -313,6 +313,39 @@ describe('the one-statement append', () => {
     expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect((await send(a, ws.admin.token, id, 'next')).seq).toBe(2);
+  });
+
+  it('writes concurrent appends together in seq order, and one refused in a batch fails alone', async () => {
+    const ws = await workspace(a, { bob: 'AGENT' });
+    const id = await room(a, ws.admin.token, ws.id, [ws.people.bob!.id]);
+    const other = await room(a, ws.admin.token, ws.id);
+    const elsewhere = await send(a, ws.admin.token, other, 'elsewhere');
+    const statementsBefore = a.app.database.stats.statements;
+    const author = (i: number) => (i % 2 ? ws.people.bob!.id : ws.admin.id);
+    const settled = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        appendMessage(a.app.services, {
+          conversationId: id,
+          authorId: author(i),
+          body: `m${i}`,
+          replyToId: i === 7 ? elsewhere.id : null,
+        }),
+      ),
+    );
+    expect(settled[7]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_FOUND' } });
+    const written = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.record] : []));
+    expect(written.map((m) => m.seq).sort((x, y) => x - y)).toEqual(range(1, 19));
+    // In the order they were called: the first alone, the rest batched.
+    expect(written.map((m) => m.body)).toEqual(range(0, 19).filter((i) => i !== 7).map((i) => `m${i}`));
+    expect(written.map((m) => m.seq)).toEqual(range(1, 19));
+    // Fewer statements than messages, even with the refused batch written again one by one.
+    expect(a.app.database.stats.statements - statementsBefore).toBeLessThan(20 + 19);
+    const members = await a.app.services.db.conversationMember.findMany({ where: { conversationId: id } });
+    expect(Object.fromEntries(members.map((m) => [m.userId, m.lastReadSeq]))).toEqual({
+      [ws.admin.id]: written.filter((m) => m.authorId === ws.admin.id).at(-1)!.seq,
+      [ws.people.bob!.id]: written.filter((m) => m.authorId === ws.people.bob!.id).at(-1)!.seq,
+    });
+    expect((await a.app.services.db.conversation.findUniqueOrThrow({ where: { id } })).lastSeq).toBe(19);
   });
 });
 
