@@ -14,8 +14,8 @@
  * own context, as before. Events from different sources (a replay reads fresh objects from the
  * database) simply do not share. Results are shared read-only: nothing downstream mutates them.
  */
-import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { execute } from '@graphql-tools/executor';
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { buildExecutionContext, execute } from '@graphql-tools/executor';
 import type { Plugin } from 'graphql-yoga';
 
 const UNSHAREABLE = Symbol('unshareable');
@@ -65,6 +65,16 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
   };
 
   const subscribe = async (args: ExecutionArgs) => {
+    // Bad arguments (variables) are answered as Yoga's own executor answers them.
+    const checked = buildExecutionContext(args);
+    if (Array.isArray(checked)) {
+      for (const error of checked as GraphQLError[]) {
+        const extensions = ((error as { extensions: Record<string, unknown> }).extensions ||= {});
+        extensions.http = { ...(extensions.http as object | undefined), status: 400 };
+        extensions.code = 'BAD_USER_INPUT';
+      }
+      return { errors: checked };
+    }
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
     let documentId = documentIds.get(args.document);
