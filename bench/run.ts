@@ -11,7 +11,10 @@
  *   2. throughput: --concurrency senders, each sending as soon as its last send was answered,
  *      for --seconds; messages persisted (answered) and delivered (received by all
  *      subscribers together) per second, and SQL statements per message on the server.
- * Prints a markdown table with the machine's conditions on stdout; progress goes to stderr.
+ * Then, to tell the persistence pipeline's capacity from the request path's, the server calls
+ * appendMessage directly (--concurrency callers, one conversation, --seconds): no HTTP, GraphQL
+ * or authentication; reported in a second table.
+ * Prints markdown tables with the machine's conditions on stdout; progress goes to stderr.
  *
  * Options (flag, or environment variable):
  *   --setups floor,pglite,postgres   BENCH_SETUPS
@@ -130,11 +133,11 @@ async function gql<T>(url: string, query: string, variables: Record<string, unkn
 }
 
 /** One user, one workspace; a room per subscriber count. */
-async function seed(url: string): Promise<{ token: string; room: () => Promise<string> }> {
+async function seed(url: string): Promise<{ token: string; userId: string; room: () => Promise<string> }> {
   const email = `bench-${Date.now()}@example.com`;
-  const signUp = await gql<{ signUp: { accessToken?: string; message?: string } }>(
+  const signUp = await gql<{ signUp: { accessToken?: string; user?: { id: string }; message?: string } }>(
     url,
-    `mutation($input: SignUpInput!) { signUp(input: $input) { ... on AuthPayload { accessToken } ... on Error { message } } }`,
+    `mutation($input: SignUpInput!) { signUp(input: $input) { ... on AuthPayload { accessToken user { id } } ... on Error { message } } }`,
     { input: { email, password: 'bench-password-1', displayName: 'Bench' } },
   );
   const token = signUp.signUp.accessToken;
@@ -147,6 +150,7 @@ async function seed(url: string): Promise<{ token: string; room: () => Promise<s
   );
   return {
     token,
+    userId: signUp.signUp.user!.id,
     room: async () => {
       const r = await gql<{ createRoom: { id: string } }>(
         url,
@@ -349,6 +353,7 @@ const labels: Record<Setup, string> = { floor: 'floor (plain ws)', pglite: 'PGli
 const loadBefore = os.loadavg();
 const started = Date.now();
 const rows: Row[] = [];
+const pipelineRows: { setup: string; perSecond: number; statements: number }[] = [];
 try {
   for (const setup of options.setups) {
     log(`${setup}: starting the server`);
@@ -363,6 +368,20 @@ try {
           `${setup}: ${subscribers}: p50 ${fmt(row.latency.p50)} ms, p99 ${fmt(row.latency.p99)} ms, ` +
             `${fmt(row.sentPerSecond)} msg/s sent, ${fmt(row.deliveredPerSecond)} deliveries/s${row.note ? ` (${row.note})` : ''}`,
         );
+      }
+      if (seeded) {
+        log(`${setup}: appendMessage alone, ${options.concurrency} concurrent callers for ${options.seconds} s`);
+        const conversationId = await seeded.room();
+        const reply = waitFor<{ type: string; perSecond: number; statements: number }>(
+          server,
+          (m) => m.type === 'appended',
+          options.seconds * 1000 + 60_000,
+          'the append run',
+        );
+        server.send({ type: 'append', conversationId, authorId: seeded.userId, concurrency: options.concurrency, seconds: options.seconds });
+        const { perSecond, statements } = await reply;
+        pipelineRows.push({ setup: labels[setup], perSecond, statements });
+        log(`${setup}: appendMessage alone: ${fmt(perSecond)} messages/s, ${fmt(statements, 2)} SQL statements each`);
       }
     } finally {
       await stop();
@@ -380,6 +399,12 @@ const output = [
   conditions(loadBefore, os.loadavg()),
   '',
   table(rows),
+  '',
+  `Persistence pipeline alone (appendMessage called in the server process by ${options.concurrency} concurrent callers, one conversation, no HTTP/GraphQL/auth):`,
+  '',
+  '| Setup | Persisted msg/s | SQL statements/msg |',
+  '| --- | ---: | ---: |',
+  ...pipelineRows.map((r) => `| ${r.setup} | ${fmt(r.perSecond)} | ${fmt(r.statements, 2)} |`),
   '',
   'Latency: from the sender issuing the mutation to each subscriber receiving the event. Persisted: sends answered',
   '(committed) per second in the throughput phase; Delivered: events received per second by all subscribers together.',
