@@ -22,6 +22,7 @@ import { Presence } from './realtime/presence.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
+import { useSharedEventExecution, type SharedExecutionStats } from './transport/shared-execution.js';
 import { attachGraphQLWs } from './transport/ws.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
@@ -34,6 +35,8 @@ export interface App {
   readonly database: Database;
   readonly yoga: Yoga;
   readonly server: Server;
+  /** How subscription events were executed: once for all their subscribers, or per subscriber. */
+  readonly sharedExecution: Readonly<SharedExecutionStats>;
   /** Listens on HOST:PORT (PORT 0 picks a free port); resolves with the base URL. */
   start(): Promise<string>;
   /** The base URL once started, e.g. http://127.0.0.1:4000. */
@@ -102,7 +105,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const stopBackground = startBackground(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
-  const yoga = createHttpHandler(services, schema);
+  const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
+  const yoga = createHttpHandler(services, schema, [useSharedEventExecution(sharedExecution)]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
   const upgrades = new Map<string, UpgradeHandler>([
@@ -173,6 +177,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     database,
     yoga,
     server,
+    sharedExecution,
     get url() {
       return url;
     },

@@ -105,6 +105,12 @@ export const envSchema = z.object({
     .describe(
       'How often each instance sweeps the database for calls whose ring timeout passed or whose party is gone from every instance (restarts, crashed instances).',
     ),
+  WS_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(4 * 1024 * 1024)
+    .describe('Bytes a WebSocket may have queued but unsent before it is closed as a slow consumer (code 4008).'),
 });
 
 export type Config = z.infer<typeof envSchema>;

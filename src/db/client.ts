@@ -6,7 +6,12 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type {
+  SqlDriverAdapter,
+  SqlDriverAdapterFactory,
+  SqlMigrationAwareDriverAdapterFactory,
+  SqlQueryable,
+} from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from 'pino';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -32,14 +37,33 @@ export interface OpenDatabaseOptions {
   migrationsDir?: string;
 }
 
+/**
+ * What the app's Prisma client has sent to the database since it opened, counted at the driver
+ * adapter, so every SQL statement Prisma runs is seen (whatever the query API used) and nothing
+ * else is (migrations run on their own connection and are not counted). For metrics, and for
+ * tests that prove a cost, such as fan-out costing no query per subscriber.
+ */
+export interface DatabaseStats {
+  /**
+   * SQL statements executed. Includes the COMMIT or ROLLBACK Prisma sends itself on PostgreSQL;
+   * PGlite's adapter wraps transactions without separate statements, so compare counts on the
+   * same kind of database.
+   */
+  statements: number;
+  /** Transactions started. */
+  transactions: number;
+}
+
 /** An open database; see {@link openDatabase}. */
 export interface Database {
   /** The Prisma client, connected through the driver adapter. */
   prisma: PrismaClient;
   /** Which database is behind `prisma`. */
   kind: 'pglite' | 'postgres';
-  /** The driver adapter factory `prisma` uses; migrations run through it too. */
+  /** The driver adapter factory behind `prisma` (without the counting); migrations run through it. */
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Live counters of what `prisma` sent; read them before and after to measure a cost. */
+  readonly stats: Readonly<DatabaseStats>;
   /** Applies pending migrations (see `applyMigrations`); returns the names applied. */
   migrate(): Promise<string[]>;
   /** Resolves once the database answers `SELECT 1`; rejects otherwise. */
@@ -82,8 +106,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     adapterFactory = new PrismaPGlite(pglite);
   }
 
+  const stats: DatabaseStats = { statements: 0, transactions: 0 };
   const prisma = new PrismaClient({
-    adapter: adapterFactory,
+    adapter: countingFactory(adapterFactory, stats),
     // The default 2 s wait to start a transaction is short when PGlite runs transactions one at
     // a time; on PostgreSQL a wait that long means an exhausted pool either way.
     transactionOptions: kind === 'pglite' ? { maxWait: 10_000 } : {},
@@ -94,6 +119,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     prisma,
     kind,
     adapterFactory,
+    stats,
     migrate: () => applyMigrations(adapterFactory, { migrationsDir, logger }),
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
@@ -109,4 +135,43 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       return closing;
     },
   };
+}
+
+/**
+ * Wraps a driver adapter factory so that its connections count statements and transactions.
+ * The wrappers forward everything else untouched to the adapter (bound to it, so the adapter's
+ * own fields and getters keep working).
+ */
+function countingFactory(factory: SqlDriverAdapterFactory, stats: DatabaseStats): SqlDriverAdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect() {
+      const adapter = await factory.connect();
+      return counting<SqlDriverAdapter>(adapter, stats, {
+        startTransaction: async (isolationLevel?: Parameters<SqlDriverAdapter['startTransaction']>[0]) => {
+          const tx = await adapter.startTransaction(isolationLevel);
+          stats.transactions++;
+          return counting(tx, stats, {});
+        },
+      });
+    },
+  };
+}
+
+function counting<T extends SqlQueryable>(target: T, stats: DatabaseStats, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(obj, prop) {
+      if (prop in overrides) return overrides[prop as keyof T];
+      if (prop === 'queryRaw' || prop === 'executeRaw' || prop === 'executeScript') {
+        const method = (obj as unknown as Record<string, (arg: unknown) => Promise<unknown>>)[prop]!;
+        return (arg: unknown) => {
+          stats.statements++;
+          return method.call(obj, arg);
+        };
+      }
+      const value: unknown = Reflect.get(obj, prop, obj);
+      return typeof value === 'function' ? value.bind(obj) : value;
+    },
+  });
 }

@@ -8,6 +8,7 @@
  * `publish` throw (the failure mode of an unbounded or throwing queue, see DESIGN.md); when its
  * queue is full it is ended with a SLOW_CONSUMER error and resumes by cursor.
  */
+import { EventEmitter } from 'node:events';
 import { PubSub as MemoryEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
@@ -42,6 +43,37 @@ export interface SubscribeOptions {
    * then on nothing published is missed, so a stream may read its starting state.
    */
   onReady?: () => void;
+  /**
+   * Ends the subscription when aborted, as `return()` would, releasing a `next()` that waits. See
+   * {@link returnsPromptly} for why a generator reading the subscription needs this.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Makes `return()` of a generator that reads subscriptions take effect at once.
+ *
+ * An async generator's `return()` waits until the generator reaches its next `yield`. One that
+ * is waiting for the next event of a quiet channel would keep its subscription (and everything
+ * it holds) until that channel's next event, which may never come: every client that left a
+ * quiet conversation would stay subscribed. This wrapper aborts `stop` first, so subscriptions
+ * made with `stop.signal` end, the generator's pending `next()` settles, and the generator
+ * finishes through its `finally`.
+ */
+export function returnsPromptly<T>(generator: AsyncGenerator<T>, stop: AbortController): AsyncIterableIterator<T> {
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => generator.next(),
+    return: async (value?: unknown) => {
+      stop.abort();
+      return generator.return(value as never);
+    },
+    throw: async (err?: unknown) => {
+      stop.abort();
+      return generator.throw(err);
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 export interface PubSubOptions {
@@ -52,31 +84,80 @@ export interface PubSubOptions {
   redisUrl?: string;
 }
 
+/** Counters for metrics and tests; shared by a PubSub and its {@link PubSub.withOverflowHandler} views. */
+export interface PubSubStats {
+  /** Events published by this process. */
+  published: number;
+  /** Subscribers open now (one per subscribe call, whatever the number of channels). */
+  subscribers: number;
+  /** Subscribers ended because their queue overflowed. */
+  overflows: number;
+}
+
+/** What a PubSub and its views share: one engine, one set of connections and counters. */
+interface Core {
+  engine: PubSubEngine;
+  redisClients: Redis[];
+  queueLimit: number;
+  logger: Logger;
+  stats: PubSubStats;
+}
+
 export class PubSub {
   readonly kind: 'memory' | 'redis';
-  private readonly engine: PubSubEngine;
-  private readonly redisClients: Redis[] = [];
-  private readonly queueLimit: number;
-  private readonly logger: Logger;
-  /** Published events, for tests and metrics. */
-  publishedCount = 0;
+  private readonly core: Core;
+  /** A view's handler, called when any subscription made through the view overflows. */
+  private readonly connectionOverflow?: () => void;
 
   constructor(options: PubSubOptions) {
-    this.queueLimit = options.queueLimit;
-    this.logger = options.logger.child({ component: 'pubsub' });
+    const logger = options.logger.child({ component: 'pubsub' });
+    const redisClients: Redis[] = [];
+    let engine: PubSubEngine;
     if (options.redisUrl) {
       const make = (role: string) => {
         const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 3, lazyConnect: false });
-        client.on('error', (err) => this.logger.error({ err, role }, 'redis connection error'));
-        this.redisClients.push(client);
+        client.on('error', (err) => logger.error({ err, role }, 'redis connection error'));
+        redisClients.push(client);
         return client;
       };
-      this.engine = new RedisPubSub({ publisher: make('publisher'), subscriber: make('subscriber') });
+      engine = new RedisPubSub({ publisher: make('publisher'), subscriber: make('subscriber') });
       this.kind = 'redis';
     } else {
-      this.engine = new MemoryEngine();
+      // Hundreds of subscribers of one conversation are normal: no listener-count warning.
+      const emitter = new EventEmitter();
+      emitter.setMaxListeners(0);
+      engine = new MemoryEngine({ eventEmitter: emitter });
       this.kind = 'memory';
     }
+    this.core = {
+      engine,
+      redisClients,
+      queueLimit: options.queueLimit,
+      logger,
+      stats: { published: 0, subscribers: 0, overflows: 0 },
+    };
+  }
+
+  /**
+   * The same pub/sub, with `onOverflow` called whenever a subscription made through it
+   * overflows (besides that subscription's own handler). The WebSocket transport gives each
+   * connection's operations such a view, so a slow consumer's socket is closed the moment it
+   * falls behind, whichever module's subscription noticed.
+   */
+  withOverflowHandler(onOverflow: () => void): PubSub {
+    const view = Object.create(PubSub.prototype) as PubSub;
+    Object.assign(view, { kind: this.kind, core: this.core, connectionOverflow: onOverflow });
+    return view;
+  }
+
+  /** Live counters (shared with every view). */
+  get stats(): Readonly<PubSubStats> {
+    return this.core.stats;
+  }
+
+  /** Published events, for tests and metrics. */
+  get publishedCount(): number {
+    return this.core.stats.published;
   }
 
   /**
@@ -84,11 +165,11 @@ export class PubSub {
    * failed publish is logged and subscribers recover it by resuming from their cursor.
    */
   async publish<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> {
-    this.publishedCount++;
+    this.core.stats.published++;
     try {
-      await this.engine.publish(`${topic}:${key}`, payload);
+      await this.core.engine.publish(`${topic}:${key}`, payload);
     } catch (err) {
-      this.logger.error({ err, topic, key }, 'publish failed; subscribers will catch up by cursor');
+      this.core.logger.error({ err, topic, key }, 'publish failed; subscribers will catch up by cursor');
     }
   }
 
@@ -102,7 +183,8 @@ export class PubSub {
     channels: ReadonlyArray<readonly [K, string]>,
     options: SubscribeOptions = {},
   ): AsyncIterableIterator<Topics[K]> {
-    const limit = this.queueLimit;
+    const { engine, logger, stats, queueLimit: limit } = this.core;
+    const connectionOverflow = this.connectionOverflow;
     const queue: Topics[K][] = [];
     let waiting: ((r: IteratorResult<Topics[K]>) => void) | null = null;
     let failWaiting: ((e: unknown) => void) | null = null;
@@ -113,8 +195,10 @@ export class PubSub {
     const cleanup = () => {
       if (done) return;
       done = true;
+      options.signal?.removeEventListener('abort', end);
+      stats.subscribers--;
       queue.length = 0;
-      for (const id of ids) id.then((n) => this.engine.unsubscribe(n)).catch(() => undefined);
+      for (const id of ids) id.then((n) => engine.unsubscribe(n)).catch(() => undefined);
     };
     const onMessage = (payload: Topics[K]) => {
       if (done) return;
@@ -126,18 +210,31 @@ export class PubSub {
       }
       if (queue.length >= limit) {
         overflowed = true;
-        this.logger.warn({ channels: channels.map(([t, k]) => `${t}:${k}`), limit }, 'slow consumer closed');
+        stats.overflows++;
+        logger.warn({ channels: channels.map(([t, k]) => `${t}:${k}`), limit }, 'slow consumer closed');
         cleanup();
         options.onOverflow?.();
+        connectionOverflow?.();
         return;
       }
       queue.push(payload);
     };
+    stats.subscribers++;
     for (const [topic, key] of channels) {
-      ids.push(this.engine.subscribe(`${topic}:${key}`, onMessage, {}));
+      ids.push(engine.subscribe(`${topic}:${key}`, onMessage, {}));
     }
     const ready = Promise.all(ids);
     if (options.onReady) ready.then(options.onReady, () => undefined);
+    const end = () => {
+      cleanup();
+      if (waiting) {
+        const resolve = waiting;
+        waiting = failWaiting = null;
+        resolve({ value: undefined, done: true });
+      }
+    };
+    if (options.signal?.aborted) end();
+    else options.signal?.addEventListener('abort', end, { once: true });
 
     const iterator: AsyncIterableIterator<Topics[K]> = {
       next: async () => {
@@ -154,12 +251,7 @@ export class PubSub {
         });
       },
       return: async () => {
-        cleanup();
-        if (waiting) {
-          const resolve = waiting;
-          waiting = failWaiting = null;
-          resolve({ value: undefined, done: true });
-        }
+        end();
         return { value: undefined, done: true };
       },
       throw: async (err) => {
@@ -177,10 +269,10 @@ export class PubSub {
 
   /** Resolves when Redis answers (or at once in memory); used by /readyz. */
   async ping(): Promise<void> {
-    await Promise.all(this.redisClients.map((c) => c.ping()));
+    await Promise.all(this.core.redisClients.map((c) => c.ping()));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.redisClients.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(this.core.redisClients.map((c) => c.quit().catch(() => c.disconnect())));
   }
 }

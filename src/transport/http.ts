@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
@@ -38,7 +38,7 @@ export function maskUnexpected(logger: Logger) {
   };
 }
 
-export function createHttpHandler(services: Services, schema: GraphQLSchema): Yoga {
+export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
   const logger = services.logger.child({ component: 'http' });
   return createYoga<ServerContext, Context>({
     schema,
@@ -47,7 +47,7 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema): Yo
     healthCheckEndpoint: false as unknown as string,
     // Uploads are parsed once, by graphql-upload-minimal (the plugin below), not by Yoga.
     multipart: false,
-    plugins: [useMultipartUploads(services.config)],
+    plugins: [useMultipartUploads(services.config), ...plugins],
     cors: {
       origin: services.config.CORS_ORIGINS.includes('*') ? '*' : services.config.CORS_ORIGINS,
       credentials: !services.config.CORS_ORIGINS.includes('*'),

@@ -4,15 +4,35 @@
  * The credential in `connectionParams` is checked at connection: a bad one is refused with
  * close code 4403 and a reason the client can act on; each operation then builds its context
  * from it again, so a revoked key or a removed member is refused from the next operation on.
+ *
+ * Slow consumers. graphql-ws awaits each send, so a client that stops reading stalls only its
+ * own streams; what the server holds for it is bounded twice: each subscription's pub/sub queue
+ * (SUBSCRIPTION_QUEUE_LIMIT events) and the socket's unsent bytes (WS_MAX_BUFFERED_BYTES). When
+ * either fills, the socket is closed with {@link SLOW_CONSUMER_CLOSE_CODE} and a reason; a client
+ * that still does not read is cut off after {@link SLOW_CONSUMER_CLOSE_GRACE_MS}. Publishing and
+ * every other socket carry on. graphql-ws clients retry this code; on reconnecting, resubscribe
+ * with the last cursor seen (`after: <seq>`) to get what was missed.
  */
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, type WebSocketServer } from 'ws';
 import { authenticate, credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
 import { AppError } from '../graphql/errors.js';
+import type { PubSub } from '../pubsub/pubsub.js';
 import type { Yoga } from './http.js';
+
+/**
+ * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
+ * own codes, and not one its client treats as fatal, so it reconnects (with retryAttempts > 0).
+ */
+export const SLOW_CONSUMER_CLOSE_CODE = 4008;
+
+/** How long a slow consumer's socket may take to read up to our close frame before it is cut. */
+export const SLOW_CONSUMER_CLOSE_GRACE_MS = 10_000;
+
+const SLOW_CONSUMER_REASON = 'Slow consumer: fell too far behind. Reconnect and resubscribe with after: <last seq seen>.';
 
 type Extra = {
   socket: WebSocket;
@@ -20,6 +40,8 @@ type Extra = {
   credential?: Credential;
   /** This connection's id in services.connections, once accepted. */
   connectionId?: string;
+  /** Pub/sub for this connection's operations: an overflow closes the socket as a slow consumer. */
+  pubsub?: PubSub;
 };
 
 type Envelope = ReturnType<Yoga['getEnveloped']>;
@@ -98,6 +120,45 @@ function endWithError(
   return iterator;
 }
 
+/**
+ * Closes a socket that fell behind with {@link SLOW_CONSUMER_CLOSE_CODE}; the close frame waits
+ * behind what the client has not read yet, so a client that never reads again is cut off after
+ * the grace period. Safe to call more than once.
+ */
+export function closeSlowConsumer(socket: WebSocket, why: string, logger: Services['logger']): void {
+  if (socket.readyState !== WebSocket.OPEN) return;
+  logger.warn({ why, bufferedBytes: socket.bufferedAmount }, 'closing a slow consumer');
+  socket.close(SLOW_CONSUMER_CLOSE_CODE, closeReason(SLOW_CONSUMER_REASON));
+  const cut = setTimeout(() => socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+}
+
+/**
+ * Caps the bytes a socket may have queued but not yet written (ws `bufferedAmount`): a send that
+ * would go past `maxBytes` closes the socket as a slow consumer instead. graphql-ws sends through
+ * `socket.send`, so the cap is applied there, per socket.
+ */
+function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services['logger']): void {
+  type Send = (data: string | Buffer, options: object, cb?: (err?: Error) => void) => void;
+  const send = socket.send as unknown as Send;
+  const capped = (data: string | Buffer, options?: object | ((err?: Error) => void), cb?: (err?: Error) => void) => {
+    if (typeof options === 'function') {
+      cb = options as (err?: Error) => void;
+      options = {};
+    }
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount + size > maxBytes) {
+      closeSlowConsumer(socket, `more than ${maxBytes} bytes unsent`, logger);
+      // Dropped, not failed: the client recovers it by resuming from its cursor.
+      cb?.();
+      return;
+    }
+    send.call(socket, data, options ?? {}, cb);
+  };
+  socket.send = capped as unknown as WebSocket['send'];
+}
+
 export function attachGraphQLWs(
   wss: WebSocketServer,
   yoga: Yoga,
@@ -105,6 +166,8 @@ export function attachGraphQLWs(
   mask: (error: unknown) => Error,
 ): { dispose: () => void | Promise<void> } {
   const logger = services.logger.child({ component: 'ws' });
+  // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
+  wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger));
   return useServer<Record<string, unknown> | undefined, Extra>(
     {
       execute: (args) => (args.rootValue as RootValue).execute(args as ExecutionArgs),
@@ -122,6 +185,10 @@ export function attachGraphQLWs(
           // graphql-ws calls onClose only once every subscription has returned; listeners
           // (claims, presence, calls) hear of the closed socket at once. close() is idempotent.
           ctx.extra.socket.once('close', (code: number) => services.connections.close(connectionId, code));
+          const socket = ctx.extra.socket;
+          ctx.extra.pubsub = services.pubsub.withOverflowHandler(() =>
+            closeSlowConsumer(socket, 'a subscription queue overflowed', logger),
+          );
           return true;
         } catch (err) {
           if (err instanceof AppError) {
@@ -153,12 +220,14 @@ export function attachGraphQLWs(
           }
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
+          const contextValue = await contextFactory();
+          if (ctx.extra.pubsub) (contextValue as { pubsub: PubSub }).pubsub = ctx.extra.pubsub;
           const args: ExecutionArgs = {
             schema,
             operationName: payload.operationName,
             document,
             variableValues: payload.variables,
-            contextValue: await contextFactory(),
+            contextValue,
             rootValue: { execute, subscribe } satisfies RootValue,
           };
           return args;

@@ -12,6 +12,7 @@
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError } from '../../graphql/errors.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
@@ -22,10 +23,21 @@ const REPLAY_BATCH = 200;
 
 type Next = IteratorResult<ConversationEvent> | 'timeout';
 
-export async function* conversationStream(
+export function conversationStream(
   ctx: Context,
   rawId: string | number,
   after: number | null | undefined,
+): AsyncIterableIterator<ConversationEvent> {
+  // A client that leaves ends its subscription at once, even in a quiet conversation.
+  const stop = new AbortController();
+  return returnsPromptly(events(ctx, rawId, after, stop.signal), stop);
+}
+
+async function* events(
+  ctx: Context,
+  rawId: string | number,
+  after: number | null | undefined,
+  signal: AbortSignal,
 ): AsyncGenerator<ConversationEvent> {
   const access = await loadAccess(ctx, rawId);
   const conversationId = access.conversation.id;
@@ -34,11 +46,14 @@ export async function* conversationStream(
   // Staff who reach it by role lose it with their place in the workspace: watch for that too.
   const live = (
     access.viaRole && me
-      ? ctx.pubsub.subscribeMany<'conversation' | 'workspace'>([
-          ['conversation', conversationId],
-          ['workspace', access.conversation.workspaceId],
-        ])
-      : ctx.pubsub.subscribe('conversation', conversationId)
+      ? ctx.pubsub.subscribeMany<'conversation' | 'workspace'>(
+          [
+            ['conversation', conversationId],
+            ['workspace', access.conversation.workspaceId],
+          ],
+          { signal },
+        )
+      : ctx.pubsub.subscribe('conversation', conversationId, { signal })
   ) as AsyncIterableIterator<ConversationEvent>;
   const pending = new Map<number, ConversationEvent>();
   let nextLive: Promise<IteratorResult<ConversationEvent>> | null = live.next();

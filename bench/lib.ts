@@ -1,0 +1,156 @@
+/**
+ * What the bench's processes share: the messages they exchange over IPC, the GraphQL documents,
+ * and small helpers. The orchestrator (run.ts) forks the server (server.ts or floor.ts), the
+ * receivers (receiver.ts) and the senders (sender.ts), each in its own process.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Which server a scenario measures. */
+export type Target = 'floor' | 'graphql';
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable between processes. */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export const SEND = `mutation BenchSend($input: SendMessageInput!) {
+  sendMessage(input: $input) { __typename ... on Message { seq } ... on Error { code message } }
+}`;
+
+export const EVENTS = `subscription BenchEvents($id: ID!, $after: Int) {
+  conversationEvents(conversationId: $id, after: $after) {
+    type seq message { id seq body createdAt author { id displayName } }
+  }
+}`;
+
+/** A message body carries when it was sent and by whom, so receivers measure latency. */
+export function makeBody(sentAt: number, sender: number, n: number): string {
+  return JSON.stringify({ t: sentAt, s: sender, n });
+}
+
+export function readBody(body: string): { t: number } | null {
+  if (!body.startsWith('{')) return null;
+  try {
+    return JSON.parse(body) as { t: number };
+  } catch {
+    return null;
+  }
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Latencies kept in 0.1 ms buckets: constant memory for millions of deliveries. */
+export class Histogram {
+  private readonly buckets = new Map<number, number>();
+  count = 0;
+  max = 0;
+  add(ms: number): void {
+    const b = Math.max(0, Math.round(ms * 10));
+    this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
+    this.count++;
+    if (ms > this.max) this.max = ms;
+  }
+  merge(other: Histogram): void {
+    for (const [b, n] of other.buckets) this.buckets.set(b, (this.buckets.get(b) ?? 0) + n);
+    this.count += other.count;
+    this.max = Math.max(this.max, other.max);
+  }
+  percentile(p: number): number {
+    if (this.count === 0) return NaN;
+    const rank = Math.ceil((p / 100) * this.count);
+    let seen = 0;
+    for (const b of [...this.buckets.keys()].sort((x, y) => x - y)) {
+      seen += this.buckets.get(b)!;
+      if (seen >= rank) return b / 10;
+    }
+    return this.max;
+  }
+  summary(): LatencySummary {
+    return { count: this.count, p50: this.percentile(50), p99: this.percentile(99), max: this.max };
+  }
+  toJSON(): [number, number][] {
+    return [...this.buckets];
+  }
+  static from(entries: [number, number][], max: number): Histogram {
+    const h = new Histogram();
+    for (const [b, n] of entries) {
+      h.buckets.set(b, n);
+      h.count += n;
+    }
+    h.max = max;
+    return h;
+  }
+}
+
+/** Messages from a receiver process. */
+export type ReceiverReport =
+  | { type: 'ready' }
+  | { type: 'progress'; connected: number }
+  | {
+      type: 'report';
+      delivered: number;
+      /** Deliveries out of seq order or seen twice (must be 0). */
+      disorder: number;
+      firstAt: number;
+      lastAt: number;
+      histogram: [number, number][];
+      max: number;
+    }
+  | { type: 'error'; message: string };
+
+/** Commands to a receiver process. */
+export type ReceiverCommand = { type: 'reset' } | { type: 'report' } | { type: 'stop' };
+
+/** The one message a sender process sends when done. */
+export interface SenderReport {
+  type: 'done';
+  ok: number;
+  failed: number;
+  firstError?: string;
+  startedAt: number;
+  endedAt: number;
+  /** Send-to-response (persisted) latency. */
+  histogram: [number, number][];
+  max: number;
+}
+
+/** Forks one of the bench's scripts with tsx, so it runs TypeScript like the server does. */
+export function forkScript(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, execArgv: string[] = []): ChildProcess {
+  const file = fileURLToPath(new URL(`./${name}`, import.meta.url));
+  return fork(file, args, {
+    execArgv: ['--import', 'tsx', ...execArgv],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** Resolves with the first IPC message of a child that matches, or rejects if it exits first. */
+export function waitFor<T>(child: ChildProcess, match: (msg: T) => boolean, timeoutMs = 120_000, what = 'a message'): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    const onMessage = (msg: T) => {
+      if ((msg as { type?: string }).type === 'error') return done(new Error((msg as unknown as { message: string }).message));
+      if (match(msg)) done(null, msg);
+    };
+    const onExit = (code: number | null) => done(new Error(`process exited (${code}) while waiting for ${what}`));
+    function done(err: Error | null, msg?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(msg!);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+export function log(...parts: unknown[]): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${parts.join(' ')}\n`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,56 @@
+/**
+ * The chat server, in a process of its own: built from the environment like src/main.ts, it
+ * reports its URL to the orchestrator over IPC and answers two requests:
+ *   { type: 'stats' }: its database, pub/sub and shared-execution counters;
+ *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls appendMessage
+ *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
+ *     persistence pipeline's capacity from the request path's.
+ */
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config/env.js';
+import { createLogger } from '../src/logger.js';
+import { appendMessage } from '../src/modules/conversations/pipeline.js';
+
+const config = loadConfig();
+const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'bench-server') });
+const url = await app.start();
+process.send!({ type: 'ready', url, database: app.database.kind, pubsub: app.services.pubsub.kind });
+
+type Request =
+  | { type: 'stats' }
+  | { type: 'append'; conversationId: string; authorId: string; concurrency: number; seconds: number };
+
+process.on('message', (msg: Request) => {
+  if (msg.type === 'stats') {
+    process.send!({
+      type: 'stats',
+      database: { ...app.database.stats },
+      pubsub: { ...app.services.pubsub.stats },
+      sharedExecution: { ...app.sharedExecution },
+      memory: process.memoryUsage().rss,
+    });
+  } else if (msg.type === 'append') {
+    void (async () => {
+      const before = app.database.stats.statements;
+      const started = performance.now();
+      const deadline = started + msg.seconds * 1000;
+      let written = 0;
+      await Promise.all(
+        Array.from({ length: msg.concurrency }, async () => {
+          while (performance.now() < deadline) {
+            await appendMessage(app.services, { conversationId: msg.conversationId, authorId: msg.authorId, body: `direct ${written}` });
+            written++;
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      process.send!({ type: 'appended', perSecond: written / seconds, statements: (app.database.stats.statements - before) / Math.max(1, written) });
+    })();
+  }
+});
+process.on('SIGTERM', () => {
+  app.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});

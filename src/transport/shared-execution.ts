@@ -1,0 +1,124 @@
+/**
+ * One execution per event for all the subscribers that asked the same thing.
+ *
+ * GraphQL executes a subscription's selection set once per event per subscriber. With a thousand
+ * subscribers of one conversation that is a thousand identical executions of the same selection
+ * on the same event object, which costs more CPU than everything else in a delivery together.
+ * This envelop plugin keeps the per-subscriber source stream (authorization, resume, slow
+ * consumers stay per subscriber) and shares the execution of each event between subscriptions
+ * with the same document, operation name and variables.
+ *
+ * Sharing is only sound when the result cannot depend on who is asking. That is checked, not
+ * assumed: the shared execution runs with a context that records any read; a document whose
+ * resolvers touched the context is marked unshareable and every subscriber executes it with its
+ * own context, as before. Events from different sources (a replay reads fresh objects from the
+ * database) simply do not share. Results are shared read-only: nothing downstream mutates them.
+ */
+import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
+import { buildExecutionContext, execute } from '@graphql-tools/executor';
+import type { Plugin } from 'graphql-yoga';
+
+const UNSHAREABLE = Symbol('unshareable');
+type Shared = ExecutionResult | typeof UNSHAREABLE;
+
+/** Counters for metrics and tests. */
+export interface SharedExecutionStats {
+  /** Executions run once for every subscriber of an event. */
+  shared: number;
+  /** Deliveries that reused a shared execution. */
+  reused: number;
+  /** Executions run per subscriber (unshareable documents, replays). */
+  own: number;
+}
+
+export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 0, reused: 0, own: 0 }): Plugin {
+  const byEvent = new WeakMap<object, Map<string, Promise<Shared>>>();
+  const documentIds = new WeakMap<DocumentNode, number>();
+  const unshareable = new WeakSet<DocumentNode>();
+  let nextDocumentId = 1;
+
+  const executeOwn = async (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> => {
+    stats.own++;
+    return (await execute({ ...args, rootValue: event })) as ExecutionResult;
+  };
+
+  const executeShared = async (args: ExecutionArgs, event: unknown): Promise<Shared> => {
+    let touched = false;
+    const read = () => {
+      touched = true;
+      return undefined;
+    };
+    const context = new Proxy(Object.create(null) as object, {
+      get: read,
+      has: () => (touched = true) && false,
+      ownKeys: () => (touched = true) && [],
+      getOwnPropertyDescriptor: read,
+      getPrototypeOf: () => (touched = true) && null,
+    });
+    const result = (await execute({ ...args, rootValue: event, contextValue: context })) as ExecutionResult;
+    if (touched || !('data' in result || 'errors' in result)) {
+      unshareable.add(args.document);
+      return UNSHAREABLE;
+    }
+    stats.shared++;
+    return result;
+  };
+
+  const subscribe = async (args: ExecutionArgs) => {
+    // Bad arguments (variables) are answered as Yoga's own executor answers them.
+    const checked = buildExecutionContext(args);
+    if (Array.isArray(checked)) {
+      for (const error of checked as GraphQLError[]) {
+        const extensions = ((error as { extensions: Record<string, unknown> }).extensions ||= {});
+        extensions.http = { ...(extensions.http as object | undefined), status: 400 };
+        extensions.code = 'BAD_USER_INPUT';
+      }
+      return { errors: checked };
+    }
+    const source = await createSourceEventStream(args);
+    if (!isAsyncIterable(source)) return source;
+    let documentId = documentIds.get(args.document);
+    if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
+    const key = `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+
+    const forEvent = async (event: unknown): Promise<ExecutionResult> => {
+      if (typeof event !== 'object' || event === null || unshareable.has(args.document)) return executeOwn(args, event);
+      let results = byEvent.get(event);
+      if (!results) byEvent.set(event, (results = new Map()));
+      let result = results.get(key);
+      if (result) stats.reused++;
+      else results.set(key, (result = executeShared(args, event)));
+      const shared = await result;
+      return shared === UNSHAREABLE ? executeOwn(args, event) : shared;
+    };
+
+    const iterator = source[Symbol.asyncIterator]();
+    // Not a generator, so that return() reaches the source at once (see pubsub's returnsPromptly).
+    const mapped: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const step = await iterator.next();
+        return step.done ? step : { value: await forEvent(step.value), done: false };
+      },
+      return: async () => {
+        await iterator.return?.();
+        return { value: undefined, done: true };
+      },
+      throw: async (err?: unknown) => {
+        await iterator.return?.();
+        throw err;
+      },
+      [Symbol.asyncIterator]: () => mapped,
+    };
+    return mapped;
+  };
+
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribe as never);
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
+}
