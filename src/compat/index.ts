@@ -1,0 +1,38 @@
+/**
+ * The legacy shim, mounted on the same port: REST paths of legacy 000, 001, 003 and 004, the
+ * Socket.IO events of 002, and the legacy WebSocket protocols. It translates each legacy call
+ * into GraphQL operations run by one executor (./executor.ts) and shapes the answers as the
+ * legacy documents do; it holds no business logic and never touches the database.
+ * docs/legacy-mapping.md maps every legacy call to the operation that serves it.
+ */
+import { WebSocketServer } from 'ws';
+import type { Host } from '../app.js';
+import { createExecutor } from './executor.js';
+import { Legacy004 } from './legacy-004.js';
+import { Router } from './rest/router.js';
+
+export function installCompat(host: Host): void {
+  const logger = host.services.logger.child({ component: 'compat' });
+  const executor = createExecutor(host.yoga);
+  const router = new Router(logger);
+  const legacy004 = new Legacy004(executor);
+  legacy004.mount(router);
+
+  host.addHttpRoute({ match: (p) => router.matches(p), handle: (req, res) => router.handle(req, res) });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  host.addUpgradeRoute({
+    match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room',
+    handle: (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
+        legacy004.connect(ws, req).catch((err: unknown) => {
+          logger.error({ err }, 'legacy 004 socket failed');
+          ws.close(1011, 'Internal server error');
+        });
+      }),
+  });
+  host.onStop(() => {
+    for (const client of wss.clients) client.close(1001, 'Server shutting down');
+  });
+}
