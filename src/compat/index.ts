@@ -8,6 +8,7 @@
 import { WebSocketServer } from 'ws';
 import type { Host } from '../app.js';
 import { createExecutor } from './executor.js';
+import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
 import { Router } from './rest/router.js';
 
@@ -15,6 +16,7 @@ export function installCompat(host: Host): void {
   const logger = host.services.logger.child({ component: 'compat' });
   const executor = createExecutor(host.yoga);
   const router = new Router(logger);
+  new Legacy003(executor).mount(router);
   const legacy004 = new Legacy004(executor);
   legacy004.mount(router);
 

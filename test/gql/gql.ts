@@ -14,6 +14,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvCreateRoomDocument,
     "\n  mutation ConvSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        body\n        author {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": typeof types.ConvSendDocument,
     "\n  query ConvHistory($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n    conversation(id: $id) {\n      id\n      lastSeq\n      viewerUnreadCount\n      messages(first: $first, after: $after, last: $last, before: $before) {\n        edges {\n          cursor\n          node {\n            seq\n            body\n          }\n        }\n        pageInfo {\n          hasNextPage\n          hasPreviousPage\n          endCursor\n          startCursor\n        }\n      }\n    }\n  }\n": typeof types.ConvHistoryDocument,
@@ -43,6 +44,7 @@ type Documents = {
     "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": typeof types.PlatformMeDocument,
 };
 const documents: Documents = {
+    "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvCreateRoomDocument,
     "\n  mutation ConvSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        body\n        author {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.ConvSendDocument,
     "\n  query ConvHistory($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n    conversation(id: $id) {\n      id\n      lastSeq\n      viewerUnreadCount\n      messages(first: $first, after: $after, last: $last, before: $before) {\n        edges {\n          cursor\n          node {\n            seq\n            body\n          }\n        }\n        pageInfo {\n          hasNextPage\n          hasPreviousPage\n          endCursor\n          startCursor\n        }\n      }\n    }\n  }\n": types.ConvHistoryDocument,
@@ -86,6 +88,10 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
