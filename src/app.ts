@@ -17,11 +17,16 @@ import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
+import { createStorage, UrlSigner } from './storage/index.js';
+import { Presence } from './realtime/presence.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { attachGraphQLWs } from './transport/ws.js';
 import { installCompat } from './compat/index.js';
+import { createFileHandler, isFilePath } from './modules/attachments/download.js';
+import { startFileSweeper } from './modules/attachments/sweep.js';
+import { startBackground } from './background.js';
 
 export interface App {
   readonly config: Config;
@@ -93,14 +98,26 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  const secret = jwtSecret(config, logger);
+  const connections = new Connections();
+  const presence = new Presence(
+    { connections, pubsub, logger },
+    { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
+  );
+  presence.start();
   const services: Services = {
     db: database.prisma,
     pubsub,
-    tokens: new TokenService(jwtSecret(config, logger), config.ACCESS_TOKEN_TTL_SECONDS),
+    tokens: new TokenService(secret, config.ACCESS_TOKEN_TTL_SECONDS),
     config,
     logger,
-    connections: new Connections(),
+    connections,
+    presence,
+    storage: createStorage(config),
+    urlSigner: new UrlSigner(secret),
   };
+
+  const stopBackground = startBackground(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const yoga = createHttpHandler(services, schema);
@@ -117,6 +134,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   ];
   const stopHooks: Array<() => Promise<void> | void> = [];
 
+  const files = createFileHandler(services);
+  const stopSweeper = startFileSweeper(services);
+
   const server = createServer((req, res) => {
     void route(req, res);
   });
@@ -129,6 +149,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const ok = Object.values(checks).every((c) => c === 'ok');
       return json(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
     }
+    if (isFilePath(pathname)) return files(req, res);
     if (pathname === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
       return;
@@ -217,6 +238,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         }, config.SHUTDOWN_TIMEOUT_MS);
         await closed;
         clearTimeout(timer);
+        stopSweeper();
+        await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
+        await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');

@@ -195,7 +195,7 @@ describe('writing migrations', () => {
     } finally {
       await pglite.close();
     }
-  });
+  }, 90_000);
 
   it('starts a migrations directory with its lock file', async () => {
     const migrationsDir = path.join(await tmpDir(), 'migrations');

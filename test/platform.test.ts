@@ -199,5 +199,5 @@ describe('npm start', () => {
       child.kill('SIGKILL');
       await db.drop();
     }
-  });
+  }, 120_000); // starts a real process: a PGlite initdb and tsx compilation, slow on a loaded machine
 });

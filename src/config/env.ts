@@ -46,6 +46,49 @@ export const envSchema = z.object({
     .min(1)
     .default(1000)
     .describe('Events buffered for one subscriber before it is closed as a slow consumer.'),
+  UPLOAD_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31 - 1)
+    .default(25 * 1024 * 1024)
+    .describe('Largest file one upload may carry, in bytes; a larger one is refused while it streams.'),
+  UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(100).default(10).describe('Most files one request may carry.'),
+  UPLOAD_ALLOWED_TYPES: z
+    .string()
+    .default(
+      'image/*,audio/*,video/*,text/plain,application/pdf,application/zip,application/gzip,application/x-7z-compressed,' +
+        'application/x-rar-compressed,application/vnd.rar,application/rtf,application/x-cfb,application/msword,' +
+        'application/vnd.ms-excel,application/vnd.ms-powerpoint,application/vnd.openxmlformats-officedocument.*,' +
+        'application/vnd.oasis.opendocument.*,application/epub+zip',
+    )
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .describe('Comma-separated content types (as detected from the bytes) uploads may have; `type/*` and `*` match many.'),
+  FILE_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 86_400)
+    .default(300)
+    .describe('How long a signed file URL (for <img src>, no Authorization header) stays valid.'),
+  SUPPORT_CLAIM_LEASE_SECONDS: z.coerce
+    .number()
+    .positive()
+    .max(86_400)
+    .default(60)
+    .describe('How long an agent’s claim on a conversation or message lasts unless renewed.'),
+  SUPPORT_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(20)
+    .default(5000)
+    .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
+  PRESENCE_TTL_SECONDS: z.coerce
+    .number()
+    .min(0.3)
+    .max(3600)
+    .default(60)
+    .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
 });
 
 export type Config = z.infer<typeof envSchema>;

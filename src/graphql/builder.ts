@@ -8,6 +8,7 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
+import type { FileUpload } from 'graphql-upload-minimal';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import type { Context } from './context.js';
@@ -21,6 +22,8 @@ export const builder = new SchemaBuilder<{
   DefaultInputFieldRequiredness: true;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
+    /** A file of a GraphQL multipart request (src/modules/attachments); input only. */
+    Upload: { Input: Promise<FileUpload>; Output: never };
   };
   AuthScopes: {
     /** Any signed-in caller: user, guest or API key. */

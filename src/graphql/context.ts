@@ -8,6 +8,8 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Config } from '../config/env.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { Connections } from '../realtime/connections.js';
+import type { FileStorage, UrlSigner } from '../storage/index.js';
+import type { Presence } from '../realtime/presence.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
@@ -21,6 +23,12 @@ export interface Services {
   logger: Logger;
   /** Live WebSocket connections of this instance (presence, calls). */
   connections: Connections;
+  /** Uploaded files' bytes (attachments). */
+  storage: FileStorage;
+  /** Signs short-lived file URLs. */
+  urlSigner: UrlSigner;
+  /** Who is online, away or offline (ephemeral; in memory or Redis). */
+  presence: Presence;
 }
 
 export interface Context extends Services {

@@ -8,6 +8,9 @@ import '../modules/users/index.js';
 import '../modules/workspaces/index.js';
 import '../modules/catalog/index.js';
 import '../modules/conversations/index.js';
+import '../modules/attachments/index.js';
+import '../modules/support/index.js';
+import '../modules/presence/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

@@ -24,9 +24,24 @@ export class SlowConsumerError extends AppError {
   }
 }
 
+const subscribed = new WeakMap<object, Promise<void>>();
+
+/**
+ * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
+ * subscribed (with Redis, once the server acknowledged), i.e. from when no event is missed.
+ */
+export function whenSubscribed(iterator: object): Promise<void> {
+  return subscribed.get(iterator) ?? Promise.resolve();
+}
+
 export interface SubscribeOptions {
   /** Called once when this subscriber's queue overflows, before it is ended. */
   onOverflow?: () => void;
+  /**
+   * Called once every channel is subscribed (with Redis, when SUBSCRIBE is acknowledged): from
+   * then on nothing published is missed, so a stream may read its starting state.
+   */
+  onReady?: () => void;
 }
 
 export interface PubSubOptions {
@@ -122,6 +137,7 @@ export class PubSub {
       ids.push(this.engine.subscribe(`${topic}:${key}`, onMessage, {}));
     }
     const ready = Promise.all(ids);
+    if (options.onReady) ready.then(options.onReady, () => undefined);
 
     const iterator: AsyncIterableIterator<Topics[K]> = {
       next: async () => {
@@ -155,6 +171,7 @@ export class PubSub {
         return iterator;
       },
     };
+    subscribed.set(iterator, ready.then(() => undefined));
     return iterator;
   }
 

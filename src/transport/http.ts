@@ -8,6 +8,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
+import { useMultipartUploads } from './multipart.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
 
 export interface ServerContext {
@@ -44,8 +45,9 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema): Yo
     graphqlEndpoint: '/graphql',
     landingPage: false,
     healthCheckEndpoint: false as unknown as string,
-    // Uploads are parsed once, by graphql-upload-minimal, not by Yoga.
+    // Uploads are parsed once, by graphql-upload-minimal (the plugin below), not by Yoga.
     multipart: false,
+    plugins: [useMultipartUploads(services.config)],
     cors: {
       origin: services.config.CORS_ORIGINS.includes('*') ? '*' : services.config.CORS_ORIGINS,
       credentials: !services.config.CORS_ORIGINS.includes('*'),

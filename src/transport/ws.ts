@@ -42,17 +42,40 @@ export function closeReason(text: string): string {
  * A subscription stream that fails mid-way (a slow consumer, say) ends with one final result
  * carrying the error, instead of an exception that graphql-ws would answer by closing the
  * whole socket with 4500 and ending the client's other subscriptions too.
+ *
+ * A plain iterator rather than an async generator: a generator awaiting the stream's next
+ * result (`yield*`) queues `return()` until that result comes, so an idle subscription could
+ * never be ended by a client's complete or a closing socket; this forwards `return()` at once.
  */
-async function* endWithError(
+function endWithError(
   stream: AsyncIterable<ExecutionResult>,
   mask: (error: unknown) => Error,
-): AsyncGenerator<ExecutionResult> {
-  try {
-    yield* stream;
-  } catch (err) {
-    const error = err instanceof AppError ? err : mask(err);
-    yield { errors: [error as GraphQLError] };
-  }
+): AsyncIterableIterator<ExecutionResult> {
+  const inner = stream[Symbol.asyncIterator]();
+  let done = false;
+  const iterator: AsyncIterableIterator<ExecutionResult> = {
+    async next() {
+      if (done) return { value: undefined, done: true };
+      try {
+        const result = await inner.next();
+        if (result.done) done = true;
+        return result;
+      } catch (err) {
+        done = true;
+        const error = err instanceof AppError ? err : mask(err);
+        return { value: { errors: [error as GraphQLError] }, done: false };
+      }
+    },
+    async return() {
+      done = true;
+      await inner.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
 }
 
 export function attachGraphQLWs(
@@ -74,7 +97,11 @@ export function attachGraphQLWs(
           const credential = credentialFromConnectionParams(ctx.connectionParams);
           const viewer = await authenticate(services, credential);
           ctx.extra.credential = credential;
-          ctx.extra.connectionId = services.connections.open(viewer).id;
+          const connectionId = services.connections.open(viewer).id;
+          ctx.extra.connectionId = connectionId;
+          // graphql-ws calls onClose only once every subscription has returned; listeners
+          // (claims, presence, calls) hear of the closed socket at once. close() is idempotent.
+          ctx.extra.socket.once('close', (code: number) => services.connections.close(connectionId, code));
           return true;
         } catch (err) {
           if (err instanceof AppError) {

@@ -3,3 +3,8 @@ import './types.js';
 import './queries.js';
 import './mutations.js';
 import './subscriptions.js';
+import './rooms.js';
+import './chatbot.js';
+import './threads.js';
+import './typing.js';
+import './search.js';

@@ -7,7 +7,8 @@ import { canAccessWorkspace } from '../../graphql/permissions.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { STAFF } from '../workspaces/permissions.js';
-import { addMembers, announceLeft } from './membership.js';
+import { addMembers, announceLeft, announceOpened } from './membership.js';
+import { openUnique } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
@@ -125,19 +126,16 @@ builder.mutationFields((t) => ({
       if (other === me) throw new ValidationError([{ path: ['userId'], message: 'must be someone other than you' }]);
       await assertUsersInWorkspace(ctx, workspaceId, [other]);
       const uniqueKey = `direct:${[me, other].sort().join(':')}`;
-      const thread = await ctx.db.conversation.upsert({
-        where: { workspaceId_uniqueKey: { workspaceId, uniqueKey } },
-        create: {
-          workspaceId,
-          kind: 'THREAD',
-          direct: true,
-          uniqueKey,
-          createdById: me,
-          members: { create: [{ userId: me, role: 'OWNER' }, { userId: other, role: 'OWNER' }] },
-        },
-        update: {},
-        select: { id: true },
+      const thread = await openUnique(ctx, {
+        workspaceId,
+        kind: 'THREAD',
+        direct: true,
+        uniqueKey,
+        createdById: me,
+        members: { create: [{ userId: me, role: 'OWNER' }, { userId: other, role: 'OWNER' }] },
       });
+      // The other party learns of it in their inbox (legacy 003 new_room).
+      if (thread.created) await announceOpened(ctx, thread.id);
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: thread.id } });
     },
   }),

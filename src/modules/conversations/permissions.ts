@@ -9,7 +9,7 @@
 import type { ConversationKind, MemberRole, RoomType } from '../../generated/prisma/enums.js';
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
-import { NotFoundError } from '../../graphql/errors.js';
+import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 
 export interface ConversationHead {
@@ -70,9 +70,19 @@ export async function loadAccess(ctx: Context, rawId: string | number): Promise<
 }
 
 /**
- * A Prisma filter for the conversations a viewer may read, for lists and search.
+ * Whom a viewer reads as: their own conversations in the workspaces they belong to, and every
+ * conversation but one-to-one threads in the workspaces they serve as staff. One description
+ * for the Prisma filter below and the SQL of search.
  */
-export function readableWhere(viewer: Viewer) {
+export interface ReadableScope {
+  userId: string | null;
+  /** Workspaces where the viewer reads the conversations they are a member of. */
+  memberWorkspaces: string[];
+  /** Workspaces where the viewer reads every conversation except one-to-one threads. */
+  staffWorkspaces: string[];
+}
+
+export function readableScope(viewer: Viewer): ReadableScope {
   const userId = actingUserId(viewer);
   const staffWorkspaces =
     viewer.kind === 'user'
@@ -82,6 +92,14 @@ export function readableWhere(viewer: Viewer) {
         : [];
   const memberWorkspaces =
     viewer.kind === 'user' ? [...viewer.roles.keys()] : viewer.kind === 'guest' ? [viewer.workspaceId] : [];
+  return { userId, memberWorkspaces: userId ? memberWorkspaces : [], staffWorkspaces };
+}
+
+/**
+ * A Prisma filter for the conversations a viewer may read, for lists and search.
+ */
+export function readableWhere(viewer: Viewer) {
+  const { userId, memberWorkspaces, staffWorkspaces } = readableScope(viewer);
   return {
     OR: [
       ...(userId ? [{ workspaceId: { in: memberWorkspaces }, members: { some: { userId } } }] : []),
@@ -90,4 +108,17 @@ export function readableWhere(viewer: Viewer) {
         : []),
     ],
   };
+}
+
+/** Whether the viewer serves the workspace (ADMIN or AGENT; API keys act as ADMIN). */
+export function isStaff(viewer: Viewer, workspaceId: string): boolean {
+  const role = roleIn(viewer, workspaceId);
+  return viewer.kind !== 'guest' && (role === 'ADMIN' || role === 'AGENT');
+}
+
+/** The acting user, or FORBIDDEN for callers that are not a person (API keys act for a workspace). */
+export function requirePerson(viewer: Viewer): string {
+  const id = actingUserId(viewer);
+  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
+  return id;
 }

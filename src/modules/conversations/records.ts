@@ -3,6 +3,7 @@
  * for history and carried whole in events for live delivery.
  */
 import type { MessageKind, MessageSide, UserKind } from '../../generated/prisma/enums.js';
+import { attachmentSelect, toAttachmentRecord, type AttachmentRecord, type AttachmentRow } from '../attachments/records.js';
 
 export interface AuthorRecord {
   id: string;
@@ -22,6 +23,8 @@ export interface MessageRecord {
   authorId: string | null;
   author: AuthorRecord | null;
   replyTo: { id: string; seq: number; authorId: string | null; excerpt: string } | null;
+  /** Files it carries, in order; empty once deleted (withheld like the body). */
+  attachments: AttachmentRecord[];
   clientMessageId: string | null;
   createdAt: string;
   editedAt: string | null;
@@ -43,6 +46,7 @@ export const messageSelect = {
   deletedAt: true,
   author: { select: { id: true, displayName: true, kind: true, createdAt: true } },
   replyTo: { select: { id: true, seq: true, authorId: true, body: true, deletedAt: true } },
+  attachments: { select: attachmentSelect, orderBy: { position: 'asc' } },
 } as const;
 
 type Row = {
@@ -59,6 +63,7 @@ type Row = {
   deletedAt: Date | null;
   author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
   replyTo: { id: string; seq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
+  attachments: AttachmentRow[];
 };
 
 const EXCERPT = 140;
@@ -81,6 +86,7 @@ export function toMessageRecord(row: Row): MessageRecord {
           excerpt: row.replyTo.deletedAt ? '' : row.replyTo.body.slice(0, EXCERPT),
         }
       : null,
+    attachments: row.deletedAt ? [] : row.attachments.map(toAttachmentRecord),
     clientMessageId: row.clientMessageId,
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,

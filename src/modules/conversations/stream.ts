@@ -15,6 +15,7 @@ import { ForbiddenError } from '../../graphql/errors.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
+import type { WorkspaceEvent } from '../workspaces/topics.js';
 
 export const GAP_WAIT_MS = 300;
 const REPLAY_BATCH = 200;
@@ -30,7 +31,15 @@ export async function* conversationStream(
   const conversationId = access.conversation.id;
   const me = actingUserId(ctx.viewer);
   const removable = !access.viaRole;
-  const live = ctx.pubsub.subscribe('conversation', conversationId);
+  // Staff who reach it by role lose it with their place in the workspace: watch for that too.
+  const live = (
+    access.viaRole && me
+      ? ctx.pubsub.subscribeMany<'conversation' | 'workspace'>([
+          ['conversation', conversationId],
+          ['workspace', access.conversation.workspaceId],
+        ])
+      : ctx.pubsub.subscribe('conversation', conversationId)
+  ) as AsyncIterableIterator<ConversationEvent>;
   const pending = new Map<number, ConversationEvent>();
   let nextLive: Promise<IteratorResult<ConversationEvent>> | null = live.next();
 
@@ -94,6 +103,13 @@ export async function* conversationStream(
       nextLive = null;
       if (next.done) return;
       const event = next.value;
+      const workspaceEvent = event as ConversationEvent | WorkspaceEvent;
+      if (!('conversationId' in workspaceEvent)) {
+        if (workspaceEvent.type === 'MEMBER_REMOVED' && workspaceEvent.userId === me) {
+          throw new ForbiddenError('You are no longer a member of this workspace; this conversation’s events stop here.');
+        }
+        continue;
+      }
 
       if (event.type === 'MESSAGE_ADDED') {
         if (event.seq <= cursor) continue;

@@ -1,5 +1,6 @@
 import { builder } from '../../graphql/builder.js';
-import { ConversationEventRef } from './types.js';
+import { ConversationEventRef, InboxEventRef } from './types.js';
+import { inboxStream } from './inbox.js';
 import { conversationStream } from './stream.js';
 
 builder.subscriptionFields((t) => ({
@@ -14,6 +15,16 @@ builder.subscriptionFields((t) => ({
       after: t.arg.int({ required: false, description: 'Replay messages after this seq first (0 for all).' }),
     },
     subscribe: (_root, args, ctx) => conversationStream(ctx, args.conversationId, args.after),
+    resolve: (event) => event,
+  }),
+  inboxEvents: t.field({
+    type: InboxEventRef,
+    description:
+      'The viewer’s inbox, live: first INBOX_READY (from then on nothing is missed), then conversations added (legacy 003 new_room) or ' +
+      'removed, unread counts as messages arrive and as the viewer reads, and, for staff, conversations customers open. Refetch ' +
+      'myConversations after INBOX_READY (or after reconnecting) to start from the truth.',
+    authScopes: { authenticated: true },
+    subscribe: (_root, _args, ctx) => inboxStream(ctx),
     resolve: (event) => event,
   }),
 }));

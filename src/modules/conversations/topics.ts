@@ -1,6 +1,7 @@
 /**
  * Conversation events, published once per change on `conversation:<conversationId>`, and inbox
- * events on `inbox:<userId>`. Payloads carry everything a subscriber needs (the whole message),
+ * events on `inbox:<userId>` (membership changes only: an inbox derives unread changes from the
+ * channels of the conversations it follows, so a message to N members is still one event). Payloads carry everything a subscriber needs (the whole message),
  * so delivering to N subscribers costs no database query per subscriber.
  */
 import type { MessageRecord } from './records.js';
@@ -34,15 +35,26 @@ export interface ConversationEvent {
   at: string;
 }
 
-export type InboxEventType = 'CONVERSATION_ADDED' | 'UNREAD_CHANGED' | 'CONVERSATION_REMOVED';
+export type InboxEventType =
+  | 'INBOX_READY'
+  | 'CONVERSATION_ADDED'
+  | 'CONVERSATION_OPENED'
+  | 'UNREAD_CHANGED'
+  | 'CONVERSATION_REMOVED';
 
 export interface InboxEvent {
   type: InboxEventType;
-  conversationId: string;
-  /** The conversation's last seq. */
+  /** The conversation; null for INBOX_READY. */
+  conversationId: string | null;
+  /** The conversation's last seq (INBOX_READY: 0). */
   lastSeq: number;
-  /** The recipient's unread count in it. */
-  unreadCount: number;
+  /**
+   * The recipient's unread count in it (INBOX_READY: the total over the conversations followed);
+   * null when the recipient is not a member (CONVERSATION_OPENED, for staff).
+   */
+  unreadCount: number | null;
+  /** UNREAD_CHANGED after a new message: that message, as carried by the conversation's event. */
+  message?: MessageRecord;
   at: string;
 }
 
@@ -50,5 +62,10 @@ declare module '../../pubsub/topics.js' {
   interface Topics {
     conversation: ConversationEvent;
     inbox: InboxEvent;
+    /**
+     * `workspaceConversations:<workspaceId>`: conversations opened by customers (visitor rooms,
+     * agent/client threads) that the workspace's staff reach by role; followed by staff inboxes.
+     */
+    workspaceConversations: InboxEvent;
   }
 }

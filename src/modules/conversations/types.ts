@@ -244,8 +244,15 @@ export const ConversationEventRef = builder.objectRef<ConversationEvent>('Conver
 export const InboxEventTypeEnum = builder.enumType('InboxEventType', {
   description: 'What changed in the viewer’s inbox.',
   values: {
-    CONVERSATION_ADDED: { description: 'The viewer was added to a conversation (legacy 003 new_room).' },
-    UNREAD_CHANGED: { description: 'The viewer’s unread count in a conversation changed.' },
+    INBOX_READY: {
+      description:
+        'The first event: the subscription is live, nothing published from here on is missed. `unreadCount` is the viewer’s total unread over the conversations followed.',
+    },
+    CONVERSATION_ADDED: { description: 'The viewer was added to a conversation, or one was opened for them (legacy 003 new_room).' },
+    CONVERSATION_OPENED: {
+      description: 'A customer opened a conversation that the viewer serves as staff of its workspace (they reach it by role, not as a member).',
+    },
+    UNREAD_CHANGED: { description: 'A conversation got a message (`message`) or the viewer read it: its last seq and the viewer’s unread count now.' },
     CONVERSATION_REMOVED: { description: 'The viewer left, was removed, or the conversation was deleted.' },
   } as const,
 });
@@ -254,9 +261,13 @@ export const InboxEventRef = builder.objectRef<InboxEvent>('InboxEvent').impleme
   description: 'A change in the viewer’s list of conversations.',
   fields: (t) => ({
     type: t.field({ type: InboxEventTypeEnum, description: 'What changed.', resolve: (e) => e.type }),
-    conversationId: t.exposeID('conversationId', { description: 'The conversation.' }),
-    lastSeq: t.exposeInt('lastSeq', { description: 'Its last seq.' }),
-    unreadCount: t.exposeInt('unreadCount', { description: 'The viewer’s unread count in it.' }),
+    conversationId: t.exposeID('conversationId', { nullable: true, description: 'The conversation; null for INBOX_READY.' }),
+    lastSeq: t.exposeInt('lastSeq', { description: 'Its last seq (0 for INBOX_READY).' }),
+    unreadCount: t.exposeInt('unreadCount', {
+      nullable: true,
+      description: 'The viewer’s unread count in it (the total, for INBOX_READY); null when the viewer is not a member.',
+    }),
+    message: t.field({ type: MessageRef, nullable: true, description: 'For UNREAD_CHANGED after a message: that message.', resolve: (e) => e.message ?? null }),
     at: t.field({ type: 'DateTime', description: 'When it changed.', resolve: (e) => e.at }),
   }),
 });

@@ -13,6 +13,7 @@ import { displayName, email, password } from '../users/mutations.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
 import { MANAGE } from './permissions.js';
+import { announceLeftMany, leaveWorkspaceConversations } from '../conversations/membership.js';
 import type { WorkspaceEvent } from './topics.js';
 
 const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
@@ -127,7 +128,9 @@ builder.mutationFields((t) => ({
   }),
   removeWorkspaceMember: t.prismaField({
     type: WorkspaceRef,
-    description: 'Removes a member from a workspace and returns the workspace. Admins only; the last admin cannot be removed.',
+    description:
+      'Removes a member from a workspace, and from its conversations (their live subscriptions end), and returns the workspace. ' +
+      'Admins only; the last admin cannot be removed.',
     errors: { types: [NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: {
@@ -137,7 +140,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, args.workspaceId);
       const userId = parseId(args.userId, 'Membership');
-      await ctx.db.$transaction(async (tx) => {
+      const left = await ctx.db.$transaction(async (tx) => {
         const member = await tx.membership.findUnique({ where: { workspaceId_userId: { workspaceId, userId } } });
         if (!member) throw new NotFoundError('Membership');
         if (member.role === 'ADMIN') {
@@ -145,8 +148,11 @@ builder.mutationFields((t) => ({
           if (admins <= 1) throw new ForbiddenError('The last admin cannot be removed; make someone else ADMIN first.');
         }
         await tx.membership.delete({ where: { workspaceId_userId: { workspaceId, userId } } });
+        // Leaving a workspace means leaving its conversations too.
+        return leaveWorkspaceConversations(tx, workspaceId, userId);
       });
       announce(ctx, { type: 'MEMBER_REMOVED', workspaceId, userId });
+      await announceLeftMany(ctx, left, userId);
       return ctx.db.workspace.findUniqueOrThrow({ ...query, where: { id: workspaceId } });
     },
   }),

@@ -1,0 +1,153 @@
+/**
+ * The viewer's inbox, live: conversations added and removed, and unread counts as they change.
+ *
+ * A message to a conversation of N members is still ONE event (on `conversation:<id>`): the inbox
+ * follows the channels of the viewer's conversations and computes unread counts from seq in
+ * memory (unread = lastSeq - lastReadSeq), with no database query per message. `inbox:<userId>`
+ * carries only membership changes (added, removed) and the viewer's own reads; staff also follow
+ * `workspaceConversations:<workspaceId>` for conversations customers open. Counts only move
+ * forward (max of what was seen), so the same change arriving on two channels is told once.
+ */
+import type { Context } from '../../graphql/context.js';
+import { ChannelSet, returnsAtOnce } from '../../pubsub/channel-set.js';
+import { isStaff, requirePerson } from './permissions.js';
+import type { ConversationEvent, InboxEvent } from './topics.js';
+import type { WorkspaceEvent } from '../workspaces/topics.js';
+
+/**
+ * Conversations an inbox follows live at most (the most recently active first). Past it, the
+ * viewer still gets additions and removals, and counts again on the next read.
+ */
+export const INBOX_FOLLOW_LIMIT = 500;
+
+type Followed = 'inbox' | 'conversation' | 'workspaceConversations' | 'workspace';
+type AnyEvent = ConversationEvent | InboxEvent | WorkspaceEvent;
+
+const conversationTypes = new Set<string>([
+  'MESSAGE_ADDED',
+  'MESSAGE_EDITED',
+  'MESSAGE_DELETED',
+  'READ',
+  'TYPING',
+  'MEMBER_JOINED',
+  'MEMBER_LEFT',
+  'CONVERSATION_DELETED',
+] satisfies ConversationEvent['type'][]);
+const workspaceTypes = new Set<string>([
+  'MEMBER_ADDED',
+  'MEMBER_REMOVED',
+  'MEMBER_ROLE_CHANGED',
+  'API_KEY_ISSUED',
+  'API_KEY_REVOKED',
+] satisfies WorkspaceEvent['type'][]);
+
+interface Counts {
+  lastSeq: number;
+  lastReadSeq: number;
+}
+
+export function inboxStream(ctx: Context): AsyncIterableIterator<InboxEvent> {
+  const staffOf = ctx.viewer.kind === 'user' ? [...ctx.viewer.roles.keys()].filter((w) => isStaff(ctx.viewer, w)) : [];
+  const set = new ChannelSet<Followed>(ctx.pubsub, {
+    queueLimit: ctx.config.SUBSCRIPTION_QUEUE_LIMIT,
+    // Staff follow two channels per workspace they serve besides their conversations.
+    maxChannels: INBOX_FOLLOW_LIMIT + 1 + 2 * staffOf.length,
+  });
+  return returnsAtOnce(inboxEvents(ctx, set, staffOf), () => set.return());
+}
+
+async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: string[]): AsyncGenerator<InboxEvent> {
+  const me = requirePerson(ctx.viewer);
+  const counts = new Map<string, Counts>();
+  const now = () => new Date().toISOString();
+  const unread = (c: Counts) => Math.max(0, c.lastSeq - c.lastReadSeq);
+  const changed = (conversationId: string, c: Counts, message?: InboxEvent['message']): InboxEvent => ({
+    type: 'UNREAD_CHANGED',
+    conversationId,
+    lastSeq: c.lastSeq,
+    unreadCount: unread(c),
+    ...(message ? { message } : {}),
+    at: now(),
+  });
+  const forget = (conversationId: string) => {
+    counts.delete(conversationId);
+    set.remove('conversation', conversationId);
+  };
+
+  try {
+    // Subscribe before reading, so that whatever happens after the read is heard.
+    await Promise.all([
+      set.add('inbox', me),
+      ...staffOf.flatMap((w) => [set.add('workspaceConversations', w), set.add('workspace', w)]),
+    ]);
+    const rows = await ctx.db.conversationMember.findMany({
+      where: { userId: me },
+      select: { lastReadSeq: true, conversation: { select: { id: true, lastSeq: true } } },
+      orderBy: [{ conversation: { lastMessageAt: { sort: 'desc', nulls: 'last' } } }, { joinedAt: 'desc' }],
+      take: INBOX_FOLLOW_LIMIT,
+    });
+    for (const r of rows) counts.set(r.conversation.id, { lastSeq: r.conversation.lastSeq, lastReadSeq: r.lastReadSeq });
+    await Promise.all(rows.map((r) => set.add('conversation', r.conversation.id)));
+    let total = 0;
+    for (const c of counts.values()) total += unread(c);
+    yield { type: 'INBOX_READY', conversationId: null, lastSeq: 0, unreadCount: total, at: now() };
+
+    for await (const raw of set as AsyncIterable<AnyEvent>) {
+      if (workspaceTypes.has(raw.type)) {
+        const e = raw as WorkspaceEvent;
+        // Staff who leave a workspace stop hearing of its new conversations.
+        if (e.type === 'MEMBER_REMOVED' && e.userId === me) {
+          set.remove('workspaceConversations', e.workspaceId);
+          set.remove('workspace', e.workspaceId);
+        }
+        continue;
+      }
+      if (conversationTypes.has(raw.type)) {
+        const e = raw as ConversationEvent;
+        const c = counts.get(e.conversationId);
+        if (!c) continue;
+        if (e.type === 'MESSAGE_ADDED') {
+          if (e.seq <= c.lastSeq) continue;
+          c.lastSeq = e.seq;
+          // The author has read what they wrote.
+          if (e.message?.authorId === me) c.lastReadSeq = Math.max(c.lastReadSeq, e.seq);
+          yield changed(e.conversationId, c, e.message);
+        } else if (e.type === 'READ' && e.userId === me) {
+          if (e.seq <= c.lastReadSeq) continue;
+          c.lastReadSeq = e.seq;
+          yield changed(e.conversationId, c);
+        } else if ((e.type === 'MEMBER_LEFT' && e.userId === me) || e.type === 'CONVERSATION_DELETED') {
+          forget(e.conversationId);
+          yield { type: 'CONVERSATION_REMOVED', conversationId: e.conversationId, lastSeq: c.lastSeq, unreadCount: 0, at: e.at };
+        }
+        continue;
+      }
+      const e = raw as InboxEvent;
+      const id = e.conversationId;
+      if (e.type === 'CONVERSATION_OPENED') {
+        yield e;
+      } else if (id && e.type === 'CONVERSATION_ADDED') {
+        if (counts.has(id)) continue;
+        const c = { lastSeq: e.lastSeq, lastReadSeq: e.lastSeq - (e.unreadCount ?? 0) };
+        counts.set(id, c);
+        await set.add('conversation', id);
+        yield e;
+      } else if (id && e.type === 'CONVERSATION_REMOVED') {
+        if (!counts.has(id)) continue;
+        forget(id);
+        yield e;
+      } else if (id && e.type === 'UNREAD_CHANGED') {
+        const c = counts.get(id);
+        if (!c) continue;
+        const lastSeq = Math.max(c.lastSeq, e.lastSeq);
+        const lastReadSeq = Math.max(c.lastReadSeq, e.lastSeq - (e.unreadCount ?? 0));
+        if (lastSeq === c.lastSeq && lastReadSeq === c.lastReadSeq) continue;
+        c.lastSeq = lastSeq;
+        c.lastReadSeq = lastReadSeq;
+        yield changed(id, c);
+      }
+    }
+  } finally {
+    await set.return();
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The support desk's background work, one per app: every SUPPORT_SWEEP_INTERVAL_MS it releases
+ * lapsed claims and recomputes urgency as customers' waits grow; and when a user's last live
+ * connection on this instance closes, it releases the claims they hold.
+ */
+import { runInBackground } from '../../background.js';
+import { expireLapsedClaims, releaseClaimsOf } from './claims.js';
+import { sweepUrgency } from './attention.js';
+
+runInBackground((services) => {
+  const logger = services.logger.child({ component: 'support' });
+  const pending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  };
+
+  const onClosed = (info: { userId: string | null }, { remaining }: { remaining: number }) => {
+    if (remaining > 0 || !info.userId) return;
+    track(releaseClaimsOf(services, info.userId, 'DISCONNECTED').catch((err: unknown) => logger.error({ err }, 'releasing a disconnected holder’s claims failed')));
+  };
+  services.connections.on('closed', onClosed);
+
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    track(
+      (async () => {
+        await expireLapsedClaims(services);
+        await sweepUrgency(services);
+      })()
+        .catch((err: unknown) => logger.error({ err }, 'support sweep failed'))
+        .finally(() => (sweeping = false)),
+    );
+  }, services.config.SUPPORT_SWEEP_INTERVAL_MS);
+  timer.unref();
+
+  return async () => {
+    clearInterval(timer);
+    services.connections.off('closed', onClosed);
+    await Promise.allSettled([...pending]);
+  };
+});
