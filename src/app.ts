@@ -27,6 +27,7 @@ import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
 import { startBackground } from './background.js';
+import { startCallWorker } from './modules/calls/worker.js';
 
 export interface App {
   readonly config: Config;
@@ -116,6 +117,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     storage: createStorage(config),
     urlSigner: new UrlSigner(secret),
   };
+  // Ring timeouts and disconnects of calls, including what passed while no instance ran.
+  const callWorker = startCallWorker(services);
 
   const stopBackground = startBackground(services);
 
@@ -228,6 +231,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       stopping ??= (async () => {
         const log = logger.child({ component: 'shutdown' });
         log.info('stopping: no new connections; closing WebSockets with 1001');
+        // Before the sockets close, so that shutting down does not end calls whose parties
+        // reconnect to another instance.
+        await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
         const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
         await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
         for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));

@@ -89,6 +89,22 @@ export const envSchema = z.object({
     .max(3600)
     .default(60)
     .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
+  CALL_RING_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('How long a call rings unanswered before it becomes MISSED.'),
+  CALL_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5_000)
+    .describe(
+      'How often each instance sweeps the database for calls whose ring timeout passed or whose party is gone from every instance (restarts, crashed instances).',
+    ),
 });
 
 export type Config = z.infer<typeof envSchema>;

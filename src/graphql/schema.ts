@@ -11,6 +11,7 @@ import '../modules/conversations/index.js';
 import '../modules/attachments/index.js';
 import '../modules/support/index.js';
 import '../modules/presence/index.js';
+import '../modules/calls/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

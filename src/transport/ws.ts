@@ -43,33 +43,53 @@ export function closeReason(text: string): string {
  * carrying the error, instead of an exception that graphql-ws would answer by closing the
  * whole socket with 4500 and ending the client's other subscriptions too.
  *
- * A plain iterator rather than an async generator: a generator awaiting the stream's next
- * result (`yield*`) queues `return()` until that result comes, so an idle subscription could
- * never be ended by a client's complete or a closing socket; this forwards `return()` at once.
+ * Written as an iterator rather than an async generator: a generator's return() waits until
+ * its pending next() settles, i.e. until the next event, and graphql-ws awaits return() on
+ * every subscription before it runs onClose. An idle subscription then delayed the close (and
+ * services.connections' 'closed') indefinitely. Here return() answers at once and tells the
+ * source to stop.
  */
 function endWithError(
   stream: AsyncIterable<ExecutionResult>,
   mask: (error: unknown) => Error,
 ): AsyncIterableIterator<ExecutionResult> {
   const inner = stream[Symbol.asyncIterator]();
-  let done = false;
+  let finished = false;
+  /** Settles the next() in flight, if any: a client leaving ends it as done, not at the source's next event. */
+  let settle: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
+  const stop = () => {
+    finished = true;
+    settle?.({ value: undefined, done: true });
+    settle = null;
+    Promise.resolve(inner.return?.()).catch(() => undefined);
+  };
   const iterator: AsyncIterableIterator<ExecutionResult> = {
-    async next() {
-      if (done) return { value: undefined, done: true };
-      try {
-        const result = await inner.next();
-        if (result.done) done = true;
-        return result;
-      } catch (err) {
-        done = true;
-        const error = err instanceof AppError ? err : mask(err);
-        return { value: { errors: [error as GraphQLError] }, done: false };
-      }
+    next() {
+      if (finished) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve) => {
+        settle = resolve;
+        inner.next().then(
+          (result) => {
+            if (result.done) finished = true;
+            settle = null;
+            resolve(result);
+          },
+          (err: unknown) => {
+            finished = true;
+            settle = null;
+            const error = err instanceof AppError ? err : mask(err);
+            resolve({ value: { errors: [error as GraphQLError] }, done: false });
+          },
+        );
+      });
     },
     async return() {
-      done = true;
-      await inner.return?.();
+      stop();
       return { value: undefined, done: true };
+    },
+    async throw(err) {
+      stop();
+      throw err;
     },
     [Symbol.asyncIterator]() {
       return iterator;

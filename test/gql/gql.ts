@@ -21,6 +21,18 @@ type Documents = {
     "\n  mutation AttAnnounce($id: ID!) {\n    announceMessage(id: $id) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AttAnnounceDocument,
     "\n  mutation AttDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n    }\n  }\n": typeof types.AttDeleteDocument,
     "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n": typeof types.AttLimitsDocument,
+    "\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n": typeof types.CallFieldsFragmentDoc,
+    "\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": typeof types.CallsStartDocument,
+    "\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CallsAnswerDocument,
+    "\n  mutation CallsReject($callId: ID!) {\n    rejectCall(callId: $callId) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CallsRejectDocument,
+    "\n  mutation CallsEnd($callId: ID!, $failed: Boolean) {\n    endCall(callId: $callId, failed: $failed) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CallsEndDocument,
+    "\n  mutation CallsIce($callId: ID!, $candidate: IceCandidateInput!) {\n    sendIceCandidate(callId: $callId, candidate: $candidate) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CallsIceDocument,
+    "\n  subscription CallEvents($deviceId: String, $callId: ID) {\n    callEvents(deviceId: $deviceId, callId: $callId) {\n      type\n      sdp\n      reason\n      candidate {\n        candidate\n        sdpMid\n        sdpMLineIndex\n      }\n      call {\n        ...CallFields\n      }\n    }\n  }\n": typeof types.CallEventsDocument,
+    "\n  query CallsGet($id: ID!) {\n    call(id: $id) {\n      ...CallFields\n    }\n  }\n": typeof types.CallsGetDocument,
+    "\n  query CallsList($conversationId: ID, $first: Int, $after: String) {\n    calls(conversationId: $conversationId, first: $first, after: $after) {\n      nodes {\n        id\n        status\n        conversationId\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.CallsListDocument,
+    "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsOpenDirectDocument,
+    "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsCreateRoomDocument,
+    "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": typeof types.CallsMessagesDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
@@ -133,6 +145,18 @@ const documents: Documents = {
     "\n  mutation AttAnnounce($id: ID!) {\n    announceMessage(id: $id) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AttAnnounceDocument,
     "\n  mutation AttDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n    }\n  }\n": types.AttDeleteDocument,
     "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n": types.AttLimitsDocument,
+    "\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n": types.CallFieldsFragmentDoc,
+    "\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.CallsStartDocument,
+    "\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CallsAnswerDocument,
+    "\n  mutation CallsReject($callId: ID!) {\n    rejectCall(callId: $callId) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CallsRejectDocument,
+    "\n  mutation CallsEnd($callId: ID!, $failed: Boolean) {\n    endCall(callId: $callId, failed: $failed) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CallsEndDocument,
+    "\n  mutation CallsIce($callId: ID!, $candidate: IceCandidateInput!) {\n    sendIceCandidate(callId: $callId, candidate: $candidate) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CallsIceDocument,
+    "\n  subscription CallEvents($deviceId: String, $callId: ID) {\n    callEvents(deviceId: $deviceId, callId: $callId) {\n      type\n      sdp\n      reason\n      candidate {\n        candidate\n        sdpMid\n        sdpMLineIndex\n      }\n      call {\n        ...CallFields\n      }\n    }\n  }\n": types.CallEventsDocument,
+    "\n  query CallsGet($id: ID!) {\n    call(id: $id) {\n      ...CallFields\n    }\n  }\n": types.CallsGetDocument,
+    "\n  query CallsList($conversationId: ID, $first: Int, $after: String) {\n    calls(conversationId: $conversationId, first: $first, after: $after) {\n      nodes {\n        id\n        status\n        conversationId\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.CallsListDocument,
+    "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsOpenDirectDocument,
+    "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsCreateRoomDocument,
+    "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": types.CallsMessagesDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
@@ -280,6 +304,54 @@ export function graphql(source: "\n  mutation AttDelete($id: ID!) {\n    deleteM
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n"): (typeof documents)["\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n"): (typeof documents)["\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsReject($callId: ID!) {\n    rejectCall(callId: $callId) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsReject($callId: ID!) {\n    rejectCall(callId: $callId) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsEnd($callId: ID!, $failed: Boolean) {\n    endCall(callId: $callId, failed: $failed) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsEnd($callId: ID!, $failed: Boolean) {\n    endCall(callId: $callId, failed: $failed) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsIce($callId: ID!, $candidate: IceCandidateInput!) {\n    sendIceCandidate(callId: $callId, candidate: $candidate) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsIce($callId: ID!, $candidate: IceCandidateInput!) {\n    sendIceCandidate(callId: $callId, candidate: $candidate) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription CallEvents($deviceId: String, $callId: ID) {\n    callEvents(deviceId: $deviceId, callId: $callId) {\n      type\n      sdp\n      reason\n      candidate {\n        candidate\n        sdpMid\n        sdpMLineIndex\n      }\n      call {\n        ...CallFields\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription CallEvents($deviceId: String, $callId: ID) {\n    callEvents(deviceId: $deviceId, callId: $callId) {\n      type\n      sdp\n      reason\n      candidate {\n        candidate\n        sdpMid\n        sdpMLineIndex\n      }\n      call {\n        ...CallFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CallsGet($id: ID!) {\n    call(id: $id) {\n      ...CallFields\n    }\n  }\n"): (typeof documents)["\n  query CallsGet($id: ID!) {\n    call(id: $id) {\n      ...CallFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CallsList($conversationId: ID, $first: Int, $after: String) {\n    calls(conversationId: $conversationId, first: $first, after: $after) {\n      nodes {\n        id\n        status\n        conversationId\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): (typeof documents)["\n  query CallsList($conversationId: ID, $first: Int, $after: String) {\n    calls(conversationId: $conversationId, first: $first, after: $after) {\n      nodes {\n        id\n        status\n        conversationId\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -109,7 +109,10 @@ export function wsOnce<R, V>(client: Client, document: TypedDocumentNode<R, V>, 
       {
         next: (value) => {
           result = value as ExecutionResult<R>;
-          dispose();
+          // Not at once: a mutation's `complete` often arrives in the same chunk as its result,
+          // and graphql-ws' client, disposed between the two, releases its lock twice, closing
+          // the socket under the client's other subscriptions. By the next turn it has completed.
+          setTimeout(dispose, 0);
           resolve(result);
         },
         error: reject,

@@ -1,0 +1,44 @@
+/**
+ * Who may see and act on a call: its parties (the caller and every callee it rang), while they
+ * hold a role in its workspace. Anyone else gets NOT_FOUND, exactly as for an id that does not
+ * exist, so call ids cannot be probed. What a party may do depends on the call's state
+ * (see lifecycle.ts).
+ */
+import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
+import type { Context } from '../../graphql/context.js';
+import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import { callSelect } from './records.js';
+
+/** The acting person; API keys act for a workspace and cannot be on a call. */
+export function requireCaller(ctx: Context): string {
+  const id = actingUserId(ctx.viewer);
+  if (!id) throw new ForbiddenError('Only a signed-in user or guest can take part in calls; an API key acts for a workspace, not a person.');
+  return id;
+}
+
+/** The selection of a call with what the state machine needs besides the record. */
+export const callStateSelect = {
+  ...callSelect,
+  callerDeviceId: true,
+  answerDeviceId: true,
+} satisfies Prisma.CallSelect;
+
+/** Loads a call the viewer is a party to, or throws NOT_FOUND. */
+export async function loadCallForParty(ctx: Context, rawId: string | number) {
+  const id = parseId(rawId, 'Call');
+  const me = actingUserId(ctx.viewer);
+  if (!me) throw new NotFoundError('Call');
+  const row = await ctx.db.call.findUnique({ where: { id }, select: callStateSelect });
+  const party = row?.participants.find((p) => p.userId === me);
+  if (!row || !party || !roleIn(ctx.viewer, row.workspaceId)) throw new NotFoundError('Call');
+  return { row, party, me };
+}
+
+/** The workspaces whose calls the viewer may list (they still see only calls they are party to). */
+export function callWorkspaces(viewer: Viewer): string[] {
+  if (viewer.kind === 'user') return [...viewer.roles.keys()];
+  if (viewer.kind === 'guest') return [viewer.workspaceId];
+  return [];
+}
