@@ -7,6 +7,7 @@
  */
 import { WebSocketServer } from 'ws';
 import type { Host } from '../app.js';
+import { LegacyCredentials } from './credentials.js';
 import { createExecutor } from './executor.js';
 import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
@@ -16,6 +17,9 @@ export function installCompat(host: Host): void {
   const logger = host.services.logger.child({ component: 'compat' });
   const executor = createExecutor(host.yoga);
   const router = new Router(logger);
+  // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
+  const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
+  void credentials;
   new Legacy003(executor).mount(router);
   const legacy004 = new Legacy004(executor);
   legacy004.mount(router);

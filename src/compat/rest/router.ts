@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { LegacyNotConfigured } from '../credentials.js';
 
 export interface LegacyRequest {
   method: string;
@@ -73,6 +74,10 @@ export class Router {
     } catch (err) {
       if (err instanceof BadRequest) {
         send(res, 400, { detail: err.message });
+        return;
+      }
+      if (err instanceof LegacyNotConfigured) {
+        send(res, 503, { detail: err.message });
         return;
       }
       this.logger.error({ err, path: url.pathname }, 'legacy request failed');
