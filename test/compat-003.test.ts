@@ -12,6 +12,14 @@ const Me = graphql(`
   }
 `);
 
+const CreateWorkspace = graphql(`
+  mutation Legacy003TestWorkspace($name: String!) {
+    createWorkspace(input: { name: $name }) {
+      __typename
+    }
+  }
+`);
+
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
@@ -46,6 +54,29 @@ describe('legacy 003 accounts', () => {
     expect(session.user_id).toBe(created.user_id);
     const me = await t.exec(Me, {}, { token: session.token });
     expect(me.data!.me).toMatchObject({ id: created.user_id, displayName: username });
+  });
+
+  it('keeps an admin’s chatbot settings through GET and POST /chatbot/api', async () => {
+    const username = `bot${Date.now()}`;
+    const signup = await fetch(`${t.url}/accounts/api/signup`, { method: 'POST', body: form({ username, password: 'secret-pass-1' }) });
+    const { token } = (await signup.json()) as { token: string };
+    const auth = { authorization: `Token ${token}` };
+    // No workspace yet: no chatbot to have.
+    expect((await fetch(`${t.url}/chatbot/api`, { headers: auth })).status).toBe(403);
+    await t.exec(CreateWorkspace, { name: 'Bot Inc' }, { token });
+    expect((await fetch(`${t.url}/chatbot/api`, { headers: auth })).status).toBe(404);
+    const saved = await fetch(`${t.url}/chatbot/api`, {
+      method: 'POST',
+      headers: auth,
+      body: form({ name: 'Helper', greeting: 'Welcome!', color: '#112233', enabled: 'true' }),
+    });
+    expect(saved.status).toBe(200);
+    const read = (await (await fetch(`${t.url}/chatbot/api/`, { headers: auth })).json()) as Record<string, unknown>;
+    expect(read).toMatchObject({ name: 'Helper', greeting: 'Welcome!', color: '#112233', enabled: true, position: 'bottom_right' });
+    const bad = await fetch(`${t.url}/chatbot/api`, { method: 'POST', headers: auth, body: form({ color: 'not a colour' }) });
+    expect(bad.status).toBe(400);
+    expect((await (await fetch(`${t.url}/chatbot/api`, { headers: auth })).json()) as Record<string, unknown>).toMatchObject({ color: '#112233' });
+    expect((await fetch(`${t.url}/chatbot/api`)).status).toBe(401);
   });
 
   it('refuses bad input the legacy way', async () => {

@@ -34,6 +34,7 @@ type Documents = {
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": typeof types.CallsMessagesDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
+    "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": typeof types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateProductDocument,
@@ -159,6 +160,7 @@ const documents: Documents = {
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": types.CallsMessagesDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
+    "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateProductDocument,
@@ -358,6 +360,10 @@ export function graphql(source: "\n  query CallsMessages($id: ID!) {\n    conver
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
