@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import type { Host } from '../app.js';
 import { LegacyCredentials } from './credentials.js';
 import { createExecutor } from './executor.js';
+import { Legacy000 } from './legacy-000.js';
 import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
 import { Router } from './rest/router.js';
@@ -19,7 +20,7 @@ export function installCompat(host: Host): void {
   const router = new Router(logger);
   // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
   const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
-  void credentials;
+  new Legacy000(executor, credentials).mount(router);
   new Legacy003(executor).mount(router);
   const legacy004 = new Legacy004(executor);
   legacy004.mount(router);

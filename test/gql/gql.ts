@@ -33,6 +33,11 @@ type Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": typeof types.CallsMessagesDocument,
+    "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n": typeof types.Compat000CreateOrganizationDocument,
+    "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n": typeof types.Compat000CreateProductDocument,
+    "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat000AddMemberDocument,
+    "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat000EventsDocument,
+    "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat000SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
@@ -163,6 +168,11 @@ const documents: Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": types.CallsMessagesDocument,
+    "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n": types.Compat000CreateOrganizationDocument,
+    "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n": types.Compat000CreateProductDocument,
+    "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.Compat000AddMemberDocument,
+    "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat000EventsDocument,
+    "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat000SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
@@ -364,6 +374,26 @@ export function graphql(source: "\n  mutation CallsCreateRoom($input: CreateRoom
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
