@@ -38,6 +38,9 @@ type Documents = {
     "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat000AddMemberDocument,
     "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat000EventsDocument,
     "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat000SendDocument,
+    "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.Compat001LogInDocument,
+    "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat001EventsDocument,
+    "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.Compat001SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
@@ -173,6 +176,9 @@ const documents: Documents = {
     "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.Compat000AddMemberDocument,
     "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat000EventsDocument,
     "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat000SendDocument,
+    "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.Compat001LogInDocument,
+    "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat001EventsDocument,
+    "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.Compat001SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
@@ -394,6 +400,18 @@ export function graphql(source: "\n  subscription Compat000Events($conversationI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
