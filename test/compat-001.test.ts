@@ -210,6 +210,9 @@ describe('legacy 001 messages and threads', () => {
     expect(await call('POST', '/chat-app/message-list/', { Username: calm.Username, Password: PASSWORD, Thread_type: 'Shipping' })).toEqual({ status: 200, body: [] });
     const viaQuery = await call('GET', `/chat-app/message-list/?Username=${calm.Username}&Password=${PASSWORD}&Thread_type=Billing`);
     expect((viaQuery.body as Json[]).length).toBe(2);
+    // Without a type, a client gets all their threads' messages, and only theirs.
+    const allMine = await call('POST', '/chat-app/message-list/', { Username: calm.Username, Password: PASSWORD });
+    expect((allMine.body as Json[]).map((m) => m.sender)).toEqual([calm.id, calm.id]);
 
     // The agent's list: the alarmed client's thread first, marked with its urgency.
     const inbox = await call('POST', '/chat-app/message-list/', { Username: agent.Username, Password: PASSWORD });
