@@ -201,6 +201,8 @@ describe('legacy 000 sales-agent app', () => {
     expect(list[2]).toMatchObject({ side: true, author: { id: agent.id, session_id: null } });
     // The agent has read the visitor's message by answering it.
     expect(list[1]!.read).toBe(true);
+    // The support page reads the same room through send_message/<pk>/.
+    expect(await get(`/send_message/${room.room_pk}/`)).toEqual(polled);
 
     // The support page lists the product's rooms (any organization for an unknown org id) with the first room's messages.
     const rooms = await get(`/room_list/Sales-Agent/unknown-org`);
