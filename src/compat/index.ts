@@ -9,6 +9,8 @@ import { WebSocketServer } from 'ws';
 import type { Host } from '../app.js';
 import { LegacyCredentials } from './credentials.js';
 import { createExecutor } from './executor.js';
+import { Legacy000 } from './legacy-000.js';
+import { LEGACY_001_SOCKET, Legacy001 } from './legacy-001.js';
 import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
 import { Router } from './rest/router.js';
@@ -19,7 +21,9 @@ export function installCompat(host: Host): void {
   const router = new Router(logger);
   // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
   const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
-  void credentials;
+  new Legacy000(executor, credentials).mount(router);
+  const legacy001 = new Legacy001(executor, credentials, logger);
+  legacy001.mount(router);
   new Legacy003(executor).mount(router);
   const legacy004 = new Legacy004(executor);
   legacy004.mount(router);
@@ -34,6 +38,17 @@ export function installCompat(host: Host): void {
         ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
         legacy004.connect(ws, req).catch((err: unknown) => {
           logger.error({ err }, 'legacy 004 socket failed');
+          ws.close(1011, 'Internal server error');
+        });
+      }),
+  });
+  host.addUpgradeRoute({
+    match: (p) => LEGACY_001_SOCKET.test(p),
+    handle: (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
+        legacy001.connect(ws, req).catch((err: unknown) => {
+          logger.error({ err }, 'legacy 001 socket failed');
           ws.close(1011, 'Internal server error');
         });
       }),

@@ -61,7 +61,8 @@ export class Router {
       return;
     }
     try {
-      const body = req.method === 'GET' || req.method === 'DELETE' ? {} : await readBody(req);
+      // Django reads a body on any method, and legacy 001 documents form data on its list calls.
+      const body = hasBody(req) ? await readBody(req) : {};
       const out = await found.route.handler({
         method: req.method ?? 'GET',
         params: found.params!,
@@ -100,8 +101,19 @@ function match(parts: string[], pathname: string): Record<string, string> | null
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
+  if (status === 204) {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding']) return true;
+  const length = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(length) && length > 0;
 }
 
 async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
