@@ -24,6 +24,7 @@ import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { useSharedEventExecution, type SharedExecutionStats } from './transport/shared-execution.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
 import { startBackground } from './background.js';
@@ -48,8 +49,28 @@ export interface BuildOptions {
   logger?: Logger;
 }
 
-/** A handler for WebSocket upgrades on one path; the compat shim registers its own paths. */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** A handler for WebSocket upgrades on matching paths; the compat shim registers its own. */
+export interface UpgradeRoute {
+  match: (pathname: string) => boolean;
+  handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+/** A handler for HTTP requests on matching paths, tried before /graphql. */
+export interface HttpRoute {
+  match: (pathname: string) => boolean;
+  handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+}
+
+/** What a component mounted on the server (the legacy shim) may use. */
+export interface Host {
+  server: Server;
+  yoga: Yoga;
+  services: Services;
+  addHttpRoute(route: HttpRoute): void;
+  addUpgradeRoute(route: UpgradeRoute): void;
+  /** Runs on stop, after WebSockets are closed and before pub/sub and the database. */
+  onStop(hook: () => Promise<void> | void): void;
+}
 
 function jwtSecret(config: Config, logger: Logger): string {
   if (config.JWT_SECRET) return config.JWT_SECRET;
@@ -109,9 +130,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const yoga = createHttpHandler(services, schema, [useSharedEventExecution(sharedExecution)]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
-  const upgrades = new Map<string, UpgradeHandler>([
-    ['/graphql', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))],
-  ]);
+  // Routes beyond /graphql, registered by the legacy shim (and anything else mounted on the
+  // same port): first match wins, by path.
+  const httpRoutes: HttpRoute[] = [];
+  const upgradeRoutes: UpgradeRoute[] = [
+    {
+      match: (pathname) => pathname === '/graphql',
+      handle: (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)),
+    },
+  ];
+  const stopHooks: Array<() => Promise<void> | void> = [];
 
   const files = createFileHandler(services);
   const stopSweeper = startFileSweeper(services);
@@ -133,6 +161,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       res.writeHead(302, { location: '/graphql' }).end();
       return;
     }
+    const extra = httpRoutes.find((r) => r.match(pathname!));
+    if (extra) return extra.handle(req, res);
     return yoga.handle(req, res);
   }
 
@@ -157,10 +187,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return checks;
   }
 
+  const host: Host = {
+    server,
+    yoga,
+    services,
+    addHttpRoute: (route) => httpRoutes.push(route),
+    addUpgradeRoute: (route) => upgradeRoutes.push(route),
+    onStop: (hook) => stopHooks.push(hook),
+  };
+  installCompat(host);
+
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const pathname = (req.url ?? '/').split('?')[0]!;
-    const handler = upgrades.get(pathname);
+    const handler = upgradeRoutes.find((r) => r.match(pathname))?.handle;
     if (!handler || stopping) {
       socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
@@ -201,6 +241,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
         const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
         await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
+        for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
         server.closeIdleConnections();
         const timer = setTimeout(() => {
           log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing them');

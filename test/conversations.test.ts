@@ -139,6 +139,17 @@ const OpenDirect = graphql(`
   }
 `);
 
+const IssueKey = graphql(`
+  mutation ConvIssueKey($workspaceId: ID!) {
+    issueApiKey(input: { workspaceId: $workspaceId, name: "integration" }) {
+      __typename
+      ... on IssuedApiKey {
+        secret
+      }
+    }
+  }
+`);
+
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp();
@@ -209,6 +220,27 @@ describe('sending', () => {
     const capped = await t.exec(History, { id, first: 1_000_000 }, { token: ws.admin.token });
     expect(capped.errors).toBeUndefined();
     expect(capped.data!.conversation.messages.edges.length).toBeLessThanOrEqual(100);
+  });
+
+  it('lets an API key write as a member or staff it names with asUserId, and as nobody else', async () => {
+    const ws = await workspace(t, { bob: 'AGENT', cid: 'CLIENT', eve: 'CLIENT' });
+    const id = await room(ws.admin.token, ws.id, [ws.people.cid!.id]);
+    const issued = await t.exec(IssueKey, { workspaceId: ws.id }, { token: ws.admin.token });
+    if (issued.data?.issueApiKey.__typename !== 'IssuedApiKey') throw new Error(JSON.stringify(issued));
+    const key = issued.data.issueApiKey.secret;
+    const as = (asUserId: string | undefined, token = key) => t.exec(Send, { input: { conversationId: id, body: 'hello', asUserId } }, { token });
+
+    expect((await as(ws.people.cid!.id)).data!.sendMessage).toMatchObject({ __typename: 'Message', author: { id: ws.people.cid!.id } });
+    // Staff reach the room by role and join it by answering.
+    expect((await as(ws.people.bob!.id)).data!.sendMessage).toMatchObject({ __typename: 'Message', author: { id: ws.people.bob!.id } });
+    expect(await t.app.services.db.conversationMember.count({ where: { conversationId: id, userId: ws.people.bob!.id } })).toBe(1);
+    // A client who is not in the room, someone of another workspace, no one named, or a user naming someone else: refused.
+    expect((await as(ws.people.eve!.id)).data!.sendMessage).toMatchObject({ __typename: 'ForbiddenError' });
+    const stranger = (await workspace(t)).admin;
+    expect((await as(stranger.id)).data!.sendMessage).toMatchObject({ __typename: 'NotFoundError' });
+    expect((await as(undefined)).data!.sendMessage).toMatchObject({ __typename: 'ForbiddenError' });
+    expect((await as(ws.people.cid!.id, ws.people.bob!.token)).data!.sendMessage).toMatchObject({ __typename: 'ForbiddenError' });
+    expect(await t.app.services.db.message.count({ where: { conversationId: id } })).toBe(2);
   });
 
   it('lets only the author or an admin edit, and keeps the edit time', async () => {

@@ -91,6 +91,15 @@ const CreateWorkspace = graphql(`
   }
 `);
 
+const UserSession = graphql(`
+  query IdentityUserSession($id: ID!) {
+    user(id: $id) {
+      id
+      sessionId
+    }
+  }
+`);
+
 const IssueApiKey = graphql(`
   mutation IssueApiKey($workspaceId: ID!, $name: String!) {
     issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {
@@ -473,6 +482,20 @@ describe('bad input gets a clear, typed error and changes nothing', () => {
     expect(staff.errors![0]!.extensions!.code).toBe('NOT_FOUND');
     const unknownWs = (await t.exec(GuestSession, { input: { workspaceId: '8a0c0d3e-1111-4222-8333-944455556666' } })).data!.startGuestSession;
     expect(unknownWs).toMatchObject({ __typename: 'NotFoundError' });
+  });
+
+  it('shows a guest’s session id only to the guest and to API keys of its workspace', async () => {
+    const admin = await signUp();
+    const ws = await workspaceFor(admin.accessToken);
+    const start = (await t.exec(GuestSession, { input: { workspaceId: ws.id, sessionId: 'visitor-session-2' } })).data!.startGuestSession;
+    if (start.__typename !== 'AuthPayload') throw new Error('guest');
+    const issued = (await t.exec(IssueApiKey, { workspaceId: ws.id, name: 'shim' }, { token: admin.accessToken })).data!.issueApiKey;
+    if (issued.__typename !== 'IssuedApiKey') throw new Error('key');
+    const read = async (token: string) => (await t.exec(UserSession, { id: start.user.id }, { token })).data?.user.sessionId;
+    expect(await read(start.accessToken)).toBe('visitor-session-2');
+    expect(await read(issued.secret)).toBe('visitor-session-2');
+    // Even the workspace's admin does not see it: it would let them act as the visitor.
+    expect(await read(admin.accessToken)).toBeNull();
   });
 
   it('asks anonymous callers to sign in', async () => {

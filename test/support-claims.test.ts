@@ -122,6 +122,51 @@ const QueueEvents = graphql(`
   }
 `);
 
+const ClaimAs = graphql(`
+  mutation ClaimsClaimAs($conversationId: ID!, $asUserId: ID) {
+    claimConversation(conversationId: $conversationId, asUserId: $asUserId) {
+      __typename
+      ... on ConversationClaim {
+        holderId
+      }
+      ... on ClaimHeldError {
+        holderId
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
+const ReleaseAs = graphql(`
+  mutation ClaimsReleaseAs($conversationId: ID!, $asUserId: ID) {
+    releaseClaim(conversationId: $conversationId, asUserId: $asUserId) {
+      __typename
+      ... on ConversationClaim {
+        holderId
+        releaseReason
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
+const IssueKey = graphql(`
+  mutation ClaimsIssueKey($workspaceId: ID!) {
+    issueApiKey(input: { workspaceId: $workspaceId, name: "integration" }) {
+      __typename
+      ... on IssuedApiKey {
+        secret
+      }
+    }
+  }
+`);
+
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ SUPPORT_CLAIM_LEASE_SECONDS: String(LEASE_SECONDS), SUPPORT_SWEEP_INTERVAL_MS: '100' });
@@ -292,5 +337,41 @@ describe('claims', () => {
     expect((await t.exec(Claim, { conversationId: room.id }, { token: cus.token })).data!.claimConversation).toMatchObject({ code: 'FORBIDDEN' });
     const unknown = await t.exec(Claim, { conversationId: room.id, messageId: '5b1f4c1e-0000-4000-8000-000000000009' }, { token: ann.token });
     expect(unknown.data!.claimConversation).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('lets an API key claim and release for an agent it names (asUserId), and never for a customer', async () => {
+    const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
+    const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
+    const room = (await t.exec(CreateRoom, { input: { workspaceId: ws.id, name: 'Help', roomType: 'SUPPORT', memberIds: [cus.id] } }, { token: ws.admin.token }))
+      .data!.createRoom;
+    if (room.__typename !== 'Room') throw new Error('room');
+    const issued = await t.exec(IssueKey, { workspaceId: ws.id }, { token: ws.admin.token });
+    if (issued.data?.issueApiKey.__typename !== 'IssuedApiKey') throw new Error('key');
+    const key = issued.data.issueApiKey.secret;
+
+    expect((await t.exec(ClaimAs, { conversationId: room.id, asUserId: ann.id }, { token: key })).data!.claimConversation).toMatchObject({
+      __typename: 'ConversationClaim',
+      holderId: ann.id,
+    });
+    expect((await t.exec(ClaimAs, { conversationId: room.id, asUserId: ben.id }, { token: key })).data!.claimConversation).toMatchObject({
+      __typename: 'ClaimHeldError',
+      holderId: ann.id,
+    });
+    // Ben's reply written by the key is refused too; Ann's goes through.
+    const benReply = await t.exec(Send, { input: { conversationId: room.id, body: 'mine', asUserId: ben.id } }, { token: key });
+    expect(benReply.data!.sendMessage).toMatchObject({ code: 'CONFLICT' });
+    expect((await t.exec(Send, { input: { conversationId: room.id, body: 'ok', asUserId: ann.id } }, { token: key })).data!.sendMessage).toMatchObject({
+      __typename: 'Message',
+    });
+    expect((await t.exec(ClaimAs, { conversationId: room.id, asUserId: cus.id }, { token: key })).data!.claimConversation).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await t.exec(ClaimAs, { conversationId: room.id }, { token: key })).data!.claimConversation).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await t.exec(ClaimAs, { conversationId: room.id, asUserId: ben.id }, { token: ann.token })).data!.claimConversation).toMatchObject({ code: 'FORBIDDEN' });
+    // Released as Ben, it is not his to release; as Ann, it ends.
+    expect((await t.exec(ReleaseAs, { conversationId: room.id, asUserId: ben.id }, { token: key })).data!.releaseClaim).toMatchObject({ code: 'FORBIDDEN' });
+    expect((await t.exec(ReleaseAs, { conversationId: room.id, asUserId: ann.id }, { token: key })).data!.releaseClaim).toMatchObject({
+      __typename: 'ConversationClaim',
+      holderId: ann.id,
+      releaseReason: 'RELEASED',
+    });
   });
 });

@@ -83,6 +83,13 @@ export const envSchema = z.object({
     .min(20)
     .default(5000)
     .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
+  LEGACY_API_KEY: z
+    .string()
+    .regex(/^ck_/, 'must be an API key (ck_…)')
+    .optional()
+    .describe(
+      'API key of the workspace legacy 000, 001 and 003 clients live in; the legacy shim acts with it where those backends had no authentication. Unset: those legacy calls answer 503.',
+    ),
   PRESENCE_TTL_SECONDS: z.coerce
     .number()
     .min(0.3)

@@ -33,6 +33,16 @@ type Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": typeof types.CallsMessagesDocument,
+    "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n": typeof types.Compat000CreateOrganizationDocument,
+    "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n": typeof types.Compat000CreateProductDocument,
+    "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat000AddMemberDocument,
+    "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat000EventsDocument,
+    "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat000SendDocument,
+    "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.Compat001LogInDocument,
+    "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat001EventsDocument,
+    "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.Compat001SendDocument,
+    "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
+    "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": typeof types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateProductDocument,
@@ -69,6 +79,7 @@ type Documents = {
     "\n  mutation ConvEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        body\n        editedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvEditDocument,
     "\n  mutation ConvRemoveMember($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvRemoveMemberDocument,
     "\n  mutation ConvOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n        direct\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvOpenDirectDocument,
+    "\n  mutation ConvIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": typeof types.ConvIssueKeyDocument,
     "\n  mutation DeliveryCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.DeliveryCreateRoomDocument,
     "\n  mutation DeliverySend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.DeliverySendDocument,
     "\n  mutation DeliveryReply($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        body\n        side\n        clientMessageId\n        author {\n          id\n          displayName\n        }\n        replyTo {\n          id\n          seq\n          excerpt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.DeliveryReplyDocument,
@@ -77,6 +88,7 @@ type Documents = {
     "\n  mutation FixtureCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FixtureCreateWorkspaceDocument,
     "\n  mutation FixtureAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FixtureAddMemberDocument,
     "\n  mutation FixtureGuest($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FixtureGuestDocument,
+    "\n  mutation LegacyHelperIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"legacy shim\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.LegacyHelperIssueKeyDocument,
     "\n  mutation SupportFixtureIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"support\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.SupportFixtureIssueKeyDocument,
     "\n  mutation SupportFixtureProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.SupportFixtureProductDocument,
     "\n  mutation SupportCreateLineManager($input: CreateLineManagerInput!) {\n    createLineManager(input: $input) {\n      __typename\n      ... on LineManager {\n        id\n        positionInLine\n        capacity\n        openTicketCount\n        averageServingSeconds\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SupportCreateLineManagerDocument,
@@ -86,6 +98,7 @@ type Documents = {
     "\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.LogInDocument,
     "\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n": typeof types.MeDocument,
     "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CreateWorkspaceDocument,
+    "\n  query IdentityUserSession($id: ID!) {\n    user(id: $id) {\n      id\n      sessionId\n    }\n  }\n": typeof types.IdentityUserSessionDocument,
     "\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.IssueApiKeyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.RevokeApiKeyDocument,
     "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n": typeof types.WorkspaceDocument,
@@ -111,6 +124,9 @@ type Documents = {
     "\n  mutation ClaimsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.ClaimsCreateRoomDocument,
     "\n  query ClaimsTicket($id: ID!) {\n    ticket(id: $id) {\n      claim {\n        holderId\n      }\n    }\n  }\n": typeof types.ClaimsTicketDocument,
     "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n": typeof types.ClaimsQueueEventsDocument,
+    "\n  mutation ClaimsClaimAs($conversationId: ID!, $asUserId: ID) {\n    claimConversation(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ClaimsClaimAsDocument,
+    "\n  mutation ClaimsReleaseAs($conversationId: ID!, $asUserId: ID) {\n    releaseClaim(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n        releaseReason\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ClaimsReleaseAsDocument,
+    "\n  mutation ClaimsIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": typeof types.ClaimsIssueKeyDocument,
     "\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n": typeof types.QueueAgentQueueDocument,
     "\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.QueueSendDocument,
     "\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.QueueCreateRoomDocument,
@@ -160,6 +176,16 @@ const documents: Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": types.CallsMessagesDocument,
+    "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n": types.Compat000CreateOrganizationDocument,
+    "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n": types.Compat000CreateProductDocument,
+    "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.Compat000AddMemberDocument,
+    "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat000EventsDocument,
+    "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat000SendDocument,
+    "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.Compat001LogInDocument,
+    "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat001EventsDocument,
+    "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.Compat001SendDocument,
+    "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
+    "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateProductDocument,
@@ -196,6 +222,7 @@ const documents: Documents = {
     "\n  mutation ConvEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        body\n        editedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvEditDocument,
     "\n  mutation ConvRemoveMember($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvRemoveMemberDocument,
     "\n  mutation ConvOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n        direct\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvOpenDirectDocument,
+    "\n  mutation ConvIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": types.ConvIssueKeyDocument,
     "\n  mutation DeliveryCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.DeliveryCreateRoomDocument,
     "\n  mutation DeliverySend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.DeliverySendDocument,
     "\n  mutation DeliveryReply($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        body\n        side\n        clientMessageId\n        author {\n          id\n          displayName\n        }\n        replyTo {\n          id\n          seq\n          excerpt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.DeliveryReplyDocument,
@@ -204,6 +231,7 @@ const documents: Documents = {
     "\n  mutation FixtureCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FixtureCreateWorkspaceDocument,
     "\n  mutation FixtureAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FixtureAddMemberDocument,
     "\n  mutation FixtureGuest($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FixtureGuestDocument,
+    "\n  mutation LegacyHelperIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"legacy shim\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.LegacyHelperIssueKeyDocument,
     "\n  mutation SupportFixtureIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"support\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.SupportFixtureIssueKeyDocument,
     "\n  mutation SupportFixtureProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.SupportFixtureProductDocument,
     "\n  mutation SupportCreateLineManager($input: CreateLineManagerInput!) {\n    createLineManager(input: $input) {\n      __typename\n      ... on LineManager {\n        id\n        positionInLine\n        capacity\n        openTicketCount\n        averageServingSeconds\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SupportCreateLineManagerDocument,
@@ -213,6 +241,7 @@ const documents: Documents = {
     "\n  mutation LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        refreshToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.LogInDocument,
     "\n  query Me {\n    me {\n      id\n      email\n      displayName\n      kind\n      memberships {\n        role\n        workspace {\n          id\n          name\n        }\n      }\n    }\n  }\n": types.MeDocument,
     "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CreateWorkspaceDocument,
+    "\n  query IdentityUserSession($id: ID!) {\n    user(id: $id) {\n      id\n      sessionId\n    }\n  }\n": types.IdentityUserSessionDocument,
     "\n  mutation IssueApiKey($workspaceId: ID!, $name: String!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: $name }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n          prefix\n          revokedAt\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.IssueApiKeyDocument,
     "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on ApiKey {\n        id\n        revokedAt\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.RevokeApiKeyDocument,
     "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      name\n      viewerRole\n      apiKeys {\n        id\n        name\n      }\n    }\n  }\n": types.WorkspaceDocument,
@@ -238,6 +267,9 @@ const documents: Documents = {
     "\n  mutation ClaimsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.ClaimsCreateRoomDocument,
     "\n  query ClaimsTicket($id: ID!) {\n    ticket(id: $id) {\n      claim {\n        holderId\n      }\n    }\n  }\n": types.ClaimsTicketDocument,
     "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n": types.ClaimsQueueEventsDocument,
+    "\n  mutation ClaimsClaimAs($conversationId: ID!, $asUserId: ID) {\n    claimConversation(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ClaimsClaimAsDocument,
+    "\n  mutation ClaimsReleaseAs($conversationId: ID!, $asUserId: ID) {\n    releaseClaim(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n        releaseReason\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ClaimsReleaseAsDocument,
+    "\n  mutation ClaimsIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": types.ClaimsIssueKeyDocument,
     "\n  query QueueAgentQueue($workspaceId: ID!, $mine: Boolean) {\n    supportQueue(workspaceId: $workspaceId, mine: $mine) {\n      status\n      urgency {\n        score\n        urgent\n        keywords\n        reasons\n        waitingSince\n      }\n      conversation {\n        id\n        kind\n        ... on Ticket {\n          priority\n        }\n      }\n    }\n  }\n": types.QueueAgentQueueDocument,
     "\n  mutation QueueSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.QueueSendDocument,
     "\n  mutation QueueCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.QueueCreateRoomDocument,
@@ -358,6 +390,46 @@ export function graphql(source: "\n  mutation CallsCreateRoom($input: CreateRoom
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000CreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -505,6 +577,10 @@ export function graphql(source: "\n  mutation ConvOpenDirect($workspaceId: ID!, 
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation ConvIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ConvIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  mutation DeliveryCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation DeliveryCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -534,6 +610,10 @@ export function graphql(source: "\n  mutation FixtureAddMember($input: AddWorksp
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation FixtureGuest($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation FixtureGuest($input: GuestSessionInput!) {\n    startGuestSession(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n        }\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LegacyHelperIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"legacy shim\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LegacyHelperIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"legacy shim\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -570,6 +650,10 @@ export function graphql(source: "\n  query Me {\n    me {\n      id\n      email
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Workspace {\n        id\n        name\n        viewerRole\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query IdentityUserSession($id: ID!) {\n    user(id: $id) {\n      id\n      sessionId\n    }\n  }\n"): (typeof documents)["\n  query IdentityUserSession($id: ID!) {\n    user(id: $id) {\n      id\n      sessionId\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -670,6 +754,18 @@ export function graphql(source: "\n  query ClaimsTicket($id: ID!) {\n    ticket(
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription ClaimsQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      claim {\n        holderId\n        holderName\n        releaseReason\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ClaimsClaimAs($conversationId: ID!, $asUserId: ID) {\n    claimConversation(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ClaimsClaimAs($conversationId: ID!, $asUserId: ID) {\n    claimConversation(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ClaimsReleaseAs($conversationId: ID!, $asUserId: ID) {\n    releaseClaim(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n        releaseReason\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ClaimsReleaseAs($conversationId: ID!, $asUserId: ID) {\n    releaseClaim(conversationId: $conversationId, asUserId: $asUserId) {\n      __typename\n      ... on ConversationClaim {\n        holderId\n        releaseReason\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ClaimsIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ClaimsIssueKey($workspaceId: ID!) {\n    issueApiKey(input: { workspaceId: $workspaceId, name: \"integration\" }) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -10,7 +10,7 @@ import { STAFF } from '../workspaces/permissions.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
-import { loadAccess } from './permissions.js';
+import { actingAuthor, loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
 import {
   ConversationRef,
@@ -69,6 +69,12 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
       required: false,
       description: 'An idempotency key: sending again with the same key returns the first message instead of a second.',
       validate: clientMessageId,
+    }),
+    asUserId: t.id({
+      required: false,
+      description:
+        'For API keys (server integrations such as the legacy shim): the user of the workspace to write as, a member of the conversation ' +
+        'or staff of its workspace. Others write as themselves.',
     }),
   }),
 });
@@ -222,14 +228,14 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
-      'Staff answering a room they reach by role join it.',
+      'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
     errors: { types: [ValidationError, NotFoundError] },
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const authorId = requireUser(ctx);
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
       const access = await loadAccess(ctx, input.conversationId);
+      const { userId: authorId, member } = await actingAuthor(ctx, access, input.asUserId);
       const { record } = await appendMessage(ctx, {
         conversationId: access.conversation.id,
         authorId,
@@ -238,7 +244,7 @@ builder.mutationFields((t) => ({
         side: input.side ?? null,
         replyToId: input.replyToId ? parseId(input.replyToId, 'Message') : null,
         clientMessageId: input.clientMessageId ?? null,
-        joinAuthor: !access.member,
+        joinAuthor: !member,
       });
       return record;
     },

@@ -122,3 +122,40 @@ export function requirePerson(viewer: Viewer): string {
   if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
   return id;
 }
+
+/**
+ * Who writes in a conversation: the viewer themself, or, for an API key (a server integration
+ * such as the legacy shim, whose legacy clients name their user by id), the user it names with
+ * `asUserId`, who must be a member of the conversation or staff of its workspace. `member` is
+ * that person's membership. `asUserId` from anyone but an API key must be the viewer.
+ */
+export async function actingAuthor(
+  ctx: Context,
+  access: Access,
+  asUserId: string | number | null | undefined,
+): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null }> {
+  if (ctx.viewer.kind !== 'apiKey') {
+    const me = requirePerson(ctx.viewer);
+    if (asUserId != null && parseId(asUserId, 'User') !== me) throw new ForbiddenError('asUserId is for API keys only; you write as yourself.');
+    return { userId: me, member: access.member };
+  }
+  if (asUserId == null) throw new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.');
+  const userId = parseId(asUserId, 'User');
+  const { workspaceId } = access.conversation;
+  const user = await ctx.db.user.findUnique({
+    where: { id: userId },
+    select: {
+      kind: true,
+      guestWorkspaceId: true,
+      memberships: { where: { workspaceId }, select: { role: true } },
+      conversationMemberships: { where: { conversationId: access.conversation.id }, select: { role: true, lastReadSeq: true } },
+    },
+  });
+  const inWorkspace = user && (user.kind === 'GUEST' ? user.guestWorkspaceId === workspaceId : user.memberships.length > 0);
+  if (!user || !inWorkspace) throw new NotFoundError('User');
+  const member = user.conversationMemberships[0] ?? null;
+  const role = user.memberships[0]?.role;
+  const staff = user.kind !== 'GUEST' && (role === 'ADMIN' || role === 'AGENT') && !access.conversation.direct;
+  if (!member && !staff) throw new ForbiddenError('That user is neither a member of this conversation nor staff of its workspace.');
+  return { userId, member };
+}

@@ -50,6 +50,26 @@ function staffActor(ctx: Context, workspaceId: string, what: string): Actor {
   return { userId: actingUserId(ctx.viewer), admin: isAdminIn(ctx.viewer, workspaceId) };
 }
 
+/**
+ * Who holds a claim: an admin or agent signed in as themself, or, for an API key (the legacy
+ * shim, whose agents are named by id), the admin or agent of its workspace it names.
+ */
+async function claimant(ctx: Context, workspaceId: string, asUserId: string | number | null | undefined): Promise<string> {
+  if (ctx.viewer.kind === 'apiKey') {
+    if (asUserId == null) throw new ForbiddenError('Claims are held by people: an API key names the admin or agent with asUserId.');
+    const userId = parseId(asUserId, 'User');
+    const standing = await standingOf(ctx, workspaceId, userId);
+    if (!standing) throw new NotFoundError('User');
+    if (standing !== 'ADMIN' && standing !== 'AGENT') throw new ForbiddenError('Only admins and agents claim conversations.');
+    return userId;
+  }
+  const holderId = actingUserId(ctx.viewer);
+  if (!holderId || ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
+  if (asUserId != null && parseId(asUserId, 'User') !== holderId) throw new ForbiddenError('asUserId is for API keys only; you claim as yourself.');
+  if (!isStaffIn(ctx.viewer, workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
+  return holderId;
+}
+
 function findTicket(ctx: Context, query: object, id: string) {
   return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id } });
 }
@@ -429,19 +449,21 @@ builder.mutationFields((t) => ({
     type: ClaimRef,
     description:
       'Claims a conversation (or one message of it) to work on it, exclusively, for SUPPORT_CLAIM_LEASE_SECONDS; claiming again renews the lease. ' +
-      'While held, other agents’ claims and replies are refused naming the holder. Ends on releaseClaim, when a ticket closes, or when the holder’s last connection closes. Admins and agents.',
+      'While held, other agents’ claims and replies are refused naming the holder. Ends on releaseClaim, when a ticket closes, or when the holder’s last connection closes. Admins and agents (an API key names one with asUserId).',
     authScopes: { authenticated: true },
     errors: { types: [ClaimHeldError, NotFoundError, ConflictError] },
     args: {
       conversationId: t.arg.id({ description: 'The conversation or ticket.' }),
       messageId: t.arg.id({ required: false, description: 'One message of it, to claim just that message.' }),
+      asUserId: t.arg.id({
+        required: false,
+        description: 'For API keys (server integrations such as the legacy shim): the admin or agent of the workspace who holds the claim.',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const access = await loadAccess(ctx, args.conversationId);
       const { conversation } = access;
-      const holderId = actingUserId(ctx.viewer);
-      if (!holderId || ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
-      if (!isStaffIn(ctx.viewer, conversation.workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
+      const holderId = await claimant(ctx, conversation.workspaceId, args.asUserId);
       const messageId = args.messageId ? parseId(args.messageId, 'Message') : null;
       if (messageId && !(await ctx.db.message.count({ where: { id: messageId, conversationId: conversation.id } }))) {
         throw new NotFoundError('Message');
@@ -468,13 +490,22 @@ builder.mutationFields((t) => ({
     args: {
       conversationId: t.arg.id({ description: 'The conversation or ticket.' }),
       messageId: t.arg.id({ required: false, description: 'The message, for a message claim.' }),
+      asUserId: t.arg.id({
+        required: false,
+        description: 'For API keys: release as this admin or agent (only their own claim); without it an API key releases any claim.',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const { conversation } = await loadAccess(ctx, args.conversationId);
+      const messageId = args.messageId ? parseId(args.messageId, 'Message') : null;
+      if (ctx.viewer.kind === 'apiKey' && args.asUserId != null) {
+        const by = await claimant(ctx, conversation.workspaceId, args.asUserId);
+        return releaseClaim(ctx, { conversationId: conversation.id, messageId, by, force: false });
+      }
       if (!isStaffIn(ctx.viewer, conversation.workspaceId)) throw new ForbiddenError('Only admins and agents hold claims.');
       return releaseClaim(ctx, {
         conversationId: conversation.id,
-        messageId: args.messageId ? parseId(args.messageId, 'Message') : null,
+        messageId,
         by: actingUserId(ctx.viewer),
         force: isAdminIn(ctx.viewer, conversation.workspaceId),
       });

@@ -49,6 +49,18 @@ export const UserRef = builder.prismaObject('User', {
         return staffOf(ctx.viewer, workspaces) ? user.email : null;
       },
     }),
+    sessionId: t.string({
+      nullable: true,
+      description:
+        'For guests: the session id their browser keeps (legacy session_id / consumer id). Only the guest themself and API keys of ' +
+        'their workspace see it (it resumes the guest’s session, so it is a credential); null otherwise and for registered users.',
+      select: { guestSessionId: true, guestWorkspaceId: true },
+      resolve: (user, _args, ctx) => {
+        if (!user.guestSessionId) return null;
+        if (actingUserId(ctx.viewer) === user.id) return user.guestSessionId;
+        return ctx.viewer.kind === 'apiKey' && ctx.viewer.workspaceId === user.guestWorkspaceId ? user.guestSessionId : null;
+      },
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the account was created.' }),
     memberships: t.relation('memberships', {
       description: 'The workspaces this user belongs to and their role in each; only the user sees their own.',

@@ -1,0 +1,59 @@
+/**
+ * The legacy shim, mounted on the same port: REST paths of legacy 000, 001, 003 and 004, the
+ * Socket.IO events of 002, and the legacy WebSocket protocols. It translates each legacy call
+ * into GraphQL operations run by one executor (./executor.ts) and shapes the answers as the
+ * legacy documents do; it holds no business logic and never touches the database.
+ * docs/legacy-mapping.md maps every legacy call to the operation that serves it.
+ */
+import { WebSocketServer } from 'ws';
+import type { Host } from '../app.js';
+import { LegacyCredentials } from './credentials.js';
+import { createExecutor } from './executor.js';
+import { Legacy000 } from './legacy-000.js';
+import { LEGACY_001_SOCKET, Legacy001 } from './legacy-001.js';
+import { Legacy003 } from './legacy-003.js';
+import { Legacy004 } from './legacy-004.js';
+import { Router } from './rest/router.js';
+
+export function installCompat(host: Host): void {
+  const logger = host.services.logger.child({ component: 'compat' });
+  const executor = createExecutor(host.yoga);
+  const router = new Router(logger);
+  // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
+  const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
+  new Legacy000(executor, credentials).mount(router);
+  const legacy001 = new Legacy001(executor, credentials, logger);
+  legacy001.mount(router);
+  new Legacy003(executor).mount(router);
+  const legacy004 = new Legacy004(executor);
+  legacy004.mount(router);
+
+  host.addHttpRoute({ match: (p) => router.matches(p), handle: (req, res) => router.handle(req, res) });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  host.addUpgradeRoute({
+    match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room',
+    handle: (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
+        legacy004.connect(ws, req).catch((err: unknown) => {
+          logger.error({ err }, 'legacy 004 socket failed');
+          ws.close(1011, 'Internal server error');
+        });
+      }),
+  });
+  host.addUpgradeRoute({
+    match: (p) => LEGACY_001_SOCKET.test(p),
+    handle: (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
+        legacy001.connect(ws, req).catch((err: unknown) => {
+          logger.error({ err }, 'legacy 001 socket failed');
+          ws.close(1011, 'Internal server error');
+        });
+      }),
+  });
+  host.onStop(() => {
+    for (const client of wss.clients) client.close(1001, 'Server shutting down');
+  });
+}

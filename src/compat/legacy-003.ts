@@ -1,0 +1,142 @@
+/**
+ * Legacy 003 (website chatbot): POST /accounts/api/signup and /accounts/api/login for admins.
+ * Legacy accounts have a username and no email: a username that is not an email address maps to
+ * `<username>@users.legacy.invalid` (see docs/legacy-mapping.md), so the same username logs in.
+ */
+import { firstError, type Executor } from './executor.js';
+import type { Credential } from '../graphql/context.js';
+import {
+  Legacy003ChatbotDocument,
+  Legacy003LogInDocument,
+  Legacy003ViewerDocument,
+  Legacy003SaveChatbotDocument,
+  Legacy003SignUpDocument,
+  type Legacy003ChatbotFragment,
+  type Legacy003SessionFragment,
+  type WidgetPosition,
+} from './generated/graphql.js';
+import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
+
+export const LEGACY_EMAIL_DOMAIN = 'users.legacy.invalid';
+
+/** The product email for a legacy username (an email address stays as it is). */
+export function legacyEmail(username: string): string {
+  const u = username.trim().toLowerCase();
+  return u.includes('@') ? u : `${u}@${LEGACY_EMAIL_DOMAIN}`;
+}
+
+function field(req: LegacyRequest, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const v = req.body[name];
+    if (typeof v === 'string' && v.length > 0) return v;
+  }
+  return undefined;
+}
+
+function session(s: Legacy003SessionFragment, username: string) {
+  return { token: s.accessToken, refresh: s.refreshToken, username, user_id: s.user.id };
+}
+
+export class Legacy003 {
+  constructor(private readonly executor: Executor) {}
+
+  mount(router: Router): void {
+    router.on('POST', '/accounts/api/signup', (req) => this.signup(req));
+    router.on('POST', '/accounts/api/login', (req) => this.login(req));
+    router.on('GET', '/chatbot/api', (req) => this.chatbot(req));
+    router.on('POST', '/chatbot/api', (req) => this.saveChatbot(req));
+  }
+
+  /** The admin behind the token, and the first workspace where they are ADMIN. */
+  private async admin(req: LegacyRequest): Promise<{ credential: Credential; workspaceId: string } | LegacyResponse> {
+    const header = req.headers.authorization;
+    const match = header ? /^(?:Bearer|Token|JWT)\s+(.+)$/i.exec(header) : null;
+    if (!match) return { status: 401, body: { detail: 'Authentication credentials were not provided.' } };
+    const credential: Credential = { kind: 'bearer', value: match[1]!.trim() };
+    const me = await this.executor.run(Legacy003ViewerDocument, {}, credential);
+    if (!me.data?.me) return { status: 401, body: { detail: firstError(me)?.message ?? 'Invalid token.' } };
+    const workspaceId = me.data.me.memberships.find((m) => m.role === 'ADMIN')?.workspace.id;
+    if (!workspaceId) return { status: 403, body: { detail: 'Only an admin has a chatbot; create a workspace first.' } };
+    return { credential, workspaceId };
+  }
+
+  async chatbot(req: LegacyRequest): Promise<LegacyResponse> {
+    const admin = await this.admin(req);
+    if ('status' in admin) return admin;
+    const result = await this.executor.run(Legacy003ChatbotDocument, { workspaceId: admin.workspaceId }, admin.credential);
+    const settings = result.data?.chatbotSettings;
+    if (!settings) return { status: 404, body: { detail: 'Not found.' } };
+    return { status: 200, body: legacyChatbot(settings) };
+  }
+
+  async saveChatbot(req: LegacyRequest): Promise<LegacyResponse> {
+    const admin = await this.admin(req);
+    if ('status' in admin) return admin;
+    const b = req.body;
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const enabled = b.enabled === undefined ? undefined : b.enabled === true || b.enabled === 'true' || b.enabled === '1';
+    const position = text(b.position)?.toUpperCase() as WidgetPosition | undefined;
+    const result = await this.executor.run(
+      Legacy003SaveChatbotDocument,
+      {
+        input: {
+          workspaceId: admin.workspaceId,
+          name: text(b.name),
+          greeting: text(b.greeting),
+          color: text(b.color),
+          offlineMessage: text(b.offline_message),
+          avatarUrl: text(b.avatar_url),
+          position,
+          enabled,
+        },
+      },
+      admin.credential,
+    );
+    const saved = result.data?.updateChatbotSettings;
+    if (saved?.__typename === 'ChatbotSettings') return { status: 200, body: legacyChatbot(saved) };
+    if (saved && 'message' in saved) return { status: 400, body: { detail: saved.message } };
+    return { status: 400, body: { detail: firstError(result)?.message ?? 'Invalid chatbot settings.' } };
+  }
+
+  async signup(req: LegacyRequest): Promise<LegacyResponse> {
+    const username = field(req, 'username', 'Username');
+    const password = field(req, 'password', 'Password');
+    if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
+    const email = field(req, 'email') ?? legacyEmail(username);
+    const result = await this.executor.run(
+      Legacy003SignUpDocument,
+      { input: { email, password, displayName: username.slice(0, 100) } },
+      { kind: 'none' },
+    );
+    const payload = result.data?.signUp;
+    if (payload?.__typename === 'AuthPayload') return { status: 201, body: session(payload, username) };
+    const error = payload && 'message' in payload ? payload.message : (firstError(result)?.message ?? 'Sign-up failed.');
+    return { status: payload?.__typename === 'ConflictError' ? 409 : 400, body: { detail: error } };
+  }
+
+  async login(req: LegacyRequest): Promise<LegacyResponse> {
+    const username = field(req, 'username', 'Username');
+    const password = field(req, 'password', 'Password');
+    if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
+    const result = await this.executor.run(Legacy003LogInDocument, { input: { email: legacyEmail(username), password } }, { kind: 'none' });
+    const payload = result.data?.logIn;
+    if (payload?.__typename === 'AuthPayload') return { status: 200, body: session(payload, username) };
+    return { status: 401, body: { detail: 'Invalid username or password.' } };
+  }
+}
+
+/** The chatbot settings in the legacy snake_case shape. */
+function legacyChatbot(s: Legacy003ChatbotFragment) {
+  return {
+    id: s.id,
+    admin: s.adminId,
+    name: s.name,
+    greeting: s.greeting,
+    color: s.color,
+    offline_message: s.offlineMessage,
+    enabled: s.enabled,
+    avatar_url: s.avatarUrl,
+    position: s.position.toLowerCase(),
+    updated_at: s.updatedAt,
+  };
+}

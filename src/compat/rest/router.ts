@@ -1,0 +1,155 @@
+/**
+ * A small router for the legacy REST paths: method + pattern (":name" segments), trailing slash
+ * optional as Django clients send it either way, and bodies parsed the ways legacy clients send
+ * them (JSON, form-urlencoded, multipart form fields). Handlers get plain strings and answer
+ * JSON; any error they do not turn into a legacy response is logged and answered 500 without
+ * detail, so no legacy request can crash the process.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { LegacyNotConfigured } from '../credentials.js';
+
+export interface LegacyRequest {
+  method: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Form or JSON body fields (JSON values other than strings are kept as they are). */
+  body: Record<string, unknown>;
+  headers: IncomingMessage['headers'];
+  raw: IncomingMessage;
+}
+
+export interface LegacyResponse {
+  status: number;
+  body: unknown;
+}
+
+export type Handler = (req: LegacyRequest) => Promise<LegacyResponse>;
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+}
+
+export class BadRequest extends Error {}
+
+const MAX_BODY = 1024 * 1024;
+
+export class Router {
+  private readonly routes: Route[] = [];
+  constructor(private readonly logger: Logger) {}
+
+  on(method: string, pattern: string, handler: Handler): this {
+    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
+    return this;
+  }
+
+  /** Whether some route has this path (any method). */
+  matches(pathname: string): boolean {
+    return this.routes.some((r) => match(r.parts, pathname) !== null);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://legacy');
+    const candidates = this.routes
+      .map((r) => ({ route: r, params: match(r.parts, url.pathname) }))
+      .filter((c) => c.params !== null);
+    const found = candidates.find((c) => c.route.method === req.method);
+    if (!found) {
+      send(res, candidates.length ? 405 : 404, { detail: candidates.length ? `Method "${req.method}" not allowed.` : 'Not found.' });
+      return;
+    }
+    try {
+      // Django reads a body on any method, and legacy 001 documents form data on its list calls.
+      const body = hasBody(req) ? await readBody(req) : {};
+      const out = await found.route.handler({
+        method: req.method ?? 'GET',
+        params: found.params!,
+        query: url.searchParams,
+        body,
+        headers: req.headers,
+        raw: req,
+      });
+      send(res, out.status, out.body);
+    } catch (err) {
+      if (err instanceof BadRequest) {
+        send(res, 400, { detail: err.message });
+        return;
+      }
+      if (err instanceof LegacyNotConfigured) {
+        send(res, 503, { detail: err.message });
+        return;
+      }
+      this.logger.error({ err, path: url.pathname }, 'legacy request failed');
+      send(res, 500, { detail: 'Internal server error.' });
+    }
+  }
+}
+
+function match(parts: string[], pathname: string): Record<string, string> | null {
+  const segs = pathname.split('/').filter(Boolean);
+  if (segs.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(segs[i]!);
+    else if (p !== segs[i]) return null;
+  }
+  return params;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  if (status === 204) {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding']) return true;
+  const length = Number(req.headers['content-length'] ?? 0);
+  return Number.isFinite(length) && length > 0;
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  if (type.startsWith('multipart/form-data')) return readMultipartFields(req);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new BadRequest('Request body too large.');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text) return {};
+  if (type.includes('application/json')) {
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      return parsed as Record<string, unknown>;
+    } catch {
+      throw new BadRequest('JSON parse error - the body is not a JSON object.');
+    }
+  }
+  return Object.fromEntries(new URLSearchParams(text));
+}
+
+/** Multipart bodies: text fields only (files go through the GraphQL upload path). */
+async function readMultipartFields(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const { default: busboy } = await import('busboy');
+  return new Promise((resolve, reject) => {
+    const fields: Record<string, unknown> = {};
+    const bb = busboy({ headers: req.headers, limits: { fieldSize: MAX_BODY, files: 0 } });
+    bb.on('field', (name: string, value: string) => (fields[name] = value));
+    bb.on('filesLimit', () => reject(new BadRequest('Files are not accepted here.')));
+    bb.on('error', () => reject(new BadRequest('Malformed multipart body.')));
+    bb.on('close', () => resolve(fields));
+    req.pipe(bb);
+  });
+}
