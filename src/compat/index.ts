@@ -11,6 +11,7 @@ import { LegacyCredentials } from './credentials.js';
 import { createExecutor } from './executor.js';
 import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
+import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
 
 export function installCompat(host: Host): void {
@@ -25,6 +26,8 @@ export function installCompat(host: Host): void {
   legacy004.mount(router);
 
   host.addHttpRoute({ match: (p) => router.matches(p), handle: (req, res) => router.handle(req, res) });
+  // Socket.IO (legacy 002) on /socket.io/, through the host's routes like everything else here.
+  installLegacy002(host, executor, credentials, logger);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   host.addUpgradeRoute({

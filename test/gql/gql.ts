@@ -33,6 +33,10 @@ type Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": typeof types.CallsMessagesDocument,
+    "\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n": typeof types.Compat002RoomByKeyDocument,
+    "\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n": typeof types.Compat002EventsDocument,
+    "\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat002SendDocument,
+    "\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n": typeof types.Compat002CallRoomsDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
@@ -160,6 +164,10 @@ const documents: Documents = {
     "\n  mutation CallsOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsOpenDirectDocument,
     "\n  mutation CallsCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.CallsCreateRoomDocument,
     "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n": types.CallsMessagesDocument,
+    "\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n": types.Compat002RoomByKeyDocument,
+    "\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n": types.Compat002EventsDocument,
+    "\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat002SendDocument,
+    "\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n": types.Compat002CallRoomsDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
@@ -358,6 +366,22 @@ export function graphql(source: "\n  mutation CallsCreateRoom($input: CreateRoom
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query CallsMessages($id: ID!) {\n    conversation(id: $id) {\n      messages(last: 10) {\n        nodes {\n          id\n          kind\n          body\n          author {\n            id\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n"): (typeof documents)["\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
