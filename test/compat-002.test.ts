@@ -4,6 +4,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp } from './helpers/app.js';
 import { workspace } from './helpers/fixtures.js';
@@ -489,6 +490,21 @@ describe('legacy 002: bad input', () => {
     const room = `still-${Date.now()}`;
     expect((await s.ask('join', { room }, 'my_response')).status).toBe('success');
     expect((await s.ask('message_event', { room_id: room, message_data: 'still here', author: 'John Doe' }, 'my_response')).status).toBe('success');
+    expect((await fetch(`${L.t.url}/healthz`)).status).toBe(200);
+  });
+
+  it('closes a connection that breaks the Socket.IO protocol itself, and only that one', async () => {
+    const survivor = await client();
+    const raw = new WebSocket(`${L.t.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+    await new Promise((resolve, reject) => {
+      raw.once('open', resolve);
+      raw.once('error', reject);
+    });
+    const closed = new Promise((resolve) => raw.once('close', resolve));
+    raw.send('40');
+    raw.send('42["join",{"room":');
+    await closed;
+    expect((await survivor.ask('join', { room: `after-${Date.now()}` }, 'my_response')).status).toBe('success');
     expect((await fetch(`${L.t.url}/healthz`)).status).toBe(200);
   });
 });
