@@ -2,7 +2,7 @@
  * Access tokens: short-lived HS256 JWTs (jose). Refresh tokens: opaque random strings kept only
  * as SHA-256 hashes and rotated on every use. API keys: `ck_` + random, also kept as hashes.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { UnauthenticatedError } from '../graphql/errors.js';
 
@@ -39,6 +39,14 @@ export class TokenService {
       .setExpirationTime(exp)
       .sign(this.key);
     return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  /**
+   * A key for another purpose, derived from the server secret (so that nothing it signs can pass
+   * for a token signature): the legacy shim makes guest session ids from legacy names with one.
+   */
+  deriveKey(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`derived/${purpose}`).digest();
   }
 
   /** Verifies an access token; throws UNAUTHENTICATED with a reason a client can act on. */

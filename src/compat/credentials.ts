@@ -64,10 +64,14 @@ export class LegacyCredentials {
 
   /** The guest identity of a legacy session id (created on first use). */
   async guest(sessionId: string, displayName?: string): Promise<Identity | null> {
-    const key = `guest:${sessionId}`;
+    return this.guestIn(await this.workspaceId(), sessionId, displayName);
+  }
+
+  /** The guest identity of a session id in a given workspace (legacy 002 names one per call). */
+  async guestIn(workspaceId: string, sessionId: string, displayName?: string): Promise<Identity | null> {
+    const key = `guest:${workspaceId}:${sessionId}`;
     const hit = this.hit(key);
     if (hit) return hit;
-    const workspaceId = await this.workspaceId();
     const result = await this.executor.run(
       LegacyGuestSessionDocument,
       { input: { workspaceId, sessionId, ...(displayName ? { displayName } : {}) } },

@@ -13,6 +13,7 @@ import { Legacy000 } from './legacy-000.js';
 import { LEGACY_001_SOCKET, Legacy001 } from './legacy-001.js';
 import { Legacy003 } from './legacy-003.js';
 import { Legacy004 } from './legacy-004.js';
+import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
 
 export function installCompat(host: Host): void {
@@ -29,6 +30,8 @@ export function installCompat(host: Host): void {
   legacy004.mount(router);
 
   host.addHttpRoute({ match: (p) => router.matches(p), handle: (req, res) => router.handle(req, res) });
+  // Socket.IO (legacy 002) on /socket.io/, through the host's routes like everything else here.
+  installLegacy002(host, executor, credentials, logger);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   host.addUpgradeRoute({

@@ -8,7 +8,7 @@ import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { STAFF } from '../workspaces/permissions.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
-import { openUnique } from './rooms.js';
+import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
@@ -54,6 +54,22 @@ const CreateRoomInput = builder.inputType('CreateRoomInput', {
     productId: t.id({ required: false, description: 'The product it is about.' }),
     organizationId: t.id({ required: false, description: 'The organization it belongs to.' }),
     memberIds: t.idList({ required: false, description: 'Users to add besides the creator.' }),
+  }),
+});
+
+const OpenRoomInput = builder.inputType('OpenRoomInput', {
+  description: 'A GROUP room known by a key the caller chooses (legacy 002 rooms are named by their clients).',
+  fields: (t) => ({
+    workspaceId: t.id({ description: 'The workspace.' }),
+    key: t.string({
+      description: 'The room’s key, unique in the workspace: the same key always opens the same room. 1 to 200 characters.',
+      validate: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+    }),
+    name: t.string({ required: false, description: 'Its display name when it is opened (the key when omitted); an existing room keeps its own.', validate: name }),
+    memberIds: t.idList({
+      required: false,
+      description: 'Users of the workspace (members or guests) to add, whether the room is new or not; members already there stay as they are.',
+    }),
   }),
 });
 
@@ -113,6 +129,34 @@ builder.mutationFields((t) => ({
       });
       await addMembers(ctx, room.id, memberIds.map((userId) => ({ userId })));
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: room.id } });
+    },
+  }),
+  openRoom: t.prismaField({
+    type: RoomRef,
+    description:
+      'Opens the GROUP room with this key, or returns the one already there (concurrent openers get the same room), and adds `memberIds` to it. ' +
+      'Admins, agents and API keys.',
+    errors: { types: [ValidationError, NotFoundError] },
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: OpenRoomInput, description: 'The room; each field is described on its type.' }) },
+    resolve: async (query, _root, { input }, ctx) => {
+      const workspaceId = parseId(input.workspaceId, 'Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      const creator = actingUserId(ctx.viewer);
+      const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))];
+      await assertUsersInWorkspace(ctx, workspaceId, memberIds);
+      const { id, created } = await openUnique(ctx, {
+        workspaceId,
+        uniqueKey: roomKey(input.key),
+        kind: 'ROOM',
+        roomType: 'GROUP',
+        name: input.name ?? input.key.slice(0, 100),
+        createdById: creator,
+        ...(creator ? { members: { create: { userId: creator, role: 'OWNER' } } } : {}),
+      });
+      if (created) await announceOpened(ctx, id);
+      await addMembers(ctx, id, memberIds.map((userId) => ({ userId })));
+      return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),
   openDirectThread: t.prismaField({

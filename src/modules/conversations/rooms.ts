@@ -65,6 +65,11 @@ export async function openUnique(
   }
 }
 
+/** The uniqueKey of a room opened by key (openRoom), apart from the keys the product makes itself. */
+export function roomKey(key: string): string {
+  return `room:${key}`;
+}
+
 /** The guest's id when the viewer is a visitor of this workspace; FORBIDDEN for other callers of it. */
 export function requireVisitor(ctx: Context, workspaceId: string, what: string): string {
   if (!roleIn(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
@@ -159,6 +164,27 @@ builder.queryFields((t) => ({
         ...(args.memberId != null ? { members: { some: { userId: parseId(args.memberId, 'User') } } } : {}),
       };
       return ctx.db.conversation.findMany({ ...query, where: { AND: [readableWhere(ctx.viewer), filters] }, orderBy: byActivity });
+    },
+  }),
+}));
+
+builder.queryFields((t) => ({
+  roomByKey: t.prismaField({
+    type: RoomRef,
+    nullable: true,
+    description: 'The room opened with this key by openRoom, or null while there is none (or the viewer may not read it).',
+    authScopes: { authenticated: true },
+    args: {
+      workspaceId: t.arg.id({ description: 'The workspace.' }),
+      key: t.arg.string({ description: 'The key it was opened with.', validate: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters') }),
+    },
+    resolve: (query, _root, args, ctx) => {
+      const workspaceId = parseId(args.workspaceId, 'Workspace');
+      if (!roleIn(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
+      return ctx.db.conversation.findFirst({
+        ...query,
+        where: { AND: [readableWhere(ctx.viewer), { workspaceId, uniqueKey: roomKey(args.key), kind: 'ROOM' }] },
+      });
     },
   }),
 }));
