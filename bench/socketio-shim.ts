@@ -28,10 +28,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client as WsClient } from 'graphql-ws';
-import pg from 'pg';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
+import { scratchDatabase } from './lib.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
@@ -366,27 +366,6 @@ async function startServer(dataDir: string, databaseUrl: string | undefined): Pr
   return { child, url };
 }
 
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return null;
-  const name = `bench_sio_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 interface Measured extends LoadResult {
   mode: Mode;
   round: number;
@@ -419,7 +398,7 @@ async function orchestrate(): Promise<void> {
     database: process.env.DATABASE_URL ? 'PostgreSQL (separate process: its CPU is not in the figures)' : 'PGlite (in the server process: its CPU is in the figures)',
   };
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-sio-'));
-  const database = await freshDatabase();
+  const database = await scratchDatabase('bench_sio');
   const server = await startServer(dataDir, database?.url);
   const relay = forkSelf('relay');
   const relayReady = await messages(relay).next();

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import pg from 'pg';
+import { scratchDatabase } from './lib.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
@@ -160,7 +160,7 @@ interface Run {
 /** One server, `uploads` uploads of a PNG `side` pixels square, each measured against the idle RSS before it. */
 async function measure(side: number, uploads: number, env: Record<string, string>): Promise<{ fileBytes: number; database: string; runs: Run[] }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-upload-'));
-  const database = await freshDatabase();
+  const database = await scratchDatabase('bench_upload');
   const { child, url } = await startServer(dataDir, database?.url, env);
   try {
     const pid = child.pid!;
@@ -236,27 +236,6 @@ export async function runUploadMemoryBench(options: { uploads?: number } = {}): 
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'upload-memory.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
-}
-
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const base = process.env.DATABASE_URL;
-  if (!base) return null;
-  const name = `bench_upload_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
