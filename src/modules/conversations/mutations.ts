@@ -233,12 +233,7 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ description: 'The user to add.' }),
     },
     resolve: async (_root, args, ctx) => {
-      const access = await loadAccess(ctx, args.conversationId);
-      const { conversation } = access;
-      if (conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
-      if (!access.viaRole && access.member?.role !== 'OWNER' && !isStaff(ctx, conversation.workspaceId)) {
-        throw new ForbiddenError('Only staff or an owner of the conversation may add members.');
-      }
+      const { conversation } = await membersManagedBy(ctx, args.conversationId, 'add');
       const userId = parseId(args.userId, 'User');
       await assertUsersInWorkspace(ctx, conversation.workspaceId, [userId]);
       await addMembers(ctx, conversation.id, [{ userId }]);
@@ -255,12 +250,7 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ description: 'The member to remove.' }),
     },
     resolve: async (_root, args, ctx) => {
-      const access = await loadAccess(ctx, args.conversationId);
-      const { conversation } = access;
-      if (conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
-      if (!access.viaRole && access.member?.role !== 'OWNER' && !isStaff(ctx, conversation.workspaceId)) {
-        throw new ForbiddenError('Only staff or an owner of the conversation may remove members.');
-      }
+      const { conversation } = await membersManagedBy(ctx, args.conversationId, 'remove');
       const userId = parseId(args.userId, 'User');
       const { count } = await ctx.db.conversationMember.deleteMany({ where: { conversationId: conversation.id, userId } });
       if (count === 0) throw new NotFoundError('Membership');
@@ -363,6 +353,16 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+/** A conversation whose members the viewer may change: staff, or an owner; never a one-to-one thread. */
+async function membersManagedBy(ctx: Context, rawId: string | number, verb: 'add' | 'remove') {
+  const access = await loadAccess(ctx, rawId);
+  if (access.conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
+  if (access.member?.role !== 'OWNER' && !isStaff(ctx, access.conversation.workspaceId)) {
+    throw new ForbiddenError(`Only staff or an owner of the conversation may ${verb} members.`);
+  }
+  return access;
+}
 
 function isStaff(ctx: Context, workspaceId: string): boolean {
   const role = roleIn(ctx.viewer, workspaceId);

@@ -86,6 +86,16 @@ async function* events(
       }
     }
 
+    /** Delivers the held events that now follow the cursor without a gap. */
+    function* deliverHeld(): Generator<ConversationEvent> {
+      while (pending.has(cursor + 1)) {
+        const held = pending.get(cursor + 1)!;
+        pending.delete(cursor + 1);
+        cursor = held.seq;
+        yield held;
+      }
+    }
+
     if (after !== null && after !== undefined) {
       for await (const event of readFromDb(cursor)) {
         cursor = event.seq;
@@ -106,12 +116,7 @@ async function* events(
           cursor = event.seq;
           yield event;
         }
-        while (pending.has(cursor + 1)) {
-          const held = pending.get(cursor + 1)!;
-          pending.delete(cursor + 1);
-          cursor = held.seq;
-          yield held;
-        }
+        yield* deliverHeld();
         for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
         continue;
       }
@@ -134,12 +139,7 @@ async function* events(
         }
         cursor = event.seq;
         yield event;
-        while (pending.has(cursor + 1)) {
-          const held = pending.get(cursor + 1)!;
-          pending.delete(cursor + 1);
-          cursor = held.seq;
-          yield held;
-        }
+        yield* deliverHeld();
         continue;
       }
       if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
