@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, type TestApp } from './helpers/app.js';
 import { guest, person, workspace, type Person } from './helpers/fixtures.js';
+import { apiKey } from './helpers/support.js';
 
 const CreateRoom = graphql(`
   mutation FeatCreateRoom($input: CreateRoomInput!) {
@@ -524,6 +525,28 @@ afterAll(async () => {
   await t?.close();
 });
 
+const Opened = graphql(`
+  subscription FeatOpened($workspaceId: ID!) {
+    conversationsOpened(workspaceId: $workspaceId) {
+      type
+      conversationId
+    }
+  }
+`);
+
+const MemberByEmail = graphql(`
+  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {
+    workspace(id: $workspaceId) {
+      memberByEmail(email: $email) {
+        role
+        user {
+          id
+        }
+      }
+    }
+  }
+`);
+
 const UNKNOWN = '8a0c0d3e-1111-4222-8333-944455556666';
 let sessions = 0;
 const session = () => `session-${process.pid}-${Date.now()}-${++sessions}`;
@@ -839,6 +862,52 @@ describe('chatbot (legacy 003)', () => {
     expect(await t.app.services.db.conversation.count({ where: { workspaceId: ws.id } })).toBe(0);
     const unknownAdmin = await t.exec(OpenChatbot, { workspaceId: ws.id, adminId: UNKNOWN }, { token: visitor.token });
     expect(unknownAdmin.data!.openChatbotRoom).toMatchObject({ __typename: 'NotFoundError' });
+  });
+
+  it('tells staff and API keys of the rooms customers open (conversationsOpened), and nobody else', async () => {
+    const ws = await workspace(t, { bob: 'AGENT', carl: 'CLIENT' });
+    const key = await apiKey(t, ws.id, ws.admin.token);
+    const byAgent = collect(t.ws({ token: ws.people.bob!.token }), Opened, { workspaceId: ws.id });
+    const byKey = collect(t.ws({ token: key }), Opened, { workspaceId: ws.id });
+    // INBOX_READY first: from then on nothing is missed.
+    for (const sub of [byAgent, byKey]) expect((await sub.next(1))[0]!.data!.conversationsOpened).toEqual({ type: 'INBOX_READY', conversationId: null });
+    const visitor = await guest(t, ws.id, session());
+    const opened = (await t.exec(OpenChatbot, { workspaceId: ws.id, adminId: ws.admin.id }, { token: visitor.token })).data!.openChatbotRoom;
+    if (opened.__typename !== 'Room') throw new Error(opened.__typename);
+    for (const sub of [byAgent, byKey]) {
+      expect((await sub.next(2))[1]!.data!.conversationsOpened).toEqual({ type: 'CONVERSATION_OPENED', conversationId: opened.id });
+    }
+    byAgent.dispose();
+    byKey.dispose();
+
+    // A client, a visitor, and another workspace's admin get NOT_FOUND, as for a workspace that is not there.
+    const other = await workspace(t);
+    for (const [token, workspaceId] of [
+      [ws.people.carl!.token, ws.id],
+      [visitor.token, ws.id],
+      [other.admin.token, ws.id],
+      [other.admin.token, UNKNOWN],
+    ] as const) {
+      const sub = collect(t.ws({ token }), Opened, { workspaceId });
+      await sub.completed;
+      expect(sub.results[0]!.errors![0]).toMatchObject({ message: 'Workspace not found.', extensions: { code: 'NOT_FOUND' } });
+    }
+  });
+
+  it('finds a member by email for staff and API keys only (memberByEmail)', async () => {
+    const ws = await workspace(t, { bob: 'AGENT', carl: 'CLIENT' });
+    const key = await apiKey(t, ws.id, ws.admin.token);
+    for (const token of [ws.admin.token, ws.people.bob!.token, key]) {
+      const found = await t.exec(MemberByEmail, { workspaceId: ws.id, email: ws.people.carl!.email.toUpperCase() }, { token });
+      expect(found.data!.workspace.memberByEmail).toEqual({ role: 'CLIENT', user: { id: ws.people.carl!.id } });
+    }
+    const outsider = await person(t, 'outsider');
+    const none = await t.exec(MemberByEmail, { workspaceId: ws.id, email: outsider.email }, { token: ws.admin.token });
+    expect(none.data!.workspace.memberByEmail).toBeNull();
+    const byClient = await t.exec(MemberByEmail, { workspaceId: ws.id, email: ws.admin.email }, { token: ws.people.carl!.token });
+    // Members are not a client's to look up: the field is refused, and tells nothing.
+    expect(byClient.data!.workspace.memberByEmail).toBeNull();
+    expect(byClient.errors![0]).toMatchObject({ path: ['workspace', 'memberByEmail'], extensions: { code: 'NOT_FOUND' } });
   });
 
   it('keeps a visitor out of another visitor’s room, reading or subscribing, with a NOT_FOUND that leaks nothing', async () => {

@@ -5,13 +5,15 @@
  * legacy documents do; it holds no business logic and never touches the database.
  * docs/legacy-mapping.md maps every legacy call to the operation that serves it.
  */
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Host } from '../app.js';
-import { LegacyCredentials } from './credentials.js';
+import { LegacyCredentials, LegacyNotConfigured } from './credentials.js';
 import { createExecutor } from './executor.js';
 import { Legacy000 } from './legacy-000.js';
 import { LEGACY_001_SOCKET, Legacy001 } from './legacy-001.js';
 import { Legacy003 } from './legacy-003.js';
+import { LEGACY_003_CHAT, LEGACY_003_ROOMS, Legacy003Sockets } from './legacy-003-sockets.js';
 import { Legacy004 } from './legacy-004.js';
 import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
@@ -33,29 +35,29 @@ export function installCompat(host: Host): void {
   // Socket.IO (legacy 002) on /socket.io/, through the host's routes like everything else here.
   installLegacy002(host, executor, credentials, logger);
 
+  // The legacy raw WebSocket protocols: one server, a route per path, the same error handling.
+  const legacy003 = new Legacy003Sockets(executor, credentials, logger);
+  const sockets: Array<{ name: string; match: (path: string) => boolean; connect: (ws: WebSocket, req: IncomingMessage) => Promise<void> }> = [
+    { name: '004', match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room', connect: (ws, req) => legacy004.connect(ws, req) },
+    { name: '001', match: (p) => LEGACY_001_SOCKET.test(p), connect: (ws, req) => legacy001.connect(ws, req) },
+    { name: '003 room', match: (p) => LEGACY_003_ROOMS.test(p), connect: (ws, req) => legacy003.rooms(ws, req) },
+    { name: '003 chat', match: (p) => LEGACY_003_CHAT.test(p), connect: (ws, req) => legacy003.chat(ws, req) },
+  ];
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
-  host.addUpgradeRoute({
-    match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room',
-    handle: (req, socket, head) =>
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
-        legacy004.connect(ws, req).catch((err: unknown) => {
-          logger.error({ err }, 'legacy 004 socket failed');
-          ws.close(1011, 'Internal server error');
-        });
-      }),
-  });
-  host.addUpgradeRoute({
-    match: (p) => LEGACY_001_SOCKET.test(p),
-    handle: (req, socket, head) =>
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
-        legacy001.connect(ws, req).catch((err: unknown) => {
-          logger.error({ err }, 'legacy 001 socket failed');
-          ws.close(1011, 'Internal server error');
-        });
-      }),
-  });
+  for (const { name, match, connect } of sockets) {
+    host.addUpgradeRoute({
+      match,
+      handle: (req, socket, head) =>
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', (err) => logger.warn({ err, protocol: name }, 'legacy socket error'));
+          connect(ws, req).catch((err: unknown) => {
+            if (err instanceof LegacyNotConfigured) return ws.close(1011, 'The legacy API is not configured (LEGACY_API_KEY)');
+            logger.error({ err, protocol: name }, 'legacy socket failed');
+            ws.close(1011, 'Internal server error');
+          });
+        }),
+    });
+  }
   host.onStop(() => {
     for (const client of wss.clients) client.close(1001, 'Server shutting down');
   });

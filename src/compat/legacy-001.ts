@@ -35,6 +35,7 @@ import {
   type Role,
 } from './generated/graphql.js';
 import { legacyEmail } from './legacy-003.js';
+import { CLOSE, LegacySocket } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 
 /** Messages per thread in a client's list. */
@@ -51,8 +52,6 @@ const forbidden: LegacyResponse = { status: 403, body: { detail: 'You do not hav
 /** The socket paths: Django Channels' `ws/chat-app/<thread>/<user>/`, and the bare path the document shows. */
 export const LEGACY_001_SOCKET = /^\/(?:ws\/)?chat-app\/([^/]+)\/([^/]+)\/?$/;
 
-/** Socket close codes. */
-const CLOSE = { notFound: 4404, forbidden: 4403, internal: 1011, shutdown: 1001 } as const;
 
 /** A form or JSON field, else a query parameter (list calls are documented with form data). */
 function field(req: LegacyRequest, name: string): string | undefined {
@@ -269,15 +268,10 @@ export class Legacy001 {
    * included; `{"type": "error", "error": ...}` for what cannot be done, the socket staying open.
    * An agent's connection claims the thread and keeps the claim until it closes.
    */
-  async connect(socket: WebSocket, request: IncomingMessage): Promise<void> {
+  async connect(ws: WebSocket, request: IncomingMessage): Promise<void> {
+    const socket = new LegacySocket(ws, this.logger, (error) => ({ type: 'error', error }));
     const url = new URL(request.url ?? '/', 'http://legacy');
     const [, rawThread, rawUser] = LEGACY_001_SOCKET.exec(url.pathname) ?? [];
-    const early: Buffer[] = [];
-    const hold = (data: Buffer) => early.push(data);
-    socket.on('message', hold);
-    const send = (payload: unknown) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
-    };
     const threadId = decodeURIComponent(rawThread ?? '').toLowerCase();
     const userId = decodeURIComponent(rawUser ?? '').toLowerCase();
     if (!UUID.test(threadId) || !UUID.test(userId)) return socket.close(CLOSE.notFound, 'Unknown thread or user');
@@ -289,7 +283,6 @@ export class Legacy001 {
     // Staff hold a claim while connected; the claim's answer also says who the user is here.
     let claimed = false;
     let renewal: NodeJS.Timeout | null = null;
-    let closed = false;
     const claim = async (): Promise<'held' | 'refused' | 'not-staff' | 'unknown'> => {
       const result = await this.executor.run(Legacy001ClaimDocument, { conversationId: threadId, asUserId: userId }, service);
       const out = result.data?.claimConversation;
@@ -298,84 +291,57 @@ export class Legacy001 {
         if (renewal) clearTimeout(renewal);
         // Renew at half the lease, for as long as the agent stays connected.
         const wait = Math.max(1000, (new Date(out.expiresAt).getTime() - Date.now()) / 2);
-        if (!closed) {
+        if (!socket.closed) {
           renewal = setTimeout(() => void claim().catch((err: unknown) => this.logger.warn({ err }, 'legacy 001 claim renewal failed')), wait);
           renewal.unref();
         }
         return 'held';
       }
       if (out?.__typename === 'ClaimHeldError') {
-        send({ type: 'error', code: 'CLAIMED', error: out.message, holder_id: out.holderId, holder_username: out.holderName, expires_at: out.expiresAt });
+        socket.send({ type: 'error', code: 'CLAIMED', error: out.message, holder_id: out.holderId, holder_username: out.holderName, expires_at: out.expiresAt });
         return 'refused';
       }
       if (out?.__typename === 'NotFoundError' && out.entity === 'User') return 'unknown';
       return 'not-staff';
     };
-    const standing = await claim();
-    const member = thread.members.some((m) => m.user.id === userId);
-    const staff = standing === 'held' || standing === 'refused';
-    if (standing === 'unknown' || (!staff && !member)) {
-      socket.close(CLOSE.forbidden, 'This user may not chat in this thread');
-      return;
-    }
-
-    // From the thread's last message at connect: what is sent while the subscription sets up is replayed, not lost.
-    const stream = await this.executor.subscribe(Legacy001EventsDocument, { conversationId: threadId, after: thread.lastSeq }, service);
-    if (!(Symbol.asyncIterator in stream)) {
-      socket.close(CLOSE.internal, 'Could not follow the thread');
-      return;
-    }
-    void (async () => {
-      for await (const result of stream) {
-        const event = result.data?.conversationEvents;
-        if (event?.type === 'MESSAGE_ADDED' && event.message) {
-          send({ type: 'chat_message', message: event.message.body, ...legacyMessage(event.message, thread.threadType) });
-        }
-      }
-      if (!closed) socket.close(CLOSE.internal, 'The thread’s event stream ended');
-    })().catch((err: unknown) => {
-      this.logger.warn({ err }, 'legacy 001 thread stream failed');
-      if (!closed) socket.close(CLOSE.internal, 'The thread’s event stream failed');
-    });
-
-    const onMessage = (data: Buffer) => {
-      void (async () => {
-        let msg: unknown;
-        try {
-          msg = JSON.parse(String(data));
-        } catch {
-          return send({ type: 'error', error: 'Malformed JSON' });
-        }
-        if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return send({ type: 'error', error: 'Send a JSON object: {"message": "..."}' });
-        const { type, message, Message_body } = msg as { type?: unknown; message?: unknown; Message_body?: unknown };
-        if (type !== undefined && type !== 'chat_message' && type !== 'message') return send({ type: 'error', error: `Unknown message type: ${String(type)}` });
-        const body = typeof message === 'string' ? message : typeof Message_body === 'string' ? Message_body : undefined;
-        if (!body?.trim()) return send({ type: 'error', error: 'message is required' });
-        if (staff && (await claim()) === 'refused') return;
-        const sent = await this.executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
-        const out = sent.data?.sendMessage;
-        if (out?.__typename !== 'Message') {
-          send({ type: 'error', ...(out && 'code' in out ? { code: out.code, error: out.message } : { error: 'The message was not sent' }) });
-        }
-      })().catch((err: unknown) => {
-        this.logger.error({ err }, 'legacy 001 socket message failed');
-        send({ type: 'error', error: 'Internal server error' });
-      });
-    };
-    socket.off('message', hold);
-    socket.on('message', onMessage);
-    for (const data of early.splice(0)) onMessage(data);
-    const cleanup = () => {
-      closed = true;
+    socket.onClose(() => {
       if (renewal) clearTimeout(renewal);
-      void stream.return?.();
       if (claimed) {
         this.executor
           .run(Legacy001ReleaseDocument, { conversationId: threadId, asUserId: userId }, service)
           .catch((err: unknown) => this.logger.warn({ err }, 'legacy 001 claim release failed'));
       }
-    };
-    if (socket.readyState !== socket.OPEN) cleanup();
-    else socket.on('close', cleanup);
+    });
+    const standing = await claim();
+    const member = thread.members.some((m) => m.user.id === userId);
+    const staff = standing === 'held' || standing === 'refused';
+    if (standing === 'unknown' || (!staff && !member)) return socket.close(CLOSE.forbidden, 'This user may not chat in this thread');
+
+    // From the thread's last message at connect: what is sent while the subscription sets up is replayed, not lost.
+    const stream = await this.executor.subscribe(Legacy001EventsDocument, { conversationId: threadId, after: thread.lastSeq }, service);
+    if (!(Symbol.asyncIterator in stream)) return socket.close(CLOSE.internal, 'Could not follow the thread');
+    socket.follow(
+      stream,
+      (result) => {
+        const event = result.data?.conversationEvents;
+        if (event?.type === 'MESSAGE_ADDED' && event.message) {
+          socket.send({ type: 'chat_message', message: event.message.body, ...legacyMessage(event.message, thread.threadType) });
+        }
+      },
+      'thread',
+    );
+
+    socket.listen(async (frame) => {
+      const { type, message, Message_body } = frame as { type?: unknown; message?: unknown; Message_body?: unknown };
+      if (type !== undefined && type !== 'chat_message' && type !== 'message') return socket.error(`Unknown message type: ${String(type)}`);
+      const body = typeof message === 'string' ? message : typeof Message_body === 'string' ? Message_body : undefined;
+      if (!body?.trim()) return socket.error('message is required');
+      if (staff && (await claim()) === 'refused') return;
+      const sent = await this.executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
+      const out = sent.data?.sendMessage;
+      if (out?.__typename !== 'Message') {
+        socket.send({ type: 'error', ...(out && 'code' in out ? { code: out.code, error: out.message } : { error: 'The message was not sent' }) });
+      }
+    });
   }
 }

@@ -45,6 +45,10 @@ type Documents = {
     "\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n": typeof types.Compat002EventsDocument,
     "\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat002SendDocument,
     "\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n": typeof types.Compat002CallRoomsDocument,
+    "\n  mutation Compat003AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat003AddMemberDocument,
+    "\n  query Compat003Rooms($workspaceId: ID!, $adminId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: CHATBOT, memberId: $adminId, first: 100) {\n      nodes {\n        id\n        messages(last: 10) {\n          nodes {\n            body\n            author {\n              id\n            }\n          }\n        }\n      }\n    }\n  }\n": typeof types.Compat003RoomsDocument,
+    "\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n": typeof types.Compat003EventsDocument,
+    "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": typeof types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
@@ -76,6 +80,8 @@ type Documents = {
     "\n  query FeatSearch($query: String!, $workspaceId: ID, $conversationId: ID, $first: Int, $after: String) {\n    searchMessages(query: $query, workspaceId: $workspaceId, conversationId: $conversationId, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          conversationId\n          body\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.FeatSearchDocument,
     "\n  mutation FeatRemoveWorkspaceMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.FeatRemoveWorkspaceMemberDocument,
     "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": typeof types.FeatIssueKeyDocument,
+    "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": typeof types.FeatOpenedDocument,
+    "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": typeof types.FeatMemberByEmailDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": typeof types.KeyedRoomByKeyDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvCreateRoomDocument,
@@ -194,6 +200,10 @@ const documents: Documents = {
     "\n  subscription Compat002Events($conversationId: ID!) {\n    conversationEvents(conversationId: $conversationId) {\n      type\n      message {\n        body\n        side\n        author {\n          displayName\n          kind\n        }\n      }\n    }\n  }\n": types.Compat002EventsDocument,
     "\n  mutation Compat002Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat002SendDocument,
     "\n  query Compat002CallRooms($workspaceId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: GROUP, first: 100) {\n      nodes {\n        name\n        lastMessage {\n          kind\n          body\n        }\n      }\n    }\n  }\n": types.Compat002CallRoomsDocument,
+    "\n  mutation Compat003AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.Compat003AddMemberDocument,
+    "\n  query Compat003Rooms($workspaceId: ID!, $adminId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: CHATBOT, memberId: $adminId, first: 100) {\n      nodes {\n        id\n        messages(last: 10) {\n          nodes {\n            body\n            author {\n              id\n            }\n          }\n        }\n      }\n    }\n  }\n": types.Compat003RoomsDocument,
+    "\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n": types.Compat003EventsDocument,
+    "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": types.Legacy003TestWorkspaceDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
@@ -225,6 +235,8 @@ const documents: Documents = {
     "\n  query FeatSearch($query: String!, $workspaceId: ID, $conversationId: ID, $first: Int, $after: String) {\n    searchMessages(query: $query, workspaceId: $workspaceId, conversationId: $conversationId, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          conversationId\n          body\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.FeatSearchDocument,
     "\n  mutation FeatRemoveWorkspaceMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": types.FeatRemoveWorkspaceMemberDocument,
     "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": types.FeatIssueKeyDocument,
+    "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": types.FeatOpenedDocument,
+    "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": types.FeatMemberByEmailDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": types.KeyedRoomByKeyDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvCreateRoomDocument,
@@ -453,6 +465,22 @@ export function graphql(source: "\n  query Compat002CallRooms($workspaceId: ID!)
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation Compat003AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Compat003AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Compat003Rooms($workspaceId: ID!, $adminId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: CHATBOT, memberId: $adminId, first: 100) {\n      nodes {\n        id\n        messages(last: 10) {\n          nodes {\n            body\n            author {\n              id\n            }\n          }\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query Compat003Rooms($workspaceId: ID!, $adminId: ID!) {\n    rooms(workspaceId: $workspaceId, roomType: CHATBOT, memberId: $adminId, first: 100) {\n      nodes {\n        id\n        messages(last: 10) {\n          nodes {\n            body\n            author {\n              id\n            }\n          }\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -574,6 +602,14 @@ export function graphql(source: "\n  mutation FeatRemoveWorkspaceMember($workspa
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n"): (typeof documents)["\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

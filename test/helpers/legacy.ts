@@ -3,6 +3,7 @@
  * shim as LEGACY_API_KEY (set at start, so the server is started again with it on the same
  * database; the admin's token stays valid as the JWT secret is the same).
  */
+import WebSocket from 'ws';
 import { graphql } from '../gql/index.js';
 import { startTestApp, type TestApp } from './app.js';
 import { createTestDatabase } from './database.js';
@@ -39,4 +40,54 @@ export async function startLegacyApp(env: Record<string, string> = {}): Promise<
   await first.stop();
   const t = await startTestApp({ ...env, LEGACY_API_KEY: key.secret }, db);
   return { t, workspaceId: ws.id, admin: ws.admin, apiKey: key.secret };
+}
+
+/** A raw WebSocket of a legacy protocol, read frame by frame as JSON. */
+export interface LegacySocketClient {
+  socket: WebSocket;
+  send(frame: unknown): void;
+  /** The next frame (waits up to `ms`). */
+  next(ms?: number): Promise<Record<string, unknown>>;
+  /** Frames received and not read yet. */
+  pending: Array<Record<string, unknown>>;
+  /** Resolves with the close code and reason. */
+  closed: Promise<{ code: number; reason: string }>;
+  close(): void;
+}
+
+export function openLegacySocket(url: string): Promise<LegacySocketClient> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const pending: Array<Record<string, unknown>> = [];
+    const waiters: Array<(frame: Record<string, unknown>) => void> = [];
+    const closed = new Promise<{ code: number; reason: string }>((r) =>
+      socket.once('close', (code, reason) => r({ code, reason: String(reason) })),
+    );
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Record<string, unknown>;
+      const waiter = waiters.shift();
+      if (waiter) waiter(frame);
+      else pending.push(frame);
+    });
+    socket.once('error', reject);
+    socket.once('open', () =>
+      resolve({
+        socket,
+        pending,
+        closed,
+        send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+        close: () => socket.close(),
+        next: (ms = 5000) =>
+          pending.length
+            ? Promise.resolve(pending.shift()!)
+            : new Promise((res, rej) => {
+                const timer = setTimeout(() => rej(new Error(`no frame within ${ms} ms`)), ms);
+                waiters.push((frame) => {
+                  clearTimeout(timer);
+                  res(frame);
+                });
+              }),
+      }),
+    );
+  });
 }

@@ -1,4 +1,11 @@
 import { builder } from '../../graphql/builder.js';
+import { NotFoundError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
+import { canAccessWorkspace } from '../../graphql/permissions.js';
+import { STAFF } from '../workspaces/permissions.js';
+import type { Context } from '../../graphql/context.js';
+import { returnsPromptly, whenSubscribed } from '../../pubsub/pubsub.js';
+import type { InboxEvent } from './topics.js';
 import { ConversationEventRef, InboxEventRef } from './types.js';
 import { inboxStream } from './inbox.js';
 import { conversationStream } from './stream.js';
@@ -17,6 +24,22 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, args, ctx) => conversationStream(ctx, args.conversationId, args.after),
     resolve: (event) => event,
   }),
+  conversationsOpened: t.field({
+    type: InboxEventRef,
+    description:
+      'Conversations customers open in a workspace, live: first INBOX_READY (from then on nothing is missed), then each as ' +
+      'CONVERSATION_OPENED: visitor, chatbot and support rooms and client ' +
+      'threads, which its staff reach by role. For dashboards and server integrations, which have no inbox of their own (the legacy ' +
+      'shim tells legacy 003 admins of new chatbot rooms with it). Admins, agents and API keys; NOT_FOUND for anyone else.',
+    authScopes: { authenticated: true },
+    args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
+    subscribe: (_root, args, ctx) => {
+      const workspaceId = parseId(args.workspaceId, 'Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      return openedStream(ctx, workspaceId);
+    },
+    resolve: (event) => event,
+  }),
   inboxEvents: t.field({
     type: InboxEventRef,
     description:
@@ -28,3 +51,23 @@ builder.subscriptionFields((t) => ({
     resolve: (event) => event,
   }),
 }));
+
+/**
+ * A workspace's newly opened conversations: INBOX_READY once the channel is live (with Redis,
+ * SUBSCRIBE acknowledged), so a caller that acts after it cannot miss what it causes.
+ */
+function openedStream(ctx: Context, workspaceId: string): AsyncIterableIterator<InboxEvent> {
+  const stop = new AbortController();
+  return returnsPromptly(opened(ctx, workspaceId, stop.signal), stop);
+}
+
+async function* opened(ctx: Context, workspaceId: string, signal: AbortSignal): AsyncGenerator<InboxEvent> {
+  const live = ctx.pubsub.subscribe('workspaceConversations', workspaceId, { signal });
+  try {
+    await whenSubscribed(live);
+    yield { type: 'INBOX_READY', conversationId: null, lastSeq: 0, unreadCount: null, at: new Date().toISOString() };
+    for await (const event of live) yield event;
+  } finally {
+    await live.return?.();
+  }
+}

@@ -22,6 +22,17 @@ export const WorkspaceRef = builder.prismaObject('Workspace', {
       authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF } }),
       query: { orderBy: { createdAt: 'asc' } },
     }),
+    memberByEmail: t.prismaField({
+      type: 'Membership',
+      nullable: true,
+      description:
+        'The member with this email address, or null (legacy 003 names its admins by username). Admins, agents and API keys only.',
+      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF } }),
+      args: { email: t.arg.string({ description: 'The email address; case does not matter.' }) },
+      // Emails are kept lower-case (users module); the unique index on email finds the user.
+      resolve: (query, workspace, args, ctx) =>
+        ctx.db.membership.findFirst({ ...query, where: { workspaceId: workspace.id, user: { email: args.email.trim().toLowerCase() } } }),
+    }),
     apiKeys: t.relation('apiKeys', {
       description: 'API keys, newest first, revoked ones included; admins only. Secrets are never shown again.',
       authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: MANAGE } }),
