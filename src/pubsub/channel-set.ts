@@ -133,25 +133,3 @@ export class ChannelSet<K extends TopicName> implements AsyncIterableIterator<To
     return this;
   }
 }
-
-/**
- * A generator waiting on a subscription answers `return()` only at its next event (an async
- * generator queues the request while it awaits), so a client leaving a quiet stream would hold
- * it until then. This returns at once: `stop` ends the subscriptions first, which wakes the
- * generator and lets its `finally` run.
- */
-export function returnsAtOnce<T>(generator: AsyncGenerator<T>, stop: () => unknown): AsyncIterableIterator<T> {
-  const iterator: AsyncIterableIterator<T> = {
-    next: () => generator.next(),
-    return: async (value?: unknown) => {
-      await stop();
-      return generator.return(value as never);
-    },
-    throw: async (err?: unknown) => {
-      await stop();
-      return generator.throw(err);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
-}

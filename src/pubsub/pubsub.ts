@@ -56,19 +56,20 @@ export interface SubscribeOptions {
  * An async generator's `return()` waits until the generator reaches its next `yield`. One that
  * is waiting for the next event of a quiet channel would keep its subscription (and everything
  * it holds) until that channel's next event, which may never come: every client that left a
- * quiet conversation would stay subscribed. This wrapper aborts `stop` first, so subscriptions
- * made with `stop.signal` end, the generator's pending `next()` settles, and the generator
- * finishes through its `finally`.
+ * quiet conversation would stay subscribed. This wrapper stops first (aborts `stop`, so that
+ * subscriptions made with `stop.signal` end, or calls it), so the generator's pending `next()`
+ * settles and the generator finishes through its `finally`.
  */
-export function returnsPromptly<T>(generator: AsyncGenerator<T>, stop: AbortController): AsyncIterableIterator<T> {
+export function returnsPromptly<T>(generator: AsyncGenerator<T>, stop: AbortController | (() => unknown)): AsyncIterableIterator<T> {
+  const halt = async () => (stop instanceof AbortController ? stop.abort() : await stop());
   const iterator: AsyncIterableIterator<T> = {
     next: () => generator.next(),
     return: async (value?: unknown) => {
-      stop.abort();
+      await halt();
       return generator.return(value as never);
     },
     throw: async (err?: unknown) => {
-      stop.abort();
+      await halt();
       return generator.throw(err);
     },
     [Symbol.asyncIterator]: () => iterator,

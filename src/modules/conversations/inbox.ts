@@ -9,7 +9,8 @@
  * forward (max of what was seen), so the same change arriving on two channels is told once.
  */
 import type { Context } from '../../graphql/context.js';
-import { ChannelSet, returnsAtOnce } from '../../pubsub/channel-set.js';
+import { ChannelSet } from '../../pubsub/channel-set.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { isStaff, requirePerson } from './permissions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
@@ -53,7 +54,7 @@ export function inboxStream(ctx: Context): AsyncIterableIterator<InboxEvent> {
     // Staff follow two channels per workspace they serve besides their conversations.
     maxChannels: INBOX_FOLLOW_LIMIT + 1 + 2 * staffOf.length,
   });
-  return returnsAtOnce(inboxEvents(ctx, set, staffOf), () => set.return());
+  return returnsPromptly(inboxEvents(ctx, set, staffOf), () => set.return());
 }
 
 async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: string[]): AsyncGenerator<InboxEvent> {

@@ -3,7 +3,8 @@ import type { Context } from '../../graphql/context.js';
 import { ForbiddenError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
-import { ChannelSet, returnsAtOnce } from '../../pubsub/channel-set.js';
+import { ChannelSet } from '../../pubsub/channel-set.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { isStaff } from '../conversations/permissions.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 import { assertInWorkspace, companions } from './permissions.js';
@@ -15,7 +16,7 @@ const MAX_COMPANIONS = 1000;
 
 function presenceStream(ctx: Context, rawWorkspaceId: string | number): AsyncIterableIterator<PresenceEvent> {
   const live = new ChannelSet<'presence' | 'workspace'>(ctx.pubsub, { queueLimit: ctx.config.SUBSCRIPTION_QUEUE_LIMIT, maxChannels: 2 });
-  return returnsAtOnce(presenceEvents(ctx, rawWorkspaceId, live), () => live.return());
+  return returnsPromptly(presenceEvents(ctx, rawWorkspaceId, live), () => live.return());
 }
 
 async function* presenceEvents(

@@ -1,42 +1,20 @@
 import { builder } from '../../graphql/builder.js';
 import type { Context } from '../../graphql/context.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { ticketEvent, ticketStateSelect } from './events.js';
 import { staffWorkspace, ticketAccess } from './permissions.js';
 import { estimateWait, queuePosition, serviceRate } from './queue.js';
 import type { SupportQueueEvent, TicketEvent } from './topics.js';
 import { SupportQueueEventRef, TicketEventRef } from './types.js';
 
-type OnEnd = (end: () => unknown) => void;
-
-/**
- * Runs a stream so that `return()` (the client completes, the socket closes) ends it at once: a
- * generator awaiting its next pub/sub event would queue `return()` until that event came, so
- * the stream registers how to end its pub/sub iterator, which wakes it to finish.
- */
-function endable<T>(body: (onEnd: OnEnd) => AsyncGenerator<T>): AsyncIterableIterator<T> {
-  const enders: Array<() => unknown> = [];
-  const generator = body((end) => enders.push(end));
-  const iterator: AsyncIterableIterator<T> = {
-    next: () => generator.next(),
-    async return() {
-      await Promise.all(enders.map(async (end) => end()));
-      return generator.return(undefined);
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
-}
-
 /**
  * A ticket's events: first a SNAPSHOT read from the database (the truth), then live events,
  * dropping any older than what was delivered (state by the ticket's version, positions by the
  * queue's version), so a customer never sees their position jump back.
  */
-async function* ticketStream(ctx: Context, rawId: string | number, onEnd: OnEnd): AsyncGenerator<TicketEvent> {
+async function* ticketStream(ctx: Context, rawId: string | number, signal: AbortSignal): AsyncGenerator<TicketEvent> {
   const { conversation } = await ticketAccess(ctx, rawId);
-  const { live, first } = await subscribeLive(ctx, 'ticket', conversation.id, onEnd);
+  const { live, first } = await subscribeLive(ctx, 'ticket', conversation.id, signal);
   let nextLive: Promise<IteratorResult<TicketEvent>> | null = first;
   try {
     // The queue's version first, then the state: the snapshot is at least as new as its label.
@@ -77,20 +55,19 @@ async function* ticketStream(ctx: Context, rawId: string | number, onEnd: OnEnd)
  * state read afterwards misses nothing published later. `first` is the pending first event; a
  * failure to subscribe rejects here.
  */
-async function subscribeLive<K extends 'ticket' | 'supportQueue'>(ctx: Context, topic: K, key: string, onEnd: OnEnd) {
+async function subscribeLive<K extends 'ticket' | 'supportQueue'>(ctx: Context, topic: K, key: string, signal: AbortSignal) {
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const live = ctx.pubsub.subscribe(topic, key, { onReady: () => markReady() });
-  onEnd(() => live.return?.());
+  const live = ctx.pubsub.subscribe(topic, key, { onReady: () => markReady(), signal });
   const first = live.next();
   await Promise.race([ready, first.then(() => undefined)]);
   return { live, first };
 }
 
 /** A workspace's queue events, starting with READY once live: read supportQueue then, and miss nothing. */
-async function* queueStream(ctx: Context, rawWorkspaceId: string | number, onEnd: OnEnd): AsyncGenerator<SupportQueueEvent> {
+async function* queueStream(ctx: Context, rawWorkspaceId: string | number, signal: AbortSignal): AsyncGenerator<SupportQueueEvent> {
   const workspaceId = staffWorkspace(ctx, rawWorkspaceId);
-  const { live, first } = await subscribeLive(ctx, 'supportQueue', workspaceId, onEnd);
+  const { live, first } = await subscribeLive(ctx, 'supportQueue', workspaceId, signal);
   try {
     yield {
       type: 'READY',
@@ -122,7 +99,10 @@ builder.subscriptionFields((t) => ({
       'A ticket’s events, live, for its customer (and staff): where it stands first (SNAPSHOT, with queue position and estimated wait), then assignment, position and estimate changes, status changes, closing. NOT_FOUND for anyone else.',
     authScopes: { authenticated: true },
     args: { ticketId: t.arg.id({ description: 'The ticket.' }) },
-    subscribe: (_root, args, ctx) => endable((onEnd) => ticketStream(ctx, args.ticketId, onEnd)),
+    subscribe: (_root, args, ctx) => {
+      const stop = new AbortController();
+      return returnsPromptly(ticketStream(ctx, args.ticketId, stop.signal), stop);
+    },
     resolve: (event) => event,
   }),
   supportQueueEvents: t.field({
@@ -131,7 +111,10 @@ builder.subscriptionFields((t) => ({
       'A workspace’s support queue, live, for its agents. First READY, once live: read supportQueue then and miss nothing. Then new tickets, assignments and transfers, status and priority changes, closes, urgency changes (TURNED_URGENT when one becomes urgent), and claims taken or released. Staff and API keys.',
     authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
-    subscribe: (_root, args, ctx) => endable((onEnd) => queueStream(ctx, args.workspaceId, onEnd)),
+    subscribe: (_root, args, ctx) => {
+      const stop = new AbortController();
+      return returnsPromptly(queueStream(ctx, args.workspaceId, stop.signal), stop);
+    },
     resolve: (event) => event,
   }),
 }));
