@@ -36,14 +36,8 @@ export function installCompat(host: Host): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   host.addUpgradeRoute({
     match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room',
-    handle: (req, socket, head) =>
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
-        legacy004.connect(ws, req).catch((err: unknown) => {
-          logger.error({ err }, 'legacy 004 socket failed');
-          ws.close(1011, 'Internal server error');
-        });
-      }),
+    // Legacy 004 completes the handshake itself, once the socket's subscription is live.
+    handle: (req, socket, head) => legacy004.upgrade(wss, req, socket, head, logger),
   });
   host.addUpgradeRoute({
     match: (p) => LEGACY_001_SOCKET.test(p),

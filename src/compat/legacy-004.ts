@@ -5,25 +5,39 @@
  * `re_message` to the receiver. Every call is a GraphQL operation run through the executor.
  */
 import type { IncomingMessage } from 'node:http';
-import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
+import type { ExecutionResult } from 'graphql';
+import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
 import { firstError } from './executor.js';
 import { failure, microOffsetTimestamp, microTimestamp, success } from './formats.js';
 import {
-  Legacy004EventsDocument,
+  Legacy004InboxDocument,
   Legacy004MessagesDocument,
   Legacy004OpenThreadDocument,
+  Legacy004RecentDocument,
   Legacy004SendDocument,
   Legacy004ThreadsDocument,
   Legacy004ViewerDocument,
+  type Legacy004InboxSubscription,
   type Legacy004MessageFragment,
+  type Legacy004RecentQuery,
   type Legacy004ThreadFragment,
 } from './generated/graphql.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 
 /** Messages returned by GET /chat/messages/<uid>/: the newest this many (the document sets no limit). */
 const HISTORY = 100;
+
+/** A page of messages when the socket fills a gap (the API's largest page). */
+const GAP_PAGE = 100;
+
+/** Pages read back at most to fill one gap; a longer one is delivered from its newest 1,000. */
+const GAP_PAGES = 10;
+
+const NO_RECEIVER = 'Invalid receipient';
 
 function bearer(req: { headers: IncomingMessage['headers']; query: URLSearchParams }): Credential {
   const header = req.headers.authorization;
@@ -58,6 +72,40 @@ function legacyMessage(m: Legacy004MessageFragment, thread: Legacy004ThreadFragm
   };
 }
 
+/** What the receiver's socket gets for a message. */
+function liveMessage(m: Legacy004MessageFragment, receiverId: string) {
+  return {
+    message_body: m.body,
+    sender_id: m.author?.id ?? null,
+    receiver_id: receiverId,
+    timestamp: microOffsetTimestamp(m.createdAt),
+    created_msg_id: m.id,
+    action: 're_message',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The socket
+
+type InboxEvent = Legacy004InboxSubscription['inboxEvents'];
+type InboxStream = AsyncIterableIterator<{ data?: { inboxEvents: InboxEvent } | null; errors?: readonly unknown[] }>;
+
+interface Live {
+  userId: string;
+  workspaceId: string;
+  stream: InboxStream;
+  /** Threads known at connect. */
+  threads: string[];
+}
+
+/** What the socket knows of one conversation of the user. */
+interface Followed {
+  /** A thread (legacy 004 shows threads only); null until asked. */
+  thread: boolean | null;
+  /** The last seq handled (pushed or skipped); null before the first message seen live. */
+  seq: number | null;
+}
+
 export class Legacy004 {
   constructor(private readonly executor: Executor) {}
 
@@ -72,7 +120,7 @@ export class Legacy004 {
     const user = me.data?.me;
     if (!user) return { error: { status: 401, body: failure(firstError(me)?.message ?? 'Authentication credentials were not provided.') } };
     const workspaceId = user.memberships[0]?.workspace.id;
-    if (!workspaceId) return { error: { status: 404, body: failure('Invalid receipient') } };
+    if (!workspaceId) return { error: { status: 404, body: failure(NO_RECEIVER) } };
     return { userId: user.id, workspaceId };
   }
 
@@ -82,10 +130,10 @@ export class Legacy004 {
     if ('error' in who) return who.error;
     const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: req.params.uid! }, credential);
     const thread = opened.data?.openDirectThread;
-    if (thread?.__typename !== 'Thread') return { status: 404, body: failure('Invalid receipient') };
+    if (thread?.__typename !== 'Thread') return { status: 404, body: failure(NO_RECEIVER) };
     const history = await this.executor.run(Legacy004MessagesDocument, { id: thread.id, last: HISTORY }, credential);
     const conversation = history.data?.conversation;
-    if (!conversation) return { status: 404, body: failure('Invalid receipient') };
+    if (!conversation) return { status: 404, body: failure(NO_RECEIVER) };
     const messages = conversation.messages.nodes.map((m) => legacyMessage(m, conversation));
     return { status: 200, body: success({ messages }, 'Messages retreived successfully') };
   }
@@ -103,81 +151,180 @@ export class Legacy004 {
   }
 
   /**
-   * /ws/chat/room/?token=: the socket receives `re_message` for every message sent to the user
-   * in any of their threads, and sends `chat_message` to write one. Subscriptions are the
-   * GraphQL conversationEvents of each thread.
+   * /ws/chat/room/?token=. The handshake completes once the socket's inbox subscription is live,
+   * so from a client's `open` on, nothing sent to the user is missed. A bad token is accepted and
+   * then closed with 4401, as before.
    */
-  async connect(socket: WebSocket, request: IncomingMessage): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://legacy');
-    const credential = bearer({ headers: request.headers, query: url.searchParams });
-    // Messages may arrive while the connection is being set up: hold them until it is.
-    const early: Buffer[] = [];
-    const hold = (data: Buffer) => early.push(data);
-    socket.on('message', hold);
+  upgrade(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger): void {
+    this.accept(wss, req, socket, head, logger).catch((err: unknown) => {
+      logger.error({ err }, 'legacy 004 socket failed');
+      socket.destroy();
+    });
+  }
+
+  private async accept(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer, logger: Logger): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://legacy');
+    const credential = bearer({ headers: req.headers, query: url.searchParams });
+    let gone = false;
+    const onGone = () => (gone = true);
+    socket.once('close', onGone);
+    let live: Live | 'refused' | 'failed';
+    try {
+      live = await this.follow(credential);
+    } catch (err) {
+      logger.error({ err }, 'legacy 004: could not follow the inbox');
+      live = 'failed';
+    } finally {
+      socket.off('close', onGone);
+    }
+    let accepted = false;
+    if (!gone) {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        accepted = true;
+        ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
+        if (live === 'refused') ws.close(4401, 'Invalid or missing token');
+        else if (live === 'failed') ws.close(1011, 'Internal server error');
+        else this.serve(ws, live, credential, logger);
+      });
+    }
+    // ws completes (or refuses) a handshake synchronously; one it refused gets no callback.
+    if (!accepted && typeof live === 'object') void live.stream.return?.();
+  }
+
+  /** Subscribes the user's inbox and waits for INBOX_READY: from then on nothing is missed. */
+  private async follow(credential: Credential): Promise<Live | 'refused'> {
     const who = await this.workspaceOf(credential);
-    if ('error' in who) {
-      socket.close(4401, 'Invalid or missing token');
+    if ('error' in who) return 'refused';
+    const stream = await this.executor.subscribe(Legacy004InboxDocument, {}, credential);
+    if (!(Symbol.asyncIterator in stream)) throw new Error(`inboxEvents: ${firstError(stream)?.message ?? 'refused'}`);
+    try {
+      const first = await stream.next();
+      const ready = first.done ? null : first.value.data?.inboxEvents;
+      if (ready?.type !== 'INBOX_READY') throw new Error(`inboxEvents began with ${JSON.stringify(first.value)}`);
+      const known = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
+      const threads = (known.data?.myConversations.nodes ?? []).flatMap((n) => (n.__typename === 'Thread' ? [n.id] : []));
+      return { ...who, stream: stream as InboxStream, threads };
+    } catch (err) {
+      void stream.return?.();
+      throw err;
+    }
+  }
+
+  /**
+   * One socket: its inbox stream pushes `re_message`/`re_message_file` for messages of others in
+   * the user's threads, by seq, without a duplicate (an announce publishes a message again) and
+   * without a gap (a gap is filled from the conversation's history). Frames from the client are
+   * handled one at a time, in order.
+   */
+  private serve(ws: WebSocket, live: Live, credential: Credential, logger: Logger): void {
+    const send = (payload: unknown) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(payload));
+    };
+    const followed = new Map<string, Followed>(live.threads.map((id) => [id, { thread: true, seq: null }]));
+
+    const push = (conversation: Followed, m: Legacy004MessageFragment) => {
+      if (m.seq <= (conversation.seq ?? 0)) return;
+      conversation.seq = m.seq;
+      if (conversation.thread && !m.deleted && m.author?.id !== live.userId) send(liveMessage(m, live.userId));
+    };
+
+    /** Pushes what the conversation holds after `after` (newest pages first, read back to it). */
+    const fill = async (conversationId: string, conversation: Followed, after: number) => {
+      const found: Legacy004MessageFragment[] = [];
+      let before: string | null = null;
+      for (let page = 0; page < GAP_PAGES; page++) {
+        const result: ExecutionResult<Legacy004RecentQuery> = await this.executor.run(Legacy004RecentDocument, { id: conversationId, last: GAP_PAGE, before }, credential);
+        const c = result.data?.conversation;
+        if (!c) return;
+        conversation.thread = c.__typename === 'Thread';
+        found.push(...c.messages.nodes.filter((m) => m.seq > after));
+        const oldest = c.messages.nodes[0]?.seq ?? 0;
+        if (oldest <= after + 1 || !c.messages.pageInfo.hasPreviousPage) break;
+        before = c.messages.pageInfo.startCursor;
+      }
+      conversation.seq = Math.max(conversation.seq ?? 0, after);
+      for (const m of found.sort((a, b) => a.seq - b.seq)) push(conversation, m);
+    };
+
+    const handle = async (event: InboxEvent) => {
+      const id = event.conversationId;
+      if (!id) return;
+      if (event.type === 'CONVERSATION_ADDED') {
+        // The inbox follows the conversation from when it heard of it; messages sent between the
+        // opening (event.lastSeq) and then reach no one live: read them.
+        const conversation = followed.get(id) ?? { thread: null, seq: null };
+        followed.set(id, conversation);
+        await fill(id, conversation, Math.max(conversation.seq ?? 0, event.lastSeq));
+        return;
+      }
+      const m = event.type === 'UNREAD_CHANGED' ? event.message : null;
+      if (!m) return;
+      let conversation = followed.get(id);
+      if (!conversation) {
+        conversation = { thread: null, seq: null };
+        followed.set(id, conversation);
+      }
+      if (conversation.seq !== null && m.seq > conversation.seq + 1) {
+        // A message before this one never came (an event lost on the way): read them.
+        await fill(id, conversation, conversation.seq);
+        return;
+      }
+      if (conversation.thread === null) {
+        // First seen: is it a thread? (The page read for it also says.)
+        await fill(id, conversation, m.seq - 1);
+        return;
+      }
+      push(conversation, m);
+    };
+
+    void (async () => {
+      for await (const result of live.stream) {
+        const event = result.data?.inboxEvents;
+        if (!event) break;
+        await handle(event);
+      }
+    })()
+      .catch((err: unknown) => logger.warn({ err }, 'legacy 004: live updates failed'))
+      .finally(() => {
+        // The stream ended without the socket closing (the subscription failed or fell behind):
+        // the client reconnects.
+        if (ws.readyState === ws.OPEN) ws.close(1013, 'Live updates ended; reconnect');
+      });
+    ws.on('close', () => void live.stream.return?.());
+
+    let frames = Promise.resolve();
+    ws.on('message', (data: Buffer) => {
+      frames = frames
+        .then(() => this.frame(String(data), live, credential, send))
+        .catch((err: unknown) => {
+          logger.warn({ err }, 'legacy 004 frame failed');
+          send({ action: 'error', message: 'Internal server error' });
+        });
+    });
+  }
+
+  private async frame(text: string, live: Live, credential: Credential, send: (payload: unknown) => void): Promise<void> {
+    let msg: { action?: unknown; message_body?: unknown; receiver_id?: unknown };
+    try {
+      msg = JSON.parse(text) as typeof msg;
+    } catch {
+      return send({ action: 'error', message: 'Malformed JSON' });
+    }
+    if (!msg || typeof msg !== 'object') return send({ action: 'error', message: 'Malformed JSON' });
+    if (msg.action === 'chat_message') {
+      if (typeof msg.receiver_id !== 'string' || typeof msg.message_body !== 'string') {
+        return send({ action: 'error', message: 'receiver_id and message_body are required' });
+      }
+      const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: live.workspaceId, userId: msg.receiver_id }, credential);
+      const thread = opened.data?.openDirectThread;
+      if (thread?.__typename !== 'Thread') return send({ action: 'error', message: NO_RECEIVER });
+      const sent = await this.executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
+      const out = sent.data?.sendMessage;
+      if (out?.__typename !== 'Message') {
+        return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent') });
+      }
       return;
     }
-    const watched = new Map<string, AsyncIterableIterator<unknown>>();
-    const threadsById = new Map<string, Legacy004ThreadFragment>();
-    const watch = async (thread: Legacy004ThreadFragment) => {
-      threadsById.set(thread.id, thread);
-      if (watched.has(thread.id)) return;
-      const stream = await this.executor.subscribe(Legacy004EventsDocument, { conversationId: thread.id }, credential);
-      if (!(Symbol.asyncIterator in stream)) return;
-      watched.set(thread.id, stream);
-      void (async () => {
-        for await (const result of stream) {
-          const event = result.data?.conversationEvents;
-          const m = event?.message;
-          if (!event || event.type !== 'MESSAGE_ADDED' || !m || m.author?.id === who.userId) continue;
-          send({
-            message_body: m.body,
-            sender_id: m.author?.id ?? null,
-            receiver_id: who.userId,
-            timestamp: microOffsetTimestamp(m.createdAt),
-            created_msg_id: m.id,
-            action: 're_message',
-          });
-        }
-      })().catch(() => undefined);
-    };
-    const send = (payload: unknown) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
-    };
-
-    const initial = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
-    for (const node of initial.data?.myConversations.nodes ?? []) if (node.__typename === 'Thread') await watch(node);
-
-    const onMessage = (data: Buffer) => {
-      void (async () => {
-        let msg: { action?: unknown; message_body?: unknown; receiver_id?: unknown };
-        try {
-          msg = JSON.parse(String(data)) as typeof msg;
-        } catch {
-          return send({ action: 'error', message: 'Malformed JSON' });
-        }
-        if (msg.action !== 'chat_message') return send({ action: 'error', message: `Unknown action: ${String(msg.action)}` });
-        if (typeof msg.receiver_id !== 'string' || typeof msg.message_body !== 'string') {
-          return send({ action: 'error', message: 'receiver_id and message_body are required' });
-        }
-        const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: msg.receiver_id }, credential);
-        const thread = opened.data?.openDirectThread;
-        if (thread?.__typename !== 'Thread') return send({ action: 'error', message: 'Invalid receipient' });
-        await watch(thread);
-        const sent = await this.executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
-        if (sent.data?.sendMessage.__typename !== 'Message') {
-          const e = sent.data?.sendMessage;
-          return send({ action: 'error', message: e && 'message' in e ? e.message : 'The message was not sent' });
-        }
-      })().catch(() => send({ action: 'error', message: 'Internal server error' }));
-    };
-    socket.off('message', hold);
-    socket.on('message', onMessage);
-    for (const data of early.splice(0)) onMessage(data);
-    socket.on('close', () => {
-      for (const stream of watched.values()) void stream.return?.();
-    });
+    return send({ action: 'error', message: `Unknown action: ${String(msg.action)}` });
   }
 }
