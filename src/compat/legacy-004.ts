@@ -1,25 +1,32 @@
 /**
  * Legacy 004 (netroxchange): one-to-one messaging between users with a JWT.
- * REST: GET /chat/messages/<uid>/, GET /chat/get-user-threads/ (POST /chat/chat-attachment/ comes
- * with the attachments module). WebSocket: /ws/chat/room/?token= with `chat_message` answered by
- * `re_message` to the receiver. Every call is a GraphQL operation run through the executor.
+ * REST: GET /chat/messages/<uid>/, GET /chat/get-user-threads/, POST /chat/chat-attachment/ (a
+ * message with a file, streamed into sendAttachment). WebSocket: /ws/chat/room/?token= with
+ * `chat_message` answered by `re_message` to the receiver, and `chat_message_file` (the announce
+ * after an upload) by `re_message_file`. Every call is a GraphQL operation run through the executor.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { ReadStream } from 'node:fs';
+import busboy from 'busboy';
 import type { ExecutionResult } from 'graphql';
+import { Upload, type FileUpload } from 'graphql-upload-minimal';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
 import { firstError } from './executor.js';
-import { failure, microOffsetTimestamp, microTimestamp, success } from './formats.js';
+import { failure, legacyFileSize, microOffsetTimestamp, microTimestamp, success } from './formats.js';
 import {
+  Legacy004AnnounceDocument,
   Legacy004InboxDocument,
   Legacy004MessagesDocument,
   Legacy004OpenThreadDocument,
   Legacy004RecentDocument,
   Legacy004SendDocument,
+  Legacy004SendFileDocument,
   Legacy004ThreadsDocument,
+  Legacy004UploadLimitsDocument,
   Legacy004ViewerDocument,
   type Legacy004InboxSubscription,
   type Legacy004MessageFragment,
@@ -37,6 +44,10 @@ const GAP_PAGE = 100;
 /** Pages read back at most to fill one gap; a longer one is delivered from its newest 1,000. */
 const GAP_PAGES = 10;
 
+/** The form's text fields together, and the multipart framing around the file, may not exceed this. */
+const MAX_FORM_FIELDS_BYTES = 1024 * 1024;
+
+const UPLOADED = 'File uploaded and chat created successfully';
 const NO_RECEIVER = 'Invalid receipient';
 
 function bearer(req: { headers: IncomingMessage['headers']; query: URLSearchParams }): Credential {
@@ -52,36 +63,154 @@ function person(user: { id: string; email?: string | null } | null | undefined):
   return { id: user?.id ?? '', email: user?.email ?? null, profile: null };
 }
 
+/** The attachment legacy 004 shows (it knew one file per message): the first. */
+function fileOf(m: Legacy004MessageFragment) {
+  const file = m.attachments[0];
+  return file
+    ? { attached_file_size: legacyFileSize(file.size), attached_file: file.signedUrl, attached_file_name: file.name }
+    : { attached_file_size: legacyFileSize(0), attached_file: null, attached_file_name: null };
+}
+
 /** The legacy message shape; sender/receiver from the thread's two members. */
 function legacyMessage(m: Legacy004MessageFragment, thread: Legacy004ThreadFragment) {
   const sender = thread.members.find((x) => x.user.id === m.author?.id);
   const receiver = thread.members.find((x) => x.user.id !== m.author?.id);
+  const file = fileOf(m);
   return {
     id: m.id,
     sender: person(sender?.user),
     receiver: person(receiver?.user),
-    attached_file_size: '0kb',
+    attached_file_size: file.attached_file_size,
     message: m.body,
     updated: microTimestamp(m.editedAt ?? m.createdAt),
     created: microTimestamp(m.createdAt),
     seen: (receiver?.lastReadSeq ?? 0) >= m.seq,
     deleted: m.deleted,
-    attached_file: null,
-    attached_file_name: null,
+    attached_file: file.attached_file,
+    attached_file_name: file.attached_file_name,
     thread: thread.id,
   };
 }
 
-/** What the receiver's socket gets for a message. */
+/** What the receiver's socket gets for a message: `re_message`, or `re_message_file` when it carries a file. */
 function liveMessage(m: Legacy004MessageFragment, receiverId: string) {
+  const common = { sender_id: m.author?.id ?? null, receiver_id: receiverId, timestamp: microOffsetTimestamp(m.createdAt), created_msg_id: m.id };
+  if (m.attachments.length === 0) return { message_body: m.body, ...common, action: 're_message' };
+  const file = fileOf(m);
   return {
     message_body: m.body,
-    sender_id: m.author?.id ?? null,
-    receiver_id: receiverId,
-    timestamp: microOffsetTimestamp(m.createdAt),
-    created_msg_id: m.id,
-    action: 're_message',
+    attached_file_name: file.attached_file_name,
+    attached_file_size: file.attached_file_size,
+    attached_file_url: file.attached_file,
+    ...common,
+    action: 're_message_file',
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload form, streamed
+
+interface FilePart {
+  stream: Readable & { truncated?: boolean };
+  filename: string;
+  mimeType: string;
+  encoding: string;
+}
+
+interface UploadForm {
+  /** The text fields that came before the file (all of them when no file came). */
+  fields: Record<string, string>;
+  /** The `attached_file` part, unread; null when the form had none. */
+  file: FilePart | null;
+  /** Resolves once the whole body is read: null, or why it could not be (malformed, broken off). */
+  finished: Promise<Error | null>;
+}
+
+/**
+ * Reads a multipart body up to its `attached_file` part and hands that part over unread, so the
+ * file streams on into storage with the request's own backpressure: nothing is held in memory
+ * but a few chunks. busboy stops the file one byte over `maxFileBytes` (as graphql-upload-minimal
+ * does), so the upload pipeline sees the overflow and refuses it. Parts after the file, and any
+ * other file, are read and dropped.
+ */
+function readUploadForm(req: IncomingMessage, maxFileBytes: number): Promise<UploadForm> {
+  return new Promise((resolveForm) => {
+    const fields: Record<string, string> = {};
+    let handedOver = false;
+    let resolveFinished!: (err: Error | null) => void;
+    const finished = new Promise<Error | null>((r) => (resolveFinished = r));
+    const hand = (file: FilePart | null) => {
+      if (handedOver) return;
+      handedOver = true;
+      resolveForm({ fields: { ...fields }, file, finished });
+    };
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        defParamCharset: 'utf8',
+        limits: { fieldSize: MAX_FORM_FIELDS_BYTES, fields: 20, files: 5, parts: 30, fileSize: maxFileBytes + 1 },
+      });
+    } catch (err) {
+      // No boundary, or not multipart at all.
+      req.resume();
+      resolveFinished(err as Error);
+      hand(null);
+      return;
+    }
+    parser.on('field', (name: string, value: string) => {
+      if (!handedOver) fields[name] = value;
+    });
+    parser.on('file', (name: string, stream: Readable, info: busboy.FileInfo) => {
+      // A file stream that errors with no listener would throw: the upload pipeline adds its own.
+      stream.on('error', () => undefined);
+      if (handedOver || name !== 'attached_file') {
+        stream.resume();
+        return;
+      }
+      hand({ stream, filename: info.filename ?? '', mimeType: info.mimeType, encoding: info.encoding });
+    });
+    parser.on('error', (err: Error) => {
+      req.unpipe(parser);
+      req.resume();
+      resolveFinished(err);
+      hand(null);
+    });
+    parser.on('close', () => {
+      resolveFinished(null);
+      hand(null);
+    });
+    // A client that goes away mid-upload: the file stream errors, so the upload stores nothing.
+    req.once('close', () => {
+      if (!req.complete) parser.destroy(new Error('The request broke off.'));
+    });
+    req.pipe(parser);
+  });
+}
+
+/** An Upload scalar value (what graphql-upload-minimal's request parser makes) over one form part. */
+function uploadOf(part: FilePart): Upload {
+  const upload = new Upload() as Upload & { resolve(file: FileUpload): void };
+  let taken = false;
+  upload.resolve({
+    fieldName: 'attached_file',
+    filename: part.filename,
+    mimetype: part.mimeType,
+    encoding: part.encoding,
+    createReadStream: () => {
+      if (taken) throw new Error('The file was already read.');
+      taken = true;
+      return part.stream as unknown as ReadStream;
+    },
+  });
+  return upload;
+}
+
+/** The legacy field a product input path names, for error messages. */
+function legacyField(path: readonly string[]): string {
+  if (path.includes('files')) return 'attached_file';
+  if (path.includes('body')) return 'message';
+  return path.at(-1) ?? 'request';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -112,6 +241,7 @@ export class Legacy004 {
   mount(router: Router): void {
     router.on('GET', '/chat/messages/:uid', (req) => this.messages(req));
     router.on('GET', '/chat/get-user-threads', (req) => this.threads(req));
+    router.on('POST', '/chat/chat-attachment', (req) => this.attachment(req), { rawBody: true });
   }
 
   /** The viewer's workspace: the first one they joined (legacy 004 knew no workspaces). */
@@ -148,6 +278,86 @@ export class Legacy004 {
       return [{ id: node.id, user_one: person(one?.user), user_two: person(two?.user), craeted: microTimestamp(node.createdAt) }];
     });
     return { status: 200, body: success(threads) };
+  }
+
+  /**
+   * POST /chat/chat-attachment/: multipart `receiver`, `message`, then `attached_file` (the
+   * fields first, as the document lists them). The file streams into sendAttachment in the
+   * receiver's thread; any refusal stores nothing. Answers once the whole body is read, except
+   * refusals the headers decide (no token, not multipart, too long), which leave it unread.
+   */
+  async attachment(req: LegacyRequest): Promise<LegacyResponse> {
+    const credential = bearer(req);
+    const who = await this.workspaceOf(credential);
+    if ('error' in who) return who.error;
+    if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) {
+      return { status: 400, body: failure('Send a multipart/form-data body with receiver, message and attached_file.') };
+    }
+    const limits = await this.executor.run(Legacy004UploadLimitsDocument, {}, credential);
+    const maxBytes = limits.data?.uploadLimits.maxFileBytes;
+    if (!maxBytes) throw new Error(`uploadLimits: ${firstError(limits)?.message ?? 'no answer'}`);
+    const tooLarge = { status: 413, body: failure(`attached_file is larger than the ${legacyFileSize(maxBytes)} limit.`) };
+    // A body larger than the largest file and its fields cannot be valid: refused unread.
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes + MAX_FORM_FIELDS_BYTES) return tooLarge;
+
+    const form = await readUploadForm(req.raw, maxBytes);
+    try {
+      return await this.sendFile(form, who, credential, tooLarge);
+    } finally {
+      // Whatever was not read (refused before the file was read, stopped at a limit, or a
+      // failure) is read and dropped, so that the request ends.
+      form.file?.stream.resume();
+    }
+  }
+
+  private async sendFile(
+    form: UploadForm,
+    who: { workspaceId: string },
+    credential: Credential,
+    tooLarge: LegacyResponse,
+  ): Promise<LegacyResponse> {
+    const refuse = async (status: number, message: string): Promise<LegacyResponse> => {
+      form.file?.stream.resume();
+      await form.finished;
+      return { status, body: failure(message) };
+    };
+    if (!form.file) {
+      if (await form.finished) return refuse(400, 'The body is not a well-formed multipart form.');
+      if (form.fields.receiver === undefined) return refuse(400, 'receiver is required.');
+      return refuse(400, 'attached_file is required.');
+    }
+    const { receiver, message } = form.fields;
+    if (receiver === undefined || message === undefined) {
+      return refuse(400, 'The fields receiver and message must come before attached_file.');
+    }
+    const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: receiver }, credential);
+    const thread = opened.data?.openDirectThread;
+    if (thread?.__typename !== 'Thread') return refuse(404, NO_RECEIVER);
+
+    const file = form.file;
+    const sent = await this.executor.run(
+      Legacy004SendFileDocument,
+      { input: { conversationId: thread.id, body: message, files: [uploadOf(file)] } },
+      credential,
+    );
+    file.stream.resume();
+    const broken = await form.finished;
+    const out = sent.data?.sendAttachment;
+    if (out?.__typename === 'Message') {
+      return { status: 201, body: success({ message: legacyMessage(out, thread) }, UPLOADED) };
+    }
+    // busboy marks a file it stopped at its limit (one byte over ours).
+    if (file.stream.truncated) return tooLarge;
+    if (broken) return { status: 400, body: failure(`The upload did not arrive whole (${broken.message}).`) };
+    if (!out) throw new Error(`sendAttachment: ${firstError(sent)?.message ?? 'no answer'}`);
+    if (out.__typename === 'ValidationError') {
+      const issue = out.issues[0];
+      return { status: 400, body: failure(issue ? `${legacyField(issue.path)} ${issue.message}` : out.message) };
+    }
+    if (out.__typename === 'NotFoundError') return { status: 404, body: failure(NO_RECEIVER) };
+    if (out.__typename === 'UnauthenticatedError') return { status: 401, body: failure(out.message) };
+    if (out.__typename === 'ForbiddenError') return { status: 403, body: failure(out.message) };
+    return { status: 400, body: failure(out.message) };
   }
 
   /**
@@ -304,7 +514,7 @@ export class Legacy004 {
   }
 
   private async frame(text: string, live: Live, credential: Credential, send: (payload: unknown) => void): Promise<void> {
-    let msg: { action?: unknown; message_body?: unknown; receiver_id?: unknown };
+    let msg: { action?: unknown; message_body?: unknown; receiver_id?: unknown; chat_id?: unknown };
     try {
       msg = JSON.parse(text) as typeof msg;
     } catch {
@@ -322,6 +532,17 @@ export class Legacy004 {
       const out = sent.data?.sendMessage;
       if (out?.__typename !== 'Message') {
         return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent') });
+      }
+      return;
+    }
+    if (msg.action === 'chat_message_file') {
+      // The message and its file were stored by POST /chat/chat-attachment/; this announces it.
+      // The receiver gets it with the body stored then (message_body here is not used).
+      if (typeof msg.chat_id !== 'string' && typeof msg.chat_id !== 'number') return send({ action: 'error', message: 'chat_id is required' });
+      const announced = await this.executor.run(Legacy004AnnounceDocument, { id: String(msg.chat_id) }, credential);
+      const out = announced.data?.announceMessage;
+      if (out?.__typename !== 'Message') {
+        return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(announced)?.message ?? 'The message was not announced') });
       }
       return;
     }
