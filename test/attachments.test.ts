@@ -15,7 +15,7 @@ import { deflateSync } from 'node:zlib';
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { legacyFileSize } from '../src/modules/attachments/content-types.js';
+import { legacyFileSize } from '../src/compat/formats.js';
 import { sweepOrphanFiles } from '../src/modules/attachments/sweep.js';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, type TestApp } from './helpers/app.js';

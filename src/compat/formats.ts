@@ -15,17 +15,14 @@ export function microOffsetTimestamp(iso: string): string {
   return `${iso.slice(0, 23)}000+00:00`;
 }
 
-/** Legacy 004: sizes like "86.73KB" (and "0kb" for no file, as the document shows). */
-export function humanSize(bytes: number | null | undefined): string {
+/**
+ * Legacy 004 `attached_file_size`: kilobytes below a megabyte ("86.73KB"), megabytes above
+ * ("3.00MB"), and "0kb" for a message with no file, as the document shows.
+ */
+export function legacyFileSize(bytes: number | null | undefined): string {
   if (!bytes) return '0kb';
-  const units = ['B', 'KB', 'MB', 'GB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value}B` : `${value.toFixed(2)}${units[unit]}`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(2)}KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(2)}MB`;
 }
 
 /** Legacy 004's envelope. */

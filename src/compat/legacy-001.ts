@@ -11,7 +11,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import type { Credential } from '../graphql/context.js';
 import type { LegacyCredentials } from './credentials.js';
 import { firstError, type Executor } from './executor.js';
@@ -35,7 +34,7 @@ import {
   type Role,
 } from './generated/graphql.js';
 import { legacyEmail } from './legacy-003.js';
-import { CLOSE, LegacySocket } from './legacy-socket.js';
+import { CLOSE, LegacySocket, refuse, type Admission } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 
 /** Messages per thread in a client's list. */
@@ -268,20 +267,25 @@ export class Legacy001 {
    * included; `{"type": "error", "error": ...}` for what cannot be done, the socket staying open.
    * An agent's connection claims the thread and keeps the claim until it closes.
    */
-  async connect(ws: WebSocket, request: IncomingMessage): Promise<void> {
-    const socket = new LegacySocket(ws, this.logger, (error) => ({ type: 'error', error }));
+  async admit(request: IncomingMessage): Promise<Admission> {
     const url = new URL(request.url ?? '/', 'http://legacy');
     const [, rawThread, rawUser] = LEGACY_001_SOCKET.exec(url.pathname) ?? [];
     const threadId = decodeURIComponent(rawThread ?? '').toLowerCase();
     const userId = decodeURIComponent(rawUser ?? '').toLowerCase();
-    if (!UUID.test(threadId) || !UUID.test(userId)) return socket.close(CLOSE.notFound, 'Unknown thread or user');
+    if (!UUID.test(threadId) || !UUID.test(userId)) return refuse(CLOSE.notFound, 'Unknown thread or user');
     const service = this.credentials.service();
     const found = await this.executor.run(Legacy001SocketThreadDocument, { id: threadId }, service);
     const thread = found.data?.conversation;
-    if (thread?.__typename !== 'Thread' || thread.direct || !thread.threadType) return socket.close(CLOSE.notFound, 'Unknown thread');
+    if (thread?.__typename !== 'Thread' || thread.direct || !thread.threadType) return refuse(CLOSE.notFound, 'Unknown thread');
+    const threadType = thread.threadType;
 
     // Staff hold a claim while connected; the claim's answer also says who the user is here.
+    let socket: LegacySocket | null = null;
+    // What is told before the socket is open (a refused claim) is sent once it is.
+    const untold: Record<string, unknown>[] = [];
+    const tell = (frame: Record<string, unknown>) => (socket ? socket.send(frame) : untold.push(frame));
     let claimed = false;
+    let ended = false;
     let renewal: NodeJS.Timeout | null = null;
     const claim = async (): Promise<'held' | 'refused' | 'not-staff' | 'unknown'> => {
       const result = await this.executor.run(Legacy001ClaimDocument, { conversationId: threadId, asUserId: userId }, service);
@@ -291,57 +295,75 @@ export class Legacy001 {
         if (renewal) clearTimeout(renewal);
         // Renew at half the lease, for as long as the agent stays connected.
         const wait = Math.max(1000, (new Date(out.expiresAt).getTime() - Date.now()) / 2);
-        if (!socket.closed) {
+        if (!ended) {
           renewal = setTimeout(() => void claim().catch((err: unknown) => this.logger.warn({ err }, 'legacy 001 claim renewal failed')), wait);
           renewal.unref();
         }
         return 'held';
       }
       if (out?.__typename === 'ClaimHeldError') {
-        socket.send({ type: 'error', code: 'CLAIMED', error: out.message, holder_id: out.holderId, holder_username: out.holderName, expires_at: out.expiresAt });
+        tell({ type: 'error', code: 'CLAIMED', error: out.message, holder_id: out.holderId, holder_username: out.holderName, expires_at: out.expiresAt });
         return 'refused';
       }
       if (out?.__typename === 'NotFoundError' && out.entity === 'User') return 'unknown';
       return 'not-staff';
     };
-    socket.onClose(() => {
+    const end = () => {
+      ended = true;
       if (renewal) clearTimeout(renewal);
       if (claimed) {
         this.executor
           .run(Legacy001ReleaseDocument, { conversationId: threadId, asUserId: userId }, service)
           .catch((err: unknown) => this.logger.warn({ err }, 'legacy 001 claim release failed'));
       }
-    });
+    };
     const standing = await claim();
     const member = thread.members.some((m) => m.user.id === userId);
     const staff = standing === 'held' || standing === 'refused';
-    if (standing === 'unknown' || (!staff && !member)) return socket.close(CLOSE.forbidden, 'This user may not chat in this thread');
+    if (standing === 'unknown' || (!staff && !member)) {
+      end();
+      return refuse(CLOSE.forbidden, 'This user may not chat in this thread');
+    }
 
     // From the thread's last message at connect: what is sent while the subscription sets up is replayed, not lost.
     const stream = await this.executor.subscribe(Legacy001EventsDocument, { conversationId: threadId, after: thread.lastSeq }, service);
-    if (!(Symbol.asyncIterator in stream)) return socket.close(CLOSE.internal, 'Could not follow the thread');
-    socket.follow(
-      stream,
-      (result) => {
-        const event = result.data?.conversationEvents;
-        if (event?.type === 'MESSAGE_ADDED' && event.message) {
-          socket.send({ type: 'chat_message', message: event.message.body, ...legacyMessage(event.message, thread.threadType) });
-        }
+    if (!(Symbol.asyncIterator in stream)) {
+      end();
+      return refuse(CLOSE.tryAgain, 'Could not follow the thread; reconnect');
+    }
+    const abandon = () => {
+      end();
+      return stream.return?.();
+    };
+    return {
+      abandon,
+      serve: (ws) => {
+        const s = (socket = new LegacySocket(ws, this.logger, (error) => ({ type: 'error', error })));
+        s.onClose(end);
+        for (const frame of untold.splice(0)) s.send(frame);
+        s.follow(
+          stream,
+          (result) => {
+            const event = result.data?.conversationEvents;
+            if (event?.type === 'MESSAGE_ADDED' && event.message) {
+              s.send({ type: 'chat_message', message: event.message.body, ...legacyMessage(event.message, threadType) });
+            }
+          },
+          'thread',
+        );
+        s.listen(async (frame) => {
+          const { type, message, Message_body } = frame as { type?: unknown; message?: unknown; Message_body?: unknown };
+          if (type !== undefined && type !== 'chat_message' && type !== 'message') return s.error(`Unknown message type: ${String(type)}`);
+          const body = typeof message === 'string' ? message : typeof Message_body === 'string' ? Message_body : undefined;
+          if (!body?.trim()) return s.error('message is required');
+          if (staff && (await claim()) === 'refused') return;
+          const sent = await this.executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
+          const out = sent.data?.sendMessage;
+          if (out?.__typename !== 'Message') {
+            s.send({ type: 'error', ...(out && 'code' in out ? { code: out.code, error: out.message } : { error: 'The message was not sent' }) });
+          }
+        });
       },
-      'thread',
-    );
-
-    socket.listen(async (frame) => {
-      const { type, message, Message_body } = frame as { type?: unknown; message?: unknown; Message_body?: unknown };
-      if (type !== undefined && type !== 'chat_message' && type !== 'message') return socket.error(`Unknown message type: ${String(type)}`);
-      const body = typeof message === 'string' ? message : typeof Message_body === 'string' ? Message_body : undefined;
-      if (!body?.trim()) return socket.error('message is required');
-      if (staff && (await claim()) === 'refused') return;
-      const sent = await this.executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
-      const out = sent.data?.sendMessage;
-      if (out?.__typename !== 'Message') {
-        socket.send({ type: 'error', ...(out && 'code' in out ? { code: out.code, error: out.message } : { error: 'The message was not sent' }) });
-      }
-    });
+    };
   }
 }

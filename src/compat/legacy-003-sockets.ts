@@ -15,8 +15,8 @@
  * the legacy system's openness, kept for its clients; docs/legacy-mapping.md says so.
  */
 import type { IncomingMessage } from 'node:http';
+import type { ExecutionResult } from 'graphql';
 import type { Logger } from 'pino';
-import type { WebSocket } from 'ws';
 import type { Credential } from '../graphql/context.js';
 import type { Identity, LegacyCredentials } from './credentials.js';
 import { firstError, type Executor } from './executor.js';
@@ -32,10 +32,12 @@ import {
   Legacy003SendDocument,
   Legacy003VisitorRoomDocument,
   type Legacy003MessageFragment,
+  type Legacy003OpenedSubscription,
+  type Legacy003RoomEventsSubscription,
   type Legacy003RoomFragment,
 } from './generated/graphql.js';
 import { legacyEmail } from './legacy-003.js';
-import { CLOSE, LegacySocket, type Frame } from './legacy-socket.js';
+import { CLOSE, LegacySocket, refuse, type Admission, type Frame } from './legacy-socket.js';
 
 export const LEGACY_003_CHAT = /^\/ws\/chat\/([^/]+)\/([^/]+)\/?$/;
 export const LEGACY_003_ROOMS = /^\/ws\/room\/([^/]+)\/?$/;
@@ -110,32 +112,44 @@ export class Legacy003Sockets {
     return this.credentials.guestIn(workspaceId, id, id);
   }
 
-  /** `ws/chat/<admin_username>/<consumer_id>`. */
-  async chat(ws: WebSocket, request: IncomingMessage): Promise<void> {
-    const socket = new LegacySocket(ws, this.logger, errorFrame);
+  /** `ws/chat/<admin_username>/<consumer_id>`: the room opened and followed, then served. */
+  async admitChat(request: IncomingMessage): Promise<Admission> {
     const [, rawAdmin, rawConsumer] = LEGACY_003_CHAT.exec(new URL(request.url ?? '/', 'http://legacy').pathname) ?? [];
     const username = pathPart(rawAdmin);
     const consumer = pathPart(rawConsumer);
     const workspaceId = await this.credentials.workspaceId();
     const adminId = username ? await this.adminId(workspaceId, username) : null;
-    if (!adminId) return socket.close(CLOSE.notFound, 'No admin has this username');
+    if (!adminId) return refuse(CLOSE.notFound, 'No admin has this username');
     const visitor = await this.visitor(workspaceId, consumer);
-    if (!visitor) return socket.close(CLOSE.badRequest, `The consumer id must be 1 to ${MAX_CONSUMER_ID} characters`);
+    if (!visitor) return refuse(CLOSE.badRequest, `The consumer id must be 1 to ${MAX_CONSUMER_ID} characters`);
 
     // The visitor's room with the admin, opened on first use (idempotent): legacy clients open
     // this socket and the room socket together, in either order.
     const opened = await this.executor.run(Legacy003OpenRoomDocument, { workspaceId, adminId }, visitor.credential);
     const room = opened.data?.openChatbotRoom;
     if (room?.__typename !== 'Room') {
+      // Close reasons are short (123 bytes at most).
       const message = room && 'message' in room ? room.message : (firstError(opened)?.message ?? 'The room could not be opened');
-      socket.error(message);
-      return socket.close(CLOSE.forbidden, message.slice(0, 120));
+      return refuse(CLOSE.forbidden, message.slice(0, 100));
     }
-    const names: Names = { adminId, admin: username, visitorId: visitor.userId, consumer };
-
     // From the room's last message when opened: whatever is written meanwhile is replayed, not lost.
     const events = await this.executor.subscribe(Legacy003RoomEventsDocument, { conversationId: room.id, after: room.lastSeq }, visitor.credential);
-    if (!(Symbol.asyncIterator in events)) return socket.close(CLOSE.internal, 'Could not follow the room; reconnect');
+    if (!(Symbol.asyncIterator in events)) return refuse(CLOSE.tryAgain, 'Could not follow the room; reconnect');
+    const names: Names = { adminId, admin: username, visitorId: visitor.userId, consumer };
+    return {
+      abandon: () => events.return?.(),
+      serve: (ws) => this.serveChat(new LegacySocket(ws, this.logger, errorFrame), events, room.id, names, visitor),
+    };
+  }
+
+  private serveChat(
+    socket: LegacySocket,
+    events: AsyncIterableIterator<ExecutionResult<Legacy003RoomEventsSubscription>>,
+    roomId: string,
+    names: Names,
+    visitor: Identity,
+  ): void {
+    const { adminId, admin: username } = names;
     socket.follow(
       events,
       (result) => {
@@ -147,7 +161,7 @@ export class Legacy003Sockets {
 
     socket.listen(async (frame) => {
       if (frame.command === 'fetch_messages') {
-        const history = await this.executor.run(Legacy003HistoryDocument, { id: room.id, history: HISTORY }, visitor.credential);
+        const history = await this.executor.run(Legacy003HistoryDocument, { id: roomId, history: HISTORY }, visitor.credential);
         const nodes = history.data?.conversation.messages.nodes;
         if (!nodes) return socket.error(firstError(history)?.message ?? 'The messages could not be read');
         return socket.send({ command: 'messages', messages: nodes.map((m) => legacyMessage(m, names)) });
@@ -159,7 +173,7 @@ export class Legacy003Sockets {
         const byAdmin = typeof message?.author === 'string' && message.author.trim().toLowerCase() === username.toLowerCase();
         // The admin writes through the shim's API key on their behalf; the visitor as its guest.
         const [credential, asUserId]: [Credential, string | undefined] = byAdmin ? [this.credentials.service(), adminId] : [visitor.credential, undefined];
-        const sent = await this.executor.run(Legacy003SendDocument, { input: { conversationId: room.id, body: content, asUserId } }, credential);
+        const sent = await this.executor.run(Legacy003SendDocument, { input: { conversationId: roomId, body: content, asUserId } }, credential);
         const out = sent.data?.sendMessage;
         if (out?.__typename !== 'Message') socket.error(out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent'));
         return;
@@ -168,29 +182,39 @@ export class Legacy003Sockets {
     });
   }
 
-  /** `ws/room/<admin_username>`. */
-  async rooms(ws: WebSocket, request: IncomingMessage): Promise<void> {
-    const socket = new LegacySocket(ws, this.logger, errorFrame);
+  /** `ws/room/<admin_username>`: new rooms followed (live), then served. */
+  async admitRooms(request: IncomingMessage): Promise<Admission> {
     const [, rawAdmin] = LEGACY_003_ROOMS.exec(new URL(request.url ?? '/', 'http://legacy').pathname) ?? [];
     const username = pathPart(rawAdmin);
     const workspaceId = await this.credentials.workspaceId();
     const adminId = username ? await this.adminId(workspaceId, username) : null;
-    if (!adminId) return socket.close(CLOSE.notFound, 'No admin has this username');
-    const admin = { id: adminId, username };
+    if (!adminId) return refuse(CLOSE.notFound, 'No admin has this username');
+    const opened = await this.executor.subscribe(Legacy003OpenedDocument, { workspaceId }, this.credentials.service());
+    if (!(Symbol.asyncIterator in opened)) return refuse(CLOSE.tryAgain, 'Could not follow new rooms; reconnect');
+    // Live once INBOX_READY came: every room opened after the client's `open` is heard.
+    const ready = await opened.next();
+    if (ready.done || ready.value.data?.conversationsOpened.type !== 'INBOX_READY') {
+      void opened.return?.();
+      return refuse(CLOSE.tryAgain, 'Could not follow new rooms; reconnect');
+    }
+    return {
+      abandon: () => opened.return?.(),
+      serve: (ws) => this.serveRooms(new LegacySocket(ws, this.logger, errorFrame), opened, workspaceId, { id: adminId, username }),
+    };
+  }
+
+  private serveRooms(
+    socket: LegacySocket,
+    opened: AsyncIterableIterator<ExecutionResult<Legacy003OpenedSubscription>>,
+    workspaceId: string,
+    admin: { id: string; username: string },
+  ): void {
+    const adminId = admin.id;
     const service = this.credentials.service();
     // What the socket has shown itself to be: the admin's list (fetch_rooms) or a visitor (new_room).
     // A visitor hears only of its own room, never of other visitors'.
     let isAdmin = false;
     let consumer: string | null = null;
-
-    const opened = await this.executor.subscribe(Legacy003OpenedDocument, { workspaceId }, service);
-    if (!(Symbol.asyncIterator in opened)) return socket.close(CLOSE.internal, 'Could not follow new rooms; reconnect');
-    // Wait until it is live (INBOX_READY): a room opened after this socket's first command is heard.
-    const ready = await opened.next();
-    if (ready.done || ready.value.data?.conversationsOpened.type !== 'INBOX_READY') {
-      void opened.return?.();
-      return socket.close(CLOSE.internal, 'Could not follow new rooms; reconnect');
-    }
     socket.follow(
       opened,
       async (result) => {

@@ -1,29 +1,54 @@
 /**
  * Legacy 004 (netroxchange): one-to-one messaging between users with a JWT.
- * REST: GET /chat/messages/<uid>/, GET /chat/get-user-threads/ (POST /chat/chat-attachment/ comes
- * with the attachments module). WebSocket: /ws/chat/room/?token= with `chat_message` answered by
- * `re_message` to the receiver. Every call is a GraphQL operation run through the executor.
+ * REST: GET /chat/messages/<uid>/, GET /chat/get-user-threads/, POST /chat/chat-attachment/ (a
+ * message with a file, streamed into sendAttachment). WebSocket: /ws/chat/room/?token= with
+ * `chat_message` answered by `re_message` to the receiver, and `chat_message_file` (the announce
+ * after an upload) by `re_message_file`. Every call is a GraphQL operation run through the executor.
  */
 import type { IncomingMessage } from 'node:http';
-import type { WebSocket } from 'ws';
+import type { Readable } from 'node:stream';
+import type { ReadStream } from 'node:fs';
+import busboy from 'busboy';
+import type { ExecutionResult } from 'graphql';
+import { Upload, type FileUpload } from 'graphql-upload-minimal';
+import type { Logger } from 'pino';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
 import { firstError } from './executor.js';
-import { failure, microOffsetTimestamp, microTimestamp, success } from './formats.js';
+import { failure, legacyFileSize, microOffsetTimestamp, microTimestamp, success } from './formats.js';
 import {
-  Legacy004EventsDocument,
+  Legacy004AnnounceDocument,
+  Legacy004InboxDocument,
   Legacy004MessagesDocument,
   Legacy004OpenThreadDocument,
+  Legacy004RecentDocument,
   Legacy004SendDocument,
+  Legacy004SendFileDocument,
   Legacy004ThreadsDocument,
+  Legacy004UploadLimitsDocument,
   Legacy004ViewerDocument,
+  type Legacy004InboxSubscription,
   type Legacy004MessageFragment,
+  type Legacy004RecentQuery,
   type Legacy004ThreadFragment,
 } from './generated/graphql.js';
+import { CLOSE, LegacySocket, refuse, type Admission, type Frame } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 
 /** Messages returned by GET /chat/messages/<uid>/: the newest this many (the document sets no limit). */
 const HISTORY = 100;
+
+/** A page of messages when the socket fills a gap (the API's largest page). */
+const GAP_PAGE = 100;
+
+/** Pages read back at most to fill one gap; a longer one is delivered from its newest 1,000. */
+const GAP_PAGES = 10;
+
+/** The form's text fields together, and the multipart framing around the file, may not exceed this. */
+const MAX_FORM_FIELDS_BYTES = 1024 * 1024;
+
+const UPLOADED = 'File uploaded and chat created successfully';
+const NO_RECEIVER = 'Invalid receipient';
 
 function bearer(req: { headers: IncomingMessage['headers']; query: URLSearchParams }): Credential {
   const header = req.headers.authorization;
@@ -38,32 +63,188 @@ function person(user: { id: string; email?: string | null } | null | undefined):
   return { id: user?.id ?? '', email: user?.email ?? null, profile: null };
 }
 
+/** The attachment legacy 004 shows (it knew one file per message): the first. */
+function fileOf(m: Legacy004MessageFragment) {
+  const file = m.attachments[0];
+  return file
+    ? { attached_file_size: legacyFileSize(file.size), attached_file: file.signedUrl, attached_file_name: file.name }
+    : { attached_file_size: legacyFileSize(0), attached_file: null, attached_file_name: null };
+}
+
 /** The legacy message shape; sender/receiver from the thread's two members. */
 function legacyMessage(m: Legacy004MessageFragment, thread: Legacy004ThreadFragment) {
   const sender = thread.members.find((x) => x.user.id === m.author?.id);
   const receiver = thread.members.find((x) => x.user.id !== m.author?.id);
+  const file = fileOf(m);
   return {
     id: m.id,
     sender: person(sender?.user),
     receiver: person(receiver?.user),
-    attached_file_size: '0kb',
+    attached_file_size: file.attached_file_size,
     message: m.body,
     updated: microTimestamp(m.editedAt ?? m.createdAt),
     created: microTimestamp(m.createdAt),
     seen: (receiver?.lastReadSeq ?? 0) >= m.seq,
     deleted: m.deleted,
-    attached_file: null,
-    attached_file_name: null,
+    attached_file: file.attached_file,
+    attached_file_name: file.attached_file_name,
     thread: thread.id,
   };
 }
 
+/** What the receiver's socket gets for a message: `re_message`, or `re_message_file` when it carries a file. */
+function liveMessage(m: Legacy004MessageFragment, receiverId: string) {
+  const common = { sender_id: m.author?.id ?? null, receiver_id: receiverId, timestamp: microOffsetTimestamp(m.createdAt), created_msg_id: m.id };
+  if (m.attachments.length === 0) return { message_body: m.body, ...common, action: 're_message' };
+  const file = fileOf(m);
+  return {
+    message_body: m.body,
+    attached_file_name: file.attached_file_name,
+    attached_file_size: file.attached_file_size,
+    attached_file_url: file.attached_file,
+    ...common,
+    action: 're_message_file',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload form, streamed
+
+interface FilePart {
+  stream: Readable & { truncated?: boolean };
+  filename: string;
+  mimeType: string;
+  encoding: string;
+}
+
+interface UploadForm {
+  /** The text fields that came before the file (all of them when no file came). */
+  fields: Record<string, string>;
+  /** The `attached_file` part, unread; null when the form had none. */
+  file: FilePart | null;
+  /** Resolves once the whole body is read: null, or why it could not be (malformed, broken off). */
+  finished: Promise<Error | null>;
+}
+
+/**
+ * Reads a multipart body up to its `attached_file` part and hands that part over unread, so the
+ * file streams on into storage with the request's own backpressure: nothing is held in memory
+ * but a few chunks. busboy stops the file one byte over `maxFileBytes` (as graphql-upload-minimal
+ * does), so the upload pipeline sees the overflow and refuses it. Parts after the file, and any
+ * other file, are read and dropped.
+ */
+function readUploadForm(req: IncomingMessage, maxFileBytes: number): Promise<UploadForm> {
+  return new Promise((resolveForm) => {
+    const fields: Record<string, string> = {};
+    let handedOver = false;
+    let resolveFinished!: (err: Error | null) => void;
+    const finished = new Promise<Error | null>((r) => (resolveFinished = r));
+    const hand = (file: FilePart | null) => {
+      if (handedOver) return;
+      handedOver = true;
+      resolveForm({ fields: { ...fields }, file, finished });
+    };
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        defParamCharset: 'utf8',
+        limits: { fieldSize: MAX_FORM_FIELDS_BYTES, fields: 20, files: 5, parts: 30, fileSize: maxFileBytes + 1 },
+      });
+    } catch (err) {
+      // No boundary, or not multipart at all.
+      req.resume();
+      resolveFinished(err as Error);
+      hand(null);
+      return;
+    }
+    parser.on('field', (name: string, value: string) => {
+      if (!handedOver) fields[name] = value;
+    });
+    parser.on('file', (name: string, stream: Readable, info: busboy.FileInfo) => {
+      // A file stream that errors with no listener would throw: the upload pipeline adds its own.
+      stream.on('error', () => undefined);
+      if (handedOver || name !== 'attached_file') {
+        stream.resume();
+        return;
+      }
+      hand({ stream, filename: info.filename ?? '', mimeType: info.mimeType, encoding: info.encoding });
+    });
+    parser.on('error', (err: Error) => {
+      req.unpipe(parser);
+      req.resume();
+      resolveFinished(err);
+      hand(null);
+    });
+    parser.on('close', () => {
+      resolveFinished(null);
+      hand(null);
+    });
+    // A client that goes away mid-upload: the file stream errors, so the upload stores nothing.
+    req.once('close', () => {
+      if (!req.complete) parser.destroy(new Error('The request broke off.'));
+    });
+    req.pipe(parser);
+  });
+}
+
+/** An Upload scalar value (what graphql-upload-minimal's request parser makes) over one form part. */
+function uploadOf(part: FilePart): Upload {
+  const upload = new Upload() as Upload & { resolve(file: FileUpload): void };
+  let taken = false;
+  upload.resolve({
+    fieldName: 'attached_file',
+    filename: part.filename,
+    mimetype: part.mimeType,
+    encoding: part.encoding,
+    createReadStream: () => {
+      if (taken) throw new Error('The file was already read.');
+      taken = true;
+      return part.stream as unknown as ReadStream;
+    },
+  });
+  return upload;
+}
+
+/** The legacy field a product input path names, for error messages. */
+function legacyField(path: readonly string[]): string {
+  if (path.includes('files')) return 'attached_file';
+  if (path.includes('body')) return 'message';
+  return path.at(-1) ?? 'request';
+}
+
+// ---------------------------------------------------------------------------------------------
+// The socket
+
+type InboxEvent = Legacy004InboxSubscription['inboxEvents'];
+type InboxStream = AsyncIterableIterator<{ data?: { inboxEvents: InboxEvent } | null; errors?: readonly unknown[] }>;
+
+interface Live {
+  userId: string;
+  workspaceId: string;
+  stream: InboxStream;
+  /** Threads known at connect. */
+  threads: string[];
+}
+
+/** What the socket knows of one conversation of the user. */
+interface Followed {
+  /** A thread (legacy 004 shows threads only); null until asked. */
+  thread: boolean | null;
+  /** The last seq handled (pushed or skipped); null before the first message seen live. */
+  seq: number | null;
+}
+
 export class Legacy004 {
-  constructor(private readonly executor: Executor) {}
+  constructor(
+    private readonly executor: Executor,
+    private readonly logger: Logger,
+  ) {}
 
   mount(router: Router): void {
     router.on('GET', '/chat/messages/:uid', (req) => this.messages(req));
     router.on('GET', '/chat/get-user-threads', (req) => this.threads(req));
+    router.on('POST', '/chat/chat-attachment', (req) => this.attachment(req), { rawBody: true });
   }
 
   /** The viewer's workspace: the first one they joined (legacy 004 knew no workspaces). */
@@ -72,7 +253,7 @@ export class Legacy004 {
     const user = me.data?.me;
     if (!user) return { error: { status: 401, body: failure(firstError(me)?.message ?? 'Authentication credentials were not provided.') } };
     const workspaceId = user.memberships[0]?.workspace.id;
-    if (!workspaceId) return { error: { status: 404, body: failure('Invalid receipient') } };
+    if (!workspaceId) return { error: { status: 404, body: failure(NO_RECEIVER) } };
     return { userId: user.id, workspaceId };
   }
 
@@ -82,10 +263,10 @@ export class Legacy004 {
     if ('error' in who) return who.error;
     const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: req.params.uid! }, credential);
     const thread = opened.data?.openDirectThread;
-    if (thread?.__typename !== 'Thread') return { status: 404, body: failure('Invalid receipient') };
+    if (thread?.__typename !== 'Thread') return { status: 404, body: failure(NO_RECEIVER) };
     const history = await this.executor.run(Legacy004MessagesDocument, { id: thread.id, last: HISTORY }, credential);
     const conversation = history.data?.conversation;
-    if (!conversation) return { status: 404, body: failure('Invalid receipient') };
+    if (!conversation) return { status: 404, body: failure(NO_RECEIVER) };
     const messages = conversation.messages.nodes.map((m) => legacyMessage(m, conversation));
     return { status: 200, body: success({ messages }, 'Messages retreived successfully') };
   }
@@ -103,81 +284,223 @@ export class Legacy004 {
   }
 
   /**
-   * /ws/chat/room/?token=: the socket receives `re_message` for every message sent to the user
-   * in any of their threads, and sends `chat_message` to write one. Subscriptions are the
-   * GraphQL conversationEvents of each thread.
+   * POST /chat/chat-attachment/: multipart `receiver`, `message`, then `attached_file` (the
+   * fields first, as the document lists them). The file streams into sendAttachment in the
+   * receiver's thread; any refusal stores nothing. Answers once the whole body is read, except
+   * refusals the headers decide (no token, not multipart, too long), which leave it unread.
    */
-  async connect(socket: WebSocket, request: IncomingMessage): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://legacy');
-    const credential = bearer({ headers: request.headers, query: url.searchParams });
-    // Messages may arrive while the connection is being set up: hold them until it is.
-    const early: Buffer[] = [];
-    const hold = (data: Buffer) => early.push(data);
-    socket.on('message', hold);
+  async attachment(req: LegacyRequest): Promise<LegacyResponse> {
+    const credential = bearer(req);
     const who = await this.workspaceOf(credential);
-    if ('error' in who) {
-      socket.close(4401, 'Invalid or missing token');
+    if ('error' in who) return who.error;
+    if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) {
+      return { status: 400, body: failure('Send a multipart/form-data body with receiver, message and attached_file.') };
+    }
+    const limits = await this.executor.run(Legacy004UploadLimitsDocument, {}, credential);
+    const maxBytes = limits.data?.uploadLimits.maxFileBytes;
+    if (!maxBytes) throw new Error(`uploadLimits: ${firstError(limits)?.message ?? 'no answer'}`);
+    const tooLarge = { status: 413, body: failure(`attached_file is larger than the ${legacyFileSize(maxBytes)} limit.`) };
+    // A body larger than the largest file and its fields cannot be valid: refused unread.
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes + MAX_FORM_FIELDS_BYTES) return tooLarge;
+
+    const form = await readUploadForm(req.raw, maxBytes);
+    try {
+      return await this.sendFile(form, who, credential, tooLarge);
+    } finally {
+      // Whatever was not read (refused before the file was read, stopped at a limit, or a
+      // failure) is read and dropped, so that the request ends.
+      form.file?.stream.resume();
+    }
+  }
+
+  private async sendFile(
+    form: UploadForm,
+    who: { workspaceId: string },
+    credential: Credential,
+    tooLarge: LegacyResponse,
+  ): Promise<LegacyResponse> {
+    const refuse = async (status: number, message: string): Promise<LegacyResponse> => {
+      form.file?.stream.resume();
+      await form.finished;
+      return { status, body: failure(message) };
+    };
+    if (!form.file) {
+      if (await form.finished) return refuse(400, 'The body is not a well-formed multipart form.');
+      if (form.fields.receiver === undefined) return refuse(400, 'receiver is required.');
+      return refuse(400, 'attached_file is required.');
+    }
+    const { receiver, message } = form.fields;
+    if (receiver === undefined || message === undefined) {
+      return refuse(400, 'The fields receiver and message must come before attached_file.');
+    }
+    const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: receiver }, credential);
+    const thread = opened.data?.openDirectThread;
+    if (thread?.__typename !== 'Thread') return refuse(404, NO_RECEIVER);
+
+    const file = form.file;
+    const sent = await this.executor.run(
+      Legacy004SendFileDocument,
+      { input: { conversationId: thread.id, body: message, files: [uploadOf(file)] } },
+      credential,
+    );
+    file.stream.resume();
+    const broken = await form.finished;
+    const out = sent.data?.sendAttachment;
+    if (out?.__typename === 'Message') {
+      return { status: 201, body: success({ message: legacyMessage(out, thread) }, UPLOADED) };
+    }
+    // busboy marks a file it stopped at its limit (one byte over ours).
+    if (file.stream.truncated) return tooLarge;
+    if (broken) return { status: 400, body: failure(`The upload did not arrive whole (${broken.message}).`) };
+    if (!out) throw new Error(`sendAttachment: ${firstError(sent)?.message ?? 'no answer'}`);
+    if (out.__typename === 'ValidationError') {
+      const issue = out.issues[0];
+      return { status: 400, body: failure(issue ? `${legacyField(issue.path)} ${issue.message}` : out.message) };
+    }
+    if (out.__typename === 'NotFoundError') return { status: 404, body: failure(NO_RECEIVER) };
+    if (out.__typename === 'UnauthenticatedError') return { status: 401, body: failure(out.message) };
+    if (out.__typename === 'ForbiddenError') return { status: 403, body: failure(out.message) };
+    return { status: 400, body: failure(out.message) };
+  }
+
+  /**
+   * /ws/chat/room/?token=: the user's inbox followed (live), then served; a bad token is closed
+   * with 4401 right after the handshake.
+   */
+  async admit(req: IncomingMessage): Promise<Admission> {
+    const url = new URL(req.url ?? '/', 'http://legacy');
+    const credential = bearer({ headers: req.headers, query: url.searchParams });
+    const live = await this.follow(credential);
+    if (live === 'refused') return refuse(CLOSE.unauthorized, 'Invalid or missing token');
+    return {
+      abandon: () => live.stream.return?.(),
+      serve: (ws) => this.serve(new LegacySocket(ws, this.logger, (message) => ({ action: 'error', message })), live, credential),
+    };
+  }
+
+  /** Subscribes the user's inbox and waits for INBOX_READY: from then on nothing is missed. */
+  private async follow(credential: Credential): Promise<Live | 'refused'> {
+    const who = await this.workspaceOf(credential);
+    if ('error' in who) return 'refused';
+    const stream = await this.executor.subscribe(Legacy004InboxDocument, {}, credential);
+    if (!(Symbol.asyncIterator in stream)) throw new Error(`inboxEvents: ${firstError(stream)?.message ?? 'refused'}`);
+    try {
+      const first = await stream.next();
+      const ready = first.done ? null : first.value.data?.inboxEvents;
+      if (ready?.type !== 'INBOX_READY') throw new Error(`inboxEvents began with ${JSON.stringify(first.value)}`);
+      const known = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
+      const threads = (known.data?.myConversations.nodes ?? []).flatMap((n) => (n.__typename === 'Thread' ? [n.id] : []));
+      return { ...who, stream: stream as InboxStream, threads };
+    } catch (err) {
+      void stream.return?.();
+      throw err;
+    }
+  }
+
+  /**
+   * One socket: its inbox stream pushes `re_message`/`re_message_file` for messages of others in
+   * the user's threads, by seq, without a duplicate (an announce publishes a message again) and
+   * without a gap (a gap is filled from the conversation's history). Frames from the client are
+   * handled one at a time, in order.
+   */
+  private serve(socket: LegacySocket, live: Live, credential: Credential): void {
+    const send = (payload: Frame) => socket.send(payload);
+    const followed = new Map<string, Followed>(live.threads.map((id) => [id, { thread: true, seq: null }]));
+
+    const push = (conversation: Followed, m: Legacy004MessageFragment) => {
+      if (m.seq <= (conversation.seq ?? 0)) return;
+      conversation.seq = m.seq;
+      if (conversation.thread && !m.deleted && m.author?.id !== live.userId) send(liveMessage(m, live.userId));
+    };
+
+    /** Pushes what the conversation holds after `after` (newest pages first, read back to it). */
+    const fill = async (conversationId: string, conversation: Followed, after: number) => {
+      const found: Legacy004MessageFragment[] = [];
+      let before: string | null = null;
+      for (let page = 0; page < GAP_PAGES; page++) {
+        const result: ExecutionResult<Legacy004RecentQuery> = await this.executor.run(Legacy004RecentDocument, { id: conversationId, last: GAP_PAGE, before }, credential);
+        const c = result.data?.conversation;
+        if (!c) return;
+        conversation.thread = c.__typename === 'Thread';
+        found.push(...c.messages.nodes.filter((m) => m.seq > after));
+        const oldest = c.messages.nodes[0]?.seq ?? 0;
+        if (oldest <= after + 1 || !c.messages.pageInfo.hasPreviousPage) break;
+        before = c.messages.pageInfo.startCursor;
+      }
+      conversation.seq = Math.max(conversation.seq ?? 0, after);
+      for (const m of found.sort((a, b) => a.seq - b.seq)) push(conversation, m);
+    };
+
+    const handle = async (event: InboxEvent) => {
+      const id = event.conversationId;
+      if (!id) return;
+      if (event.type === 'CONVERSATION_ADDED') {
+        // The inbox follows the conversation from when it heard of it; messages sent between the
+        // opening (event.lastSeq) and then reach no one live: read them.
+        const conversation = followed.get(id) ?? { thread: null, seq: null };
+        followed.set(id, conversation);
+        await fill(id, conversation, Math.max(conversation.seq ?? 0, event.lastSeq));
+        return;
+      }
+      const m = event.type === 'UNREAD_CHANGED' ? event.message : null;
+      if (!m) return;
+      let conversation = followed.get(id);
+      if (!conversation) {
+        conversation = { thread: null, seq: null };
+        followed.set(id, conversation);
+      }
+      if (conversation.seq !== null && m.seq > conversation.seq + 1) {
+        // A message before this one never came (an event lost on the way): read them.
+        await fill(id, conversation, conversation.seq);
+        return;
+      }
+      if (conversation.thread === null) {
+        // First seen: is it a thread? (The page read for it also says.)
+        await fill(id, conversation, m.seq - 1);
+        return;
+      }
+      push(conversation, m);
+    };
+
+    socket.follow(
+      live.stream,
+      async (result) => {
+        const event = result.data?.inboxEvents;
+        if (event) await handle(event);
+      },
+      'messages',
+    );
+    socket.listen((frame) => this.frame(frame, live, credential, socket));
+  }
+
+  private async frame(frame: Frame, live: Live, credential: Credential, socket: LegacySocket): Promise<void> {
+    const msg = frame as { action?: unknown; message_body?: unknown; receiver_id?: unknown; chat_id?: unknown };
+    const send = (payload: Frame) => socket.send(payload);
+    if (msg.action === 'chat_message') {
+      if (typeof msg.receiver_id !== 'string' || typeof msg.message_body !== 'string') {
+        return send({ action: 'error', message: 'receiver_id and message_body are required' });
+      }
+      const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: live.workspaceId, userId: msg.receiver_id }, credential);
+      const thread = opened.data?.openDirectThread;
+      if (thread?.__typename !== 'Thread') return send({ action: 'error', message: NO_RECEIVER });
+      const sent = await this.executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
+      const out = sent.data?.sendMessage;
+      if (out?.__typename !== 'Message') {
+        return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent') });
+      }
       return;
     }
-    const watched = new Map<string, AsyncIterableIterator<unknown>>();
-    const threadsById = new Map<string, Legacy004ThreadFragment>();
-    const watch = async (thread: Legacy004ThreadFragment) => {
-      threadsById.set(thread.id, thread);
-      if (watched.has(thread.id)) return;
-      const stream = await this.executor.subscribe(Legacy004EventsDocument, { conversationId: thread.id }, credential);
-      if (!(Symbol.asyncIterator in stream)) return;
-      watched.set(thread.id, stream);
-      void (async () => {
-        for await (const result of stream) {
-          const event = result.data?.conversationEvents;
-          const m = event?.message;
-          if (!event || event.type !== 'MESSAGE_ADDED' || !m || m.author?.id === who.userId) continue;
-          send({
-            message_body: m.body,
-            sender_id: m.author?.id ?? null,
-            receiver_id: who.userId,
-            timestamp: microOffsetTimestamp(m.createdAt),
-            created_msg_id: m.id,
-            action: 're_message',
-          });
-        }
-      })().catch(() => undefined);
-    };
-    const send = (payload: unknown) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(payload));
-    };
-
-    const initial = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
-    for (const node of initial.data?.myConversations.nodes ?? []) if (node.__typename === 'Thread') await watch(node);
-
-    const onMessage = (data: Buffer) => {
-      void (async () => {
-        let msg: { action?: unknown; message_body?: unknown; receiver_id?: unknown };
-        try {
-          msg = JSON.parse(String(data)) as typeof msg;
-        } catch {
-          return send({ action: 'error', message: 'Malformed JSON' });
-        }
-        if (msg.action !== 'chat_message') return send({ action: 'error', message: `Unknown action: ${String(msg.action)}` });
-        if (typeof msg.receiver_id !== 'string' || typeof msg.message_body !== 'string') {
-          return send({ action: 'error', message: 'receiver_id and message_body are required' });
-        }
-        const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: msg.receiver_id }, credential);
-        const thread = opened.data?.openDirectThread;
-        if (thread?.__typename !== 'Thread') return send({ action: 'error', message: 'Invalid receipient' });
-        await watch(thread);
-        const sent = await this.executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
-        if (sent.data?.sendMessage.__typename !== 'Message') {
-          const e = sent.data?.sendMessage;
-          return send({ action: 'error', message: e && 'message' in e ? e.message : 'The message was not sent' });
-        }
-      })().catch(() => send({ action: 'error', message: 'Internal server error' }));
-    };
-    socket.off('message', hold);
-    socket.on('message', onMessage);
-    for (const data of early.splice(0)) onMessage(data);
-    socket.on('close', () => {
-      for (const stream of watched.values()) void stream.return?.();
-    });
+    if (msg.action === 'chat_message_file') {
+      // The message and its file were stored by POST /chat/chat-attachment/; this announces it.
+      // The receiver gets it with the body stored then (message_body here is not used).
+      if (typeof msg.chat_id !== 'string' && typeof msg.chat_id !== 'number') return send({ action: 'error', message: 'chat_id is required' });
+      const announced = await this.executor.run(Legacy004AnnounceDocument, { id: String(msg.chat_id) }, credential);
+      const out = announced.data?.announceMessage;
+      if (out?.__typename !== 'Message') {
+        return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(announced)?.message ?? 'The message was not announced') });
+      }
+      return;
+    }
+    return send({ action: 'error', message: `Unknown action: ${String(msg.action)}` });
   }
 }

@@ -51,6 +51,9 @@ type Documents = {
     "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": typeof types.Legacy003TestWorkspaceDocument,
+    "\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.C004AddMemberDocument,
+    "\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": typeof types.C004OpenDirectDocument,
+    "\n  mutation C004Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n    }\n  }\n": typeof types.C004SendDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.FeatCreateProductDocument,
@@ -206,6 +209,9 @@ const documents: Documents = {
     "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": types.Legacy003TestWorkspaceDocument,
+    "\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.C004AddMemberDocument,
+    "\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": types.C004OpenDirectDocument,
+    "\n  mutation C004Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n    }\n  }\n": types.C004SendDocument,
     "\n  mutation FeatCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.FeatCreateRoomDocument,
     "\n  mutation FeatCreateOrganization($input: CreateOrganizationInput!) {\n    createOrganization(input: $input) {\n      __typename\n      ... on Organization {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateOrganizationDocument,
     "\n  mutation FeatCreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.FeatCreateProductDocument,
@@ -486,6 +492,18 @@ export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n  
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation C004Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation C004Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,7 +1,8 @@
 /**
  * A small router for the legacy REST paths: method + pattern (":name" segments), trailing slash
  * optional as Django clients send it either way, and bodies parsed the ways legacy clients send
- * them (JSON, form-urlencoded, multipart form fields). Handlers get plain strings and answer
+ * them (JSON, form-urlencoded, multipart form fields), or left unread for a route that streams it
+ * (a file upload). Handlers get plain strings and answer
  * JSON; any error they do not turn into a legacy response is logged and answered 500 without
  * detail, so no legacy request can crash the process.
  */
@@ -13,10 +14,20 @@ export interface LegacyRequest {
   method: string;
   params: Record<string, string>;
   query: URLSearchParams;
-  /** Form or JSON body fields (JSON values other than strings are kept as they are). */
+  /** Form or JSON body fields (JSON values other than strings are kept as they are); empty for a `rawBody` route. */
   body: Record<string, unknown>;
   headers: IncomingMessage['headers'];
+  /** The request; its body is still unread for a route mounted with `rawBody`. */
   raw: IncomingMessage;
+}
+
+export interface RouteOptions {
+  /**
+   * Leave the body unread for the handler to stream (a file upload); default false: the router
+   * reads it whole (up to 1 MiB) and refuses files. A handler that starts reading the body must
+   * read it to its end; one that never reads it has Node discard it after the response.
+   */
+  rawBody?: boolean;
 }
 
 export interface LegacyResponse {
@@ -30,6 +41,7 @@ interface Route {
   method: string;
   parts: string[];
   handler: Handler;
+  rawBody: boolean;
 }
 
 export class BadRequest extends Error {}
@@ -40,8 +52,8 @@ export class Router {
   private readonly routes: Route[] = [];
   constructor(private readonly logger: Logger) {}
 
-  on(method: string, pattern: string, handler: Handler): this {
-    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
+  on(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): this {
+    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, rawBody: options.rawBody ?? false });
     return this;
   }
 
@@ -62,7 +74,7 @@ export class Router {
     }
     try {
       // Django reads a body on any method, and legacy 001 documents form data on its list calls.
-      const body = hasBody(req) ? await readBody(req) : {};
+      const body = !found.route.rawBody && hasBody(req) ? await readBody(req) : {};
       const out = await found.route.handler({
         method: req.method ?? 'GET',
         params: found.params!,

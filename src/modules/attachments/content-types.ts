@@ -99,10 +99,3 @@ export function contentDisposition(kind: 'inline' | 'attachment', name: string):
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
-
-/** Legacy 004 `attached_file_size`: "86.73KB" ("0kb" when there is no file). */
-export function legacyFileSize(bytes: number | null | undefined): string {
-  if (!bytes) return '0kb';
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(2)}KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(2)}MB`;
-}
