@@ -1233,6 +1233,26 @@ describe('inbox', () => {
     expect(inboxEvents(inbox).map((e) => e.type)).toEqual(['INBOX_READY', 'CONVERSATION_ADDED', 'UNREAD_CHANGED', 'CONVERSATION_REMOVED', 'CONVERSATION_ADDED']);
   });
 
+  it('counts what was written between a conversation’s announcement and the inbox following it', async () => {
+    // The race (messages published before the inbox, told of the conversation, follows it) is
+    // too quick to catch by chance, so it is set up: a room whose opening was not announced, two
+    // messages Bob's inbox cannot hear, then the announcement with the lastSeq it had at opening.
+    const ws = await workspace(t, { bob: 'AGENT' });
+    const bob = ws.people.bob!;
+    const inbox = await liveInbox(bob);
+    const { db, pubsub } = t.app.services;
+    const quiet = await db.conversation.create({
+      data: { workspaceId: ws.id, kind: 'ROOM', roomType: 'GROUP', name: 'quiet', createdById: ws.admin.id, members: { create: [{ userId: ws.admin.id, role: 'OWNER' }, { userId: bob.id }] } },
+      select: { id: true },
+    });
+    await send(ws.admin.token, quiet.id, 'unheard one');
+    await send(ws.admin.token, quiet.id, 'unheard two');
+    await pubsub.publish('inbox', bob.id, { type: 'CONVERSATION_ADDED', conversationId: quiet.id, lastSeq: 0, unreadCount: 0, at: new Date().toISOString() });
+    await eventually(() => expect(inboxEvents(inbox).at(-1)).toMatchObject({ type: 'CONVERSATION_ADDED', conversationId: quiet.id, unreadCount: 2 }));
+    await send(ws.admin.token, quiet.id, 'heard');
+    await eventually(() => expect(inboxEvents(inbox).at(-1)).toMatchObject({ type: 'UNREAD_CHANGED', conversationId: quiet.id, unreadCount: 3 }));
+  });
+
   it('is for people: API keys are refused, and so is anyone not signed in', async () => {
     const ws = await workspace(t);
     const issued = await t.exec(IssueKey, { input: { workspaceId: ws.id, name: 'backend' } }, { token: ws.admin.token });

@@ -435,11 +435,11 @@ export class Legacy004 {
       const id = event.conversationId;
       if (!id) return;
       if (event.type === 'CONVERSATION_ADDED') {
-        // The inbox follows the conversation from when it heard of it; messages sent between the
-        // opening (event.lastSeq) and then reach no one live: read them.
+        // Messages written before the inbox followed the conversation came on no live event; the
+        // inbox counts them as unread: read them.
         const conversation = followed.get(id) ?? { thread: null, seq: null };
         followed.set(id, conversation);
-        await fill(id, conversation, Math.max(conversation.seq ?? 0, event.lastSeq));
+        await fill(id, conversation, Math.max(conversation.seq ?? 0, event.lastSeq - (event.unreadCount ?? 0)));
         return;
       }
       const m = event.type === 'UNREAD_CHANGED' ? event.message : null;

@@ -129,10 +129,24 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
         yield e;
       } else if (id && e.type === 'CONVERSATION_ADDED') {
         if (counts.has(id)) continue;
-        const c = { lastSeq: e.lastSeq, lastReadSeq: e.lastSeq - (e.unreadCount ?? 0) };
-        counts.set(id, c);
         await set.add('conversation', id);
-        yield e;
+        // Messages written between the announcement and now went to a channel not yet followed:
+        // read where the conversation stands now that it is (the database is the truth).
+        const row = await ctx.db.conversationMember.findUnique({
+          where: { conversationId_userId: { conversationId: id, userId: me } },
+          select: { lastReadSeq: true, conversation: { select: { lastSeq: true } } },
+        });
+        if (!row) {
+          // Taken out again meanwhile: its removal follows on the inbox channel.
+          set.remove('conversation', id);
+          continue;
+        }
+        const c = {
+          lastSeq: Math.max(e.lastSeq, row.conversation.lastSeq),
+          lastReadSeq: Math.max(row.lastReadSeq, e.lastSeq - (e.unreadCount ?? 0)),
+        };
+        counts.set(id, c);
+        yield { ...e, lastSeq: c.lastSeq, unreadCount: unread(c) };
       } else if (id && e.type === 'CONVERSATION_REMOVED') {
         if (!counts.has(id)) continue;
         forget(id);
