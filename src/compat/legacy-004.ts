@@ -6,11 +6,7 @@
  * after an upload) by `re_message_file`. Every call is a GraphQL operation run through the executor.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
-import type { ReadStream } from 'node:fs';
-import busboy from 'busboy';
 import type { ExecutionResult } from 'graphql';
-import { Upload, type FileUpload } from 'graphql-upload-minimal';
 import type { Logger } from 'pino';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
@@ -34,6 +30,7 @@ import {
 } from './generated/graphql.js';
 import { CLOSE, LegacySocket, refuse, type Admission, type Frame } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
+import { MAX_FORM_FIELDS_BYTES, readUploadForm, uploadOf, type UploadForm } from './rest/upload-form.js';
 
 /** Messages returned by GET /chat/messages/<uid>/: the newest this many (the document sets no limit). */
 const HISTORY = 100;
@@ -44,8 +41,6 @@ const GAP_PAGE = 100;
 /** Pages read back at most to fill one gap; a longer one is delivered from its newest 1,000. */
 const GAP_PAGES = 10;
 
-/** The form's text fields together, and the multipart framing around the file, may not exceed this. */
-const MAX_FORM_FIELDS_BYTES = 1024 * 1024;
 
 const UPLOADED = 'File uploaded and chat created successfully';
 const NO_RECEIVER = 'Invalid receipient';
@@ -105,105 +100,6 @@ function liveMessage(m: Legacy004MessageFragment, receiverId: string) {
     ...common,
     action: 're_message_file',
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The upload form, streamed
-
-interface FilePart {
-  stream: Readable & { truncated?: boolean };
-  filename: string;
-  mimeType: string;
-  encoding: string;
-}
-
-interface UploadForm {
-  /** The text fields that came before the file (all of them when no file came). */
-  fields: Record<string, string>;
-  /** The `attached_file` part, unread; null when the form had none. */
-  file: FilePart | null;
-  /** Resolves once the whole body is read: null, or why it could not be (malformed, broken off). */
-  finished: Promise<Error | null>;
-}
-
-/**
- * Reads a multipart body up to its `attached_file` part and hands that part over unread, so the
- * file streams on into storage with the request's own backpressure: nothing is held in memory
- * but a few chunks. busboy stops the file one byte over `maxFileBytes` (as graphql-upload-minimal
- * does), so the upload pipeline sees the overflow and refuses it. Parts after the file, and any
- * other file, are read and dropped.
- */
-function readUploadForm(req: IncomingMessage, maxFileBytes: number): Promise<UploadForm> {
-  return new Promise((resolveForm) => {
-    const fields: Record<string, string> = {};
-    let handedOver = false;
-    let resolveFinished!: (err: Error | null) => void;
-    const finished = new Promise<Error | null>((r) => (resolveFinished = r));
-    const hand = (file: FilePart | null) => {
-      if (handedOver) return;
-      handedOver = true;
-      resolveForm({ fields: { ...fields }, file, finished });
-    };
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: req.headers,
-        defParamCharset: 'utf8',
-        limits: { fieldSize: MAX_FORM_FIELDS_BYTES, fields: 20, files: 5, parts: 30, fileSize: maxFileBytes + 1 },
-      });
-    } catch (err) {
-      // No boundary, or not multipart at all.
-      req.resume();
-      resolveFinished(err as Error);
-      hand(null);
-      return;
-    }
-    parser.on('field', (name: string, value: string) => {
-      if (!handedOver) fields[name] = value;
-    });
-    parser.on('file', (name: string, stream: Readable, info: busboy.FileInfo) => {
-      // A file stream that errors with no listener would throw: the upload pipeline adds its own.
-      stream.on('error', () => undefined);
-      if (handedOver || name !== 'attached_file') {
-        stream.resume();
-        return;
-      }
-      hand({ stream, filename: info.filename ?? '', mimeType: info.mimeType, encoding: info.encoding });
-    });
-    parser.on('error', (err: Error) => {
-      req.unpipe(parser);
-      req.resume();
-      resolveFinished(err);
-      hand(null);
-    });
-    parser.on('close', () => {
-      resolveFinished(null);
-      hand(null);
-    });
-    // A client that goes away mid-upload: the file stream errors, so the upload stores nothing.
-    req.once('close', () => {
-      if (!req.complete) parser.destroy(new Error('The request broke off.'));
-    });
-    req.pipe(parser);
-  });
-}
-
-/** An Upload scalar value (what graphql-upload-minimal's request parser makes) over one form part. */
-function uploadOf(part: FilePart): Upload {
-  const upload = new Upload() as Upload & { resolve(file: FileUpload): void };
-  let taken = false;
-  upload.resolve({
-    fieldName: 'attached_file',
-    filename: part.filename,
-    mimetype: part.mimeType,
-    encoding: part.encoding,
-    createReadStream: () => {
-      if (taken) throw new Error('The file was already read.');
-      taken = true;
-      return part.stream as unknown as ReadStream;
-    },
-  });
-  return upload;
 }
 
 /** The legacy field a product input path names, for error messages. */
@@ -303,7 +199,7 @@ export class Legacy004 {
     // A body larger than the largest file and its fields cannot be valid: refused unread.
     if (Number(req.headers['content-length'] ?? 0) > maxBytes + MAX_FORM_FIELDS_BYTES) return tooLarge;
 
-    const form = await readUploadForm(req.raw, maxBytes);
+    const form = await readUploadForm(req.raw, 'attached_file', maxBytes);
     try {
       return await this.sendFile(form, who, credential, tooLarge);
     } finally {
