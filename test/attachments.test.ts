@@ -8,17 +8,17 @@
  * quick; the 25 MB memory figure is measured by `npm run bench` (bench/upload-memory.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import type { ResultOf } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyFileSize } from '../src/compat/formats.js';
 import { sweepOrphanFiles } from '../src/modules/attachments/sweep.js';
 import { graphql } from './gql/index.js';
-import { collect, startTestApp, type TestApp } from './helpers/app.js';
+import { collect, startTestApp, until, type TestApp } from './helpers/app.js';
+import { expectNoStrayFiles, png, storedFiles } from './helpers/files.js';
 import { person, workspace, type Person } from './helpers/fixtures.js';
 
 const MAX_FILE = 1024 * 1024;
@@ -154,39 +154,6 @@ const Limits = graphql(`
 // ---------------------------------------------------------------------------------------------
 // Files to upload
 
-function crc32(buf: Buffer): number {
-  let crc = ~0;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid RGB PNG of random pixels (so it barely compresses and has some size). */
-function png(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) randomBytes(width * 3).copy(rows, y * (width * 3 + 1) + 1);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(rows)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -294,29 +261,6 @@ function partialUpload(
 let t: TestApp;
 let filesRoot: string;
 
-/** Every file under the storage root (names relative to it). */
-function storedFiles(): string[] {
-  if (!existsSync(filesRoot)) return [];
-  return readdirSync(filesRoot, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => path.relative(filesRoot, path.join(e.parentPath, e.name)));
-}
-
-/** Stored files are exactly the attachments of committed messages, named by their ids. */
-async function expectNoStrayFiles(): Promise<void> {
-  const rows = await t.app.services.db.attachment.findMany({ select: { id: true, messageId: true } });
-  expect(rows.filter((r) => r.messageId === null)).toEqual([]);
-  expect(storedFiles().sort()).toEqual(rows.map((r) => path.join(r.id.slice(0, 2), r.id)).sort());
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 let alice: Person;
 let bob: Person;
 let admin: Person;
@@ -405,7 +349,7 @@ describe('uploading by the GraphQL multipart request spec', () => {
     const history = await t.exec(History, { id: threadId }, { token: bob.token });
     const last = history.data!.conversation.messages.nodes.at(-1)!;
     expect(last).toMatchObject({ id: message.id, attachments: [{ id: img!.id, name: 'plan.png' }, { id: txt!.id, name: 'notes.txt' }] });
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('makes an image-only message an IMAGE message, and a retry with the same clientMessageId stores nothing new', async () => {
@@ -419,7 +363,7 @@ describe('uploading by the GraphQL multipart request spec', () => {
     ]));
     expect(again.id).toBe(first.id);
     expect(await t.app.services.db.attachment.count({ where: { sha256: sha256(picture) } })).toBe(1);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('tells clients its limits', async () => {
@@ -458,8 +402,8 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     huge.req.destroy();
     expect(hugeAnswer.status).toBe(413);
     expect(await lastSeq()).toBe(before);
-    await waitFor(() => storedFiles().every((f) => !f.endsWith('.part')));
-    await expectNoStrayFiles();
+    await until(() => storedFiles(t).every((f) => !f.endsWith('.part')));
+    await expectNoStrayFiles(t);
   });
 
   it('refuses a file exactly one byte over the limit, and accepts one at the limit', async () => {
@@ -471,7 +415,7 @@ describe('refusing or neutralising what must not be stored or served as sent', (
       { name: 'at.txt', type: 'text/plain', bytes: Buffer.alloc(MAX_FILE, 0x61) },
     ]));
     expect(at.attachments[0]!.size).toBe(MAX_FILE);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('refuses more files than a request may carry (413), storing none', async () => {
@@ -482,7 +426,7 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     expect(res.errors![0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
     expect(res.errors![0]!.message).toMatch(/at most 3 files/);
     expect(await lastSeq()).toBe(before);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('keeps only the last segment of a name like ../../etc/passwd, and stores the bytes under a generated id', async () => {
@@ -493,11 +437,11 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     for (const escaped of [path.resolve(filesRoot, '../../etc/passwd'), path.resolve(filesRoot, '../etc/passwd'), path.resolve(filesRoot, 'etc/passwd')]) {
       expect(existsSync(escaped)).toBe(false);
     }
-    expect(storedFiles()).toContain(path.join(att!.id.slice(0, 2), att!.id));
+    expect(storedFiles(t)).toContain(path.join(att!.id.slice(0, 2), att!.id));
     const got = await download(att!.url, bob.token);
     expect(got.bytes.equals(bytes)).toBe(true);
     expect(got.res.headers.get('content-disposition')).toMatch(/^attachment; filename="passwd"/);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('records a PNG declared as text/html as the PNG it is', async () => {
@@ -536,7 +480,7 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     const empty = await upload(alice.token, { conversationId: threadId }, [{ name: 'empty.txt', type: 'text/plain', bytes: Buffer.alloc(0) }]);
     expect(empty.data!.sendAttachment).toMatchObject({ __typename: 'ValidationError', issues: [{ message: 'is empty' }] });
     expect(await lastSeq()).toBe(before);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('refuses one file mapped to two variables rather than failing unexpectedly', async () => {
@@ -553,7 +497,7 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     const body = (await res.json()) as { data: { sendAttachment: Sent } };
     expect(body.data.sendAttachment).toMatchObject({ __typename: 'ValidationError', issues: [{ path: ['input', 'files', '1'] }] });
     expect(await lastSeq()).toBe(before);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('refuses a multipart request without a CSRF preflight header (403), reading nothing', async () => {
@@ -575,7 +519,7 @@ describe('refusing or neutralising what must not be stored or served as sent', (
       body: new URLSearchParams({ query: '{ uploadLimits { maxFiles } }' }),
     });
     expect(form.status).toBe(403);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('leaves no file and no message when the client goes away mid-upload', async () => {
@@ -588,11 +532,11 @@ describe('refusing or neutralising what must not be stored or served as sent', (
     });
     response.catch(() => undefined);
     // Let the server start writing the file, then cut the connection.
-    await waitFor(() => storedFiles().some((f) => f.endsWith('.part')));
+    await until(() => storedFiles(t).some((f) => f.endsWith('.part')));
     req.destroy();
-    await waitFor(() => storedFiles().every((f) => !f.endsWith('.part')));
+    await until(() => storedFiles(t).every((f) => !f.endsWith('.part')));
     expect(await lastSeq()).toBe(before);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 });
 
@@ -627,7 +571,7 @@ describe('downloading', () => {
     expect((await upload(admin.token, { conversationId: threadId }, file)).data!.sendAttachment).toMatchObject({ code: 'NOT_FOUND' });
     expect((await upload(undefined, { conversationId: threadId }, file)).data!.sendAttachment).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(await lastSeq()).toBe(before);
-    await expectNoStrayFiles();
+    await expectNoStrayFiles(t);
   });
 
   it('stops serving a deleted message’s files', async () => {
@@ -664,7 +608,7 @@ describe('legacy 004: upload, then announce', () => {
     expect(first.data!.announceMessage).toMatchObject({ __typename: 'Message', id: message.id, seq: message.seq });
     const second = await t.exec(Announce, { id: message.id }, { token: alice.token });
     expect(second.data!.announceMessage.__typename).toBe('Message');
-    await waitFor(() => rawEvents.length >= 3);
+    await until(() => rawEvents.length >= 3);
     expect(rawEvents).toHaveLength(3);
     for (const e of rawEvents) {
       expect(e).toMatchObject({ type: 'MESSAGE_ADDED', seq: message.seq, message: { id: message.id, attachments: [{ name: 'report.pdf' }] } });
@@ -690,7 +634,7 @@ describe('legacy 004: upload, then announce', () => {
 describe('sweeping', () => {
   it('removes stored bytes no message holds (pending rows, orphans) and keeps the rest', async () => {
     const { storage, db } = t.app.services;
-    const kept = storedFiles().length;
+    const kept = storedFiles(t).length;
     const orphan = '0e7f6a3c-5a1b-4c2d-8e9f-0a1b2c3d4e5f';
     await storage.put(orphan, (await import('node:stream')).Readable.from([Buffer.from('orphan')]));
     const pending = '1e7f6a3c-5a1b-4c2d-8e9f-0a1b2c3d4e5f';
@@ -698,11 +642,11 @@ describe('sweeping', () => {
     await db.attachment.create({
       data: { id: pending, conversationId: threadId, name: 'p.txt', size: 7, contentType: 'text/plain', sha256: 'x', createdAt: new Date(Date.now() - 1000) },
     });
-    expect(storedFiles()).toHaveLength(kept + 2);
+    expect(storedFiles(t)).toHaveLength(kept + 2);
     const { removed } = await sweepOrphanFiles(t.app.services, -1000);
     expect(removed).toBe(2);
-    expect(storedFiles()).toHaveLength(kept);
-    await expectNoStrayFiles();
+    expect(storedFiles(t)).toHaveLength(kept);
+    await expectNoStrayFiles(t);
   });
 });
 

@@ -9,11 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { graphql } from './gql/index.js';
-import { startTestApp, wsOnce, type TestApp } from './helpers/app.js';
+import { startTestApp, until, wsOnce, type TestApp } from './helpers/app.js';
+import { expectNoStrayFiles, png } from './helpers/files.js';
+import { openLegacySocket, type LegacySocketClient } from './helpers/legacy.js';
 import { person, workspace, type Person } from './helpers/fixtures.js';
 
 const AddMember = graphql(`
@@ -90,95 +91,17 @@ function upload(parts: Array<[string, string] | [string, Buffer, string, string]
   });
 }
 
-interface LegacySocket {
-  socket: WebSocket;
-  next(): Promise<Record<string, unknown>>;
-  send(payload: unknown): void;
-}
-
-function open(token: string, app = t): Promise<LegacySocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(`${app.url.replace('http', 'ws')}/ws/chat/room/?token=${token}`);
-    const messages: Record<string, unknown>[] = [];
-    const waiters: Array<(m: Record<string, unknown>) => void> = [];
-    socket.on('message', (data) => {
-      const m = JSON.parse(String(data)) as Record<string, unknown>;
-      const w = waiters.shift();
-      if (w) w(m);
-      else messages.push(m);
-    });
-    socket.once('open', () =>
-      resolve({
-        socket,
-        send: (payload) => socket.send(JSON.stringify(payload)),
-        next: () =>
-          messages.length
-            ? Promise.resolve(messages.shift()!)
-            : new Promise((r, j) => {
-                const timer = setTimeout(() => j(new Error('no message')), 10_000);
-                waiters.push((m) => {
-                  clearTimeout(timer);
-                  r(m);
-                });
-              }),
-      }),
-    );
-    socket.once('error', reject);
-  });
+/** The legacy socket of a user, as netroxchange clients open it. */
+function open(token: string, app = t): Promise<LegacySocketClient> {
+  return openLegacySocket(`${app.url.replace('http', 'ws')}/ws/chat/room/?token=${token}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Files: a real PNG, text of a chosen size, what is on disk
 
-function crc32(buf: Buffer): number {
-  let crc = ~0;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
-/** A valid RGB PNG of random pixels (so it barely compresses: about width × height × 3 bytes). */
-function png(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) randomBytes(width * 3).copy(rows, y * (width * 3 + 1) + 1);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', deflateSync(rows)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 function text(bytes: number): Buffer {
   return Buffer.alloc(bytes, 'legacy 004 text\n');
-}
-
-/** Stored files are exactly the attachments of committed messages (none pending, no stray bytes). */
-async function expectNoStrayFiles(app: TestApp): Promise<void> {
-  const root = path.resolve(app.db.dataDir, 'files');
-  const onDisk = existsSync(root)
-    ? readdirSync(root, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => path.relative(root, path.join(e.parentPath, e.name)))
-    : [];
-  const rows = await app.app.services.db.attachment.findMany({ select: { id: true, messageId: true } });
-  expect(rows.filter((r) => r.messageId === null)).toEqual([]);
-  expect(onDisk.sort()).toEqual(rows.map((r) => path.join(r.id.slice(0, 2), r.id)).sort());
 }
 
 async function history(of: string, token: string, app = t): Promise<Array<Record<string, unknown>>> {
@@ -570,11 +493,3 @@ describe('legacy 004 upload limits', () => {
     await expectNoStrayFiles(small);
   });
 });
-
-async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -77,7 +77,7 @@ export function openLegacySocket(url: string): Promise<LegacySocketClient> {
         closed,
         send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
         close: () => socket.close(),
-        next: (ms = 5000) =>
+        next: (ms = 10_000) =>
           pending.length
             ? Promise.resolve(pending.shift()!)
             : new Promise((res, rej) => {
