@@ -512,6 +512,9 @@ const IssueKey = graphql(`
       __typename
       ... on IssuedApiKey {
         secret
+        apiKey {
+          id
+        }
       }
     }
   }
@@ -543,6 +546,14 @@ const MemberByEmail = graphql(`
           id
         }
       }
+    }
+  }
+`);
+
+const RevokeKey = graphql(`
+  mutation FeatRevokeKey($id: ID!) {
+    revokeApiKey(id: $id) {
+      __typename
     }
   }
 `);
@@ -892,6 +903,31 @@ describe('chatbot (legacy 003)', () => {
       await sub.completed;
       expect(sub.results[0]!.errors![0]).toMatchObject({ message: 'Workspace not found.', extensions: { code: 'NOT_FOUND' } });
     }
+  });
+
+  it('ends conversationsOpened, FORBIDDEN, for staff who are removed and for an API key that is revoked', async () => {
+    const ws = await workspace(t, { bob: 'AGENT' });
+    const issued = (await t.exec(IssueKey, { input: { workspaceId: ws.id, name: 'integration' } }, { token: ws.admin.token })).data!.issueApiKey;
+    if (issued.__typename !== 'IssuedApiKey') throw new Error(issued.__typename);
+    const byAgent = collect(t.ws({ token: ws.people.bob!.token }), Opened, { workspaceId: ws.id });
+    const byKey = collect(t.ws({ token: issued.secret }), Opened, { workspaceId: ws.id });
+    for (const sub of [byAgent, byKey]) await sub.next(1);
+    const byAdmin = collect(t.ws({ token: ws.admin.token }), Opened, { workspaceId: ws.id });
+    await byAdmin.next(1);
+
+    expect((await t.exec(RemoveWorkspaceMember, { workspaceId: ws.id, userId: ws.people.bob!.id }, { token: ws.admin.token })).data!.removeWorkspaceMember.__typename).toBe('Workspace');
+    await byAgent.completed;
+    expect(byAgent.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect((await t.exec(RevokeKey, { id: issued.apiKey.id }, { token: ws.admin.token })).data!.revokeApiKey.__typename).not.toMatch(/Error$/);
+    await byKey.completed;
+    expect(byKey.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+
+    // The admin, still staff, goes on hearing of new rooms.
+    const visitor = await guest(t, ws.id, session());
+    const opened = (await t.exec(OpenChatbot, { workspaceId: ws.id, adminId: ws.admin.id }, { token: visitor.token })).data!.openChatbotRoom;
+    if (opened.__typename !== 'Room') throw new Error(opened.__typename);
+    expect((await byAdmin.next(2))[1]!.data!.conversationsOpened).toEqual({ type: 'CONVERSATION_OPENED', conversationId: opened.id });
+    byAdmin.dispose();
   });
 
   it('finds a member by email for staff and API keys only (memberByEmail)', async () => {

@@ -82,9 +82,10 @@ type Documents = {
     "\n  mutation FeatSetTyping($conversationId: ID!, $typing: Boolean) {\n    setTyping(conversationId: $conversationId, typing: $typing) {\n      __typename\n      ... on ConversationEvent {\n        type\n        userId\n        typing\n        expiresAt\n        at\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.FeatSetTypingDocument,
     "\n  query FeatSearch($query: String!, $workspaceId: ID, $conversationId: ID, $first: Int, $after: String) {\n    searchMessages(query: $query, workspaceId: $workspaceId, conversationId: $conversationId, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          conversationId\n          body\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.FeatSearchDocument,
     "\n  mutation FeatRemoveWorkspaceMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.FeatRemoveWorkspaceMemberDocument,
-    "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": typeof types.FeatIssueKeyDocument,
+    "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n        }\n      }\n    }\n  }\n": typeof types.FeatIssueKeyDocument,
     "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": typeof types.FeatOpenedDocument,
     "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": typeof types.FeatMemberByEmailDocument,
+    "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": typeof types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": typeof types.KeyedRoomByKeyDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ConvCreateRoomDocument,
@@ -240,9 +241,10 @@ const documents: Documents = {
     "\n  mutation FeatSetTyping($conversationId: ID!, $typing: Boolean) {\n    setTyping(conversationId: $conversationId, typing: $typing) {\n      __typename\n      ... on ConversationEvent {\n        type\n        userId\n        typing\n        expiresAt\n        at\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.FeatSetTypingDocument,
     "\n  query FeatSearch($query: String!, $workspaceId: ID, $conversationId: ID, $first: Int, $after: String) {\n    searchMessages(query: $query, workspaceId: $workspaceId, conversationId: $conversationId, first: $first, after: $after) {\n      edges {\n        node {\n          id\n          conversationId\n          body\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.FeatSearchDocument,
     "\n  mutation FeatRemoveWorkspaceMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": types.FeatRemoveWorkspaceMemberDocument,
-    "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n": types.FeatIssueKeyDocument,
+    "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n        }\n      }\n    }\n  }\n": types.FeatIssueKeyDocument,
     "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": types.FeatOpenedDocument,
     "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": types.FeatMemberByEmailDocument,
+    "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": types.KeyedRoomByKeyDocument,
     "\n  mutation ConvCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        roomType\n        members {\n          user {\n            id\n          }\n          role\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ConvCreateRoomDocument,
@@ -619,7 +621,7 @@ export function graphql(source: "\n  mutation FeatRemoveWorkspaceMember($workspa
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation FeatIssueKey($input: IssueApiKeyInput!) {\n    issueApiKey(input: $input) {\n      __typename\n      ... on IssuedApiKey {\n        secret\n        apiKey {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -628,6 +630,10 @@ export function graphql(source: "\n  subscription FeatOpened($workspaceId: ID!) 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

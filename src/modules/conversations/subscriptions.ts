@@ -1,5 +1,5 @@
 import { builder } from '../../graphql/builder.js';
-import { NotFoundError } from '../../graphql/errors.js';
+import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { canAccessWorkspace } from '../../graphql/permissions.js';
 import { STAFF } from '../workspaces/permissions.js';
@@ -30,7 +30,8 @@ builder.subscriptionFields((t) => ({
       'Conversations customers open in a workspace, live: first INBOX_READY (from then on nothing is missed), then each as ' +
       'CONVERSATION_OPENED: visitor, chatbot and support rooms and client ' +
       'threads, which its staff reach by role. For dashboards and server integrations, which have no inbox of their own (the legacy ' +
-      'shim tells legacy 003 admins of new chatbot rooms with it). Admins, agents and API keys; NOT_FOUND for anyone else.',
+      'shim tells legacy 003 admins of new chatbot rooms with it). Admins, agents and API keys; NOT_FOUND for anyone else. Ends with ' +
+      'FORBIDDEN when the viewer is no longer staff there, or the API key is revoked.',
     authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     subscribe: (_root, args, ctx) => {
@@ -54,7 +55,9 @@ builder.subscriptionFields((t) => ({
 
 /**
  * A workspace's newly opened conversations: INBOX_READY once the channel is live (with Redis,
- * SUBSCRIBE acknowledged), so a caller that acts after it cannot miss what it causes.
+ * SUBSCRIBE acknowledged), so a caller that acts after it cannot miss what it causes. It ends,
+ * FORBIDDEN, when the viewer stops being staff there (removed, or made a client) or, for an API
+ * key, when the key is revoked: the workspace's own events say so.
  */
 function openedStream(ctx: Context, workspaceId: string): AsyncIterableIterator<InboxEvent> {
   const stop = new AbortController();
@@ -62,11 +65,29 @@ function openedStream(ctx: Context, workspaceId: string): AsyncIterableIterator<
 }
 
 async function* opened(ctx: Context, workspaceId: string, signal: AbortSignal): AsyncGenerator<InboxEvent> {
-  const live = ctx.pubsub.subscribe('workspaceConversations', workspaceId, { signal });
+  const { viewer } = ctx;
+  const live = ctx.pubsub.subscribeMany<'workspaceConversations' | 'workspace'>(
+    [
+      ['workspaceConversations', workspaceId],
+      ['workspace', workspaceId],
+    ],
+    { signal },
+  );
   try {
     await whenSubscribed(live);
     yield { type: 'INBOX_READY', conversationId: null, lastSeq: 0, unreadCount: null, at: new Date().toISOString() };
-    for await (const event of live) yield event;
+    for await (const event of live) {
+      if (!('workspaceId' in event)) {
+        yield event;
+        continue;
+      }
+      const lostUser =
+        viewer.kind === 'user' &&
+        event.userId === viewer.userId &&
+        (event.type === 'MEMBER_REMOVED' || (event.type === 'MEMBER_ROLE_CHANGED' && !STAFF.includes(event.role!)));
+      const lostKey = viewer.kind === 'apiKey' && event.type === 'API_KEY_REVOKED' && event.apiKeyId === viewer.apiKeyId;
+      if (lostUser || lostKey) throw new ForbiddenError('You no longer serve this workspace; its new conversations are no longer yours to see.');
+    }
   } finally {
     await live.return?.();
   }
