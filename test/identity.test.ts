@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { graphql } from './gql/index.js';
-import { startTestApp, TEST_JWT_SECRET, wsOnce, type TestApp } from './helpers/app.js';
+import { collect, startTestApp, TEST_JWT_SECRET, until, wsOnce, type TestApp } from './helpers/app.js';
+import { person, workspace } from './helpers/fixtures.js';
 
 const SignUp = graphql(`
   mutation SignUp($input: SignUpInput!) {
@@ -237,6 +238,24 @@ const AddMember = graphql(`
   }
 `);
 
+const WorkspaceEvents = graphql(`
+  subscription IdentityWorkspaceEvents($workspaceId: ID!) {
+    workspaceEvents(workspaceId: $workspaceId) {
+      type
+      userId
+      role
+    }
+  }
+`);
+
+const RemoveMember = graphql(`
+  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {
+    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {
+      __typename
+    }
+  }
+`);
+
 let t: TestApp;
 let counter = 0;
 const uniqueEmail = (tag: string) => `${tag}-${Date.now()}-${++counter}@example.com`;
@@ -345,6 +364,34 @@ describe('the whole path over HTTP and graphql-ws', () => {
     if (first.__typename !== 'AuthPayload') return;
     const me = await t.exec(Me, undefined, { token: first.accessToken });
     expect(me.data!.me!.id).toBe(user.user.id);
+  });
+});
+
+describe('workspace events', () => {
+  it('tells staff of members coming and going, and ends, FORBIDDEN, for staff who are removed', async () => {
+    const ws = await workspace(t, { agent: 'AGENT', client: 'CLIENT' });
+    const byAdmin = collect(t.ws({ token: ws.admin.token }), WorkspaceEvents, { workspaceId: ws.id });
+    const byAgent = collect(t.ws({ token: ws.people.agent!.token }), WorkspaceEvents, { workspaceId: ws.id });
+    const byClient = collect(t.ws({ token: ws.people.client!.token }), WorkspaceEvents, { workspaceId: ws.id });
+    await byClient.completed;
+    expect(byClient.results[0]!.errors![0]).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+    // workspaceEvents has no "ready" event: add members until both staff subscriptions have heard one.
+    await until(async () => {
+      const newcomer = await person(t, 'newcomer');
+      await t.exec(AddMember, { input: { workspaceId: ws.id, email: newcomer.email, role: 'CLIENT' } }, { token: ws.admin.token });
+      await new Promise((r) => setTimeout(r, 50));
+      return byAdmin.results.length > 0 && byAgent.results.length > 0;
+    });
+    expect(byAgent.results[0]!.data!.workspaceEvents).toMatchObject({ type: 'MEMBER_ADDED', role: 'CLIENT' });
+
+    expect((await t.exec(RemoveMember, { workspaceId: ws.id, userId: ws.people.agent!.id }, { token: ws.admin.token })).data!.removeWorkspaceMember.__typename).toBe('Workspace');
+    await byAgent.completed;
+    expect(byAgent.results.at(-2)!.data!.workspaceEvents).toMatchObject({ type: 'MEMBER_REMOVED', userId: ws.people.agent!.id });
+    expect(byAgent.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    // The admin hears it and stays subscribed.
+    await until(() => byAdmin.results.some((r) => r.data?.workspaceEvents.type === 'MEMBER_REMOVED'));
+    expect(byAdmin.results.every((r) => !r.errors)).toBe(true);
+    byAdmin.dispose();
   });
 });
 

@@ -124,6 +124,8 @@ type Documents = {
     "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CreateProductDocument,
     "\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n": typeof types.ProductsDocument,
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AddMemberDocument,
+    "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": typeof types.IdentityWorkspaceEventsDocument,
+    "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.IdentityRemoveMemberDocument,
     "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.PlatformSignUpDocument,
     "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": typeof types.PlatformLogInDocument,
     "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": typeof types.PlatformMeDocument,
@@ -283,6 +285,8 @@ const documents: Documents = {
     "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on Product {\n        id\n        slug\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CreateProductDocument,
     "\n  query Products($workspaceId: ID!, $audience: ProductAudience!) {\n    products(workspaceId: $workspaceId, audience: $audience) {\n      slug\n      name\n    }\n  }\n": types.ProductsDocument,
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AddMemberDocument,
+    "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": types.IdentityWorkspaceEventsDocument,
+    "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": types.IdentityRemoveMemberDocument,
     "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.PlatformSignUpDocument,
     "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": types.PlatformLogInDocument,
     "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": types.PlatformMeDocument,
@@ -786,6 +790,14 @@ export function graphql(source: "\n  query Products($workspaceId: ID!, $audience
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n"): (typeof documents)["\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { STAFF } from '../workspaces/permissions.js';
+import { endsStaffStanding, STAFF } from '../workspaces/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { returnsPromptly, whenSubscribed } from '../../pubsub/pubsub.js';
 import type { InboxEvent } from './topics.js';
@@ -81,12 +81,7 @@ async function* opened(ctx: Context, workspaceId: string, signal: AbortSignal): 
         yield event;
         continue;
       }
-      const lostUser =
-        viewer.kind === 'user' &&
-        event.userId === viewer.userId &&
-        (event.type === 'MEMBER_REMOVED' || (event.type === 'MEMBER_ROLE_CHANGED' && !STAFF.includes(event.role!)));
-      const lostKey = viewer.kind === 'apiKey' && event.type === 'API_KEY_REVOKED' && event.apiKeyId === viewer.apiKeyId;
-      if (lostUser || lostKey) throw new ForbiddenError('You no longer serve this workspace; its new conversations are no longer yours to see.');
+      if (endsStaffStanding(viewer, event)) throw new ForbiddenError('You no longer serve this workspace; its new conversations are no longer yours to see.');
     }
   } finally {
     await live.return?.();
