@@ -12,6 +12,7 @@ import type { Context } from '../../graphql/context.js';
 import { ChannelSet } from '../../pubsub/channel-set.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { isStaff, requirePerson } from './permissions.js';
+import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 
@@ -96,8 +97,8 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
     for await (const raw of set as AsyncIterable<AnyEvent>) {
       if (workspaceTypes.has(raw.type)) {
         const e = raw as WorkspaceEvent;
-        // Staff who leave a workspace stop hearing of its new conversations.
-        if (e.type === 'MEMBER_REMOVED' && e.userId === me) {
+        // Staff who leave a workspace (or are made clients) stop hearing of its new conversations.
+        if (endsStaffStanding(ctx.viewer, e)) {
           set.remove('workspaceConversations', e.workspaceId);
           set.remove('workspace', e.workspaceId);
         }

@@ -12,6 +12,7 @@
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError } from '../../graphql/errors.js';
+import { endsStaffStanding } from '../workspaces/permissions.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
@@ -125,8 +126,9 @@ async function* events(
       const event = next.value;
       const workspaceEvent = event as ConversationEvent | WorkspaceEvent;
       if (!('conversationId' in workspaceEvent)) {
-        if (workspaceEvent.type === 'MEMBER_REMOVED' && workspaceEvent.userId === me) {
-          throw new ForbiddenError('You are no longer a member of this workspace; this conversation’s events stop here.');
+        // Reached by role: losing the role (removed, or made a client) loses the conversation.
+        if (endsStaffStanding(ctx.viewer, workspaceEvent)) {
+          throw new ForbiddenError('You are no longer staff of this workspace; this conversation’s events stop here.');
         }
         continue;
       }
