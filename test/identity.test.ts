@@ -449,6 +449,14 @@ describe('bad input gets a clear, typed error and changes nothing', () => {
     expect(forged.data ?? null).toBeNull();
     const garbage = await t.exec(Me, undefined, { headers: { authorization: 'Basic abc' } });
     expect(garbage.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+
+    // A token already verified (and remembered as such) is still refused once it expires.
+    const shortLived = await sign(TEST_JWT_SECRET, now + 2);
+    expect((await t.exec(Me, undefined, { token: shortLived })).data?.me).toMatchObject({ id: user.user.id });
+    await until(() => Date.now() / 1000 >= now + 2, 5000);
+    const lapsed = await t.exec(Me, undefined, { token: shortLived });
+    expect(lapsed.status).toBe(401);
+    expect(lapsed.errors?.[0]?.message).toMatch(/expired.*refreshSession/);
   });
 
   it('refuses malformed variables and stores nothing', async () => {
