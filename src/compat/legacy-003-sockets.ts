@@ -33,6 +33,7 @@ import {
   Legacy003VisitorRoomDocument,
   type Legacy003MessageFragment,
   type Legacy003OpenedSubscription,
+  type Legacy003RoomQuery,
   type Legacy003RoomEventsSubscription,
   type Legacy003RoomFragment,
 } from './generated/graphql.js';
@@ -83,8 +84,16 @@ function pathPart(raw: string | undefined): string {
   }
 }
 
+/** How long one lookup of an opened room serves every room socket of this instance. */
+const OPENED_ROOM_TTL_MS = 5_000;
+
 export class Legacy003Sockets {
   private readonly admins = new Map<string, { id: string; until: number }>();
+  /**
+   * Opened rooms being looked up: every room socket of the workspace hears each opening, and all
+   * read it with the shim's one credential, so one query per opening serves them all.
+   */
+  private readonly openedRooms = new Map<string, Promise<ExecutionResult<Legacy003RoomQuery>>>();
 
   constructor(
     private readonly executor: Executor,
@@ -103,6 +112,16 @@ export class Legacy003Sockets {
     if (this.admins.size > 1000) this.admins.clear();
     this.admins.set(key, { id: member.user.id, until: Date.now() + ADMIN_TTL_MS });
     return member.user.id;
+  }
+
+  private openedRoom(id: string): Promise<ExecutionResult<Legacy003RoomQuery>> {
+    let found = this.openedRooms.get(id);
+    if (!found) {
+      found = this.executor.run(Legacy003RoomDocument, { id, history: ROOM_HISTORY }, this.credentials.service());
+      this.openedRooms.set(id, found);
+      setTimeout(() => this.openedRooms.delete(id), OPENED_ROOM_TTL_MS).unref();
+    }
+    return found;
   }
 
   /** The visitor of a consumer id: its guest, with the consumer id as its name. */
@@ -220,7 +239,7 @@ export class Legacy003Sockets {
       async (result) => {
         const id = result.data?.conversationsOpened.conversationId;
         if (!id || (!isAdmin && consumer === null)) return;
-        const found = await this.executor.run(Legacy003RoomDocument, { id, history: ROOM_HISTORY }, service);
+        const found = await this.openedRoom(id);
         const c = found.data?.conversation;
         if (c?.__typename !== 'Room' || c.roomType !== 'CHATBOT' || !c.members.some((m) => m.user.id === adminId)) return;
         const room = legacyRoom(c, admin);
