@@ -16,6 +16,7 @@ import {
   applyMigrations,
   defaultMigrationsDir,
   defaultSchemaPath,
+  isCurrent,
   writeMigration,
 } from '../src/db/migrations.js';
 import { Prisma } from '../src/generated/prisma/client.js';
@@ -80,6 +81,33 @@ describe('embedded database (PGlite)', () => {
       expect(await db.migrate()).toEqual([]);
     } finally {
       await db.close();
+    }
+  });
+
+  it('tells a current database from the records alone, and leaves a new or edited migration to the engine', async () => {
+    const migrationsDir = path.join(await tmpDir(), 'migrations');
+    await cp(defaultMigrationsDir, migrationsDir, { recursive: true });
+    const pglite = new PGlite();
+    try {
+      const factory = new PrismaPGlite(pglite);
+      expect(await isCurrent(factory, { migrationsDir })).toBe(false); // no table yet
+      expect(await applyMigrations(factory, { migrationsDir })).toEqual(migrationNames);
+      expect(await isCurrent(factory, { migrationsDir })).toBe(true);
+
+      await mkdir(path.join(migrationsDir, '99990101000000_new'));
+      await writeFile(path.join(migrationsDir, '99990101000000_new', 'migration.sql'), 'CREATE TABLE probe_new (id int);\n');
+      expect(await isCurrent(factory, { migrationsDir })).toBe(false);
+      expect(await applyMigrations(factory, { migrationsDir })).toEqual(['99990101000000_new']);
+      expect(await isCurrent(factory, { migrationsDir })).toBe(true);
+
+      // An applied migration edited afterwards: the shortcut does not vouch for it; the engine
+      // decides (as `prisma migrate deploy` does, it applies nothing and does not fail).
+      const first = path.join(migrationsDir, migrationNames[0], 'migration.sql');
+      await writeFile(first, `${await readFile(first, 'utf8')}\n-- edited\n`);
+      expect(await isCurrent(factory, { migrationsDir })).toBe(false);
+      expect(await applyMigrations(factory, { migrationsDir })).toEqual([]);
+    } finally {
+      await pglite.close();
     }
   });
 

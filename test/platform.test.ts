@@ -164,7 +164,8 @@ describe('npm start', () => {
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.JWT_SECRET;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // What `npm start` runs: compile src/ to dist/ if stale, then serve the compiled JavaScript.
+    const child = spawn(process.execPath, ['--enable-source-maps', 'scripts/start.mjs'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     try {
@@ -199,5 +200,5 @@ describe('npm start', () => {
       child.kill('SIGKILL');
       await db.drop();
     }
-  }, 120_000); // starts a real process: a PGlite initdb and tsx compilation, slow on a loaded machine
+  }, 120_000); // starts a real process: maybe a compile, and a PGlite initdb; slow on a loaded machine
 });

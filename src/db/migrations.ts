@@ -7,6 +7,7 @@
  * adapters. The migrations directory and the `_prisma_migrations` table keep Prisma's formats, so
  * `prisma migrate deploy` / `status` stay interchangeable with this code.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -384,6 +385,10 @@ export async function applyMigrations(
   const embedded = factory.adapterName.includes('pglite');
   const apply = async () => {
     const migrationsList = await readMigrationsList(migrationsDir);
+    // The usual start finds nothing to apply: answer that from `_prisma_migrations` alone, so the
+    // schema engine (wasm, ~25 MB that stays resident once instantiated) is loaded only when there is
+    // work for it or something for it to report.
+    if (await recordsMatch(factory, migrationsList)) return [];
     const lock = embedded ? undefined : await takeMigrateLock(factory);
     try {
       const { appliedMigrationNames } = await withEngine(
@@ -404,6 +409,47 @@ export async function applyMigrations(
   const run = embeddedQueue.then(apply);
   embeddedQueue = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * True when `_prisma_migrations` records exactly the directory's migrations, each finished, not
+ * rolled back, with the checksum of its file as it is now (Prisma's checksum: the SHA-256 of the
+ * script). Anything else (a new, failed, edited or unknown migration, no table yet) is left to
+ * the engine, which applies it or explains the problem exactly as `prisma migrate deploy` would.
+ */
+export async function isCurrent(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  { migrationsDir = defaultMigrationsDir }: { migrationsDir?: string } = {},
+): Promise<boolean> {
+  return recordsMatch(factory, await readMigrationsList(migrationsDir));
+}
+
+async function recordsMatch(factory: SqlMigrationAwareDriverAdapterFactory, list: MigrationList): Promise<boolean> {
+  const expected = new Map<string, string>();
+  for (const dir of list.migrationDirectories) {
+    const script = dir.migrationFile.content;
+    if (script.tag !== 'ok') return false;
+    expected.set(dir.path, createHash('sha256').update(script.value).digest('hex'));
+  }
+  const adapter = await factory.connect();
+  try {
+    const result = await adapter.queryRaw({
+      sql: 'SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back FROM _prisma_migrations',
+      args: [],
+      argTypes: [],
+    });
+    let applied = 0;
+    for (const [name, checksum, finished, rolledBack] of result.rows as Array<[string, string, boolean, boolean]>) {
+      if (rolledBack) continue;
+      if (!finished || expected.get(name) !== checksum) return false;
+      applied++;
+    }
+    return applied === expected.size;
+  } catch {
+    return false; // no `_prisma_migrations` yet: a new database
+  } finally {
+    await adapter.dispose();
+  }
 }
 
 /** Holds Prisma's migrate lock in a transaction of its own until released. */
