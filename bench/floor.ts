@@ -1,8 +1,9 @@
 /**
  * The floor: a plain `ws` broadcast server with nothing of ours in the way. POST /send with
- * {"body": "..."} numbers the message and writes it to every connected socket, shaped like a
- * graphql-ws `next` message of conversationEvents, then answers with its seq. What the chat
- * server adds to these figures is the cost of persistence, GraphQL and pub/sub.
+ * {"body": "..."} (or the same JSON sent on a socket) numbers the message and writes it to every
+ * connected socket, shaped like a graphql-ws `next` message of conversationEvents, then answers
+ * with its seq (on a socket: {"ack": seq}). What the chat server adds to these figures is the cost
+ * of persistence, GraphQL and pub/sub.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,20 +21,30 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const { body } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { body: string };
-    seq++;
-    const frame = JSON.stringify({
-      id: '1',
-      type: 'next',
-      payload: { data: { conversationEvents: { type: 'MESSAGE_ADDED', seq, message: { seq, body } } } },
-    });
-    for (const socket of sockets) socket.send(frame);
+    const seq = broadcast(body);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ seq }));
   });
 });
 
+function broadcast(body: string): number {
+  seq++;
+  const frame = JSON.stringify({
+    id: '1',
+    type: 'next',
+    payload: { data: { conversationEvents: { type: 'MESSAGE_ADDED', seq, message: { seq, body } } } },
+  });
+  for (const socket of sockets) socket.send(frame);
+  return seq;
+}
+
 const wss = new WebSocketServer({ server });
-wss.on('connection', (socket) => {
-  sockets.add(socket);
+wss.on('connection', (socket, req) => {
+  // Senders connect with ?send: they send, and are not subscribers.
+  if (!req.url?.includes('send')) sockets.add(socket);
+  socket.on('message', (data) => {
+    const { body } = JSON.parse(String(data)) as { body: string };
+    socket.send(JSON.stringify({ ack: broadcast(body) }));
+  });
   socket.on('close', () => sockets.delete(socket));
 });
 

@@ -6,8 +6,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** Which server a scenario measures. */
-export type Target = 'floor' | 'graphql';
+/** Which server a scenario measures: the plain `ws` floor, this product, or the Socket.IO + PostgreSQL peer. */
+export type Target = 'floor' | 'graphql' | 'peer';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable between processes. */
 export const now = (): number => performance.timeOrigin + performance.now();

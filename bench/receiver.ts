@@ -4,9 +4,11 @@
  *   graphql: graphql-ws clients subscribed to conversationEvents(after: 0); ready once each has
  *            replayed the conversation's first message (so each is live).
  *   floor:   plain `ws` sockets on the broadcast server; ready once all are open.
- * Usage (forked by run.ts): receiver.ts <floor|graphql> <wsUrl> <count> [token] [conversationId]
+ *   peer:    socket.io-client sockets that have joined the room (the conversationId argument).
+ * Usage (forked by run.ts): receiver.ts <floor|graphql|peer> <wsUrl> <count> [token] [conversationId]
  */
 import { createClient, type Client } from 'graphql-ws';
+import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { EVENTS, Histogram, now, readBody, type ReceiverCommand, type ReceiverReport, type Target } from './lib.js';
 
@@ -22,6 +24,7 @@ let lastAt = 0;
 const lastSeq = new Int32Array(count).fill(-1);
 const clients: Client[] = [];
 const sockets: WebSocket[] = [];
+const ioSockets: Socket[] = [];
 
 function onEvent(index: number, seq: number, body: string | undefined): void {
   const at = now();
@@ -81,6 +84,14 @@ async function openFloor(index: number): Promise<void> {
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 }
 
+async function openPeer(index: number): Promise<void> {
+  const socket = io(wsUrl.replace(/^ws/, 'http'), { transports: ['websocket'], reconnection: false });
+  ioSockets.push(socket);
+  socket.on('event', (event: { seq: number; message: { body: string } }) => onEvent(index, event.seq, event.message.body));
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+  await socket.timeout(30_000).emitWithAck('join', conversationId);
+}
+
 process.on('message', (cmd: ReceiverCommand) => {
   if (cmd.type === 'reset') {
     histogram = new Histogram();
@@ -89,12 +100,13 @@ process.on('message', (cmd: ReceiverCommand) => {
     send({ type: 'report', delivered, disorder, firstAt, lastAt, histogram: histogram.toJSON(), max: histogram.max });
   } else if (cmd.type === 'stop') {
     for (const s of sockets) s.terminate();
+    for (const s of ioSockets) s.disconnect();
     Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
   }
 });
 
 try {
-  const open = target === 'graphql' ? openGraphql : openFloor;
+  const open = target === 'graphql' ? openGraphql : target === 'peer' ? openPeer : openFloor;
   // Connect in waves: a thousand handshakes at once is a test of the accept queue, not of delivery.
   const wave = 50;
   for (let i = 0; i < count; i += wave) {

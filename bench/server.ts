@@ -1,15 +1,19 @@
 /**
- * The chat server, in a process of its own: built from the environment like src/main.ts, it
+ * The chat server, in a process of its own: built from the environment like src/main.ts (and
+ * from the compiled dist/, as `npm start` runs it), it
  * reports its URL to the orchestrator over IPC and answers two requests:
  *   { type: 'stats' }: its database, pub/sub and shared-execution counters;
  *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls appendMessage
  *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
  *     persistence pipeline's capacity from the request path's.
  */
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config/env.js';
-import { createLogger } from '../src/logger.js';
-import { appendMessage } from '../src/modules/conversations/pipeline.js';
+// The compiled server (dist/, built by run.ts before it forks this), as `npm start` runs it;
+// the types are the sources'.
+const load = <T>(module: string): Promise<T> => import(new URL(`../dist/${module}`, import.meta.url).href) as Promise<T>;
+const { buildApp } = await load<typeof import('../src/app.js')>('app.js');
+const { loadConfig } = await load<typeof import('../src/config/env.js')>('config/env.js');
+const { createLogger } = await load<typeof import('../src/logger.js')>('logger.js');
+const { appendMessage } = await load<typeof import('../src/modules/conversations/pipeline.js')>('modules/conversations/pipeline.js');
 
 const config = loadConfig();
 const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'bench-server') });

@@ -1,5 +1,5 @@
 // `npm start`: runs the compiled server (dist/), compiling first when any source is newer than
-// the last build, so a user's two commands stay `npm install` and `npm start`. Production runs
+// the last build (`--build-only`: just that), so a user's two commands stay `npm install` and `npm start`. Production runs
 // JavaScript: no TypeScript compiler in the serving process (less memory, faster start); `tsx`
 // stays for `npm run dev`. The server is imported in this process, so signals reach it directly.
 import { spawnSync } from 'node:child_process';
@@ -42,4 +42,5 @@ if (inputs > builtAt()) {
   }
 }
 
-await import(pathToFileURL(path.join(root, 'dist', 'main.js')).href);
+// `--build-only`: what the benchmarks use to make sure dist/ is current before they fork it.
+if (!process.argv.includes('--build-only')) await import(pathToFileURL(path.join(root, 'dist', 'main.js')).href);
