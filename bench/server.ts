@@ -22,6 +22,7 @@ process.send!({ type: 'ready', url, database: app.database.kind, pubsub: app.ser
 
 type Request =
   | { type: 'stats' }
+
   | { type: 'append'; conversationId: string; authorId: string; concurrency: number; seconds: number };
 
 process.on('message', (msg: Request) => {

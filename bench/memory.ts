@@ -1,0 +1,151 @@
+/**
+ * `npm run bench:memory`: what a compiled server holds, idle and per idle subscription.
+ *
+ * Starts the product as `npm start` does (scripts/start.mjs: compiled dist/) on PostgreSQL + Redis
+ * (a `bench_mem_*` database created and dropped), and reads its RSS from /proc: once idle before
+ * any client, then with --subscriptions graphql-ws subscribers (one socket each, opened by a
+ * separate process) live on one conversation, after a pause to settle. RSS per subscription is
+ * the difference over the count. --embedded measures the
+ * embedded setup instead (PGlite in the same process). Linux only (reads /proc).
+ *
+ *   npm run bench:memory -- [--subscriptions 2000] [--embedded]
+ * Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { forkScript, log, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
+
+const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
+const count = Number(flags.subscriptions ?? 2000);
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'start.mjs'), '--build-only'], { stdio: 'inherit' });
+if (build.status !== 0) throw new Error('the build failed; see above');
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-mem-'));
+const dbName = `bench_mem_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  NODE_ENV: 'production',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  DATA_DIR: dataDir,
+  JWT_SECRET: randomBytes(48).toString('base64url'),
+  LOG_LEVEL: 'warn',
+  GRAPHIQL: 'false',
+  DATABASE_URL: '',
+  REDIS_URL: '',
+};
+const admin = () => new pg.Client({ connectionString: databaseUrl });
+if (!flags.embedded) {
+  const c = admin();
+  await c.connect();
+  await c.query(`CREATE DATABASE ${dbName}`);
+  await c.end();
+  const url = new URL(databaseUrl);
+  url.pathname = `/${dbName}`;
+  env.DATABASE_URL = url.toString();
+  env.REDIS_URL = redisUrl;
+}
+
+const children: ChildProcess[] = [];
+try {
+  // The real `npm start` entry (scripts/start.mjs, dist/), not the bench's tsx-loaded server.ts:
+  // tsx's loader alone holds ~100 MB.
+  const server = spawn(process.execPath, [path.join(root, 'scripts', 'start.mjs')], { env: { ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(server);
+  const ready = await new Promise<{ url: string; database: string; pubsub: string }>((resolve, reject) => {
+    createInterface({ input: server.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as { url?: string; database?: string; pubsub?: string };
+      if (entry.url && entry.database) resolve(entry as { url: string; database: string; pubsub: string });
+    });
+    server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
+  });
+  const settledRss = async () => {
+    // No forced GC (a user's server has none): the smallest of a few readings a second apart.
+    let least = Infinity;
+    for (let i = 0; i < 5; i++) {
+      await sleep(1000);
+      least = Math.min(least, rssOf(server.pid!));
+    }
+    return least;
+  };
+  await sleep(5000); // background work's first rounds (sweepers, presence) have run
+  const idle = await settledRss();
+  log(`idle: ${mb(idle)} MiB RSS on ${ready.database} with ${ready.pubsub} pub/sub`);
+
+  const gql = async <T>(query: string, variables: Record<string, unknown>, token?: string): Promise<T> => {
+    const res = await fetch(`${ready.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return ((await res.json()) as { data: T }).data;
+  };
+  const signUp = await gql<{ signUp: { accessToken: string } }>(
+    `mutation($input: SignUpInput!) { signUp(input: $input) { ... on AuthPayload { accessToken } } }`,
+    { input: { email: `mem-${Date.now()}@example.com`, password: 'bench-password-1', displayName: 'Mem' } },
+  );
+  const token = signUp.signUp.accessToken;
+  const ws = await gql<{ createWorkspace: { id: string } }>(`mutation { createWorkspace(input: { name: "Mem" }) { ... on Workspace { id } } }`, {}, token);
+  const room = await gql<{ createRoom: { id: string } }>(
+    `mutation($input: CreateRoomInput!) { createRoom(input: $input) { ... on Room { id } } }`,
+    { input: { workspaceId: ws.createWorkspace.id, name: 'Mem room' } },
+    token,
+  );
+  await gql(SEND, { input: { conversationId: room.createRoom.id, body: 'hello' } }, token);
+  const withOne = await settledRss();
+
+  const receiver = forkScript('receiver.ts', ['graphql', `${ready.url.replace(/^http/, 'ws')}/graphql`, String(count), token, room.createRoom.id]);
+  children.push(receiver);
+  receiver.on('message', (m: ReceiverReport) => {
+    if (m.type === 'progress' && m.connected % 500 === 0) log(`${m.connected}/${count} subscriptions live`);
+  });
+  await waitFor<ReceiverReport>(receiver, (m) => m.type === 'ready', 300_000, 'subscriptions to be live');
+  await sleep(3000);
+  const loaded = await settledRss();
+  const perSubscription = (loaded - withOne) / count;
+
+  const cpus = os.cpus();
+  process.stdout.write(
+    [
+      `## Memory benchmark (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+      '',
+      `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}; Node ${process.version}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')}`,
+      `- The compiled server (\`npm start\`) on ${ready.database} with ${ready.pubsub} pub/sub; RSS from /proc, the least of five readings a second apart`,
+      '',
+      '| Reading | RSS MiB | Target |',
+      '| --- | ---: | --- |',
+      `| idle, before any client | ${mb(idle)} | ≤ 200 MB${flags.embedded ? ' (PostgreSQL setup)' : idle <= 200e6 ? ' ✓' : ' ✗'} |`,
+      `| after seeding (one user, room, message) | ${mb(withOne)} | |`,
+      `| with ${count.toLocaleString('en-US')} idle subscriptions (one socket each) | ${mb(loaded)} | |`,
+      `| per idle subscription | ${(perSubscription / 1024).toFixed(1)} KiB | ≤ 15 KB${perSubscription <= 15_000 ? ' ✓' : ' ✗'} |`,
+      '',
+    ].join('\n'),
+  );
+  receiver.send({ type: 'stop' });
+  await new Promise((r) => receiver.once('exit', r));
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+  if (!flags.embedded) {
+    const c = admin();
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await c.end();
+  }
+}
