@@ -18,11 +18,23 @@ import { LEGACY_003_CHAT, LEGACY_003_ROOMS, Legacy003Sockets } from './legacy-00
 import { Legacy004 } from './legacy-004.js';
 import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
+import { clientAddress } from '../security/address.js';
+import { refuse } from '../security/refusal.js';
 
 export function installCompat(host: Host): void {
   const logger = host.services.logger.child({ component: 'compat' });
   const executor = createExecutor(host.yoga);
-  const router = new Router(logger);
+  const { config, defenses } = host.services;
+  const router = new Router(
+    logger,
+    async (req) => {
+      const refusal = await defenses.rateLimits.consume('RATE_LIMIT_LEGACY_ADDRESS', clientAddress(req, config.TRUST_PROXY) ?? 'unknown');
+      if (!refusal || refusal.kind !== 'rate') return null;
+      refuse(defenses.logger, refusal, { address: clientAddress(req, config.TRUST_PROXY), path: (req.url ?? '').slice(0, 200) });
+      return { retryAfterMs: refusal.retryAfterMs };
+    },
+    (req) => clientAddress(req, config.TRUST_PROXY),
+  );
   // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
   const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
   new Legacy000(executor, credentials).mount(router);
