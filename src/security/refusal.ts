@@ -49,7 +49,7 @@ export function refuse(logger: Logger, refusal: Refusal, subject?: Record<string
       const { code, setting } = OPERATION_LIMITS[refusal.limit];
       const found = refusal.found === undefined ? '' : ` (found ${refusal.found})`;
       return new GraphQLError(`The operation exceeds the ${refusal.limit} limit of ${refusal.max}${found}; nothing ran.`, {
-        extensions: { code, limit: refusal.limit, max: refusal.max, setting, http: { status: 400 } },
+        extensions: { code, limit: refusal.limit, max: refusal.max, found: refusal.found, setting, http: { status: 400 } },
       });
     }
     case 'rate':
