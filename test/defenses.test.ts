@@ -196,3 +196,242 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     expect(ok.data?.sendMessage).toMatchObject({ __typename: 'Message' });
   });
 });
+
+const LOGIN = `mutation LogIn($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { __typename ... on Error { code } } }`;
+
+/** `n` aliased logIn attempts in one operation. */
+function aliasedLogIns(n: number, email: string): string {
+  return `mutation { ${Array.from({ length: n }, (_, i) => `l${i}: logIn(input: { email: "${email}", password: "wrong-${i}" }) { __typename ... on Error { code } }`).join(' ')} }`;
+}
+
+/** Outcomes of one logIn response: each alias's result, or the whole operation refused. */
+function loginOutcomes(res: Result, attempts: number): { checked: number; refused: number } {
+  if (codes(res).includes('RATE_LIMITED')) return { checked: 0, refused: attempts };
+  const values = Object.values(res.data ?? {}) as Array<{ __typename: string; code?: string }>;
+  return { checked: values.filter((v) => v.code === 'INVALID_CREDENTIALS').length, refused: 0 };
+}
+
+describe('rate limits', () => {
+  it('slows 1,000 wrong passwords for one account from one address (requests and aliases mixed) to the configured rate; the owner logs in from another address after the window', async () => {
+    const t = await startTestApp({
+      TRUST_PROXY: 'true',
+      RATE_LIMIT_LOGIN_ACCOUNT: '10/2',
+      RATE_LIMIT_LOGIN_ADDRESS: '30/600',
+    });
+    try {
+      const owner = await person(t, 'owner');
+      let checked = 0;
+      let refused = 0;
+      let sent = 0;
+      let retryAfter: string | null = null;
+      // 1,000 attempts: 20 single requests, then 40 requests of 24 aliased attempts, then 20 single.
+      const plan = [...Array<number>(20).fill(1), ...Array<number>(40).fill(24), ...Array<number>(20).fill(1)];
+      expect(plan.reduce((a, b) => a + b, 0)).toBe(1000);
+      for (const n of plan) {
+        const res = n === 1 ? await post(t, LOGIN, { email: owner.email, password: `wrong-${sent}` }) : await post(t, aliasedLogIns(n, owner.email));
+        sent += n;
+        const outcome = loginOutcomes(res, n);
+        checked += outcome.checked;
+        refused += outcome.refused;
+        if (outcome.refused) {
+          expect(res.status).toBe(429);
+          expect(res.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+          expect(res.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+          retryAfter ??= res.headers.get('retry-after');
+        }
+      }
+      expect(checked + refused).toBe(1000);
+      // The address may try 30 times in its 10-minute window, whatever the account's window: at
+      // most 30 of 1,000 passwords were ever checked, and at least the account's first 10.
+      expect(checked).toBeGreaterThanOrEqual(10);
+      expect(checked).toBeLessThanOrEqual(30);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+
+      // From the attacker's address even the right password is refused now…
+      const fromAttacker = await post(t, LOGIN, { email: owner.email, password: 'password-123' });
+      expect(codes(fromAttacker)).toEqual(['RATE_LIMITED']);
+      // …while the owner, from another address, gets in once the account's window has passed.
+      const elsewhere = { 'x-forwarded-for': '203.0.113.7' };
+      let owned: Result | undefined;
+      await until(async () => {
+        owned = await post(t, LOGIN, { email: owner.email, password: 'password-123' }, elsewhere);
+        return !codes(owned).includes('RATE_LIMITED');
+      }, 15_000);
+      expect(owned!.data?.logIn).toMatchObject({ __typename: 'AuthPayload' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.runIf(usingRedis)('holds a limit across two instances sharing Redis', async () => {
+    const db = await createTestDatabase();
+    const env = { RATE_LIMIT_KEY_PREFIX: `test-rl-shared-${process.pid}-${Date.now()}`, RATE_LIMIT_LOGIN_ADDRESS: '12/600', RATE_LIMIT_LOGIN_ACCOUNT: '1000/600' };
+    const a = await startTestApp(env, db);
+    const b = await startTestApp(env, db);
+    try {
+      let checked = 0;
+      for (let i = 0; i < 30; i++) {
+        const res = await post(i % 2 ? b : a, LOGIN, { email: 'nobody@example.com', password: `wrong-${i}` });
+        checked += loginOutcomes(res, 1).checked;
+      }
+      // 12 between them, not 12 each.
+      expect(checked).toBe(12);
+    } finally {
+      await a.stop();
+      await b.close();
+    }
+  });
+
+  it('limits signUp and startGuestSession per address (aliases count); refused calls store nothing', async () => {
+    const t = await startTestApp({ RATE_LIMIT_SIGNUP_ADDRESS: '5/600', RATE_LIMIT_GUEST_ADDRESS: '10/600' });
+    try {
+      const ws = await workspace(t); // one sign-up
+      const before = await t.app.services.db.user.count();
+      const results: Result[] = [];
+      for (let i = 0; i < 8; i++) {
+        results.push(
+          await post(t, `mutation { signUp(input: { email: "su-${i}-${Date.now()}@example.com", password: "password-123", displayName: "x" }) { __typename } }`),
+        );
+      }
+      expect(results.filter((r) => (r.data?.signUp as { __typename: string } | undefined)?.__typename === 'AuthPayload')).toHaveLength(4);
+      expect(results.filter((r) => codes(r).includes('RATE_LIMITED') && r.status === 429)).toHaveLength(4);
+      expect(await t.app.services.db.user.count()).toBe(before + 4);
+
+      // One anonymous request with 25 aliased guest sessions: refused whole, no guest created.
+      const guests = Array.from({ length: 25 }, (_, i) => `g${i}: startGuestSession(input: { workspaceId: "${ws.id}" }) { __typename }`).join(' ');
+      const flood = await post(t, `mutation { ${guests} }`);
+      expect(codes(flood)).toEqual(['RATE_LIMITED']);
+      expect(await t.app.services.db.user.count()).toBe(before + 4);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('limits sendMessage per user over graphql-ws: the rest are refused one by one, nothing stored, the socket carries on', async () => {
+    const t = await startTestApp({ RATE_LIMIT_SEND_USER: '15/600' });
+    try {
+      const ws = await workspace(t);
+      const created = await post(t, `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "r" }) { ... on Room { id } } }`, {}, bearer(ws.admin.token));
+      const conversationId = (created.data?.createRoom as { id: string }).id;
+      const client = wsClient(t, ws.admin.token);
+      const send = `mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { __typename } }`;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => wsRun(client, send, { input: { conversationId, body: `m${i}` } })),
+      );
+      expect(results.filter((r) => (r.data?.sendMessage as { __typename: string } | undefined)?.__typename === 'Message')).toHaveLength(15);
+      const refused = results.filter((r) => codes(r).includes('RATE_LIMITED'));
+      expect(refused).toHaveLength(25);
+      expect(refused[0]!.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(await t.app.services.db.message.count({ where: { conversationId, kind: 'TEXT' } })).toBe(15);
+      expect((await wsRun(client, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+      await client.dispose();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('caps operations running on one graphql-ws connection (TOO_MANY_OPERATIONS), and frees a slot when one ends', async () => {
+    const t = await startTestApp({ WS_MAX_SUBSCRIPTIONS: '3' });
+    try {
+      const ws = await workspace(t);
+      const client = wsClient(t, ws.admin.token);
+      const subscription = `subscription { inboxEvents { __typename } }`;
+      const received: Array<ExecutionResult[]> = [];
+      const disposers = Array.from({ length: 3 }, () => {
+        const got: ExecutionResult[] = [];
+        received.push(got);
+        return client.subscribe({ query: subscription }, { next: (v) => got.push(v), error: () => undefined, complete: () => undefined });
+      });
+      await until(() => received.every((r) => r.length > 0));
+      const fourth = await wsRun(client, subscription);
+      expect(codes(fourth)).toEqual(['TOO_MANY_OPERATIONS']);
+      disposers[0]!();
+      await until(async () => codes(await wsRun(client, '{ __typename }')).length === 0);
+      disposers.slice(1).forEach((d) => d());
+      await client.dispose();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('caps open WebSockets per address (429 at the upgrade) and per user (close 4429)', async () => {
+    const t = await startTestApp({ WS_MAX_CONNECTIONS_PER_ADDRESS: '3', WS_MAX_CONNECTIONS_PER_USER: '2' });
+    try {
+      const me = await person(t);
+      const open = (): Promise<WebSocket> =>
+        new Promise((resolve, reject) => {
+          const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+          socket.once('open', () => resolve(socket));
+          socket.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+          socket.once('error', reject);
+        });
+      const sockets = [await open(), await open(), await open()];
+      await expect(open()).rejects.toThrow('status 429');
+      sockets.pop()!.close();
+      await until(async () => {
+        try {
+          sockets.push(await open());
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      sockets.forEach((s) => s.close());
+
+      // Per user: a third graphql-ws connection of the same user is closed with 4429.
+      await until(async () => {
+        try {
+          const probe = await open();
+          probe.close();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      // Two connections held open by a subscription each (lazy clients close when idle).
+      const a = wsClient(t, me.token);
+      const b = wsClient(t, me.token);
+      const held: ExecutionResult[] = [];
+      for (const client of [a, b]) {
+        client.subscribe({ query: 'subscription { inboxEvents { __typename } }' }, { next: (v) => held.push(v), error: () => undefined, complete: () => undefined });
+      }
+      await until(() => held.length >= 2);
+      const c = wsClient(t, me.token);
+      const closed = await wsRun(c, '{ __typename }').then(
+        () => null,
+        (err: { code?: number }) => err.code,
+      );
+      expect(closed).toBe(4429);
+      await Promise.all([a.dispose(), b.dispose(), c.dispose()]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the legacy shim', () => {
+  it('answers malformed paths, queries and bodies with its legacy 400, and throttles an address with 429', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_ADDRESS: '8/600' });
+    try {
+      const get = (path: string, init?: RequestInit) => fetch(`${t.url}${path}`, init);
+      const bad = await get('/send/%/');
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toEqual({ detail: 'Malformed request path or query.' });
+      const badEscape = await get('/send_message/%E0%A4%A/');
+      expect(badEscape.status).toBe(400);
+      const badJson = await get('/chat-app/send-message', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":' });
+      expect(badJson.status).toBe(400);
+      expect(((await badJson.json()) as { detail: string }).detail).toMatch(/JSON/);
+      const badMultipart = await get('/chat-app/user', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nbroken' });
+      expect(badMultipart.status).toBe(400);
+      // Four so far; four more pass the throttle, the ninth is refused as DRF would.
+      for (let i = 0; i < 4; i++) expect((await get('/send/%/')).status).toBe(400);
+      const throttled = await get('/send/%/');
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await throttled.json()) as { detail: string }).detail).toMatch(/^Request was throttled\. Expected available in \d+ seconds\.$/);
+    } finally {
+      await t.close();
+    }
+  });
+});
