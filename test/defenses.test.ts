@@ -11,8 +11,11 @@ import { startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
 import { createExecutor } from '../src/compat/executor.js';
+import { loadConfig } from '../src/config/env.js';
 
-type Result = ExecutionResult<Record<string, unknown>> & { status: number; headers: Headers };
+/** A GraphQL response as the wire has it (HTTP or graphql-ws). */
+type Reply = { data?: Record<string, unknown> | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
+type Result = Reply & { status: number; headers: Headers };
 
 async function post(t: TestApp, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Result> {
   const res = await fetch(`${t.url}/graphql`, {
@@ -20,7 +23,7 @@ async function post(t: TestApp, query: string, variables: Record<string, unknown
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as ExecutionResult<Record<string, unknown>>;
+  const body = (await res.json()) as Reply;
   return { ...body, status: res.status, headers: res.headers };
 }
 
@@ -29,9 +32,9 @@ function bearer(token: string) {
 }
 
 /** One operation over graphql-ws: its first result, or the error it ended with. */
-function wsRun(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<ExecutionResult<Record<string, unknown>>> {
+function wsRun(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    let first: ExecutionResult<Record<string, unknown>> | undefined;
+    let first: Reply | undefined;
     client.subscribe<Record<string, unknown>>(
       { query, variables },
       {
@@ -53,7 +56,7 @@ function wsClient(t: TestApp, token?: string, url = t.wsUrl): Client {
   });
 }
 
-const codes = (r: ExecutionResult) => (r.errors ?? []).map((e) => e.extensions?.code);
+const codes = (r: Reply | ExecutionResult<unknown>) => (r.errors ?? []).map((e) => e.extensions?.code);
 
 /** workspace(id) { members { workspace { members { … } } } }, nested n times. */
 function nesting(n: number): string {
@@ -62,7 +65,7 @@ function nesting(n: number): string {
   return `query Nest($id: ID!) { workspace(id: $id) { ${inner} } }`;
 }
 
-describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy executor', () => {
+describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy executor', { timeout: 120_000 }, () => {
   let t: TestApp;
   let ws: Awaited<ReturnType<typeof workspace>>;
   let conversationId: string;
@@ -211,7 +214,7 @@ function loginOutcomes(res: Result, attempts: number): { checked: number; refuse
   return { checked: values.filter((v) => v.code === 'INVALID_CREDENTIALS').length, refused: 0 };
 }
 
-describe('rate limits', () => {
+describe('rate limits', { timeout: 120_000 }, () => {
   it('slows 1,000 wrong passwords for one account from one address (requests and aliases mixed) to the configured rate; the owner logs in from another address after the window', async () => {
     const t = await startTestApp({
       TRUST_PROXY: 'true',
@@ -336,9 +339,9 @@ describe('rate limits', () => {
       const ws = await workspace(t);
       const client = wsClient(t, ws.admin.token);
       const subscription = `subscription { inboxEvents { __typename } }`;
-      const received: Array<ExecutionResult[]> = [];
+      const received: Array<unknown[]> = [];
       const disposers = Array.from({ length: 3 }, () => {
-        const got: ExecutionResult[] = [];
+        const got: unknown[] = [];
         received.push(got);
         return client.subscribe({ query: subscription }, { next: (v) => got.push(v), error: () => undefined, complete: () => undefined });
       });
@@ -391,7 +394,7 @@ describe('rate limits', () => {
       // Two connections held open by a subscription each (lazy clients close when idle).
       const a = wsClient(t, me.token);
       const b = wsClient(t, me.token);
-      const held: ExecutionResult[] = [];
+      const held: unknown[] = [];
       for (const client of [a, b]) {
         client.subscribe({ query: 'subscription { inboxEvents { __typename } }' }, { next: (v) => held.push(v), error: () => undefined, complete: () => undefined });
       }
@@ -409,7 +412,7 @@ describe('rate limits', () => {
   });
 });
 
-describe('the legacy shim', () => {
+describe('the legacy shim', { timeout: 120_000 }, () => {
   it('answers malformed paths, queries and bodies with its legacy 400, and throttles an address with 429', async () => {
     const t = await startTestApp({ RATE_LIMIT_LEGACY_ADDRESS: '8/600' });
     try {
@@ -430,6 +433,73 @@ describe('the legacy shim', () => {
       expect(throttled.status).toBe(429);
       expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(((await throttled.json()) as { detail: string }).detail).toMatch(/^Request was throttled\. Expected available in \d+ seconds\.$/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('production posture', { timeout: 120_000 }, () => {
+  it('requires CORS origins in production, and * is refused there', () => {
+    const base = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
+    expect(() => loadConfig(base)).toThrow(/CORS_ORIGINS: required when NODE_ENV=production/);
+    expect(() => loadConfig({ ...base, CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+    const config = loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.com' });
+    expect(config).toMatchObject({ GRAPHIQL: false, GRAPHQL_INTROSPECTION: false, GRAPHQL_SUGGESTIONS: false });
+    expect(loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.com', GRAPHQL_INTROSPECTION: 'true' }).GRAPHQL_INTROSPECTION).toBe(true);
+    expect(loadConfig({})).toMatchObject({ GRAPHIQL: true, GRAPHQL_INTROSPECTION: true, GRAPHQL_SUGGESTIONS: true });
+  });
+
+  it('in production: no introspection, no suggestions, no GraphiQL, CORS only for the named origins', async () => {
+    const t = await startTestApp({ NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.com' });
+    try {
+      const introspection = await post(t, '{ __schema { types { name } } }');
+      expect(introspection.data ?? null).toBeNull();
+      expect(introspection.errors![0]!.message).toMatch(/introspection/i);
+      const typo = await post(t, '{ mee { id } }');
+      expect(typo.errors![0]!.message).not.toMatch(/Did you mean/);
+      expect(typo.errors![0]!.message).toMatch(/Cannot query field "mee"/);
+      const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+      expect(page.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
+      const preflight = (origin: string) =>
+        fetch(`${t.url}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('*');
+      expect((await preflight('https://app.example.com')).headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      // What clients need still works.
+      expect((await post(t, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('in development, introspection and suggestions stay on', async () => {
+    const dev = await startTestApp();
+    try {
+      expect((await post(dev, '{ __schema { queryType { name } } }')).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+      expect((await post(dev, '{ mee { id } }')).errors![0]!.message).toMatch(/Did you mean "me"/);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('revokes a refresh token’s whole family when a used one is presented again', async () => {
+    const t = await startTestApp();
+    try {
+      const owner = await person(t, 'family');
+      const login = await post(t, LOGIN.replace('__typename', '__typename ... on AuthPayload { refreshToken }'), { email: owner.email, password: 'password-123' });
+      const first = (login.data?.logIn as { refreshToken: string }).refreshToken;
+      const REFRESH = `mutation R($t: String!) { refreshSession(refreshToken: $t) { __typename ... on AuthPayload { refreshToken } ... on Error { code } } }`;
+      const renewed = await post(t, REFRESH, { t: first });
+      const second = (renewed.data?.refreshSession as { refreshToken: string }).refreshToken;
+      expect(second).toBeTruthy();
+      // Another sign-in of the same user: a family of its own, untouched.
+      const other = await post(t, LOGIN.replace('__typename', '__typename ... on AuthPayload { refreshToken }'), { email: owner.email, password: 'password-123' });
+      const otherToken = (other.data?.logIn as { refreshToken: string }).refreshToken;
+      // The first token again (a thief, or the client after the thief): refused, and the second dies with it.
+      expect(await post(t, REFRESH, { t: first }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
+      expect(await post(t, REFRESH, { t: second }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
+      expect(await post(t, REFRESH, { t: otherToken }).then((r) => (r.data?.refreshSession as { __typename: string }).__typename)).toBe('AuthPayload');
     } finally {
       await t.close();
     }
