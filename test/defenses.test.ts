@@ -12,6 +12,8 @@ import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
 import { createExecutor } from '../src/compat/executor.js';
 import { loadConfig } from '../src/config/env.js';
+import { io as ioClient } from 'socket.io-client';
+import { openLegacySocket } from './helpers/legacy.js';
 
 /** A GraphQL response as the wire has it (HTTP or graphql-ws). */
 type Reply = { data?: Record<string, unknown> | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
@@ -500,6 +502,48 @@ describe('production posture', { timeout: 120_000 }, () => {
       expect(await post(t, REFRESH, { t: first }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
       expect(await post(t, REFRESH, { t: second }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
       expect(await post(t, REFRESH, { t: otherToken }).then((r) => (r.data?.refreshSession as { __typename: string }).__typename)).toBe('AuthPayload');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the legacy shim’s sockets', { timeout: 120_000 }, () => {
+  it('throttles Socket.IO events per identity with the legacy error reply; the socket carries on', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_IDENTITY: '5/600' });
+    const socket = ioClient(t.url, { path: '/socket.io', transports: ['websocket'], reconnection: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const replies: Array<{ status: string; data?: unknown }> = [];
+      for (let i = 0; i < 8; i++) replies.push((await socket.emitWithAck('get_all_topics', {})) as { status: string; data?: unknown });
+      const throttled = replies.filter((r) => /^Request was throttled\. Expected available in \d+ seconds\.$/.test(String(r.data)));
+      expect(throttled).toHaveLength(3);
+      // The first five were served (their answer is whatever the event gives on this server).
+      expect(replies.slice(0, 5).some((r) => /throttled/.test(JSON.stringify(r)))).toBe(false);
+      expect(socket.connected).toBe(true);
+    } finally {
+      socket.close();
+      await t.close();
+    }
+  });
+
+  it('throttles raw legacy socket frames per identity with the protocol’s error frame', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_IDENTITY: '5/600' });
+    try {
+      const { admin } = await workspace(t);
+      const socket = await openLegacySocket(`${t.url.replace('http', 'ws')}/ws/chat/room/?token=${admin.token}`);
+      for (let i = 0; i < 8; i++) socket.send({ action: 'no_such_action' });
+      let throttled = 0;
+      while (throttled < 3) {
+        const frame = await socket.next();
+        if (/^Request was throttled/.test(String(frame.message))) throttled += 1;
+      }
+      expect(throttled).toBe(3);
+      expect(socket.socket.readyState).toBe(WebSocket.OPEN);
+      socket.close();
     } finally {
       await t.close();
     }

@@ -76,7 +76,8 @@ export class RateLimits {
 type Key = (args: Record<string, unknown>, ctx: Context) => string | null | undefined;
 
 const address: Key = (_args, ctx) => ctx.clientAddress ?? null;
-const author: Key = (_args, ctx) => viewerKey(ctx.viewer);
+/** Who writes: the user an API key names with asUserId (the legacy shim's way), else the viewer. */
+const author: Key = (args, ctx) => input('asUserId')(args, ctx) ?? viewerKey(ctx.viewer);
 const input = (name: string): Key => (args) => {
   const value = (args.input as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' || typeof value === 'number' ? String(value).trim().toLowerCase() : null;
