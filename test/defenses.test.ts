@@ -359,6 +359,27 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('closes a graphql-ws connection that starts operations faster than WS_MAX_OPERATIONS with 4429', async () => {
+    const t = await startTestApp({ WS_MAX_OPERATIONS: '5/600' });
+    try {
+      const me = await person(t);
+      const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      const answers: string[] = [];
+      socket.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as { type: string; id?: string };
+        if (msg.type === 'connection_ack') {
+          for (let i = 1; i <= 10; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: '{ __typename }' } }));
+        } else if (msg.type === 'next') answers.push(msg.id!);
+      });
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${me.token}` } })));
+      expect(await closed).toBe(4429);
+      expect(answers.length).toBeLessThanOrEqual(5);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('caps open WebSockets per address (429 at the upgrade) and per user (close 4429)', async () => {
     const t = await startTestApp({ WS_MAX_CONNECTIONS_PER_ADDRESS: '3', WS_MAX_CONNECTIONS_PER_USER: '2' });
     try {

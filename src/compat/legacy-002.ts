@@ -116,6 +116,9 @@ export function chatMessage(roomName: string, m: Legacy002MessageFragment) {
   };
 }
 
+/** Events refused in a row before a Socket.IO client is disconnected as a flood. */
+const THROTTLED_BEFORE_DISCONNECT = 100;
+
 export class Legacy002 {
   readonly io: LegacyServer;
   readonly names: LegacyNames;
@@ -236,12 +239,22 @@ export class Legacy002 {
     const { defenses, config } = this.services;
     const address = clientAddress(socket.request, config.TRUST_PROXY);
     const gate = legacyGate(defenses, config, socket.request, `002:${socket.data.username ?? socket.data.scope?.workspaceId ?? socket.id}`);
+    let throttledInARow = 0;
     socket.use((packet, next) => {
       // Unknown events were answered by onAny (which Socket.IO runs before middleware) and run nothing.
       if (!Object.hasOwn(this.handlers, String(packet[0]))) return next();
       gate().then(
         (throttled) => {
-          if (!throttled) return asLegacyCaller(address, () => next());
+          if (!throttled) {
+            throttledInARow = 0;
+            return asLegacyCaller(address, () => next());
+          }
+          // A client that keeps sending while refused is flooding: answering each event still
+          // costs, so it is disconnected.
+          if (++throttledInARow > THROTTLED_BEFORE_DISCONNECT) {
+            socket.disconnect(true);
+            return;
+          }
           const args = packet.slice(1);
           const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: Reply) => void) : undefined;
           const reply = fail(String(packet[0]), throttledMessage(throttled));

@@ -221,7 +221,13 @@ export function attachGraphQLWs(
       onSubscribe: async (ctx, id, payload: SubscribePayload) => {
         const running = (ctx.extra.running ??= new Set());
         const refusal = await services.defenses.sockets.admitOperation(ctx.extra.connectionId ?? '', running.size);
-        if (refusal) return [refuse(services.defenses.logger, refusal, { connectionId: ctx.extra.connectionId })];
+        if (refusal) {
+          const error = refuse(services.defenses.logger, refusal, { connectionId: ctx.extra.connectionId });
+          // A connection starting operations faster than WS_MAX_OPERATIONS is flooding: answering
+          // each with an error would still cost per frame, so it is closed (clients back off on 4429).
+          if (refusal.kind === 'rate') ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+          return [error];
+        }
         try {
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             req: ctx.extra.request,
