@@ -29,6 +29,7 @@ import { createFileHandler, isFilePath } from './modules/attachments/download.js
 import { startFileSweeper } from './modules/attachments/sweep.js';
 import { startBackground } from './background.js';
 import { startCallWorker } from './modules/calls/worker.js';
+import { createDefenses } from './security/index.js';
 
 export interface App {
   readonly config: Config;
@@ -109,7 +110,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
   );
   presence.start();
+  const defenses = createDefenses(config, logger);
   const services: Services = {
+    defenses,
     db: database.prisma,
     pubsub,
     tokens: new TokenService(secret, config.ACCESS_TOKEN_TTL_SECONDS),
@@ -127,7 +130,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
-  const yoga = createHttpHandler(services, schema, [useSharedEventExecution(sharedExecution)]);
+  const yoga = createHttpHandler(services, schema, [...defenses.plugins, useSharedEventExecution(sharedExecution)]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
   // Routes beyond /graphql, registered by the legacy shim (and anything else mounted on the
@@ -145,7 +148,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const stopSweeper = startFileSweeper(services);
 
   const server = createServer((req, res) => {
-    void route(req, res);
+    route(req, res).catch((err: unknown) => {
+      // No request may go unanswered, whatever failed.
+      logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"Internal server error."}');
+      else res.destroy();
+    });
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -205,6 +213,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
+    if (!defenses.sockets.admitUpgrade(req, socket)) return;
     handler(req, socket, head);
   });
 
@@ -253,6 +262,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
         await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
+        await defenses.close().catch((err: unknown) => log.warn({ err }, 'closing the rate limits failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
         log.info('stopped');
       })();

@@ -34,7 +34,11 @@ export function createExecutor(yoga: Yoga): Executor {
   const envelope = (credential: Credential) => yoga.getEnveloped({ credential } as never);
   return {
     async run(document, variables, credential) {
-      const { schema, execute, contextFactory } = envelope(credential);
+      const { schema, execute, validate, contextFactory } = envelope(credential);
+      // The operation limits (src/security/) hold here as on HTTP and graphql-ws; the shim's
+      // documents are fixed, so Yoga's cache makes this a lookup after the first time.
+      const invalid = validate(schema, document);
+      if (invalid.length) return { errors: invalid };
       let contextValue;
       try {
         contextValue = await contextFactory();
@@ -44,7 +48,9 @@ export function createExecutor(yoga: Yoga): Executor {
       return (await execute({ schema, document, variableValues: variables, contextValue })) as ExecutionResult<never>;
     },
     async subscribe(document, variables, credential) {
-      const { schema, subscribe, contextFactory } = envelope(credential);
+      const { schema, subscribe, validate, contextFactory } = envelope(credential);
+      const invalid = validate(schema, document);
+      if (invalid.length) return { errors: invalid };
       let contextValue;
       try {
         contextValue = await contextFactory();

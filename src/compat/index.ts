@@ -18,11 +18,24 @@ import { LEGACY_003_CHAT, LEGACY_003_ROOMS, Legacy003Sockets } from './legacy-00
 import { Legacy004 } from './legacy-004.js';
 import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
+import { asLegacyCaller, clientAddress } from '../security/address.js';
+import { refuse } from '../security/refusal.js';
+import { legacyGate } from '../security/legacy.js';
 
 export function installCompat(host: Host): void {
   const logger = host.services.logger.child({ component: 'compat' });
   const executor = createExecutor(host.yoga);
-  const router = new Router(logger);
+  const { config, defenses } = host.services;
+  const router = new Router(
+    logger,
+    async (req) => {
+      const refusal = await defenses.rateLimits.consume('RATE_LIMIT_LEGACY_ADDRESS', clientAddress(req, config.TRUST_PROXY) ?? 'unknown');
+      if (!refusal || refusal.kind !== 'rate') return null;
+      refuse(defenses.logger, refusal, { address: clientAddress(req, config.TRUST_PROXY), path: (req.url ?? '').slice(0, 200) });
+      return { retryAfterMs: refusal.retryAfterMs };
+    },
+    (req) => clientAddress(req, config.TRUST_PROXY),
+  );
   // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
   const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
   new Legacy000(executor, credentials).mount(router);
@@ -47,7 +60,15 @@ export function installCompat(host: Host): void {
   ];
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   for (const { match, admit } of sockets) {
-    host.addUpgradeRoute({ match, handle: (req, socket, head) => acceptWhenReady(wss, req, socket, head, logger, () => admit(req)) });
+    host.addUpgradeRoute({
+      match,
+      handle: (req, socket, head) =>
+        acceptWhenReady(wss, req, socket, head, logger, () => asLegacyCaller(clientAddress(req, config.TRUST_PROXY), () => admit(req)), {
+          // The path (and 004's token) names the socket's legacy identity.
+          gate: legacyGate(defenses, config, req, req.url ?? ''),
+          address: clientAddress(req, config.TRUST_PROXY),
+        }),
+    });
   }
   host.onStop(() => {
     for (const client of wss.clients) client.close(1001, 'Server shutting down');

@@ -35,6 +35,8 @@ import { Legacy002Calls, type CallSide } from './legacy-002-calls.js';
 import { Bounded, dataOf, fail, LegacyNames, ok, Refusal, successOf, text, timestamp, type Payload, type Reply, type Scope } from './legacy-002-common.js';
 import { Legacy002Desk } from './legacy-002-desk.js';
 import { Feeds, type FollowSpec } from './legacy-002-feed.js';
+import { asLegacyCaller, clientAddress } from '../security/address.js';
+import { legacyGate, throttledMessage } from '../security/legacy.js';
 
 /** The reply event of each legacy event; anything else is an unknown event. */
 const REPLIES: Record<string, string> = {
@@ -113,6 +115,9 @@ export function chatMessage(roomName: string, m: Legacy002MessageFragment) {
     created_at: timestamp(m.createdAt),
   };
 }
+
+/** Events refused in a row before a Socket.IO client is disconnected as a flood. */
+const THROTTLED_BEFORE_DISCONNECT = 100;
 
 export class Legacy002 {
   readonly io: LegacyServer;
@@ -229,6 +234,36 @@ export class Legacy002 {
     emit('my_response', ok('connect', { message: 'Welcome to Dowell Chat', sid: socket.id }));
     // What simple-peer clients of this backend wait for before they can be called (their "my id").
     emit('me', socket.id);
+    // Every event spends its address's and its identity's legacy rate limit, and what it runs
+    // is attributed to the client's address (src/security/).
+    const { defenses, config } = this.services;
+    const address = clientAddress(socket.request, config.TRUST_PROXY);
+    const gate = legacyGate(defenses, config, socket.request, `002:${socket.data.username ?? socket.data.scope?.workspaceId ?? socket.id}`);
+    let throttledInARow = 0;
+    socket.use((packet, next) => {
+      // Unknown events were answered by onAny (which Socket.IO runs before middleware) and run nothing.
+      if (!Object.hasOwn(this.handlers, String(packet[0]))) return next();
+      gate().then(
+        (throttled) => {
+          if (!throttled) {
+            throttledInARow = 0;
+            return asLegacyCaller(address, () => next());
+          }
+          // A client that keeps sending while refused is flooding: answering each event still
+          // costs, so it is disconnected.
+          if (++throttledInARow > THROTTLED_BEFORE_DISCONNECT) {
+            socket.disconnect(true);
+            return;
+          }
+          const args = packet.slice(1);
+          const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: Reply) => void) : undefined;
+          const reply = fail(String(packet[0]), throttledMessage(throttled));
+          emit('my_response', reply);
+          ack?.(reply);
+        },
+        (err: unknown) => next(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
     for (const event of Object.keys(this.handlers)) {
       socket.on(event, (...args: unknown[]) => this.enqueue(socket, event, args));
     }

@@ -14,6 +14,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { LegacyNotConfigured } from './credentials.js';
+import { asLegacyCaller } from '../security/address.js';
+import { throttledMessage, type Gate } from '../security/legacy.js';
+
+/** Each accepted socket's rate-limit gate and client address (set by acceptWhenReady). */
+const gates = new WeakMap<WebSocket, { gate: Gate; address: string | undefined }>();
 
 /** Close codes used by the legacy sockets (4xxx: the application's own). */
 export const CLOSE = { badRequest: 4400, unauthorized: 4401, forbidden: 4403, notFound: 4404, internal: 1011, tryAgain: 1013 } as const;
@@ -41,6 +46,7 @@ export function acceptWhenReady(
   head: Buffer,
   logger: Logger,
   admit: () => Promise<Admission>,
+  gate?: { gate: Gate; address: string | undefined },
 ): void {
   let gone = false;
   const onGone = () => (gone = true);
@@ -58,6 +64,7 @@ export function acceptWhenReady(
         // ws completes (or refuses) a handshake synchronously; one it refused gets no callback.
         wss.handleUpgrade(req, socket, head, (ws) => {
           accepted = true;
+          if (gate) gates.set(ws, gate);
           ws.on('error', (err) => logger.warn({ err }, 'legacy socket error'));
           if ('refuse' in admission) ws.close(admission.refuse.code, admission.refuse.reason);
           else admission.serve(ws);
@@ -146,8 +153,11 @@ export class LegacySocket {
       return this.error('Malformed JSON');
     }
     if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return this.error('Send a JSON object');
+    const limits = gates.get(this.ws);
+    const throttled = await limits?.gate();
+    if (throttled) return this.error(throttledMessage(throttled));
     try {
-      await handle(frame as Frame);
+      await asLegacyCaller(limits?.address, () => handle(frame as Frame));
     } catch (err) {
       this.logger.error({ err }, 'legacy socket frame failed');
       this.error('Internal server error');

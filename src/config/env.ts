@@ -4,6 +4,21 @@
  */
 import { z } from 'zod';
 
+/**
+ * A rate: "<points>/<seconds>", e.g. "10/60" for 10 in any 60 s. Each attempt spends a point;
+ * once spent, the next is refused with RATE_LIMITED until the window frees one (retryAfter).
+ */
+const rate = z
+  .string()
+  .regex(/^\d+\/\d+(\.\d+)?$/, 'must be "<points>/<seconds>", e.g. 10/60')
+  .transform((v) => {
+    const [points, seconds] = v.split('/');
+    return { points: Number(points), seconds: Number(seconds) };
+  })
+  .refine((r) => r.points >= 1 && r.seconds > 0, 'needs at least 1 point and a window over 0 s');
+
+const limit = (fallback: number, description: string) => z.coerce.number().int().min(1).default(fallback).describe(description);
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -33,12 +48,12 @@ export const envSchema = z.object({
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  GRAPHIQL: bool.default(true),
+  GRAPHIQL: bool.optional().describe('Serve GraphiQL to browsers. Default: on, except in production.'),
   CORS_ORIGINS: z
     .string()
-    .default('*')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-    .describe('Comma-separated origins allowed by CORS, or * for any.'),
+    .optional()
+    .transform((v) => (v ?? '*').split(',').map((s) => s.trim()).filter(Boolean))
+    .describe('Comma-separated origins allowed by CORS, or * for any (default, refused in production).'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   SUBSCRIPTION_QUEUE_LIMIT: z.coerce
     .number()
@@ -118,9 +133,62 @@ export const envSchema = z.object({
     .min(64 * 1024)
     .default(4 * 1024 * 1024)
     .describe('Bytes a WebSocket may have queued but unsent before it is closed as a slow consumer (code 4008).'),
+
+  // Defenses (src/security/; README "Security"). Operation limits apply to HTTP, graphql-ws and
+  // the operations the legacy shim runs alike; rate limits count in Redis when REDIS_URL is set.
+  GRAPHQL_MAX_DEPTH: limit(12, 'Deepest nesting of fields an operation may have, fragments not counted as levels (DEPTH_LIMIT_EXCEEDED).'),
+  GRAPHQL_MAX_ALIASES: limit(30, 'Most aliases in one operation, __typename included (ALIAS_LIMIT_EXCEEDED).'),
+  GRAPHQL_MAX_TOKENS: limit(2000, 'Most lexical tokens in one document, counted while parsing (TOKEN_LIMIT_EXCEEDED).'),
+  GRAPHQL_MAX_DIRECTIVES: limit(50, 'Most directives in one operation (DIRECTIVE_LIMIT_EXCEEDED).'),
+  GRAPHQL_MAX_COST: limit(
+    100_000,
+    'Highest cost of one operation: 1 a field, sub-selections times their page size (first/last) or 10 for other lists (COST_LIMIT_EXCEEDED).',
+  ),
+  GRAPHQL_INTROSPECTION: bool.optional().describe('Answer introspection (__schema, __type). Default: on, except in production.'),
+  GRAPHQL_SUGGESTIONS: bool.optional().describe('"Did you mean …" hints in validation errors. Default: on, except in production.'),
+  TRUSTED_DOCUMENTS_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A JSON manifest ({ "<hash>": "<document>" } or a list of documents): when set, HTTP and graphql-ws clients may run only these documents (by text or by extensions.persistedQuery.sha256Hash); the legacy shim’s own operations always run.',
+    ),
+  TRUST_PROXY: bool
+    .default(false)
+    .describe('Take the client address from the last X-Forwarded-For entry (set when behind a reverse proxy); otherwise the socket address.'),
+  RATE_LIMIT_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/)
+    .default('chat:rl')
+    .describe('Prefix of the rate-limit counters in Redis; instances that share it share their limits.'),
+  RATE_LIMIT_LOGIN_ACCOUNT: rate.prefault('10/300').describe('logIn attempts per account (email), from anywhere; each alias counts.'),
+  RATE_LIMIT_LOGIN_ADDRESS: rate.prefault('30/300').describe('logIn attempts per client address; each alias counts.'),
+  RATE_LIMIT_SIGNUP_ADDRESS: rate.prefault('20/3600').describe('signUp calls per client address.'),
+  RATE_LIMIT_GUEST_ADDRESS: rate.prefault('60/600').describe('startGuestSession calls per client address.'),
+  RATE_LIMIT_REFRESH_ADDRESS: rate.prefault('60/60').describe('refreshSession calls per client address.'),
+  RATE_LIMIT_SEND_USER: rate.prefault('100/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage) per user or API key.'),
+  RATE_LIMIT_SEND_CONVERSATION: rate.prefault('300/10').describe('Messages sent to one conversation, by everyone together.'),
+  RATE_LIMIT_LEGACY_ADDRESS: rate
+    .prefault('1200/60')
+    .describe('Legacy REST requests, Socket.IO events and raw-socket frames per client address.'),
+  RATE_LIMIT_LEGACY_IDENTITY: rate
+    .prefault('600/60')
+    .describe('Legacy Socket.IO events and raw-socket frames per legacy identity (user, consumer or token of the socket).'),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: limit(200, 'Open WebSockets (graphql-ws and legacy) one client address may hold on one instance.'),
+  WS_MAX_CONNECTIONS_PER_USER: limit(50, 'Open graphql-ws connections one user or API key may hold on one instance.'),
+  WS_MAX_SUBSCRIPTIONS: limit(100, 'Operations one graphql-ws connection may have running at once.'),
+  WS_MAX_OPERATIONS: rate.prefault('300/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
 });
 
-export type Config = z.infer<typeof envSchema>;
+type Parsed = z.infer<typeof envSchema>;
+/** The settings as the server uses them: defaults that depend on NODE_ENV resolved. */
+export type Config = Omit<Parsed, 'GRAPHIQL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS'> & {
+  GRAPHIQL: boolean;
+  GRAPHQL_INTROSPECTION: boolean;
+  GRAPHQL_SUGGESTIONS: boolean;
+};
+/** A "<points>/<seconds>" rate setting, parsed. */
+export type Rate = Parsed['RATE_LIMIT_LOGIN_ACCOUNT'];
 
 /** Thrown when a setting is invalid; its message names every bad variable and what it must be. */
 export class ConfigError extends Error {
@@ -143,10 +211,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration; fix these environment variables:\n${lines.join('\n')}`);
   }
   const config = parsed.data;
-  if (config.NODE_ENV === 'production' && !config.JWT_SECRET) {
+  const production = config.NODE_ENV === 'production';
+  if (production && !config.JWT_SECRET) {
     throw new ConfigError(
       'Invalid configuration; fix these environment variables:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)',
     );
   }
-  return config;
+  // Browsers send cookies and credentials only to origins named here; * would let any site in.
+  if (production && (input.CORS_ORIGINS === undefined || config.CORS_ORIGINS.includes('*'))) {
+    throw new ConfigError(
+      'Invalid configuration; fix these environment variables:\n  CORS_ORIGINS: required when NODE_ENV=production: the origins of your frontends, comma-separated (not *)',
+    );
+  }
+  // What helps a developer explore the API also helps an attacker map it: off in production
+  // unless asked for.
+  return {
+    ...config,
+    GRAPHIQL: config.GRAPHIQL ?? !production,
+    GRAPHQL_INTROSPECTION: config.GRAPHQL_INTROSPECTION ?? !production,
+    GRAPHQL_SUGGESTIONS: config.GRAPHQL_SUGGESTIONS ?? !production,
+  };
 }

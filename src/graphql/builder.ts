@@ -3,6 +3,7 @@
  * (src/modules/<domain>/) and are gathered by src/graphql/schema.ts.
  */
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
@@ -13,6 +14,7 @@ import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 import type { Context } from './context.js';
 import { canAccessWorkspace, type WorkspaceAccess } from './permissions.js';
+import { fieldCost } from '../security/cost.js';
 import { AppError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from './errors.js';
 
 export const builder = new SchemaBuilder<{
@@ -38,9 +40,12 @@ export const builder = new SchemaBuilder<{
     registered: Context & { viewer: Extract<Context['viewer'], { kind: 'user' }> };
   };
 }>({
-  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin, ComplexityPlugin],
   defaultInputFieldRequiredness: true,
   defaultFieldNullability: false,
+  // Only each field's cost is declared here (src/security/cost.ts); the limit is checked once
+  // per operation, before it runs, by src/security/operation-limits.ts on every transport.
+  complexity: { fieldComplexity: fieldCost, disabled: true },
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (ctx) => ({

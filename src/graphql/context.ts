@@ -10,6 +10,7 @@ import type { PubSub } from '../pubsub/pubsub.js';
 import type { Connections } from '../realtime/connections.js';
 import type { FileStorage, UrlSigner } from '../storage/index.js';
 import type { Presence } from '../realtime/presence.js';
+import type { Defenses } from '../security/index.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
@@ -29,12 +30,16 @@ export interface Services {
   urlSigner: UrlSigner;
   /** Who is online, away or offline (ephemeral; in memory or Redis). */
   presence: Presence;
+  /** Operation limits, rate limits and socket caps (src/security/). */
+  defenses: Defenses;
 }
 
 export interface Context extends Services {
   viewer: Viewer;
   /** Over WebSocket: this connection's id in `connections`. */
   connectionId?: string;
+  /** The client's address (src/security/address.ts), for per-address rate limits. */
+  clientAddress?: string;
 }
 
 /** A credential as presented: a bearer token (JWT or API key) or nothing. */

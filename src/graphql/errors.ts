@@ -14,6 +14,14 @@ export const errorCodes = {
   CONFLICT: 'The request clashes with existing data, such as an email already registered.',
   INVALID_CREDENTIALS: 'The email or password is wrong (the two are not told apart).',
   SLOW_CONSUMER: 'A subscriber fell too far behind; resubscribe with the last cursor seen.',
+  RATE_LIMITED: 'Too many attempts of this kind; try again after `extensions.retryAfter` seconds (HTTP 429, Retry-After).',
+  DEPTH_LIMIT_EXCEEDED: 'The operation nests deeper than the server allows (GRAPHQL_MAX_DEPTH); nothing ran.',
+  ALIAS_LIMIT_EXCEEDED: 'The operation has more aliases than the server allows (GRAPHQL_MAX_ALIASES); nothing ran.',
+  TOKEN_LIMIT_EXCEEDED: 'The document is longer than the server allows (GRAPHQL_MAX_TOKENS); nothing ran.',
+  DIRECTIVE_LIMIT_EXCEEDED: 'The operation has more directives than the server allows (GRAPHQL_MAX_DIRECTIVES); nothing ran.',
+  COST_LIMIT_EXCEEDED: 'The operation could return more than the server allows (GRAPHQL_MAX_COST); ask for smaller pages; nothing ran.',
+  TOO_MANY_OPERATIONS: 'The WebSocket already runs as many operations as the server allows (WS_MAX_SUBSCRIPTIONS).',
+  PERSISTED_QUERY_NOT_FOUND: 'The server accepts only trusted documents, and this is not one of them.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

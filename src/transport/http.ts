@@ -9,6 +9,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
+import { clientAddress, legacyCallerAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
 
 export interface ServerContext {
@@ -67,9 +68,10 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
       warn: (...args) => logger.warn({ args }, 'yoga'),
       error: (...args) => logger.error({ args }, 'yoga'),
     },
-    context: async ({ request, credential, connectionId }) => {
+    context: async ({ request, credential, connectionId, req }) => {
       const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));
-      return { ...makeContext(services, viewer), connectionId };
+      const address = clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
+      return { ...makeContext(services, viewer), connectionId, clientAddress: address };
     },
   });
 }

@@ -22,6 +22,10 @@ import { authenticate, credentialFromConnectionParams, type Credential, type Ser
 import { AppError } from '../graphql/errors.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { Yoga } from './http.js';
+import { clientAddress } from '../security/address.js';
+import { refuse } from '../security/refusal.js';
+import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
+import { viewerKey } from '../security/rate-limits.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -42,6 +46,8 @@ type Extra = {
   connectionId?: string;
   /** Pub/sub for this connection's operations: an overflow closes the socket as a slow consumer. */
   pubsub?: PubSub;
+  /** Ids of the operations running on this connection (capped: src/security/sockets.ts). */
+  running?: Set<string>;
 };
 
 type Envelope = ReturnType<Yoga['getEnveloped']>;
@@ -179,6 +185,12 @@ export function attachGraphQLWs(
         try {
           const credential = credentialFromConnectionParams(ctx.connectionParams);
           const viewer = await authenticate(services, credential);
+          const admitted = services.defenses.sockets.admitUser(viewerKey(viewer), clientAddress(ctx.extra.request, services.config.TRUST_PROXY));
+          if (typeof admitted !== 'function') {
+            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(`Too many connections for this user (at most ${admitted.kind === 'connection' ? admitted.max : ''}).`));
+            return false;
+          }
+          ctx.extra.socket.once('close', admitted);
           ctx.extra.credential = credential;
           const connectionId = services.connections.open(viewer).id;
           ctx.extra.connectionId = connectionId;
@@ -203,7 +215,19 @@ export function attachGraphQLWs(
       onClose: (ctx, code) => {
         if (ctx.extra.connectionId) services.connections.close(ctx.extra.connectionId, code ?? 1005);
       },
-      onSubscribe: async (ctx, _id, payload: SubscribePayload) => {
+      onComplete: (ctx, id) => {
+        ctx.extra.running?.delete(id);
+      },
+      onSubscribe: async (ctx, id, payload: SubscribePayload) => {
+        const running = (ctx.extra.running ??= new Set());
+        const refusal = await services.defenses.sockets.admitOperation(ctx.extra.connectionId ?? '', running.size);
+        if (refusal) {
+          const error = refuse(services.defenses.logger, refusal, { connectionId: ctx.extra.connectionId });
+          // A connection starting operations faster than WS_MAX_OPERATIONS is flooding: answering
+          // each with an error would still cost per frame, so it is closed (clients back off on 4429).
+          if (refusal.kind === 'rate') ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+          return [error];
+        }
         try {
           const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
             req: ctx.extra.request,
@@ -230,6 +254,7 @@ export function attachGraphQLWs(
             contextValue,
             rootValue: { execute, subscribe } satisfies RootValue,
           };
+          running.add(id);
           return args;
         } catch (err) {
           // An error here must not close the socket (graphql-ws would, with 4500): answer this

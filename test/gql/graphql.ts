@@ -197,18 +197,34 @@ export type CreateSupportTopicInput = {
 
 /** A machine-readable error code; the same value appears in `extensions.code` of GraphQL errors. */
 export type ErrorCode =
+  /** The operation has more aliases than the server allows (GRAPHQL_MAX_ALIASES); nothing ran. */
+  | 'ALIAS_LIMIT_EXCEEDED'
   /** The input is invalid; `issues` says which part and why. */
   | 'BAD_USER_INPUT'
   /** The request clashes with existing data, such as an email already registered. */
   | 'CONFLICT'
+  /** The operation could return more than the server allows (GRAPHQL_MAX_COST); ask for smaller pages; nothing ran. */
+  | 'COST_LIMIT_EXCEEDED'
+  /** The operation nests deeper than the server allows (GRAPHQL_MAX_DEPTH); nothing ran. */
+  | 'DEPTH_LIMIT_EXCEEDED'
+  /** The operation has more directives than the server allows (GRAPHQL_MAX_DIRECTIVES); nothing ran. */
+  | 'DIRECTIVE_LIMIT_EXCEEDED'
   /** The viewer is known but may not do this. */
   | 'FORBIDDEN'
   /** The email or password is wrong (the two are not told apart). */
   | 'INVALID_CREDENTIALS'
   /** No such object, or not one the viewer may see (the two are not told apart). */
   | 'NOT_FOUND'
+  /** The server accepts only trusted documents, and this is not one of them. */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /** Too many attempts of this kind; try again after `extensions.retryAfter` seconds (HTTP 429, Retry-After). */
+  | 'RATE_LIMITED'
   /** A subscriber fell too far behind; resubscribe with the last cursor seen. */
   | 'SLOW_CONSUMER'
+  /** The document is longer than the server allows (GRAPHQL_MAX_TOKENS); nothing ran. */
+  | 'TOKEN_LIMIT_EXCEEDED'
+  /** The WebSocket already runs as many operations as the server allows (WS_MAX_SUBSCRIPTIONS). */
+  | 'TOO_MANY_OPERATIONS'
   /** No valid credential was presented; sign in or renew the access token. */
   | 'UNAUTHENTICATED';
 

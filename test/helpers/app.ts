@@ -2,6 +2,7 @@
  * Starts a real server (HTTP + graphql-ws on a free port) on a fresh database, and talks to it
  * with real clients: fetch for HTTP, graphql-ws over `ws` for subscriptions.
  */
+import { randomUUID } from 'node:crypto';
 import { print, type ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
@@ -12,6 +13,28 @@ import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/**
+ * Rate limits and caps far above the defaults. Every test connects from 127.0.0.1, and suites
+ * sign up many users, send many messages and open many sockets from there as one address: at
+ * the production defaults they would trip each other. test/defenses.test.ts sets the limits it
+ * exercises explicitly (the defaults, or small ones), overriding these.
+ */
+export const RELAXED_LIMITS: Record<string, string> = {
+  RATE_LIMIT_LOGIN_ACCOUNT: '100000/1',
+  RATE_LIMIT_LOGIN_ADDRESS: '100000/1',
+  RATE_LIMIT_SIGNUP_ADDRESS: '100000/1',
+  RATE_LIMIT_GUEST_ADDRESS: '100000/1',
+  RATE_LIMIT_REFRESH_ADDRESS: '100000/1',
+  RATE_LIMIT_SEND_USER: '100000/1',
+  RATE_LIMIT_SEND_CONVERSATION: '100000/1',
+  RATE_LIMIT_LEGACY_ADDRESS: '100000/1',
+  RATE_LIMIT_LEGACY_IDENTITY: '100000/1',
+  WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+  WS_MAX_CONNECTIONS_PER_USER: '100000',
+  WS_MAX_SUBSCRIPTIONS: '100000',
+  WS_MAX_OPERATIONS: '100000/1',
+};
 
 export interface TestApp {
   app: App;
@@ -47,6 +70,10 @@ export async function startTestApp(
     REDIS_URL: process.env.REDIS_URL,
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Test files share one Redis at once: each app counts under its own prefix (a test that
+    // wants two apps to share limits passes the same prefix to both).
+    RATE_LIMIT_KEY_PREFIX: `test-rl-${randomUUID()}`,
+    ...RELAXED_LIMITS,
     ...env,
   });
   const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'test') });

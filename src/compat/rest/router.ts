@@ -9,6 +9,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { LegacyNotConfigured } from '../credentials.js';
+import { asLegacyCaller } from '../../security/address.js';
+
+/**
+ * Asked of every legacy request before it is served (per-address rate limit, src/security/):
+ * null to go on, or when the client may try again (ms).
+ */
+export type Admit = (req: IncomingMessage) => Promise<{ retryAfterMs: number } | null>;
 
 export interface LegacyRequest {
   method: string;
@@ -50,7 +57,11 @@ const MAX_BODY = 1024 * 1024;
 
 export class Router {
   private readonly routes: Route[] = [];
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly admit: Admit = async () => null,
+    private readonly addressOf: (req: IncomingMessage) => string | undefined = () => undefined,
+  ) {}
 
   on(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): this {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, rawBody: options.rawBody ?? false });
@@ -59,14 +70,42 @@ export class Router {
 
   /** Whether some route has this path (any method). */
   matches(pathname: string): boolean {
-    return this.routes.some((r) => match(r.parts, pathname) !== null);
+    // Undecoded: a malformed escape still belongs to the shim, which answers it 400.
+    return this.routes.some((r) => match(r.parts, pathname, (s) => s) !== null);
   }
 
+  /**
+   * Serves one legacy request. Whatever happens (a malformed path or query, a body that cannot
+   * be read, a handler that throws), the client gets a legacy answer: 400 for what it sent
+   * wrong, 500 without detail (logged) for our failures; never silence.
+   */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://legacy');
-    const candidates = this.routes
-      .map((r) => ({ route: r, params: match(r.parts, url.pathname) }))
-      .filter((c) => c.params !== null);
+    try {
+      await asLegacyCaller(this.addressOf(req), () => this.serve(req, res));
+    } catch (err) {
+      this.logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'legacy request failed');
+      send(res, 500, { detail: 'Internal server error.' });
+    }
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const throttled = await this.admit(req);
+    if (throttled) {
+      // Django REST framework's own throttling answer, which legacy clients already handle.
+      const seconds = Math.max(1, Math.ceil(throttled.retryAfterMs / 1000));
+      send(res, 429, { detail: `Request was throttled. Expected available in ${seconds} seconds.` }, { 'retry-after': String(seconds) });
+      return;
+    }
+    let url: URL;
+    let candidates: Array<{ route: Route; params: Record<string, string> | null }>;
+    try {
+      url = new URL(req.url ?? '/', 'http://legacy');
+      candidates = this.routes.map((r) => ({ route: r, params: match(r.parts, url.pathname) })).filter((c) => c.params !== null);
+    } catch {
+      // A malformed escape (GET /send/%/) or URL: the client's mistake, told as Django would.
+      send(res, 400, { detail: 'Malformed request path or query.' });
+      return;
+    }
     const found = candidates.find((c) => c.route.method === req.method);
     if (!found) {
       send(res, candidates.length ? 405 : 404, { detail: candidates.length ? `Method "${req.method}" not allowed.` : 'Not found.' });
@@ -99,26 +138,26 @@ export class Router {
   }
 }
 
-function match(parts: string[], pathname: string): Record<string, string> | null {
+function match(parts: string[], pathname: string, decode: (s: string) => string = decodeURIComponent): Record<string, string> | null {
   const segs = pathname.split('/').filter(Boolean);
   if (segs.length !== parts.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
-    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(segs[i]!);
+    if (p.startsWith(':')) params[p.slice(1)] = decode(segs[i]!);
     else if (p !== segs[i]) return null;
   }
   return params;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   if (status === 204) {
-    res.writeHead(204);
+    res.writeHead(204, headers);
     res.end();
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/json' });
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 

@@ -1,0 +1,32 @@
+/**
+ * The defenses of one app (README "Security"): operation limits, rate limits and socket caps,
+ * and the production posture; every refusal goes through ./refusal.ts.
+ */
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.js';
+import { useOperationLimits } from './operation-limits.js';
+import { RateLimits, useRateLimits } from './rate-limits.js';
+import { SocketLimits } from './sockets.js';
+import { useTrustedDocuments } from './trusted-documents.js';
+
+export interface Defenses {
+  /** Yoga/envelop plugins: shared by HTTP, graphql-ws and the legacy executor. */
+  plugins: Plugin[];
+  rateLimits: RateLimits;
+  sockets: SocketLimits;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export function createDefenses(config: Config, logger: Logger): Defenses {
+  const log = logger.child({ component: 'defenses' });
+  const rateLimits = new RateLimits(config, log);
+  return {
+    plugins: [...useTrustedDocuments(config, log), ...useOperationLimits(config, log), useRateLimits(rateLimits, log)],
+    rateLimits,
+    sockets: new SocketLimits(config, log),
+    logger: log,
+    close: () => rateLimits.close(),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Operation limits, checked before anything runs, the same for every way in: HTTP and graphql-ws
+ * parse and validate through Yoga's envelope, and the legacy shim's executor validates its
+ * documents through it too (src/compat/executor.ts).
+ *
+ * - tokens (while parsing, so a 10 MB document is dropped after GRAPHQL_MAX_TOKENS tokens),
+ *   depth, aliases and directives: GraphQL Armor's rules, refusing through ./refusal.ts;
+ * - cost: Pothos' complexity plugin computes it from each field's cost (./cost.ts) and the
+ *   operation's variables, so it is checked at execute/subscribe, still before any resolver.
+ * Also: introspection and "did you mean" suggestions when they are turned off (production), and
+ * text input that PostgreSQL cannot store (NUL) or that is not valid UTF-16 (lone surrogates),
+ * refused as BAD_USER_INPUT instead of failing inside the database.
+ */
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { complexityFromQuery } from '@pothos/plugin-complexity';
+import {
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+  type ValidationContext,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { Config } from '../config/env.js';
+import { ValidationError, type ValidationIssue } from '../graphql/errors.js';
+import { refuse, type OperationLimit } from './refusal.js';
+
+/** GraphQL Armor's options for one limit: refuse through refuse(), with our code. */
+function armorLimit(limit: OperationLimit, n: number, logger: Logger) {
+  return {
+    n,
+    exposeLimits: true,
+    // Armor's own error carries no code; ours is reported (or, while parsing, thrown) instead.
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, err: GraphQLError) => {
+        const found = /found (\d+)/.exec(err.message)?.[1];
+        const error = refuse(logger, { kind: 'operation', limit, max: n, found: found ? Number(found) : undefined });
+        if (context) context.reportError(error);
+        else throw error;
+      },
+    ],
+  };
+}
+
+/** The selected operation alone (with its fragments): what the cost is computed for. */
+function selectedOperation(document: DocumentNode, operationName: string | null | undefined): DocumentNode | null {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return null;
+  return { ...document, definitions: document.definitions.filter((d) => d.kind !== Kind.OPERATION_DEFINITION || d === operation) };
+}
+
+function costOf(args: ExecutionArgs): number | null {
+  const document = selectedOperation(args.document, args.operationName);
+  if (!document) return null;
+  try {
+    return complexityFromQuery(document, {
+      schema: args.schema as GraphQLSchema,
+      variables: (args.variableValues ?? {}) as Record<string, unknown>,
+      ctx: args.contextValue as object,
+    }).complexity;
+  } catch {
+    // Variables that do not fit the operation: execution refuses them with its own error.
+    return null;
+  }
+}
+
+/** Where a text input is one PostgreSQL cannot store or that is not well-formed UTF-16. */
+function badText(value: string): string | null {
+  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) return 'must be valid Unicode (no lone surrogates)';
+  return null;
+}
+
+function textIssues(args: ExecutionArgs): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const walk = (value: unknown, path: string[]) => {
+    if (issues.length >= 10) return;
+    if (typeof value === 'string') {
+      const why = badText(value);
+      if (why) issues.push({ path, message: why });
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, String(i)]));
+    else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    }
+  };
+  walk(args.variableValues ?? {}, []);
+  visit(args.document, {
+    StringValue(node) {
+      const why = badText(node.value);
+      if (why) issues.push({ path: [], message: `a string in the document ${why}` });
+    },
+  });
+  return issues;
+}
+
+export function useOperationLimits(config: Config, logger: Logger): Plugin[] {
+  const beforeRunning = (args: ExecutionArgs): GraphQLError | null => {
+    const issues = textIssues(args);
+    if (issues.length) return new ValidationError(issues);
+    const cost = costOf(args);
+    if (cost !== null && cost > config.GRAPHQL_MAX_COST) {
+      return refuse(logger, { kind: 'operation', limit: 'cost', max: config.GRAPHQL_MAX_COST, found: cost });
+    }
+    return null;
+  };
+  return [
+    EnvelopArmorPlugin({
+      maxTokens: armorLimit('tokens', config.GRAPHQL_MAX_TOKENS, logger),
+      maxDepth: { ...armorLimit('depth', config.GRAPHQL_MAX_DEPTH, logger), ignoreIntrospection: true, flattenFragments: true },
+      // __typename aliases count too: 10 MB of `aN: __typename` is still a flood.
+      maxAliases: { ...armorLimit('aliases', config.GRAPHQL_MAX_ALIASES, logger), allowList: [] },
+      maxDirectives: armorLimit('directives', config.GRAPHQL_MAX_DIRECTIVES, logger),
+      // Armor's cost counts no page sizes; ours (Pothos complexity) does, below.
+      costLimit: { enabled: false },
+      blockFieldSuggestion: { enabled: !config.GRAPHQL_SUGGESTIONS },
+    }),
+    {
+      onValidate: ({ addValidationRule }) => {
+        if (!config.GRAPHQL_INTROSPECTION) addValidationRule(NoSchemaIntrospectionCustomRule);
+      },
+      onExecute: ({ args, setResultAndStopExecution }) => {
+        const error = beforeRunning(args);
+        if (error) setResultAndStopExecution({ errors: [error] });
+      },
+      onSubscribe: ({ args, setResultAndStopExecution }) => {
+        const error = beforeRunning(args);
+        if (error) setResultAndStopExecution({ errors: [error] });
+      },
+    },
+  ];
+}

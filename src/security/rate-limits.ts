@@ -1,0 +1,187 @@
+/**
+ * Rate limits (rate-limiter-flexible): counters in Redis when REDIS_URL is set, so every
+ * instance sharing RATE_LIMIT_KEY_PREFIX enforces one limit together, in memory otherwise.
+ *
+ * GraphQL operations are counted by {@link useRateLimits} before they run, per root field, so
+ * 200 aliased `logIn`s spend 200 attempts and a refused operation does nothing at all.
+ */
+import { Redis } from 'ioredis';
+import {
+  getArgumentValues,
+  getOperationAST,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config, Rate } from '../config/env.js';
+import type { Context } from '../graphql/context.js';
+import { refuse, type Refusal } from './refusal.js';
+
+/** The rate settings (names of Config fields holding a "<points>/<seconds>"). */
+export type RateSetting = {
+  [K in keyof Config]-?: Config[K] extends Rate ? K : never;
+}[keyof Config];
+
+export class RateLimits {
+  private readonly redis: Redis | null;
+  private readonly limiters = new Map<RateSetting, RateLimiterAbstract>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    this.redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 }) : null;
+    this.redis?.on('error', (err) => logger.warn({ err }, 'rate-limit Redis error'));
+  }
+
+  private limiter(setting: RateSetting): RateLimiterAbstract {
+    let limiter = this.limiters.get(setting);
+    if (!limiter) {
+      const { points, seconds } = this.config[setting] as Rate;
+      const options = { keyPrefix: `${this.config.RATE_LIMIT_KEY_PREFIX}:${setting}`, points, duration: seconds };
+      limiter = this.redis ? new RateLimiterRedis({ ...options, storeClient: this.redis }) : new RateLimiterMemory(options);
+      this.limiters.set(setting, limiter);
+    }
+    return limiter;
+  }
+
+  /**
+   * Spends `points` of `setting` for `key`; resolves with the refusal when they are not there.
+   * A store that fails (Redis down) lets the attempt through, logged: the limits protect the
+   * service, and refusing everyone would be the outage they protect against.
+   */
+  async consume(setting: RateSetting, key: string, points = 1): Promise<Refusal | null> {
+    try {
+      await this.limiter(setting).consume(key, points);
+      return null;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { kind: 'rate', limit: setting, retryAfterMs: err.msBeforeNext };
+      this.logger.warn({ err, setting }, 'rate-limit store failed; letting the attempt through');
+      return null;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+  }
+}
+
+type Key = (args: Record<string, unknown>, ctx: Context) => string | null | undefined;
+
+const address: Key = (_args, ctx) => ctx.clientAddress ?? null;
+/** Who writes: the user an API key names with asUserId (the legacy shim's way), else the viewer. */
+const author: Key = (args, ctx) => input('asUserId')(args, ctx) ?? viewerKey(ctx.viewer);
+const input = (name: string): Key => (args) => {
+  const value = (args.input as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' || typeof value === 'number' ? String(value).trim().toLowerCase() : null;
+};
+
+/** Which root fields spend which limits, keyed how. Aliases of a field each spend. */
+const RULES: Record<string, Array<[RateSetting, Key]>> = {
+  logIn: [
+    ['RATE_LIMIT_LOGIN_ADDRESS', address],
+    ['RATE_LIMIT_LOGIN_ACCOUNT', input('email')],
+  ],
+  signUp: [['RATE_LIMIT_SIGNUP_ADDRESS', address]],
+  startGuestSession: [['RATE_LIMIT_GUEST_ADDRESS', address]],
+  refreshSession: [['RATE_LIMIT_REFRESH_ADDRESS', address]],
+  sendMessage: [
+    ['RATE_LIMIT_SEND_USER', author],
+    ['RATE_LIMIT_SEND_CONVERSATION', input('conversationId')],
+  ],
+  sendAttachment: [
+    ['RATE_LIMIT_SEND_USER', author],
+    ['RATE_LIMIT_SEND_CONVERSATION', input('conversationId')],
+  ],
+  sendTicketMessage: [
+    ['RATE_LIMIT_SEND_USER', author],
+    ['RATE_LIMIT_SEND_CONVERSATION', input('ticketId')],
+  ],
+};
+
+/** The root fields an operation selects, through fragments, each alias counted. */
+function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
+  const out: FieldNode[] = [];
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) out.push(selection);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) out.push(...rootFields(selection.selectionSet, fragments, seen));
+    else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      const fragment = fragments.get(selection.name.value);
+      if (fragment) out.push(...rootFields(fragment.selectionSet, fragments, seen));
+    }
+  }
+  return out;
+}
+
+/** What an operation would spend: points per (setting, key). */
+function spending(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown>,
+  ctx: Context,
+): Map<string, { setting: RateSetting; key: string; points: number }> {
+  const out = new Map<string, { setting: RateSetting; key: string; points: number }>();
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== 'mutation') return out;
+  const root = schema.getMutationType() as GraphQLObjectType | null | undefined;
+  if (!root) return out;
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  );
+  for (const node of rootFields(operation.selectionSet, fragments)) {
+    const rules = RULES[node.name.value];
+    const field = root.getFields()[node.name.value];
+    if (!rules || !field) continue;
+    let args: Record<string, unknown> = {};
+    try {
+      args = getArgumentValues(field, node, variables);
+    } catch {
+      // Bad arguments: execution refuses them itself; the address still counts the attempt.
+    }
+    for (const [setting, keyOf] of rules) {
+      const key = keyOf(args, ctx);
+      if (!key) continue;
+      const id = `${setting}\u0000${key}`;
+      const entry = out.get(id) ?? { setting, key, points: 0 };
+      entry.points += 1;
+      out.set(id, entry);
+    }
+  }
+  return out;
+}
+
+/** Counts each operation's rate-limited fields before it runs; refuses it whole when one is spent. */
+export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
+  return {
+    onExecute: async ({ args, setResultAndStopExecution }) => {
+      const ctx = args.contextValue as unknown as Context;
+      const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
+      let refusal: Refusal | null = null;
+      for (const { setting, key, points } of spend.values()) {
+        const refused = await limits.consume(setting, key, points);
+        if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
+          refusal = refused;
+        }
+      }
+      if (refusal) {
+        setResultAndStopExecution({ errors: [refuse(logger, refusal, { address: ctx.clientAddress, operation: args.operationName })] });
+      }
+    },
+  };
+}
+
+/** Whom per-user limits count: a user (registered or guest) or an API key; nobody when anonymous. */
+export function viewerKey(viewer: Context['viewer']): string | null {
+  if (viewer.kind === 'apiKey') return `key:${viewer.apiKeyId}`;
+  if (viewer.kind === 'anonymous') return null;
+  return viewer.userId;
+}

@@ -1,0 +1,86 @@
+/**
+ * Caps on open WebSockets, counted on this instance: per client address (every WebSocket path,
+ * checked at the upgrade, before the handshake) and per user or API key (graphql-ws, at
+ * connection_init). Operations per graphql-ws connection are capped here too: how many may run
+ * at once, and how many may start in a window.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Config } from '../config/env.js';
+import { clientAddress } from './address.js';
+import { refuse, type Refusal } from './refusal.js';
+
+/** The close code for a refused connection or a connection over its operation rate (graphql-ws' own "too many"). */
+export const TOO_MANY_CLOSE_CODE = 4429;
+
+export class SocketLimits {
+  private readonly perAddress = new Map<string, number>();
+  private readonly perUser = new Map<string, number>();
+  private readonly operations: RateLimiterMemory;
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    const { points, seconds } = config.WS_MAX_OPERATIONS;
+    this.operations = new RateLimiterMemory({ keyPrefix: 'ws-ops', points, duration: seconds });
+  }
+
+  /**
+   * At an upgrade: counts the socket against its address until it closes, or answers 429 and
+   * closes it when the address holds its cap already. Returns whether it may go on.
+   */
+  admitUpgrade(req: IncomingMessage, socket: Duplex): boolean {
+    const address = clientAddress(req, this.config.TRUST_PROXY) ?? 'unknown';
+    const held = this.perAddress.get(address) ?? 0;
+    const max = this.config.WS_MAX_CONNECTIONS_PER_ADDRESS;
+    if (held >= max) {
+      refuse(this.logger, { kind: 'connection', limit: 'WS_MAX_CONNECTIONS_PER_ADDRESS', max }, { address });
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return false;
+    }
+    this.perAddress.set(address, held + 1);
+    socket.once('close', () => release(this.perAddress, address));
+    return true;
+  }
+
+  /** At connection_init: a release function, or the refusal when the user holds its cap. */
+  admitUser(user: string | null, address: string | undefined): (() => void) | Refusal {
+    if (!user) return () => undefined;
+    const held = this.perUser.get(user) ?? 0;
+    const max = this.config.WS_MAX_CONNECTIONS_PER_USER;
+    if (held >= max) {
+      const refusal: Refusal = { kind: 'connection', limit: 'WS_MAX_CONNECTIONS_PER_USER', max };
+      refuse(this.logger, refusal, { user, address });
+      return refusal;
+    }
+    this.perUser.set(user, held + 1);
+    let released = false;
+    return () => {
+      if (!released) release(this.perUser, user);
+      released = true;
+    };
+  }
+
+  /** Before an operation starts on a connection already running `running`: a refusal, or null. */
+  async admitOperation(connectionId: string, running: number): Promise<Refusal | null> {
+    if (running >= this.config.WS_MAX_SUBSCRIPTIONS) {
+      return { kind: 'connection', limit: 'WS_MAX_SUBSCRIPTIONS', max: this.config.WS_MAX_SUBSCRIPTIONS };
+    }
+    try {
+      await this.operations.consume(connectionId);
+      return null;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { kind: 'rate', limit: 'WS_MAX_OPERATIONS', retryAfterMs: err.msBeforeNext };
+      throw err;
+    }
+  }
+}
+
+function release(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left <= 0) counts.delete(key);
+  else counts.set(key, left);
+}

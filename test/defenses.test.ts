@@ -1,0 +1,572 @@
+/**
+ * Defenses (src/security/): each attack of issue 11, tried against a server the test starts on
+ * loopback, bounded in count. Each is refused with its typed error, before it runs: nothing is
+ * stored and, where it can be counted, no SQL statement is sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, type ExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startTestApp, until, type TestApp } from './helpers/app.js';
+import { person, workspace } from './helpers/fixtures.js';
+import { createTestDatabase, usingRedis } from './helpers/database.js';
+import { createExecutor } from '../src/compat/executor.js';
+import { loadConfig } from '../src/config/env.js';
+import { io as ioClient } from 'socket.io-client';
+import { openLegacySocket } from './helpers/legacy.js';
+
+/** A GraphQL response as the wire has it (HTTP or graphql-ws). */
+type Reply = { data?: Record<string, unknown> | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
+type Result = Reply & { status: number; headers: Headers };
+
+async function post(t: TestApp, query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Result> {
+  const res = await fetch(`${t.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as Reply;
+  return { ...body, status: res.status, headers: res.headers };
+}
+
+function bearer(token: string) {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** One operation over graphql-ws: its first result, or the error it ended with. */
+function wsRun(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    let first: Reply | undefined;
+    client.subscribe<Record<string, unknown>>(
+      { query, variables },
+      {
+        next: (value) => (first ??= value),
+        error: (err) => (Array.isArray(err) ? resolve({ errors: err }) : reject(err)),
+        complete: () => (first ? resolve(first) : reject(new Error('completed without a result'))),
+      },
+    );
+  });
+}
+
+function wsClient(t: TestApp, token?: string, url = t.wsUrl): Client {
+  return createClient({
+    url,
+    webSocketImpl: WebSocket,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+  });
+}
+
+const codes = (r: Reply | ExecutionResult<unknown>) => (r.errors ?? []).map((e) => e.extensions?.code);
+
+/** workspace(id) { members { workspace { members { … } } } }, nested n times. */
+function nesting(n: number): string {
+  let inner = 'id';
+  for (let i = 0; i < n; i++) inner = `members { user { id } workspace { ${inner} } }`;
+  return `query Nest($id: ID!) { workspace(id: $id) { ${inner} } }`;
+}
+
+describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy executor', { timeout: 120_000 }, () => {
+  let t: TestApp;
+  let ws: Awaited<ReturnType<typeof workspace>>;
+  let conversationId: string;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    ws = await workspace(t, { agent: 'AGENT', client: 'CLIENT' });
+    const created = await post(
+      t,
+      `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "r" }) { __typename ... on Room { id } ... on Error { code message } } }`,
+      {},
+      bearer(ws.admin.token),
+    );
+    conversationId = (created.data?.createRoom as { id: string }).id;
+    expect(conversationId).toBeTruthy();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await t?.close();
+  });
+
+  it('refuses the exponential nesting attack (15 levels) with DEPTH_LIMIT_EXCEEDED before any SQL, on HTTP and graphql-ws', async () => {
+    const query = nesting(15);
+    const before = t.app.database.stats.statements;
+    const res = await post(t, query, { id: ws.id }, bearer(ws.admin.token));
+    expect(codes(res)).toEqual(['DEPTH_LIMIT_EXCEEDED']);
+    expect(res.errors![0]!.extensions).toMatchObject({ limit: 'depth', max: 12 });
+    expect(res.data ?? null).toBeNull();
+    expect(res.status).toBe(400);
+    // Refused while validating: not even the credential was looked up.
+    expect(t.app.database.stats.statements).toBe(before);
+
+    const client = wsClient(t, ws.admin.token);
+    clients.push(client);
+    const viaWs = await wsRun(client, query, { id: ws.id });
+    expect(codes(viaWs)).toEqual(['DEPTH_LIMIT_EXCEEDED']);
+    // The socket carries on.
+    expect((await wsRun(client, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('refuses nesting that stays under the depth limit by its cost (relations count their fan-out)', async () => {
+    // Depth 11 (under 12), but 10^5 members' members' … : COST_LIMIT_EXCEEDED.
+    const query = `query Fan($id: ID!) { workspace(id: $id) { members { workspace { members { workspace { members { workspace { members { workspace { members { user { id displayName } } } } } } } } } } } }`;
+    const res = await post(t, query, { id: ws.id }, bearer(ws.admin.token));
+    expect(codes(res)).toEqual(['COST_LIMIT_EXCEEDED']);
+    expect(res.errors![0]!.extensions).toMatchObject({ limit: 'cost', max: 100_000 });
+    expect(res.data ?? null).toBeNull();
+    // Three nestings are fine, and answer.
+    const small = await post(t, nesting(3), { id: ws.id }, bearer(ws.admin.token));
+    expect(small.errors).toBeUndefined();
+    expect(small.data?.workspace).toBeTruthy();
+  });
+
+  it('counts page sizes in the cost: three aliases of messages(first: 10000) are refused, one of first: 100 runs', async () => {
+    const page = (n: number, alias: string) =>
+      `${alias}: conversation(id: $id) { ... on Room { messages(first: ${n}) { nodes { id body author { id displayName } } } } }`;
+    const big = await post(t, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId }, bearer(ws.admin.token));
+    expect(codes(big)).toEqual(['COST_LIMIT_EXCEEDED']);
+    expect(big.errors![0]!.extensions!.found as number).toBeGreaterThan(100_000);
+    const client = wsClient(t, ws.admin.token);
+    clients.push(client);
+    const viaWs = await wsRun(client, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId });
+    expect(codes(viaWs)).toEqual(['COST_LIMIT_EXCEEDED']);
+    const ok = await post(t, `query One($id: ID!) { ${page(100, 'a')} }`, { id: conversationId }, bearer(ws.admin.token));
+    expect(ok.errors).toBeUndefined();
+  });
+
+  it('refuses 2,000 aliases (by their length, TOKEN_LIMIT_EXCEEDED) and 40 (ALIAS_LIMIT_EXCEEDED) on HTTP and graphql-ws; aliased mutations store nothing', async () => {
+    const many = (n: number) => `query Many($id: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: conversation(id: $id) { id }`).join(' ')} }`;
+    const res = await post(t, many(2000), { id: conversationId }, bearer(ws.admin.token));
+    expect(codes(res)).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    const forty = await post(t, many(40), { id: conversationId }, bearer(ws.admin.token));
+    expect(codes(forty)).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+    expect(forty.errors![0]!.extensions).toMatchObject({ limit: 'aliases', max: 30, found: 40 });
+    const client = wsClient(t, ws.admin.token);
+    clients.push(client);
+    expect(codes(await wsRun(client, many(2000), { id: conversationId }))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    expect(codes(await wsRun(client, many(40), { id: conversationId }))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+
+    const users = await t.app.services.db.user.count();
+    const signUps = Array.from(
+      { length: 40 },
+      (_, i) => `s${i}: signUp(input: { email: "alias-${i}@example.com", password: "password-123", displayName: "x" }) { __typename }`,
+    ).join(' ');
+    expect(codes(await post(t, `mutation { ${signUps} }`))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+    expect(await t.app.services.db.user.count()).toBe(users);
+  });
+
+  it('refuses a flood of `aN: __typename` while parsing (TOKEN_LIMIT_EXCEEDED), and 100 aliased __schema walks', async () => {
+    const flood = `{ ${Array.from({ length: 20_000 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const res = await post(t, flood);
+    expect(codes(res)).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    const client = wsClient(t);
+    clients.push(client);
+    expect(codes(await wsRun(client, flood))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    const schemas = `{ ${Array.from({ length: 100 }, (_, i) => `s${i}: __schema { types { name fields { name } } }`).join(' ')} }`;
+    expect(codes(await post(t, schemas))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+  });
+
+  it('refuses more than 50 directives with DIRECTIVE_LIMIT_EXCEEDED', async () => {
+    const query = `{ ${Array.from({ length: 60 }, () => '__typename @include(if: true)').join(' ')} }`;
+    expect(codes(await post(t, query))).toEqual(['DIRECTIVE_LIMIT_EXCEEDED']);
+  });
+
+  it('holds the same limits for operations run by the legacy shim’s executor', async () => {
+    const executor = createExecutor(t.app.yoga);
+    const deep = await executor.run(parse(nesting(15)) as never, { id: ws.id }, { kind: 'bearer', value: ws.admin.token });
+    expect(codes(deep)).toEqual(['DEPTH_LIMIT_EXCEEDED']);
+    const costly = await executor.run(
+      parse(`query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => `${a}: conversation(id: $id) { ... on Room { messages(first: 10000) { nodes { id body author { id } } } } }`).join(' ')} }`) as never,
+      { id: conversationId },
+      { kind: 'bearer', value: ws.admin.token },
+    );
+    expect(codes(costly)).toEqual(['COST_LIMIT_EXCEEDED']);
+  });
+
+  it('answers NUL bytes and lone surrogates in text input with BAD_USER_INPUT, storing nothing', async () => {
+    const send = `mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { __typename ... on Error { code } } }`;
+    const before = await t.app.services.db.message.count();
+    for (const body of ['nul \u0000 byte', 'lone \ud800 surrogate', 'lone \udc00 low']) {
+      const res = await post(t, send, { input: { conversationId, body } }, bearer(ws.admin.token));
+      expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    }
+    // In the document itself too.
+    const inline = await post(t, `mutation { sendMessage(input: { conversationId: "${conversationId}", body: "a\\u0000b" }) { __typename } }`, {}, bearer(ws.admin.token));
+    expect(codes(inline)).toEqual(['BAD_USER_INPUT']);
+    expect(await t.app.services.db.message.count()).toBe(before);
+    // A well-formed astral character is fine.
+    const ok = await post(t, send, { input: { conversationId, body: 'ok 😀' } }, bearer(ws.admin.token));
+    expect(ok.data?.sendMessage).toMatchObject({ __typename: 'Message' });
+  });
+});
+
+const LOGIN = `mutation LogIn($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { __typename ... on Error { code } } }`;
+
+/** `n` aliased logIn attempts in one operation. */
+function aliasedLogIns(n: number, email: string): string {
+  return `mutation { ${Array.from({ length: n }, (_, i) => `l${i}: logIn(input: { email: "${email}", password: "wrong-${i}" }) { __typename ... on Error { code } }`).join(' ')} }`;
+}
+
+/** Outcomes of one logIn response: each alias's result, or the whole operation refused. */
+function loginOutcomes(res: Result, attempts: number): { checked: number; refused: number } {
+  if (codes(res).includes('RATE_LIMITED')) return { checked: 0, refused: attempts };
+  const values = Object.values(res.data ?? {}) as Array<{ __typename: string; code?: string }>;
+  return { checked: values.filter((v) => v.code === 'INVALID_CREDENTIALS').length, refused: 0 };
+}
+
+describe('rate limits', { timeout: 120_000 }, () => {
+  it('slows 1,000 wrong passwords for one account from one address (requests and aliases mixed) to the configured rate; the owner logs in from another address after the window', async () => {
+    const t = await startTestApp({
+      TRUST_PROXY: 'true',
+      RATE_LIMIT_LOGIN_ACCOUNT: '10/2',
+      RATE_LIMIT_LOGIN_ADDRESS: '30/600',
+    });
+    try {
+      const owner = await person(t, 'owner');
+      let checked = 0;
+      let refused = 0;
+      let sent = 0;
+      let retryAfter: string | null = null;
+      // 1,000 attempts: 20 single requests, then 40 requests of 24 aliased attempts, then 20 single.
+      const plan = [...Array<number>(20).fill(1), ...Array<number>(40).fill(24), ...Array<number>(20).fill(1)];
+      expect(plan.reduce((a, b) => a + b, 0)).toBe(1000);
+      for (const n of plan) {
+        const res = n === 1 ? await post(t, LOGIN, { email: owner.email, password: `wrong-${sent}` }) : await post(t, aliasedLogIns(n, owner.email));
+        sent += n;
+        const outcome = loginOutcomes(res, n);
+        checked += outcome.checked;
+        refused += outcome.refused;
+        if (outcome.refused) {
+          expect(res.status).toBe(429);
+          expect(res.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+          expect(res.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+          retryAfter ??= res.headers.get('retry-after');
+        }
+      }
+      expect(checked + refused).toBe(1000);
+      // The address may try 30 times in its 10-minute window, whatever the account's window: at
+      // most 30 of 1,000 passwords were ever checked, and at least the account's first 10.
+      expect(checked).toBeGreaterThanOrEqual(10);
+      expect(checked).toBeLessThanOrEqual(30);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+
+      // From the attacker's address even the right password is refused now…
+      const fromAttacker = await post(t, LOGIN, { email: owner.email, password: 'password-123' });
+      expect(codes(fromAttacker)).toEqual(['RATE_LIMITED']);
+      // …while the owner, from another address, gets in once the account's window has passed.
+      const elsewhere = { 'x-forwarded-for': '203.0.113.7' };
+      let owned: Result | undefined;
+      await until(async () => {
+        owned = await post(t, LOGIN, { email: owner.email, password: 'password-123' }, elsewhere);
+        return !codes(owned).includes('RATE_LIMITED');
+      }, 15_000);
+      expect(owned!.data?.logIn).toMatchObject({ __typename: 'AuthPayload' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.runIf(usingRedis)('holds a limit across two instances sharing Redis', async () => {
+    const db = await createTestDatabase();
+    const env = { RATE_LIMIT_KEY_PREFIX: `test-rl-shared-${process.pid}-${Date.now()}`, RATE_LIMIT_LOGIN_ADDRESS: '12/600', RATE_LIMIT_LOGIN_ACCOUNT: '1000/600' };
+    const a = await startTestApp(env, db);
+    const b = await startTestApp(env, db);
+    try {
+      let checked = 0;
+      for (let i = 0; i < 30; i++) {
+        const res = await post(i % 2 ? b : a, LOGIN, { email: 'nobody@example.com', password: `wrong-${i}` });
+        checked += loginOutcomes(res, 1).checked;
+      }
+      // 12 between them, not 12 each.
+      expect(checked).toBe(12);
+    } finally {
+      await a.stop();
+      await b.close();
+    }
+  });
+
+  it('limits signUp and startGuestSession per address (aliases count); refused calls store nothing', async () => {
+    const t = await startTestApp({ RATE_LIMIT_SIGNUP_ADDRESS: '5/600', RATE_LIMIT_GUEST_ADDRESS: '10/600' });
+    try {
+      const ws = await workspace(t); // one sign-up
+      const before = await t.app.services.db.user.count();
+      const results: Result[] = [];
+      for (let i = 0; i < 8; i++) {
+        results.push(
+          await post(t, `mutation { signUp(input: { email: "su-${i}-${Date.now()}@example.com", password: "password-123", displayName: "x" }) { __typename } }`),
+        );
+      }
+      expect(results.filter((r) => (r.data?.signUp as { __typename: string } | undefined)?.__typename === 'AuthPayload')).toHaveLength(4);
+      expect(results.filter((r) => codes(r).includes('RATE_LIMITED') && r.status === 429)).toHaveLength(4);
+      expect(await t.app.services.db.user.count()).toBe(before + 4);
+
+      // One anonymous request with 25 aliased guest sessions: refused whole, no guest created.
+      const guests = Array.from({ length: 25 }, (_, i) => `g${i}: startGuestSession(input: { workspaceId: "${ws.id}" }) { __typename }`).join(' ');
+      const flood = await post(t, `mutation { ${guests} }`);
+      expect(codes(flood)).toEqual(['RATE_LIMITED']);
+      expect(await t.app.services.db.user.count()).toBe(before + 4);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('limits sendMessage per user over graphql-ws: the rest are refused one by one, nothing stored, the socket carries on', async () => {
+    const t = await startTestApp({ RATE_LIMIT_SEND_USER: '15/600' });
+    try {
+      const ws = await workspace(t);
+      const created = await post(t, `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "r" }) { ... on Room { id } } }`, {}, bearer(ws.admin.token));
+      const conversationId = (created.data?.createRoom as { id: string }).id;
+      const client = wsClient(t, ws.admin.token);
+      const send = `mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { __typename } }`;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => wsRun(client, send, { input: { conversationId, body: `m${i}` } })),
+      );
+      expect(results.filter((r) => (r.data?.sendMessage as { __typename: string } | undefined)?.__typename === 'Message')).toHaveLength(15);
+      const refused = results.filter((r) => codes(r).includes('RATE_LIMITED'));
+      expect(refused).toHaveLength(25);
+      expect(refused[0]!.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(await t.app.services.db.message.count({ where: { conversationId, kind: 'TEXT' } })).toBe(15);
+      expect((await wsRun(client, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+      await client.dispose();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('caps operations running on one graphql-ws connection (TOO_MANY_OPERATIONS), and frees a slot when one ends', async () => {
+    const t = await startTestApp({ WS_MAX_SUBSCRIPTIONS: '3' });
+    try {
+      const ws = await workspace(t);
+      const client = wsClient(t, ws.admin.token);
+      const subscription = `subscription { inboxEvents { __typename } }`;
+      const received: Array<unknown[]> = [];
+      const disposers = Array.from({ length: 3 }, () => {
+        const got: unknown[] = [];
+        received.push(got);
+        return client.subscribe({ query: subscription }, { next: (v) => got.push(v), error: () => undefined, complete: () => undefined });
+      });
+      await until(() => received.every((r) => r.length > 0));
+      const fourth = await wsRun(client, subscription);
+      expect(codes(fourth)).toEqual(['TOO_MANY_OPERATIONS']);
+      disposers[0]!();
+      await until(async () => codes(await wsRun(client, '{ __typename }')).length === 0);
+      disposers.slice(1).forEach((d) => d());
+      await client.dispose();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('closes a graphql-ws connection that starts operations faster than WS_MAX_OPERATIONS with 4429', async () => {
+    const t = await startTestApp({ WS_MAX_OPERATIONS: '5/600' });
+    try {
+      const me = await person(t);
+      const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      const answers: string[] = [];
+      socket.on('message', (data) => {
+        const msg = JSON.parse(String(data)) as { type: string; id?: string };
+        if (msg.type === 'connection_ack') {
+          for (let i = 1; i <= 10; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: '{ __typename }' } }));
+        } else if (msg.type === 'next') answers.push(msg.id!);
+      });
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${me.token}` } })));
+      expect(await closed).toBe(4429);
+      expect(answers.length).toBeLessThanOrEqual(5);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('caps open WebSockets per address (429 at the upgrade) and per user (close 4429)', async () => {
+    const t = await startTestApp({ WS_MAX_CONNECTIONS_PER_ADDRESS: '3', WS_MAX_CONNECTIONS_PER_USER: '2' });
+    try {
+      const me = await person(t);
+      const open = (): Promise<WebSocket> =>
+        new Promise((resolve, reject) => {
+          const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+          socket.once('open', () => resolve(socket));
+          socket.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+          socket.once('error', reject);
+        });
+      const sockets = [await open(), await open(), await open()];
+      await expect(open()).rejects.toThrow('status 429');
+      sockets.pop()!.close();
+      await until(async () => {
+        try {
+          sockets.push(await open());
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      sockets.forEach((s) => s.close());
+
+      // Per user: a third graphql-ws connection of the same user is closed with 4429.
+      await until(async () => {
+        try {
+          const probe = await open();
+          probe.close();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      // Two connections held open by a subscription each (lazy clients close when idle).
+      const a = wsClient(t, me.token);
+      const b = wsClient(t, me.token);
+      const held: unknown[] = [];
+      for (const client of [a, b]) {
+        client.subscribe({ query: 'subscription { inboxEvents { __typename } }' }, { next: (v) => held.push(v), error: () => undefined, complete: () => undefined });
+      }
+      await until(() => held.length >= 2);
+      const c = wsClient(t, me.token);
+      const closed = await wsRun(c, '{ __typename }').then(
+        () => null,
+        (err: { code?: number }) => err.code,
+      );
+      expect(closed).toBe(4429);
+      await Promise.all([a.dispose(), b.dispose(), c.dispose()]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the legacy shim', { timeout: 120_000 }, () => {
+  it('answers malformed paths, queries and bodies with its legacy 400, and throttles an address with 429', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_ADDRESS: '8/600' });
+    try {
+      const get = (path: string, init?: RequestInit) => fetch(`${t.url}${path}`, init);
+      const bad = await get('/send/%/');
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toEqual({ detail: 'Malformed request path or query.' });
+      const badEscape = await get('/send_message/%E0%A4%A/');
+      expect(badEscape.status).toBe(400);
+      const badJson = await get('/chat-app/send-message', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":' });
+      expect(badJson.status).toBe(400);
+      expect(((await badJson.json()) as { detail: string }).detail).toMatch(/JSON/);
+      const badMultipart = await get('/chat-app/user', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nbroken' });
+      expect(badMultipart.status).toBe(400);
+      // Four so far; four more pass the throttle, the ninth is refused as DRF would.
+      for (let i = 0; i < 4; i++) expect((await get('/send/%/')).status).toBe(400);
+      const throttled = await get('/send/%/');
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await throttled.json()) as { detail: string }).detail).toMatch(/^Request was throttled\. Expected available in \d+ seconds\.$/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('production posture', { timeout: 120_000 }, () => {
+  it('requires CORS origins in production, and * is refused there', () => {
+    const base = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) };
+    expect(() => loadConfig(base)).toThrow(/CORS_ORIGINS: required when NODE_ENV=production/);
+    expect(() => loadConfig({ ...base, CORS_ORIGINS: '*' })).toThrow(/CORS_ORIGINS/);
+    const config = loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.com' });
+    expect(config).toMatchObject({ GRAPHIQL: false, GRAPHQL_INTROSPECTION: false, GRAPHQL_SUGGESTIONS: false });
+    expect(loadConfig({ ...base, CORS_ORIGINS: 'https://app.example.com', GRAPHQL_INTROSPECTION: 'true' }).GRAPHQL_INTROSPECTION).toBe(true);
+    expect(loadConfig({})).toMatchObject({ GRAPHIQL: true, GRAPHQL_INTROSPECTION: true, GRAPHQL_SUGGESTIONS: true });
+  });
+
+  it('in production: no introspection, no suggestions, no GraphiQL, CORS only for the named origins', async () => {
+    const t = await startTestApp({ NODE_ENV: 'production', CORS_ORIGINS: 'https://app.example.com' });
+    try {
+      const introspection = await post(t, '{ __schema { types { name } } }');
+      expect(introspection.data ?? null).toBeNull();
+      expect(introspection.errors![0]!.message).toMatch(/introspection/i);
+      const typo = await post(t, '{ mee { id } }');
+      expect(typo.errors![0]!.message).not.toMatch(/Did you mean/);
+      expect(typo.errors![0]!.message).toMatch(/Cannot query field "mee"/);
+      const page = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
+      expect(page.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
+      const preflight = (origin: string) =>
+        fetch(`${t.url}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+      expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('*');
+      expect((await preflight('https://app.example.com')).headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      // What clients need still works.
+      expect((await post(t, '{ __typename }')).data).toEqual({ __typename: 'Query' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('in development, introspection and suggestions stay on', async () => {
+    const dev = await startTestApp();
+    try {
+      expect((await post(dev, '{ __schema { queryType { name } } }')).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+      expect((await post(dev, '{ mee { id } }')).errors![0]!.message).toMatch(/Did you mean "me"/);
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('revokes a refresh token’s whole family when a used one is presented again', async () => {
+    const t = await startTestApp();
+    try {
+      const owner = await person(t, 'family');
+      const login = await post(t, LOGIN.replace('__typename', '__typename ... on AuthPayload { refreshToken }'), { email: owner.email, password: 'password-123' });
+      const first = (login.data?.logIn as { refreshToken: string }).refreshToken;
+      const REFRESH = `mutation R($t: String!) { refreshSession(refreshToken: $t) { __typename ... on AuthPayload { refreshToken } ... on Error { code } } }`;
+      const renewed = await post(t, REFRESH, { t: first });
+      const second = (renewed.data?.refreshSession as { refreshToken: string }).refreshToken;
+      expect(second).toBeTruthy();
+      // Another sign-in of the same user: a family of its own, untouched.
+      const other = await post(t, LOGIN.replace('__typename', '__typename ... on AuthPayload { refreshToken }'), { email: owner.email, password: 'password-123' });
+      const otherToken = (other.data?.logIn as { refreshToken: string }).refreshToken;
+      // The first token again (a thief, or the client after the thief): refused, and the second dies with it.
+      expect(await post(t, REFRESH, { t: first }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
+      expect(await post(t, REFRESH, { t: second }).then((r) => (r.data?.refreshSession as { code: string }).code)).toBe('UNAUTHENTICATED');
+      expect(await post(t, REFRESH, { t: otherToken }).then((r) => (r.data?.refreshSession as { __typename: string }).__typename)).toBe('AuthPayload');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the legacy shim’s sockets', { timeout: 120_000 }, () => {
+  it('throttles Socket.IO events per identity with the legacy error reply; the socket carries on', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_IDENTITY: '5/600' });
+    const socket = ioClient(t.url, { path: '/socket.io', transports: ['websocket'], reconnection: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const replies: Array<{ status: string; data?: unknown }> = [];
+      for (let i = 0; i < 8; i++) replies.push((await socket.emitWithAck('get_all_topics', {})) as { status: string; data?: unknown });
+      const throttled = replies.filter((r) => /^Request was throttled\. Expected available in \d+ seconds\.$/.test(String(r.data)));
+      expect(throttled).toHaveLength(3);
+      // The first five were served (their answer is whatever the event gives on this server).
+      expect(replies.slice(0, 5).some((r) => /throttled/.test(JSON.stringify(r)))).toBe(false);
+      expect(socket.connected).toBe(true);
+    } finally {
+      socket.close();
+      await t.close();
+    }
+  });
+
+  it('throttles raw legacy socket frames per identity with the protocol’s error frame', async () => {
+    const t = await startTestApp({ RATE_LIMIT_LEGACY_IDENTITY: '5/600' });
+    try {
+      const { admin } = await workspace(t);
+      const socket = await openLegacySocket(`${t.url.replace('http', 'ws')}/ws/chat/room/?token=${admin.token}`);
+      for (let i = 0; i < 8; i++) socket.send({ action: 'no_such_action' });
+      let throttled = 0;
+      while (throttled < 3) {
+        const frame = await socket.next();
+        if (/^Request was throttled/.test(String(frame.message))) throttled += 1;
+      }
+      expect(throttled).toBe(3);
+      expect(socket.socket.readyState).toBe(WebSocket.OPEN);
+      socket.close();
+    } finally {
+      await t.close();
+    }
+  });
+});
