@@ -118,6 +118,16 @@ export const envSchema = z.object({
     .min(64 * 1024)
     .default(4 * 1024 * 1024)
     .describe('Bytes a WebSocket may have queued but unsent before it is closed as a slow consumer (code 4008).'),
+  CATCH_UP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5_000)
+    .describe(
+      'With Redis: how often each instance compares the conversations it has live subscribers on with the database and delivers what pub/sub did not ring (one query per interval, plus one read per conversation found behind). It also catches up whenever Redis comes back.',
+    ),
+  METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at GET /metrics.'),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -10,6 +10,8 @@ import type { PubSub } from '../pubsub/pubsub.js';
 import type { Connections } from '../realtime/connections.js';
 import type { FileStorage, UrlSigner } from '../storage/index.js';
 import type { Presence } from '../realtime/presence.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DatabaseHealth } from '../observability/faults.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
@@ -29,6 +31,10 @@ export interface Services {
   urlSigner: UrlSigner;
   /** Who is online, away or offline (ephemeral; in memory or Redis). */
   presence: Presence;
+  /** Prometheus metrics of this app (GET /metrics). */
+  metrics: Metrics;
+  /** Whether the database is in an outage; turns its errors into SERVICE_UNAVAILABLE. */
+  databaseHealth: DatabaseHealth;
 }
 
 export interface Context extends Services {

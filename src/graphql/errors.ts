@@ -14,6 +14,7 @@ export const errorCodes = {
   CONFLICT: 'The request clashes with existing data, such as an email already registered.',
   INVALID_CREDENTIALS: 'The email or password is wrong (the two are not told apart).',
   SLOW_CONSUMER: 'A subscriber fell too far behind; resubscribe with the last cursor seen.',
+  SERVICE_UNAVAILABLE: 'The database or pub/sub is unavailable for the moment; nothing was done. Retry shortly (`retryable: true`), with the same clientMessageId for a send.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -26,6 +27,7 @@ export interface ValidationIssue {
 
 const httpStatus: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 /** Base of every expected error. */
@@ -82,5 +84,17 @@ export class ConflictError extends AppError {
 export class InvalidCredentialsError extends AppError {
   constructor() {
     super('INVALID_CREDENTIALS', 'The email or password is incorrect.');
+  }
+}
+
+/**
+ * The database or pub/sub is down (an outage, not a bug): the client may retry the same request,
+ * and a send retried with the same clientMessageId is stored once. HTTP 503.
+ */
+export class ServiceUnavailableError extends AppError {
+  readonly dependency: string;
+  constructor(dependency: 'database' | 'pub/sub') {
+    super('SERVICE_UNAVAILABLE', `The ${dependency} is unavailable for the moment; retry shortly.`, { retryable: true, dependency });
+    this.dependency = dependency;
   }
 }

@@ -10,6 +10,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
+import { withRequestId } from '../observability/errors.js';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -22,20 +23,26 @@ export interface ServerContext {
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
 
-export function maskUnexpected(logger: Logger) {
-  return (error: unknown): Error => {
-    if (error instanceof GraphQLError) {
-      const original = error.originalError;
-      // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
-      if (!original || original instanceof GraphQLError) return error;
-    }
-    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-    logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
-    return new GraphQLError('Unexpected error.', {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    });
-  };
+/**
+ * `classifyFault` turns an outage of a dependency (the database unreachable) into a typed,
+ * retryable error, logged once per outage by its owner rather than here per request.
+ */
+export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) => GraphQLError | null) {
+  return (error: unknown): Error => withRequestId(mask(logger, error, classifyFault));
+}
+
+function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) => GraphQLError | null): GraphQLError {
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
+    if (!original || original instanceof GraphQLError) return error;
+  }
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  const fault = classifyFault?.(original);
+  if (fault) return new GraphQLError(fault.message, { path, extensions: fault.extensions });
+  logger.error({ err: original, path }, 'unexpected error');
+  return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
 export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
@@ -60,7 +67,7 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
         }
       : false,
     renderGraphiQL,
-    maskedErrors: { maskError: maskUnexpected(logger), isDev: false },
+    maskedErrors: { maskError: maskUnexpected(logger, (err) => services.databaseHealth.classify(err)), isDev: false },
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),
       info: (...args) => logger.info({ args }, 'yoga'),

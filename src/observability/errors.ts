@@ -1,0 +1,20 @@
+/** Error extensions every client sees. */
+import { GraphQLError } from 'graphql';
+import { currentRequestId } from './request-context.js';
+
+/**
+ * The error with `extensions.requestId` (the request or WebSocket operation it was answered in),
+ * so a user's report can be matched with the server's log lines, which carry the same id.
+ */
+export function withRequestId(error: GraphQLError): GraphQLError {
+  const requestId = currentRequestId();
+  if (!requestId || error.extensions?.requestId) return error;
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: { ...error.extensions, requestId },
+  });
+}
