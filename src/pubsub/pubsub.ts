@@ -28,6 +28,9 @@ export class SlowConsumerError extends AppError {
 
 const subscribed = new WeakMap<object, Promise<void>>();
 
+/** The longest a caller awaiting {@link PubSub.publish} waits for Redis' acknowledgement. */
+export const PUBLISH_WAIT_MS = 100;
+
 /**
  * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
  * subscribed (with Redis, once the server acknowledged), i.e. from when no event is missed.
@@ -163,7 +166,8 @@ export class PubSub {
       const update = () => {
         const failing = [...states].filter(([, state]) => state !== 'ready');
         if (failing.length === 0) outage.ended();
-        else outage.began(failing.map(([role, state]) => `${role} connection ${state}`).join(', '));
+        // Still connecting at start is not an outage (health says "not up yet" meanwhile).
+        else if (outage.seenUp) outage.began(failing.map(([role, state]) => `${role} connection ${state}`).join(', '));
       };
       const make = (role: string) => {
         // While Redis is down nothing waits for it: publishes are not sent (see publish()) and new
@@ -179,8 +183,7 @@ export class PubSub {
         for (const event of ['close', 'reconnecting', 'end'] as const) {
           client.on(event, () => {
             states.set(role, event === 'close' ? 'closed' : event);
-            // Only after the first ready: starting up is not an outage.
-            if (outage.seenUp) update();
+            update();
           });
         }
         redisClients.push(client);
@@ -256,14 +259,16 @@ export class PubSub {
   }
 
   /**
-   * Announces an event. Never throws and never waits for Redis: the database already holds what
-   * the event says, so the request that committed it answers at once. With Redis the event is
-   * rung asynchronously (ioredis keeps the order of the commands it sends); while Redis is down,
+   * Announces an event. Never throws and never waits long for Redis (at most
+   * {@link PUBLISH_WAIT_MS}): the database already holds what the event says, so the request that
+   * committed it answers. With Redis the event is rung asynchronously (ioredis keeps the order of
+   * the commands it sends); while Redis is down,
    * or when {@link PubSubOptions.publishBuffer} publishes are already waiting for it, the event is
    * not sent but handed to this instance's own subscribers, and the other instances recover it
    * from the database when they catch up (after Redis returns, or by their periodic position check).
    */
   publish<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> {
+    // (An async function would do, but the memory and dropped paths must not add a tick.)
     const core = this.core;
     core.stats.published++;
     const channel = `${topic}:${key}`;
@@ -279,8 +284,10 @@ export class PubSub {
       return Promise.resolve();
     }
     core.inFlight++;
-    core.engine.publish(channel, payload).then(
-      () => core.inFlight--,
+    const sent = core.engine.publish(channel, payload).then(
+      () => {
+        core.inFlight--;
+      },
       (err: unknown) => {
         core.inFlight--;
         core.stats.failed++;
@@ -289,7 +296,10 @@ export class PubSub {
         else core.logger.warn({ err, channel }, 'publish failed; subscribers will catch up from the database');
       },
     );
-    return Promise.resolve();
+    // Resolves when Redis acknowledged (a fraction of a millisecond when it is up, so callers
+    // that await see their event rung, in order), but never later than PUBLISH_WAIT_MS: a publish
+    // caught by Redis going down is left to finish or fail on its own.
+    return Promise.race([sent, new Promise<void>((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS).unref())]);
   }
 
   /**
@@ -339,7 +349,14 @@ export class PubSub {
   /** Up or down, and what is failing: /readyz and metrics. In memory: always up. */
   get health(): PubSubHealth {
     const { outage } = this.core;
+    if (!outage.seenUp) return { up: false, reason: 'connecting to Redis' };
     return outage.down ? { up: false, reason: outage.reason } : { up: true };
+  }
+
+  /** Resolves once pub/sub is up (at once in memory), or after `timeoutMs` regardless. */
+  async untilUp(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.health.up && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   /**
