@@ -201,7 +201,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const checks: Record<string, string> = {};
     if (stopping) checks.server = 'failing: shutting down (draining)';
     // Just started: give Redis its first connection before calling it down.
-    await pubsub.untilUp(2000);
+    await pubsub.untilConnected(2000);
     const bus = pubsub.health;
     if (pubsub.kind === 'redis') checks.redis = bus.up ? 'ok' : `failing: ${bus.reason ?? 'unavailable'}`;
     await within(database.ping()).then(

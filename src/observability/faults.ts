@@ -53,6 +53,8 @@ export class DatabaseHealth {
     logger: Logger,
     private readonly ping: () => Promise<void>,
     private readonly probeIntervalMs = 250,
+    /** How long the database must keep answering before the outage is declared over. */
+    private readonly stableMs = 1000,
   ) {
     this.outage = new OutageLog(logger.child({ component: 'database' }), 'database');
     this.outage.ended();
@@ -74,16 +76,26 @@ export class DatabaseHealth {
     return new ServiceUnavailableError('database');
   }
 
+  /**
+   * Probes until the database has answered for {@link DatabaseHealth.stableMs} in a row: a
+   * pooled connection that a shutting-down server has not terminated yet may answer once, and
+   * that must not end the outage only for the next request to open another.
+   */
   private probe(): void {
     if (this.probing || this.stopped) return;
+    let answeringSince: number | null = null;
     this.probing = setInterval(() => {
       this.ping().then(
         () => {
-          if (this.probing) clearInterval(this.probing);
+          answeringSince ??= Date.now();
+          if (Date.now() - answeringSince < this.stableMs || !this.probing) return;
+          clearInterval(this.probing);
           this.probing = null;
           this.outage.ended();
         },
-        () => undefined,
+        () => {
+          answeringSince = null;
+        },
       );
     }, this.probeIntervalMs);
     this.probing.unref();

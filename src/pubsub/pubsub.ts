@@ -353,10 +353,13 @@ export class PubSub {
     return outage.down ? { up: false, reason: outage.reason } : { up: true };
   }
 
-  /** Resolves once pub/sub is up (at once in memory), or after `timeoutMs` regardless. */
-  async untilUp(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once pub/sub has connected for the first time (at once in memory, or when it already
+   * did, even if it is down now), or after `timeoutMs` regardless.
+   */
+  async untilConnected(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.health.up && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!this.core.outage.seenUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   /**
