@@ -378,8 +378,6 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     expect(drainingLine).toBeDefined();
     const drainingAt = drainingLine!.time as number;
     const after = probes.filter((p) => p.sentAt > drainingAt);
-    expect(after.filter((p) => p.status === 200)).toEqual([]);
-    expect(probes.some((p) => p.status === 503)).toBe(true);
     const reconnected = subs.filter((s) => s.client.connects > 1).length;
     const stoppedLine = victim.logs.find((l) => l.msg === 'stopped');
     console.log(
@@ -388,6 +386,10 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
         `${reconnected} of ${subs.length} subscribers reconnected and resumed, each got 1..${TOTAL} once; /readyz after the signal: ` +
         `${JSON.stringify(after.reduce<Record<string, number>>((acc, p) => ({ ...acc, [String(p.status)]: (acc[String(p.status)] ?? 0) + 1 }), {}))}; survivors: ${survivors.map((i) => i.port).join(', ')}`,
     );
+    // Never ready again: 503 on a connection that was open, refused on a new one (the listener
+    // closes at once; idle keep-alive connections are closed).
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.filter((p) => p.status === 200)).toEqual([]);
     subs.forEach((s) => s.dispose());
   }, 300_000);
 });

@@ -9,6 +9,12 @@ import { currentRequestId } from './request-context.js';
 export function withRequestId(error: GraphQLError): GraphQLError {
   const requestId = currentRequestId();
   if (!requestId || error.extensions?.requestId) return error;
+  // The same error, so Yoga does not take it for a masked one (it logs every error it sees
+  // replaced); its extensions belong to this one request's error.
+  if (error.extensions && Object.isExtensible(error.extensions)) {
+    (error.extensions as Record<string, unknown>).requestId = requestId;
+    return error;
+  }
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,

@@ -72,7 +72,11 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
       debug: (...args) => logger.debug({ args }, 'yoga'),
       info: (...args) => logger.info({ args }, 'yoga'),
       warn: (...args) => logger.warn({ args }, 'yoga'),
-      error: (...args) => logger.error({ args }, 'yoga'),
+      // Yoga logs every error its maskError replaced; maskUnexpected has already logged the
+      // unexpected ones (with their stack) and outages are logged once per outage, so these
+      // would be second lines for the same failure.
+      error: (...args) =>
+        args.some((a) => a instanceof Error) ? logger.debug({ args }, 'yoga: error already handled') : logger.error({ args }, 'yoga'),
     },
     context: async ({ request, credential, connectionId }) => {
       const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));

@@ -104,7 +104,7 @@ export class CallWorker implements RingTimers {
   sweep(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.sweeping ??= this.sweepOnce()
-      .catch((err: unknown) => this.services.logger.error({ err }, 'call sweep failed'))
+      .catch((err: unknown) => (this.services.databaseHealth.classify(err) ? undefined : this.services.logger.error({ err }, 'call sweep failed')))
       .finally(() => {
         this.sweeping = null;
       });

@@ -39,7 +39,8 @@ runInBackground((services) => {
         await expireLapsedClaims(services);
         await sweepUrgency(services);
       })()
-        .catch((err: unknown) => logger.error({ err }, 'support sweep failed'))
+        // During a database outage its own lines say it (once), not one per sweep.
+        .catch((err: unknown) => (services.databaseHealth.classify(err) ? undefined : logger.error({ err }, 'support sweep failed')))
         .finally(() => (sweeping = false)),
     );
   }, services.config.SUPPORT_SWEEP_INTERVAL_MS);
