@@ -200,3 +200,51 @@ describe('the client side of resume (src/client/resume.ts)', () => {
     await plain.client.dispose();
   }, 120_000);
 });
+
+describe('draining', () => {
+  it('on stop: /readyz answers 503 on a connection that was open, with Connection: close; new connections are refused; WebSockets get 1001', async () => {
+    const d = await startTestApp({ SHUTDOWN_TIMEOUT_MS: '5000' });
+    try {
+      const ws = await workspace(d);
+      const client = d.ws({ token: ws.admin.token });
+      const id = await (async () => {
+        const res = await gql(d.url, CreateRoom, { input: { workspaceId: ws.id, name: 'drain' } }, ws.admin.token);
+        return res.body.data!.createRoom.id as string;
+      })();
+      const sub = seqsOf(client, id, 0);
+      await until(() => d.app.services.pubsub.stats.subscribers >= 1);
+      const closeCode = new Promise<number>((resolve) => client.on('closed', (e) => resolve((e as { code: number }).code)));
+
+      // One keep-alive connection, busy with a request whose body is not all sent yet, and a
+      // /readyz pipelined behind it: it is read only once the first is answered, i.e. while draining.
+      const { connect } = await import('node:net');
+      const port = Number(new URL(d.url).port);
+      const socket = connect(port, '127.0.0.1');
+      await new Promise((r) => socket.once('connect', r));
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString()));
+      const socketClosed = new Promise<void>((r) => socket.once('close', () => r()));
+      const body = JSON.stringify({ query: '{ __typename }' });
+      socket.write(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+      await new Promise((r) => setTimeout(r, 100));
+
+      const stopping = d.app.stop();
+      // New connections are refused from now on.
+      await until(() => !d.app.server.listening);
+      await expect(fetch(`${d.url}/healthz`)).rejects.toThrow();
+      socket.write(`${body.slice(5)}GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await socketClosed;
+      const responses = received.split(/(?=HTTP\/1\.1 )/);
+      expect(responses).toHaveLength(2);
+      expect(responses[0]).toMatch(/^HTTP\/1\.1 200/);
+      expect(responses[1]).toMatch(/^HTTP\/1\.1 503/);
+      expect(responses[1]).toMatch(/\r\nconnection: close\r\n/i);
+      expect(responses[1]).toContain('"server":"failing: shutting down (draining)"');
+      expect(await closeCode).toBe(1001);
+      await stopping;
+      sub.dispose();
+    } finally {
+      await d.close();
+    }
+  }, 60_000);
+});
