@@ -30,6 +30,9 @@ import { startFileSweeper } from './modules/attachments/sweep.js';
 import { startBackground } from './background.js';
 import { startCallWorker } from './modules/calls/worker.js';
 import { createDefenses } from './security/index.js';
+import { Metrics, routeLabel } from './observability/metrics.js';
+import { DatabaseHealth } from './observability/faults.js';
+import { requestIdFrom, runInRequest } from './observability/request-context.js';
 
 export interface App {
   readonly config: Config;
@@ -111,6 +114,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
   presence.start();
   const defenses = createDefenses(config, logger);
+  const databaseHealth = new DatabaseHealth(logger, () => database.ping());
+  const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
+  const metrics = new Metrics({
+    connections: () => connections.size,
+    subscriptions: () => pubsub.stats.subscribers,
+    pubsub: () => ({ ...pubsub.stats, up: pubsub.health.up }),
+    database: () => ({ up: databaseHealth.up, statements: database.stats.statements, outages: databaseHealth.outage.count }),
+    sharedExecution: () => sharedExecution,
+  });
   const services: Services = {
     defenses,
     db: database.prisma,
@@ -122,15 +134,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     presence,
     storage: createStorage(config),
     urlSigner: new UrlSigner(secret),
+    metrics,
+    databaseHealth,
   };
   // Ring timeouts and disconnects of calls, including what passed while no instance ran.
   const callWorker = startCallWorker(services);
 
   const stopBackground = startBackground(services);
 
-  const mask = maskUnexpected(logger.child({ component: 'graphql' }));
-  const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
-  const yoga = createHttpHandler(services, schema, [...defenses.plugins, useSharedEventExecution(sharedExecution)]);
+  const mask = maskUnexpected(logger.child({ component: 'graphql' }), (err) => databaseHealth.classify(err));
+  const yoga = createHttpHandler(services, schema, [metrics.plugin(), ...defenses.plugins, useSharedEventExecution(sharedExecution)]);
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
   // Routes beyond /graphql, registered by the legacy shim (and anything else mounted on the
@@ -148,50 +161,63 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const stopSweeper = startFileSweeper(services);
 
   const server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
-      // No request may go unanswered, whatever failed.
-      logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"Internal server error."}');
-      else res.destroy();
+    const started = process.hrtime.bigint();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    // Draining: this response is the connection's last (the client opens its next one elsewhere).
+    if (stopping) res.setHeader('connection', 'close');
+    const pathname = (req.url ?? '/').split('?')[0]!;
+    res.once('finish', () => {
+      const route = routeLabel(pathname);
+      metrics.httpRequests.inc({ method: req.method ?? 'GET', route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method ?? 'GET', route }, Number(process.hrtime.bigint() - started) / 1e9);
     });
+    runInRequest(requestId, () =>
+      route(req, res, pathname).catch((err: unknown) => {
+        // No request may go unanswered, whatever failed.
+        logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"Internal server error."}');
+        else res.destroy();
+      }),
+    );
   });
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = (req.url ?? '/').split('?')[0];
+  async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       const checks = await readiness();
       const ok = Object.values(checks).every((c) => c === 'ok');
       return json(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks });
     }
+    if (pathname === '/metrics' && config.METRICS_ENABLED) {
+      const { contentType, body } = await metrics.scrape();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body);
+      return;
+    }
     if (isFilePath(pathname)) return files(req, res);
     if (pathname === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
       return;
     }
-    const extra = httpRoutes.find((r) => r.match(pathname!));
+    const extra = httpRoutes.find((r) => r.match(pathname));
     if (extra) return extra.handle(req, res);
     return yoga.handle(req, res);
   }
 
+  /** What /readyz reports: each dependency "ok" or what fails; draining fails it at once. */
   async function readiness(): Promise<Record<string, string>> {
     const within = <T>(p: Promise<T>) =>
       Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
     const checks: Record<string, string> = {};
-    await Promise.all([
-      within(database.ping()).then(
-        () => (checks.database = 'ok'),
-        (err: Error) => (checks.database = `failing: ${err.message}`),
-      ),
-      ...(pubsub.kind === 'redis'
-        ? [
-            within(pubsub.ping()).then(
-              () => (checks.redis = 'ok'),
-              (err: Error) => (checks.redis = `failing: ${err.message}`),
-            ),
-          ]
-        : []),
-    ]);
+    if (stopping) checks.server = 'failing: shutting down (draining)';
+    // Just started: give Redis its first connection before calling it down.
+    await pubsub.untilConnected(2000);
+    const bus = pubsub.health;
+    if (pubsub.kind === 'redis') checks.redis = bus.up ? 'ok' : `failing: ${bus.reason ?? 'unavailable'}`;
+    await within(database.ping()).then(
+      () => (checks.database = 'ok'),
+      (err: Error) => (checks.database = `failing: ${err.message.split('\n').filter(Boolean).pop() ?? 'unavailable'}`),
+    );
     return checks;
   }
 
@@ -244,23 +270,32 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     stop: () => {
       stopping ??= (async () => {
         const log = logger.child({ component: 'shutdown' });
-        log.info('stopping: no new connections; closing WebSockets with 1001');
-        // Before the sockets close, so that shutting down does not end calls whose parties
-        // reconnect to another instance.
-        await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
+        // Draining, in this order (README, "Draining"): /readyz answers 503 and every response
+        // says `Connection: close` from now on (`stopping` is set); the listener closes, so new
+        // connections are refused, and idle keep-alive connections close.
+        log.info('draining: /readyz 503, new connections refused, keep-alive connections closed after their next response');
         const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-        await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
-        for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
-        server.closeIdleConnections();
-        const timer = setTimeout(() => {
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        const cut = setTimeout(() => {
           log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing them');
           server.closeAllConnections();
         }, config.SHUTDOWN_TIMEOUT_MS);
+        // Before the sockets close, so that shutting down does not end calls whose parties
+        // reconnect to another instance.
+        await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
+        // WebSockets: their queries and mutations in flight finish first, then 1001 (going away).
+        while (graphqlWs.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
+        for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
+        server.closeIdleConnections();
         await closed;
-        clearTimeout(timer);
+        clearTimeout(cut);
+        clearInterval(idle);
         stopSweeper();
         await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
         await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
+        databaseHealth.stop();
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
         await defenses.close().catch((err: unknown) => log.warn({ err }, 'closing the rate limits failed'));
         await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
-import { collect, startTestApp, type TestApp } from './helpers/app.js';
+import { collect, startTestApp, until, type TestApp } from './helpers/app.js';
+import { usingPostgres, usingRedis } from './helpers/database.js';
 import { workspace } from './helpers/fixtures.js';
 import { closeTicket, lineManager, openTicket, product } from './helpers/support.js';
 
@@ -304,6 +305,46 @@ describe('claims', () => {
       holderId: ben.id,
     });
   });
+
+  // Two instances need a shared database and Redis: the CI's PostgreSQL + Redis pass.
+  it.skipIf(!(usingPostgres && usingRedis))(
+    'across instances: a holder connected to two instances keeps the claim until the last of the two connections closes',
+    async () => {
+      const b = await startTestApp({}, t.db);
+      try {
+        const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
+        const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
+        const prod = await product(t, ws.admin.token, ws.id);
+        const ticket = await openTicket(t, cus.token, { workspaceId: ws.id, productId: prod.id });
+        const queue = queueEvents(ws.admin.token, ws.id);
+        await queue.next(1);
+        // Ann: one connection on each instance.
+        const onA = t.ws({ token: ann.token });
+        const onB = b.ws({ token: ann.token });
+        await Promise.all([collect(onA, QueueEvents, { workspaceId: ws.id }).next(1), collect(onB, QueueEvents, { workspaceId: ws.id }).next(1)]);
+        await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token });
+        await waitFor(queue, (r) => r.data?.supportQueueEvents.type === 'CLAIM_TAKEN');
+
+        await onA.dispose();
+        await until(() => t.app.services.connections.countFor(ann.id) === 0);
+        // A has handled the close (it asks Redis whether Ann is connected elsewhere, then would
+        // release at once); give that a moment, then the claim must still be Ann's.
+        await new Promise((r) => setTimeout(r, 500));
+        expect((await t.exec(Claim, { conversationId: ticket.id }, { token: ben.token })).data!.claimConversation).toMatchObject({ holderId: ann.id });
+        expect(queue.results.some((r) => r.data?.supportQueueEvents.type === 'CLAIM_RELEASED')).toBe(false);
+
+        await onB.dispose();
+        const gone = await waitFor(queue, (r) => r.data?.supportQueueEvents.claim?.releaseReason === 'DISCONNECTED');
+        expect(gone).toMatchObject({ conversationId: ticket.id, claim: { holderId: ann.id } });
+        expect((await t.exec(Claim, { conversationId: ticket.id }, { token: ben.token })).data!.claimConversation).toMatchObject({
+          __typename: 'ConversationClaim',
+          holderId: ben.id,
+        });
+      } finally {
+        await b.stop();
+      }
+    },
+  );
 
   it('claims one message of any conversation: replies to it are the holder’s, the rest stays open', async () => {
     const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });

@@ -178,6 +178,16 @@ export const envSchema = z.object({
   WS_MAX_CONNECTIONS_PER_USER: limit(50, 'Open graphql-ws connections one user or API key may hold on one instance.'),
   WS_MAX_SUBSCRIPTIONS: limit(100, 'Operations one graphql-ws connection may have running at once.'),
   WS_MAX_OPERATIONS: rate.prefault('300/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
+  CATCH_UP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5_000)
+    .describe(
+      'With Redis: how often each instance compares the conversations it has live subscribers on with the database and delivers what pub/sub did not ring (one query per interval, plus one read per conversation found behind). It also catches up whenever Redis comes back.',
+    ),
+  METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at GET /metrics.'),
 });
 
 type Parsed = z.infer<typeof envSchema>;

@@ -11,6 +11,8 @@ import type { Connections } from '../realtime/connections.js';
 import type { FileStorage, UrlSigner } from '../storage/index.js';
 import type { Presence } from '../realtime/presence.js';
 import type { Defenses } from '../security/index.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DatabaseHealth } from '../observability/faults.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
@@ -32,6 +34,10 @@ export interface Services {
   presence: Presence;
   /** Operation limits, rate limits and socket caps (src/security/). */
   defenses: Defenses;
+  /** Prometheus metrics of this app (GET /metrics). */
+  metrics: Metrics;
+  /** Whether the database is in an outage; turns its errors into SERVICE_UNAVAILABLE. */
+  databaseHealth: DatabaseHealth;
 }
 
 export interface Context extends Services {

@@ -22,6 +22,7 @@ export const errorCodes = {
   COST_LIMIT_EXCEEDED: 'The operation could return more than the server allows (GRAPHQL_MAX_COST); ask for smaller pages; nothing ran.',
   TOO_MANY_OPERATIONS: 'The WebSocket already runs as many operations as the server allows (WS_MAX_SUBSCRIPTIONS).',
   PERSISTED_QUERY_NOT_FOUND: 'The server accepts only trusted documents, and this is not one of them.',
+  SERVICE_UNAVAILABLE: 'The database or pub/sub is unavailable for the moment; nothing was done. Retry shortly (`retryable: true`), with the same clientMessageId for a send.',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -34,6 +35,7 @@ export interface ValidationIssue {
 
 const httpStatus: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 /** Base of every expected error. */
@@ -90,5 +92,17 @@ export class ConflictError extends AppError {
 export class InvalidCredentialsError extends AppError {
   constructor() {
     super('INVALID_CREDENTIALS', 'The email or password is incorrect.');
+  }
+}
+
+/**
+ * The database or pub/sub is down (an outage, not a bug): the client may retry the same request,
+ * and a send retried with the same clientMessageId is stored once. HTTP 503.
+ */
+export class ServiceUnavailableError extends AppError {
+  readonly dependency: string;
+  constructor(dependency: 'database' | 'pub/sub') {
+    super('SERVICE_UNAVAILABLE', `The ${dependency} is unavailable for the moment; retry shortly.`, { retryable: true, dependency });
+    this.dependency = dependency;
   }
 }

@@ -13,7 +13,8 @@ import { PubSub as MemoryEngine, type PubSubEngine } from 'graphql-subscriptions
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError } from '../graphql/errors.js';
+import { AppError, ServiceUnavailableError } from '../graphql/errors.js';
+import { OutageLog } from '../observability/outage.js';
 import type { TopicName, Topics } from './topics.js';
 
 export class SlowConsumerError extends AppError {
@@ -26,6 +27,9 @@ export class SlowConsumerError extends AppError {
 }
 
 const subscribed = new WeakMap<object, Promise<void>>();
+
+/** The longest a caller awaiting {@link PubSub.publish} waits for Redis' acknowledgement. */
+export const PUBLISH_WAIT_MS = 100;
 
 /**
  * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
@@ -83,6 +87,12 @@ export interface PubSubOptions {
   logger: Logger;
   /** Redis URL; in-memory when omitted. */
   redisUrl?: string;
+  /**
+   * Publishes sent to Redis and not yet acknowledged, at most; past it (or while Redis is down) an
+   * event is not rung but delivered to this instance's own subscribers, and the other instances
+   * recover it by catching up from the database. Default 10,000.
+   */
+  publishBuffer?: number;
 }
 
 /** Counters for metrics and tests; shared by a PubSub and its {@link PubSub.withOverflowHandler} views. */
@@ -93,6 +103,28 @@ export interface PubSubStats {
   subscribers: number;
   /** Subscribers ended because their queue overflowed. */
   overflows: number;
+  /** Events handed to a subscriber's queue (one per subscriber per event). */
+  deliveries: number;
+  /** Events not sent to Redis (down, or the publish buffer full); delivered locally only. */
+  dropped: number;
+  /** Publishes Redis refused or that failed on the way (whether other instances heard them is unknown). */
+  failed: number;
+  /** Times Redis came back and this instance's subscriptions were confirmed again. */
+  resubscribed: number;
+}
+
+/** Where pub/sub stands, for /readyz and metrics. */
+export interface PubSubHealth {
+  up: boolean;
+  /** What is failing, while down. */
+  reason?: string;
+}
+
+/** A channel this instance has subscribers on. */
+interface LocalChannel {
+  handlers: Set<(payload: never) => void>;
+  /** The highest position this instance has delivered on it (see {@link PubSub.trackPositions}); -1 when unknown. */
+  seen: number;
 }
 
 /** What a PubSub and its views share: one engine, one set of connections and counters. */
@@ -102,6 +134,16 @@ interface Core {
   queueLimit: number;
   logger: Logger;
   stats: PubSubStats;
+  /** This instance's subscribers, by channel: what {@link PubSub.deliverLocally} reaches. */
+  local: Map<string, LocalChannel>;
+  /** Per topic, how to read an event's position (see {@link PubSub.trackPositions}). */
+  positionReaders: Map<string, (payload: never) => number | undefined>;
+  /** Publishes in flight to Redis. */
+  inFlight: number;
+  publishBuffer: number;
+  outage: OutageLog;
+  /** Told once the subscriber connection is back and its channels are subscribed again. */
+  resubscribedListeners: Set<() => void>;
 }
 
 export class PubSub {
@@ -113,15 +155,63 @@ export class PubSub {
   constructor(options: PubSubOptions) {
     const logger = options.logger.child({ component: 'pubsub' });
     const redisClients: Redis[] = [];
+    const outage = new OutageLog(logger, 'pub/sub (Redis)');
+    const resubscribedListeners = new Set<() => void>();
     let engine: PubSubEngine;
+    const stats: PubSubStats = { published: 0, subscribers: 0, overflows: 0, deliveries: 0, dropped: 0, failed: 0, resubscribed: 0 };
     if (options.redisUrl) {
+      const states = new Map<string, string>();
+      // Down while either connection is not ready; one line opens the outage and one closes it,
+      // however many reconnection attempts and errors fall in between.
+      const update = () => {
+        const failing = [...states].filter(([, state]) => state !== 'ready');
+        if (failing.length === 0) outage.ended();
+        // Still connecting at start is not an outage (health says "not up yet" meanwhile).
+        else if (outage.seenUp) outage.began(failing.map(([role, state]) => `${role} connection ${state}`).join(', '));
+      };
       const make = (role: string) => {
-        const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 3, lazyConnect: false });
-        client.on('error', (err) => logger.error({ err, role }, 'redis connection error'));
+        // While Redis is down nothing waits for it: publishes are not sent (see publish()) and new
+        // subscriptions are refused at once (SERVICE_UNAVAILABLE). Commands queued while
+        // starting up are sent once connected.
+        const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: false });
+        states.set(role, 'connecting');
+        client.on('error', (err) => outage.error(err, { role }));
+        client.on('ready', () => {
+          states.set(role, 'ready');
+          update();
+        });
+        for (const event of ['close', 'reconnecting', 'end'] as const) {
+          client.on(event, () => {
+            states.set(role, event === 'close' ? 'closed' : event);
+            update();
+          });
+        }
         redisClients.push(client);
         return client;
       };
-      engine = new RedisPubSub({ publisher: make('publisher'), subscriber: make('subscriber') });
+      const publisher = make('publisher');
+      const subscriber = make('subscriber');
+      let readyBefore = false;
+      subscriber.on('ready', () => {
+        if (!readyBefore) {
+          readyBefore = true;
+          return;
+        }
+        // ioredis sends its SUBSCRIBEs again right after emitting 'ready'; a PING queued behind
+        // them answers once they are all acknowledged: from then on nothing published is missed,
+        // and whatever was missed meanwhile is in the database for the catch-up.
+        setImmediate(() => {
+          subscriber.ping().then(
+            () => {
+              stats.resubscribed++;
+              logger.info('subscriptions confirmed again after a Redis reconnect; catching up from the database');
+              for (const listener of resubscribedListeners) listener();
+            },
+            (err: unknown) => logger.warn({ err }, 'could not confirm the subscriptions after a Redis reconnect'),
+          );
+        });
+      });
+      engine = new RedisPubSub({ publisher, subscriber });
       this.kind = 'redis';
     } else {
       // Hundreds of subscribers of one conversation are normal: no listener-count warning.
@@ -129,13 +219,20 @@ export class PubSub {
       emitter.setMaxListeners(0);
       engine = new MemoryEngine({ eventEmitter: emitter });
       this.kind = 'memory';
+      outage.ended();
     }
     this.core = {
       engine,
       redisClients,
       queueLimit: options.queueLimit,
       logger,
-      stats: { published: 0, subscribers: 0, overflows: 0 },
+      stats,
+      local: new Map(),
+      positionReaders: new Map(),
+      inFlight: 0,
+      publishBuffer: options.publishBuffer ?? 10_000,
+      outage,
+      resubscribedListeners,
     };
   }
 
@@ -162,16 +259,116 @@ export class PubSub {
   }
 
   /**
-   * Announces an event. Never throws: the database already holds what the event says, so a
-   * failed publish is logged and subscribers recover it by resuming from their cursor.
+   * Announces an event. Never throws and never waits long for Redis (at most
+   * {@link PUBLISH_WAIT_MS}): the database already holds what the event says, so the request that
+   * committed it answers. With Redis the event is rung asynchronously (ioredis keeps the order of
+   * the commands it sends); while Redis is down,
+   * or when {@link PubSubOptions.publishBuffer} publishes are already waiting for it, the event is
+   * not sent but handed to this instance's own subscribers, and the other instances recover it
+   * from the database when they catch up (after Redis returns, or by their periodic position check).
    */
-  async publish<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> {
-    this.core.stats.published++;
-    try {
-      await this.core.engine.publish(`${topic}:${key}`, payload);
-    } catch (err) {
-      this.core.logger.error({ err, topic, key }, 'publish failed; subscribers will catch up by cursor');
+  publish<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> {
+    // (An async function would do, but the memory and dropped paths must not add a tick.)
+    const core = this.core;
+    core.stats.published++;
+    const channel = `${topic}:${key}`;
+    if (this.kind === 'memory') {
+      // Synchronous emit: nothing can be lost in memory.
+      void core.engine.publish(channel, payload).catch((err: unknown) => core.logger.error({ err, channel }, 'publish failed'));
+      return Promise.resolve();
     }
+    const publisher = core.redisClients[0]!;
+    if (publisher.status !== 'ready' || core.inFlight >= core.publishBuffer) {
+      core.stats.dropped++;
+      this.deliverLocally(topic, key, payload);
+      return Promise.resolve();
+    }
+    core.inFlight++;
+    const sent = core.engine.publish(channel, payload).then(
+      () => {
+        core.inFlight--;
+      },
+      (err: unknown) => {
+        core.inFlight--;
+        core.stats.failed++;
+        // During an outage its own line says it all; otherwise each failure is worth a line.
+        if (core.outage.down) core.logger.debug({ err, channel }, 'publish failed during an outage');
+        else core.logger.warn({ err, channel }, 'publish failed; subscribers will catch up from the database');
+      },
+    );
+    // Resolves when Redis acknowledged (a fraction of a millisecond when it is up, so callers
+    // that await see their event rung, in order), but never later than PUBLISH_WAIT_MS: a publish
+    // caught by Redis going down is left to finish or fail on its own.
+    return Promise.race([sent, new Promise<void>((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS).unref())]);
+  }
+
+  /**
+   * Hands an event to this instance's subscribers of a channel only, as if it had come from
+   * pub/sub: for events Redis could not ring, and for the catch-up, which reads from the database
+   * what an instance missed and gives it to every local subscriber at once (one read, not one per
+   * subscriber). Subscribers drop duplicates by their cursor.
+   */
+  deliverLocally<K extends TopicName>(topic: K, key: string, payload: Topics[K]): void {
+    const channel = this.core.local.get(`${topic}:${key}`);
+    if (!channel) return;
+    for (const handler of [...channel.handlers]) (handler as (p: Topics[K]) => void)(payload);
+  }
+
+  /** Whether this instance has a subscriber on the channel now. */
+  hasLocalSubscribers(topic: TopicName, key: string): boolean {
+    return this.core.local.has(`${topic}:${key}`);
+  }
+
+  /**
+   * Keeps, for each channel of `topic` this instance has subscribers on, the highest position
+   * (`read` of each event delivered, e.g. a conversation's seq) it delivered there: what the
+   * catch-up compares with the database to tell what this instance missed.
+   */
+  trackPositions<K extends TopicName>(topic: K, read: (payload: Topics[K]) => number | undefined): void {
+    this.core.positionReaders.set(topic, read as (payload: never) => number | undefined);
+  }
+
+  /**
+   * Gives a channel whose position is not known yet (no event delivered on it since this instance
+   * subscribed) the position a stream read from the database. Only then: raising a known position
+   * would hide from the catch-up what this instance's other subscribers missed.
+   */
+  notePosition(topic: TopicName, key: string, position: number): void {
+    const channel = this.core.local.get(`${topic}:${key}`);
+    if (channel && channel.seen < 0) channel.seen = position;
+  }
+
+  /** The channels of `topic` this instance has subscribers on, with the position it delivered (-1 unknown). */
+  localPositions(topic: TopicName): Map<string, number> {
+    const prefix = `${topic}:`;
+    const out = new Map<string, number>();
+    for (const [name, channel] of this.core.local) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), channel.seen);
+    return out;
+  }
+
+  /** Up or down, and what is failing: /readyz and metrics. In memory: always up. */
+  get health(): PubSubHealth {
+    const { outage } = this.core;
+    if (!outage.seenUp) return { up: false, reason: 'connecting to Redis' };
+    return outage.down ? { up: false, reason: outage.reason } : { up: true };
+  }
+
+  /**
+   * Resolves once pub/sub has connected for the first time (at once in memory, or when it already
+   * did, even if it is down now), or after `timeoutMs` regardless.
+   */
+  async untilConnected(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.core.outage.seenUp && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * Calls `listener` each time Redis came back and every subscription of this instance is
+   * subscribed again; returns a function that removes it.
+   */
+  onResubscribed(listener: () => void): () => void {
+    this.core.resubscribedListeners.add(listener);
+    return () => this.core.resubscribedListeners.delete(listener);
   }
 
   /** Subscribes to one channel; the iterator's `return()` unsubscribes. */
@@ -193,16 +390,24 @@ export class PubSub {
     let overflowed = false;
     const ids: Promise<number>[] = [];
 
+    const { local } = this.core;
+    const names = channels.map(([t, k]) => `${t}:${k}`);
     const cleanup = () => {
       if (done) return;
       done = true;
       options.signal?.removeEventListener('abort', end);
       stats.subscribers--;
       queue.length = 0;
+      names.forEach((name, i) => {
+        const channel = local.get(name);
+        channel?.handlers.delete(handlers[i] as never);
+        if (channel?.handlers.size === 0) local.delete(name);
+      });
       for (const id of ids) id.then((n) => engine.unsubscribe(n)).catch(() => undefined);
     };
     const onMessage = (payload: Topics[K]) => {
       if (done) return;
+      stats.deliveries++;
       if (waiting) {
         const resolve = waiting;
         waiting = failWaiting = null;
@@ -220,11 +425,46 @@ export class PubSub {
       }
       queue.push(payload);
     };
-    stats.subscribers++;
-    for (const [topic, key] of channels) {
-      ids.push(engine.subscribe(`${topic}:${key}`, onMessage, {}));
+    if (this.core.outage.down) {
+      // Refused at once rather than waiting for Redis: the client retries (it is told so).
+      const refused: AsyncIterableIterator<Topics[K]> = {
+        next: () => Promise.reject(new ServiceUnavailableError('pub/sub')),
+        return: async () => ({ value: undefined, done: true }),
+        throw: async (err) => {
+          throw err;
+        },
+        [Symbol.asyncIterator]: () => refused,
+      };
+      const failed = Promise.reject(new ServiceUnavailableError('pub/sub'));
+      failed.catch(() => undefined);
+      subscribed.set(refused, failed);
+      return refused;
     }
-    const ready = Promise.all(ids);
+    stats.subscribers++;
+    const handlers = channels.map(([topic], i) => {
+      const read = this.core.positionReaders.get(topic) as ((payload: Topics[K]) => number | undefined) | undefined;
+      if (!read) return onMessage;
+      const name = names[i]!;
+      return (payload: Topics[K]) => {
+        const channel = local.get(name);
+        const position = read(payload);
+        if (channel && position !== undefined && position > channel.seen) channel.seen = position;
+        onMessage(payload);
+      };
+    });
+    names.forEach((name, i) => {
+      let channel = local.get(name);
+      if (!channel) local.set(name, (channel = { handlers: new Set(), seen: -1 }));
+      channel.handlers.add(handlers[i] as never);
+      ids.push(engine.subscribe(name, handlers[i]!, {}));
+    });
+    // Redis down: SUBSCRIBE fails at once (no offline queue); the client is told to retry.
+    const ready = Promise.all(ids).catch((err: unknown) => {
+      logger.debug({ err, channels: names }, 'subscribe failed');
+      cleanup();
+      throw new ServiceUnavailableError('pub/sub');
+    });
+    ready.catch(() => undefined);
     if (options.onReady) ready.then(options.onReady, () => undefined);
     const end = () => {
       cleanup();
@@ -264,11 +504,13 @@ export class PubSub {
         return iterator;
       },
     };
-    subscribed.set(iterator, ready.then(() => undefined));
+    const live = ready.then(() => undefined);
+    live.catch(() => undefined);
+    subscribed.set(iterator, live);
     return iterator;
   }
 
-  /** Resolves when Redis answers (or at once in memory); used by /readyz. */
+  /** Resolves when Redis answers (or at once in memory). */
   async ping(): Promise<void> {
     await Promise.all(this.core.redisClients.map((c) => c.ping()));
   }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
 import { clientAddress, legacyCallerAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
+import { withRequestId } from '../observability/errors.js';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -23,20 +24,26 @@ export interface ServerContext {
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
 
-export function maskUnexpected(logger: Logger) {
-  return (error: unknown): Error => {
-    if (error instanceof GraphQLError) {
-      const original = error.originalError;
-      // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
-      if (!original || original instanceof GraphQLError) return error;
-    }
-    const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-    logger.error({ err: original, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
-    return new GraphQLError('Unexpected error.', {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-    });
-  };
+/**
+ * `classifyFault` turns an outage of a dependency (the database unreachable) into a typed,
+ * retryable error, logged once per outage by its owner rather than here per request.
+ */
+export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) => GraphQLError | null) {
+  return (error: unknown): Error => withRequestId(mask(logger, error, classifyFault));
+}
+
+function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) => GraphQLError | null): GraphQLError {
+  if (error instanceof GraphQLError) {
+    const original = error.originalError;
+    // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
+    if (!original || original instanceof GraphQLError) return error;
+  }
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  const fault = classifyFault?.(original);
+  if (fault) return new GraphQLError(fault.message, { path, extensions: fault.extensions });
+  logger.error({ err: original, path }, 'unexpected error');
+  return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
 export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
@@ -61,12 +68,16 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
         }
       : false,
     renderGraphiQL,
-    maskedErrors: { maskError: maskUnexpected(logger), isDev: false },
+    maskedErrors: { maskError: maskUnexpected(logger, (err) => services.databaseHealth.classify(err)), isDev: false },
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),
       info: (...args) => logger.info({ args }, 'yoga'),
       warn: (...args) => logger.warn({ args }, 'yoga'),
-      error: (...args) => logger.error({ args }, 'yoga'),
+      // Yoga logs every error its maskError replaced; maskUnexpected has already logged the
+      // unexpected ones (with their stack) and outages are logged once per outage, so these
+      // would be second lines for the same failure.
+      error: (...args) =>
+        args.some((a) => a instanceof Error) ? logger.debug({ args }, 'yoga: error already handled') : logger.error({ args }, 'yoga'),
     },
     context: async ({ request, credential, connectionId, req }) => {
       const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));

@@ -26,6 +26,7 @@ import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
 import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
+import { runInRequest } from '../observability/request-context.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -54,6 +55,8 @@ type Envelope = ReturnType<Yoga['getEnveloped']>;
 interface RootValue {
   execute: Envelope['execute'];
   subscribe: Envelope['subscribe'];
+  /** `<connection id>/<operation id>`: in every log line and error of the operation. */
+  requestId: string;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -131,8 +134,9 @@ function endWithError(
  * behind what the client has not read yet, so a client that never reads again is cut off after
  * the grace period. Safe to call more than once.
  */
-export function closeSlowConsumer(socket: WebSocket, why: string, logger: Services['logger']): void {
+export function closeSlowConsumer(socket: WebSocket, why: string, logger: Services['logger'], metrics?: Services['metrics']): void {
   if (socket.readyState !== WebSocket.OPEN) return;
+  metrics?.slowConsumerCloses.inc();
   logger.warn({ why, bufferedBytes: socket.bufferedAmount }, 'closing a slow consumer');
   socket.close(SLOW_CONSUMER_CLOSE_CODE, closeReason(SLOW_CONSUMER_REASON));
   const cut = setTimeout(() => socket.terminate(), SLOW_CONSUMER_CLOSE_GRACE_MS);
@@ -145,7 +149,7 @@ export function closeSlowConsumer(socket: WebSocket, why: string, logger: Servic
  * would go past `maxBytes` closes the socket as a slow consumer instead. graphql-ws sends through
  * `socket.send`, so the cap is applied there, per socket.
  */
-function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services['logger']): void {
+function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services['logger'], metrics: Services['metrics']): void {
   type Send = (data: string | Buffer, options: object, cb?: (err?: Error) => void) => void;
   const send = socket.send as unknown as Send;
   const capped = (data: string | Buffer, options?: object | ((err?: Error) => void), cb?: (err?: Error) => void) => {
@@ -155,7 +159,7 @@ function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services[
     }
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount + size > maxBytes) {
-      closeSlowConsumer(socket, `more than ${maxBytes} bytes unsent`, logger);
+      closeSlowConsumer(socket, `more than ${maxBytes} bytes unsent`, logger, metrics);
       // Dropped, not failed: the client recovers it by resuming from its cursor.
       cb?.();
       return;
@@ -170,16 +174,31 @@ export function attachGraphQLWs(
   yoga: Yoga,
   services: Services,
   mask: (error: unknown) => Error,
-): { dispose: () => void | Promise<void> } {
+): { dispose: () => void | Promise<void>; inFlight: () => number } {
   const logger = services.logger.child({ component: 'ws' });
+  // Queries and mutations running now: a draining server closes sockets once they are done.
+  let inFlight = 0;
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
-  wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger));
-  return useServer<Record<string, unknown> | undefined, Extra>(
+  wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger, services.metrics));
+  const server = useServer<Record<string, unknown> | undefined, Extra>(
     {
-      execute: (args) => (args.rootValue as RootValue).execute(args as ExecutionArgs),
-      subscribe: async (args) => {
-        const result = await (args.rootValue as RootValue).subscribe(args as ExecutionArgs);
-        return isAsyncIterable(result) ? endWithError(result as AsyncIterable<ExecutionResult>, mask) : result;
+      execute: (args) => {
+        const root = args.rootValue as RootValue;
+        inFlight++;
+        return runInRequest(root.requestId, async () => {
+          try {
+            return await root.execute(args as ExecutionArgs);
+          } finally {
+            inFlight--;
+          }
+        });
+      },
+      subscribe: (args) => {
+        const root = args.rootValue as RootValue;
+        return runInRequest(root.requestId, async () => {
+          const result = await root.subscribe(args as ExecutionArgs);
+          return isAsyncIterable(result) ? endWithError(result as AsyncIterable<ExecutionResult>, mask) : result;
+        });
       },
       onConnect: async (ctx) => {
         try {
@@ -199,7 +218,7 @@ export function attachGraphQLWs(
           ctx.extra.socket.once('close', (code: number) => services.connections.close(connectionId, code));
           const socket = ctx.extra.socket;
           ctx.extra.pubsub = services.pubsub.withOverflowHandler(() =>
-            closeSlowConsumer(socket, 'a subscription queue overflowed', logger),
+            closeSlowConsumer(socket, 'a subscription queue overflowed', logger, services.metrics),
           );
           return true;
         } catch (err) {
@@ -252,7 +271,7 @@ export function attachGraphQLWs(
             document,
             variableValues: payload.variables,
             contextValue,
-            rootValue: { execute, subscribe } satisfies RootValue,
+            rootValue: { execute, subscribe, requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}` } satisfies RootValue,
           };
           running.add(id);
           return args;
@@ -265,4 +284,5 @@ export function attachGraphQLWs(
     },
     wss,
   );
+  return { dispose: () => server.dispose(), inFlight: () => inFlight };
 }

@@ -104,7 +104,7 @@ export class CallWorker implements RingTimers {
   sweep(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     this.sweeping ??= this.sweepOnce()
-      .catch((err: unknown) => this.services.logger.error({ err }, 'call sweep failed'))
+      .catch((err: unknown) => (this.services.databaseHealth.classify(err) ? undefined : this.services.logger.error({ err }, 'call sweep failed')))
       .finally(() => {
         this.sweeping = null;
       });
@@ -179,10 +179,24 @@ export class CallWorker implements RingTimers {
   }
 }
 
+/** Per app (by its connection registry): who has a live connection on any instance. */
+const presences = new WeakMap<object, Presence>();
+
+/**
+ * The users among `userIds` with a live WebSocket on any instance (with Redis; this instance's
+ * alone otherwise). The count of the connection that just closed is written before this reads, so
+ * of two instances losing a user's last connections together, the later one sees none anywhere.
+ */
+export function connectedAnywhere(services: Services, userIds: readonly string[]): Promise<Set<string>> {
+  const presence = presences.get(services.connections) ?? new LocalPresence(services.connections);
+  return presence.connectedAmong(userIds);
+}
+
 export function startCallWorker(services: Services): CallWorker {
   const presence = services.config.REDIS_URL
     ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
     : new LocalPresence(services.connections);
+  presences.set(services.connections, presence);
   const worker = new CallWorker(services, presence);
   worker.start();
   return worker;

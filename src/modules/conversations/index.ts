@@ -8,3 +8,4 @@ import './chatbot.js';
 import './threads.js';
 import './typing.js';
 import './search.js';
+import './catch-up.js';

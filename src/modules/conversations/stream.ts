@@ -103,6 +103,8 @@ async function* events(
         yield event;
       }
     }
+    // From here this instance's catch-up watches the conversation for us (catch-up.ts).
+    ctx.pubsub.notePosition('conversation', conversationId, cursor);
 
     for (;;) {
       nextLive ??= live.next();

@@ -1,11 +1,13 @@
 /**
  * The support desk's background work, one per app: every SUPPORT_SWEEP_INTERVAL_MS it releases
  * lapsed claims and recomputes urgency as customers' waits grow; and when a user's last live
- * connection on this instance closes, it releases the claims they hold.
+ * connection on this instance closes and they have none on any other instance either (calls'
+ * cross-instance presence, in Redis), it releases the claims they hold.
  */
 import { runInBackground } from '../../background.js';
 import { expireLapsedClaims, releaseClaimsOf } from './claims.js';
 import { sweepUrgency } from './attention.js';
+import { connectedAnywhere } from '../calls/worker.js';
 
 runInBackground((services) => {
   const logger = services.logger.child({ component: 'support' });
@@ -16,8 +18,15 @@ runInBackground((services) => {
   };
 
   const onClosed = (info: { userId: string | null }, { remaining }: { remaining: number }) => {
-    if (remaining > 0 || !info.userId) return;
-    track(releaseClaimsOf(services, info.userId, 'DISCONNECTED').catch((err: unknown) => logger.error({ err }, 'releasing a disconnected holder’s claims failed')));
+    const userId = info.userId;
+    if (remaining > 0 || !userId) return;
+    track(
+      (async () => {
+        // Still connected through another instance: the claim stays (its lease still bounds it).
+        if ((await connectedAnywhere(services, [userId])).has(userId)) return;
+        await releaseClaimsOf(services, userId, 'DISCONNECTED');
+      })().catch((err: unknown) => logger.error({ err }, 'releasing a disconnected holder’s claims failed; the lease will end them')),
+    );
   };
   services.connections.on('closed', onClosed);
 
@@ -30,7 +39,8 @@ runInBackground((services) => {
         await expireLapsedClaims(services);
         await sweepUrgency(services);
       })()
-        .catch((err: unknown) => logger.error({ err }, 'support sweep failed'))
+        // During a database outage its own lines say it (once), not one per sweep.
+        .catch((err: unknown) => (services.databaseHealth.classify(err) ? undefined : logger.error({ err }, 'support sweep failed')))
         .finally(() => (sweeping = false)),
     );
   }, services.config.SUPPORT_SWEEP_INTERVAL_MS);
