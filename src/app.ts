@@ -29,6 +29,7 @@ import { createFileHandler, isFilePath } from './modules/attachments/download.js
 import { startFileSweeper } from './modules/attachments/sweep.js';
 import { startBackground } from './background.js';
 import { startCallWorker } from './modules/calls/worker.js';
+import { startWebhookWorker } from './modules/webhooks/worker.js';
 
 export interface App {
   readonly config: Config;
@@ -124,6 +125,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const callWorker = startCallWorker(services);
 
   const stopBackground = startBackground(services);
+  // Webhook deliveries, including what was queued while no instance ran.
+  const stopWebhooks = startWebhookWorker(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }));
   const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
@@ -239,6 +242,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         // Before the sockets close, so that shutting down does not end calls whose parties
         // reconnect to another instance.
         await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
+        // Attempts in flight are aborted and released for any instance to send again.
+        await stopWebhooks().catch((err: unknown) => log.warn({ err }, 'stopping the webhook worker failed'));
         const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
         await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
         for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
