@@ -144,6 +144,34 @@ const UpdateEndpoint = graphql(`
   }
 `);
 
+const Rotate = graphql(`
+  mutation WebhookRotate($id: ID!) {
+    rotateWebhookSecret(id: $id) {
+      __typename
+      ... on WebhookEndpointSecret {
+        secret
+      }
+      ... on Error {
+        code
+      }
+    }
+  }
+`);
+
+const DeleteEndpoint = graphql(`
+  mutation WebhookDeleteEndpoint($id: ID!) {
+    deleteWebhookEndpoint(id: $id) {
+      __typename
+      ... on DeletedWebhookEndpoint {
+        id
+      }
+      ... on Error {
+        code
+      }
+    }
+  }
+`);
+
 const Endpoints = graphql(`
   query WebhookEndpoints($workspaceId: ID!) {
     webhookEndpoints(workspaceId: $workspaceId) {
@@ -493,6 +521,65 @@ describe('webhooks', () => {
     } finally {
       await local.close();
       await app.close();
+    }
+  });
+
+  it('lets admins manage endpoints: bad input and other roles refused, disabled ones skipped, rotated secrets sign', async () => {
+    const local = await Receiver.start();
+    try {
+      const ws = await workspace(t, { agent: 'AGENT' });
+      const { admin, people } = ws;
+      const input = { workspaceId: ws.id, url: local.url, eventTypes: ['MESSAGE_CREATED'] as WebhookEventType[] };
+      const agentTry = await t.exec(CreateEndpointDoc, { input }, { token: people.agent!.token });
+      expect(agentTry.data?.createWebhookEndpoint).toMatchObject({ code: 'FORBIDDEN' });
+      const stranger = await workspace(t);
+      expect((await t.exec(CreateEndpointDoc, { input }, { token: stranger.admin.token })).data?.createWebhookEndpoint).toMatchObject({ code: 'NOT_FOUND' });
+      expect((await t.exec(CreateEndpointDoc, { input: { ...input, eventTypes: [] } }, { token: admin.token })).data?.createWebhookEndpoint).toMatchObject({
+        code: 'BAD_USER_INPUT',
+      });
+      expect(await t.app.services.db.webhookEndpoint.count({ where: { workspaceId: ws.id } })).toBe(0);
+
+      const { id: endpointId, secret } = await register(t, admin.token, ws.id, local.url, ['MESSAGE_CREATED']);
+      // Disabled: nothing is recorded for it, nothing is sent.
+      expect((await t.exec(UpdateEndpoint, { input: { id: endpointId, enabled: false } }, { token: admin.token })).data?.updateWebhookEndpoint).toMatchObject({
+        enabled: false,
+      });
+      expect((await t.exec(UpdateEndpoint, { input: { id: endpointId, enabled: true } }, { token: people.agent!.token })).data?.updateWebhookEndpoint).toMatchObject({
+        code: 'FORBIDDEN',
+      });
+      const r = await room(t, admin.token, ws.id);
+      for (const body of ['one', 'two', 'three']) await send(t, admin.token, r, body);
+      const worker = webhookWorker(t.app.services)!;
+      worker.kick();
+      await worker.settled();
+      expect(local.requests).toHaveLength(0);
+      expect(await t.app.services.db.webhookDelivery.count({ where: { endpointId } })).toBe(0);
+      // Rotated while disabled: what is sent from now on is signed with the new secret only.
+      const rotated = await t.exec(Rotate, { id: endpointId }, { token: admin.token });
+      if (rotated.data?.rotateWebhookSecret.__typename !== 'WebhookEndpointSecret') throw new Error(JSON.stringify(rotated));
+      const fresh = rotated.data.rotateWebhookSecret.secret;
+      expect(fresh).not.toBe(secret);
+      // Enabled again: what happens from now on is sent.
+      await t.exec(UpdateEndpoint, { input: { id: endpointId, enabled: true } }, { token: admin.token });
+      for (const body of ['four', 'five', 'six']) await send(t, admin.token, r, body);
+      await local.until(() => local.requests.length === 3, 20_000, 'the events after enabling');
+      expect(local.requests.map((q) => q.body.data.message.body)).toEqual(['four', 'five', 'six']);
+      expect(local.requests.map((q) => q.body.sequence)).toEqual([1, 2, 3]);
+      for (const q of local.requests) {
+        expect(verifyAsReadme(fresh, q.raw, q.headers['webhook-signature'] as string)).toBe(true);
+        expect(verifyAsReadme(secret, q.raw, q.headers['webhook-signature'] as string)).toBe(false);
+      }
+      // Deleted: its deliveries go with it, and it hears nothing more.
+      await worker.settled();
+      const deleted = await t.exec(DeleteEndpoint, { id: endpointId }, { token: admin.token });
+      expect(deleted.data?.deleteWebhookEndpoint).toMatchObject({ __typename: 'DeletedWebhookEndpoint', id: endpointId });
+      await send(t, admin.token, r, 'after delete');
+      worker.kick();
+      await worker.settled();
+      expect(local.requests).toHaveLength(3);
+      expect(await t.app.services.db.webhookDelivery.count({ where: { endpointId } })).toBe(0);
+    } finally {
+      await local.close();
     }
   });
 

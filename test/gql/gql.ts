@@ -183,6 +183,8 @@ type Documents = {
     "\n  mutation WebhookEndCall($callId: ID!) {\n    endCall(callId: $callId) {\n      __typename\n      ... on Call {\n        status\n      }\n    }\n  }\n": typeof types.WebhookEndCallDocument,
     "\n  mutation WebhookRedeliver($id: ID!) {\n    redeliverWebhook(id: $id) {\n      __typename\n      ... on WebhookDelivery {\n        status\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WebhookRedeliverDocument,
     "\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WebhookUpdateDocument,
+    "\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.WebhookRotateDocument,
+    "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.WebhookDeleteEndpointDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": typeof types.WebhookEndpointsDocument,
 };
 const documents: Documents = {
@@ -355,6 +357,8 @@ const documents: Documents = {
     "\n  mutation WebhookEndCall($callId: ID!) {\n    endCall(callId: $callId) {\n      __typename\n      ... on Call {\n        status\n      }\n    }\n  }\n": types.WebhookEndCallDocument,
     "\n  mutation WebhookRedeliver($id: ID!) {\n    redeliverWebhook(id: $id) {\n      __typename\n      ... on WebhookDelivery {\n        status\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WebhookRedeliverDocument,
     "\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WebhookUpdateDocument,
+    "\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.WebhookRotateDocument,
+    "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.WebhookDeleteEndpointDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": types.WebhookEndpointsDocument,
 };
 
@@ -1048,6 +1052,14 @@ export function graphql(source: "\n  mutation WebhookRedeliver($id: ID!) {\n    
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -60,7 +60,7 @@ const UpdateWebhookEndpointInput = builder.inputType('UpdateWebhookEndpointInput
     description: t.string({ required: false, description: 'What it is for.', validate: description }),
     enabled: t.boolean({
       required: false,
-      description: 'Disable to stop sending (events are still queued for it); enable to send what was queued, in order.',
+      description: 'Disable to stop sending: events from then on are not recorded for it, and what was already queued waits until it is enabled again.',
     }),
   }),
 });

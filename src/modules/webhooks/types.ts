@@ -52,7 +52,9 @@ export const WebhookEndpointRef = builder.prismaObject('WebhookEndpoint', {
       resolve: (e) => e.eventTypes.map(toEnumValue),
     }),
     enabled: t.exposeBoolean('enabled', {
-      description: 'Whether it receives events. While disabled, events are still queued for it and are sent, in order, once it is enabled again.',
+      description:
+        'Whether it receives events. Events that happen while it is disabled are not recorded for it; deliveries queued before it was ' +
+        'disabled wait, and go out in order once it is enabled again.',
     }),
     secretHint: t.string({
       description: 'The last four characters of its signing secret, to tell which one a receiver holds; the secret itself is never shown again.',
