@@ -29,7 +29,7 @@ const FAST = {
   WEBHOOK_POLL_INTERVAL_MS: '50',
   WEBHOOK_RETRY_BASE_MS: '50',
   WEBHOOK_RETRY_MAX_MS: '200',
-  WEBHOOK_TIMEOUT_MS: '3000',
+  WEBHOOK_TIMEOUT_MS: '10000',
 };
 
 const ALL_TYPES: WebhookEventType[] = [
@@ -335,10 +335,10 @@ describe('webhooks', () => {
     const stranger = await workspace(t);
     const foreign = await t.exec(DeliveriesDoc, { endpointId }, { token: stranger.admin.token });
     expect(foreign.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-  });
+  }, 90_000);
 
   it('retries after a 500 and after a timeout with backoff, parks after the last attempt, and redelivers on request', async () => {
-    const app = await startTestApp({ ...FAST, WEBHOOK_TIMEOUT_MS: '1500', WEBHOOK_MAX_ATTEMPTS: '3' });
+    const app = await startTestApp({ ...FAST, WEBHOOK_TIMEOUT_MS: '2500', WEBHOOK_MAX_ATTEMPTS: '3' });
     const local = await Receiver.start();
     try {
       const ws = await workspace(app);
@@ -363,10 +363,10 @@ describe('webhooks', () => {
       expect(retried).toMatchObject({ status: 'SUCCEEDED', attempts: 3, lastStatusCode: 200, lastError: null });
       expect(retried!.attemptLog).toMatchObject([
         { number: 1, statusCode: 500, succeeded: false, error: 'HTTP 500', responseBody: 'failing on purpose (500)' },
-        { number: 2, statusCode: null, succeeded: false, error: 'timed out after 1500 ms' },
+        { number: 2, statusCode: null, succeeded: false, error: 'timed out after 2500 ms' },
         { number: 3, statusCode: 200, succeeded: true, error: null },
       ]);
-      expect(retried!.attemptLog[1]!.durationMs).toBeGreaterThanOrEqual(1400);
+      expect(retried!.attemptLog[1]!.durationMs).toBeGreaterThanOrEqual(2400);
 
       // Always 500: parked after WEBHOOK_MAX_ATTEMPTS (3).
       const before = local.requests.length;
@@ -398,7 +398,7 @@ describe('webhooks', () => {
       await local.close();
       await app.close();
     }
-  });
+  }, 90_000);
 
   it('sends one delivery of a conversation at a time, in order, while many conversations are written concurrently', async () => {
     const local = await Receiver.start();
@@ -429,7 +429,7 @@ describe('webhooks', () => {
     } finally {
       await local.close();
     }
-  });
+  }, 90_000);
 
   it('keeps answering the API while the endpoint holds every delivery open', async () => {
     const app = await startTestApp({ ...FAST, WEBHOOK_TIMEOUT_MS: '60000', WEBHOOK_CONCURRENCY: '4' });
@@ -456,7 +456,7 @@ describe('webhooks', () => {
       await local.close();
       await app.close();
     }
-  });
+  }, 90_000);
 
   it('refuses loopback endpoints at registration and at delivery when WEBHOOK_ALLOW_LOOPBACK is off', async () => {
     const app = await startTestApp({ ...FAST, WEBHOOK_ALLOW_LOOPBACK: 'false', WEBHOOK_MAX_ATTEMPTS: '1' });
@@ -522,7 +522,7 @@ describe('webhooks', () => {
       await local.close();
       await app.close();
     }
-  });
+  }, 90_000);
 
   it('lets admins manage endpoints: bad input and other roles refused, disabled ones skipped, rotated secrets sign', async () => {
     const local = await Receiver.start();
@@ -581,7 +581,7 @@ describe('webhooks', () => {
     } finally {
       await local.close();
     }
-  });
+  }, 90_000);
 
   it('delivers what was queued while every instance was stopped, once one starts again', async () => {
     // An instance that serves the API but delivers nothing (WEBHOOK_WORKER=false) queues events…
@@ -609,7 +609,7 @@ describe('webhooks', () => {
       await reader?.stop();
       await writer.close();
     }
-  });
+  }, 90_000);
 
   // PGlite is an embedded, single-process database: two apps cannot open one data directory at
   // once, so two instances sharing a database run on the PostgreSQL pass only.
@@ -650,7 +650,7 @@ describe('webhooks', () => {
       for (const inst of instances) await inst.stop();
       await writer.close();
     }
-  });
+  }, 90_000);
 });
 
 /** Deliveries of an endpoint counted by status, read from the database. */

@@ -217,15 +217,19 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
   };
 
   if (ringing.length === 0) {
-    const call = await ctx.db.call.create({
-      data: {
-        ...base,
-        status: 'BUSY',
-        endReason: 'BUSY',
-        endedAt: now,
-        participants: { create: [{ userId: me, role: 'CALLER' }, ...calleeIds.map((userId) => ({ userId, role: 'CALLEE' as const }))] },
-      },
-      select: { id: true },
+    const call = await ctx.db.$transaction(async (tx) => {
+      const busyCall = await tx.call.create({
+        data: {
+          ...base,
+          status: 'BUSY',
+          endReason: 'BUSY',
+          endedAt: now,
+          participants: { create: [{ userId: me, role: 'CALLER' }, ...calleeIds.map((userId) => ({ userId, role: 'CALLEE' as const }))] },
+        },
+        select: { id: true },
+      });
+      await recordWebhookEvent(tx, { type: 'call.ended', workspaceId: base.workspaceId, conversationId: base.conversationId, data: callData(busyCall.id) });
+      return busyCall;
     });
     return announceEnd(ctx, call.id);
   }

@@ -10,7 +10,7 @@ const EVENT_DESCRIPTIONS: Record<WebhookEventType, string> = {
   'ticket.assigned': 'A ticket was assigned to a line manager, by routing, a take or a transfer (`data.ticket`, `data.transferred`).',
   'ticket.closed': 'A ticket was closed (`data.ticket`, with `closeNote`).',
   'ticket.rated': 'The customer rated a closed ticket (`data.ticket`, `data.rating`).',
-  'call.ended': 'A call finished, answered or not: ended, missed, rejected, cancelled or failed (`data.call`).',
+  'call.ended': 'A call finished, answered or not: ended, missed, rejected, cancelled, failed, or busy at once (`data.call`).',
 };
 
 /** GraphQL enum value ⇄ wire name: MESSAGE_CREATED ⇄ message.created. */
