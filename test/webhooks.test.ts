@@ -583,6 +583,32 @@ describe('webhooks', () => {
     }
   }, 90_000);
 
+  it('prunes events past the retention with their log, never one still pending', async () => {
+    const local = await Receiver.start();
+    try {
+      const ws = await workspace(t);
+      const { id: endpointId } = await register(t, ws.admin.token, ws.id, local.url, ['MESSAGE_CREATED']);
+      const r = await room(t, ws.admin.token, ws.id);
+      for (const body of ['old', 'old and pending', 'recent']) await send(t, ws.admin.token, r, body);
+      await local.until(() => local.succeeded().length === 3, 20_000, 'three deliveries');
+      const worker = webhookWorker(t.app.services)!;
+      await worker.settled();
+      const { db } = t.app.services;
+      const events = await db.webhookEvent.findMany({ where: { conversationId: r }, orderBy: { sequence: 'asc' } });
+      const past = new Date(Date.now() - (t.app.config.WEBHOOK_RETENTION_DAYS + 1) * 86_400_000);
+      await db.webhookEvent.updateMany({ where: { id: { in: [events[0]!.id, events[1]!.id] } }, data: { createdAt: past } });
+      // The second is due again (a redelivery waiting for its retry): it must be kept.
+      await db.webhookDelivery.updateMany({ where: { eventId: events[1]!.id }, data: { status: 'PENDING', nextAttemptAt: new Date(Date.now() + 3_600_000) } });
+      expect(await worker.prune()).toBe(1);
+      const left = await db.webhookEvent.findMany({ where: { conversationId: r }, orderBy: { sequence: 'asc' }, select: { sequence: true } });
+      expect(left.map((e) => e.sequence)).toEqual([2, 3]);
+      expect(await db.webhookDelivery.count({ where: { endpointId } })).toBe(2);
+      expect(await db.webhookAttempt.count({ where: { delivery: { endpointId } } })).toBe(2);
+    } finally {
+      await local.close();
+    }
+  }, 90_000);
+
   it('delivers what was queued while every instance was stopped, once one starts again', async () => {
     // An instance that serves the API but delivers nothing (WEBHOOK_WORKER=false) queues events…
     const writer = await startTestApp({ ...FAST, WEBHOOK_WORKER: 'false' });

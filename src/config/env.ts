@@ -161,6 +161,12 @@ export const envSchema = z.object({
     .max(600_000)
     .default(1_000)
     .describe('How often an idle worker looks for due deliveries (it also looks at once after each delivery and after each message this instance writes).'),
+  WEBHOOK_RETENTION_DAYS: z.coerce
+    .number()
+    .min(0.001)
+    .max(3650)
+    .default(30)
+    .describe('How long events and their delivery log are kept; older ones are pruned hourly, unless a delivery of theirs is still pending.'),
   WEBHOOK_ALLOW_LOOPBACK: bool
     .default(false)
     .describe('Allow webhook endpoints on loopback addresses (127.0.0.0/8, ::1), for tests and local development. Private, link-local and other non-public ranges stay refused.'),

@@ -29,6 +29,9 @@ import { signatureHeaders } from './signature.js';
 
 /** Beyond the attempt's own deadline, how long a lease lasts (the bookkeeping after it). */
 const LEASE_MARGIN_MS = 30_000;
+/** How often old events and their log are pruned, and how many go per statement. */
+const PRUNE_INTERVAL_MS = 3_600_000;
+const PRUNE_BATCH = 1000;
 
 interface Claimed {
   id: string;
@@ -48,6 +51,8 @@ export interface WebhookWorkerStats {
 export class WebhookWorker {
   readonly stats: WebhookWorkerStats = { claimed: 0, succeeded: 0, failed: 0, parked: 0 };
   private timer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private pruning: Promise<unknown> | null = null;
   private polling: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -59,7 +64,33 @@ export class WebhookWorker {
   start(): void {
     this.timer = setInterval(() => this.kick(), this.services.config.WEBHOOK_POLL_INTERVAL_MS);
     this.timer.unref();
+    this.pruneTimer = setInterval(() => {
+      this.pruning ??= this.prune()
+        .catch((err: unknown) => this.services.logger.error({ err }, 'pruning webhook events failed'))
+        .finally(() => (this.pruning = null));
+    }, PRUNE_INTERVAL_MS);
+    this.pruneTimer.unref();
     this.kick();
+  }
+
+  /**
+   * Deletes events older than WEBHOOK_RETENTION_DAYS with their deliveries and attempts (by
+   * cascade), except those with a delivery still pending or in flight. Every worker runs it;
+   * the deletes are idempotent. Returns how many events went.
+   */
+  async prune(): Promise<number> {
+    const days = this.services.config.WEBHOOK_RETENTION_DAYS;
+    let total = 0;
+    for (;;) {
+      const deleted = await this.services.db.$executeRaw`
+        DELETE FROM "WebhookEvent" WHERE id IN (
+          SELECT e.id FROM "WebhookEvent" e
+          WHERE e."createdAt" < now() - ${days} * interval '1 day'
+            AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" d WHERE d."eventId" = e.id AND d.status IN ('PENDING', 'IN_FLIGHT'))
+          LIMIT ${PRUNE_BATCH})`;
+      total += deleted;
+      if (deleted < PRUNE_BATCH || this.stopped) return total;
+    }
   }
 
   /** Looks for due deliveries now (coalesced with a look already running). */
@@ -215,8 +246,10 @@ export class WebhookWorker {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.abort.abort();
     await this.settled();
+    await this.pruning;
   }
 }
 
