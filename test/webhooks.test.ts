@@ -331,6 +331,9 @@ describe('webhooks', () => {
       expect(d).toMatchObject({ status: 'SUCCEEDED', attempts: 1, lastStatusCode: 204 });
       expect(d.attemptLog).toMatchObject([{ number: 1, statusCode: 204, succeeded: true, error: null }]);
     }
+    // A change refused (closing a closed ticket) rolls back with its event: nothing is recorded.
+    expect(await closeTicket(t, admin.token, ticket.id)).toMatchObject({ code: 'CONFLICT' });
+    expect(await t.app.services.db.webhookEvent.count({ where: { conversationId: ticket.id } })).toBe(3);
     // Another workspace's admin cannot read the log.
     const stranger = await workspace(t);
     const foreign = await t.exec(DeliveriesDoc, { endpointId }, { token: stranger.admin.token });
