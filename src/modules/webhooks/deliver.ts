@@ -31,7 +31,28 @@ export async function sendAttempt(target: string, headers: Record<string, string
   const started = performance.now();
   const finish = (partial: Omit<AttemptResult, 'durationMs'>): AttemptResult => ({ ...partial, durationMs: Math.round(performance.now() - started) });
   const url = new URL(target);
-  const deadline = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  // Our own timer rather than AbortSignal.timeout, so that it is cleared when the attempt ends.
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(Object.assign(new Error(`timed out after ${options.timeoutMs} ms`), { name: 'TimeoutError' })),
+    options.timeoutMs,
+  );
+  const deadline = AbortSignal.any([options.signal, timeout.signal]);
+  try {
+    return await attempt(url, headers, body, options, deadline, finish);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function attempt(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  options: SendOptions,
+  deadline: AbortSignal,
+  finish: (partial: Omit<AttemptResult, 'durationMs'>) => AttemptResult,
+): Promise<AttemptResult> {
   let address: string;
   try {
     // Resolution counts against the deadline too: a name server that never answers is a slow endpoint.
@@ -93,6 +114,7 @@ export async function sendAttempt(target: string, headers: Record<string, string
       // The status is what counts: a body cut short by the deadline still leaves its status.
       res.on('error', () => done(result()));
       res.on('aborted', () => done(result()));
+      res.on('close', () => done(result()));
     });
     req.end(body);
   });

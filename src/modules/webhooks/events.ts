@@ -51,9 +51,12 @@ export interface RecordedEvent {
  * type, in the caller's transaction. Call it as the transaction's last write (see above).
  */
 export async function recordWebhookEvent(tx: Tx, event: RecordedEvent): Promise<void> {
+  // KEY SHARE (what the deliveries' foreign key takes anyway), so that an endpoint being deleted
+  // meanwhile is waited for and skipped rather than failing the caller's change.
   const targets = await tx.$queryRaw<Array<{ id: string }>>`
     SELECT id FROM "WebhookEndpoint"
-    WHERE "workspaceId" = ${event.workspaceId}::uuid AND enabled AND ${event.type} = ANY("eventTypes")`;
+    WHERE "workspaceId" = ${event.workspaceId}::uuid AND enabled AND ${event.type} = ANY("eventTypes")
+    FOR KEY SHARE`;
   if (targets.length === 0) return;
   const data = typeof event.data === 'function' ? await event.data(tx) : event.data;
   await tx.$executeRaw`
@@ -83,6 +86,7 @@ export function messageCreatedOutbox(conversationId: string, count: number): Pri
     wh_targets AS (
       SELECT e.id FROM "WebhookEndpoint" e, conv
       WHERE e."workspaceId" = conv."workspaceId" AND e.enabled AND 'message.created' = ANY(e."eventTypes")
+      FOR KEY SHARE OF e
     ), wh_stream AS (
       INSERT INTO "WebhookStream" ("conversationId", "lastSequence")
       SELECT ${conversationId}::uuid, ${count}::int WHERE EXISTS (SELECT 1 FROM wh_targets)
