@@ -160,7 +160,7 @@ export const envSchema = z.object({
     .min(10)
     .max(600_000)
     .default(1_000)
-    .describe('How often an idle worker looks for due deliveries (it also looks at once after each delivery and after each message this instance writes).'),
+    .describe('How often an idle worker looks for due deliveries (one indexed query): the longest an event waits before its first attempt. It also looks at once after each attempt.'),
   WEBHOOK_RETENTION_DAYS: z.coerce
     .number()
     .min(0.001)

@@ -4,4 +4,3 @@
 import './types.js';
 import './queries.js';
 import './mutations.js';
-import './listener.js';

@@ -18,8 +18,9 @@
  * - Bounded: at most WEBHOOK_CONCURRENCY attempts in flight per instance, each with a deadline
  *   (WEBHOOK_TIMEOUT_MS). Nothing in a request waits for any of it: requests only write rows.
  *
- * It looks for work every WEBHOOK_POLL_INTERVAL_MS, at once after each attempt, and soon after
- * this instance appends a message. Stop aborts attempts in flight (they are released to be sent
+ * It looks for work every WEBHOOK_POLL_INTERVAL_MS (one indexed query), and at once after each
+ * attempt and each redelivery or re-enabling. Not after each message: that would add a statement
+ * to every send of every workspace, webhooks or not; an event waits one interval at most. Stop aborts attempts in flight (they are released to be sent
  * again) and waits for their bookkeeping; no timer or socket is left behind.
  */
 import { randomUUID } from 'node:crypto';
