@@ -33,6 +33,7 @@ import { createDefenses } from './security/index.js';
 import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
 import { requestIdFrom, runInRequest } from './observability/request-context.js';
+import { startWebhookWorker } from './modules/webhooks/worker.js';
 
 export interface App {
   readonly config: Config;
@@ -141,6 +142,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const callWorker = startCallWorker(services);
 
   const stopBackground = startBackground(services);
+  // Webhook deliveries, including what was queued while no instance ran.
+  const stopWebhooks = startWebhookWorker(services);
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }), (err) => databaseHealth.classify(err));
   const yoga = createHttpHandler(services, schema, [metrics.plugin(), ...defenses.plugins, useSharedEventExecution(sharedExecution)]);
@@ -284,6 +287,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         // Before the sockets close, so that shutting down does not end calls whose parties
         // reconnect to another instance.
         await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
+        // Attempts in flight are aborted and released for any instance to send again.
+        await stopWebhooks().catch((err: unknown) => log.warn({ err }, 'stopping the webhook worker failed'));
         // WebSockets: their queries and mutations in flight finish first, then 1001 (going away).
         while (graphqlWs.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));

@@ -106,9 +106,9 @@ const instances = twoInstances ? 'two instances sharing PostgreSQL and Redis' : 
 
 let a: TestApp;
 let b: TestApp;
-// Background sweeps (support, calls) query the database on timers; keep them out of the
-// windows in which statements are counted.
-const QUIET = { SUPPORT_SWEEP_INTERVAL_MS: '3600000', CALL_SWEEP_INTERVAL_MS: '600000' };
+// Background sweeps (support, calls) and webhook polls query the database on timers; keep them
+// out of the windows in which statements are counted.
+const QUIET = { SUPPORT_SWEEP_INTERVAL_MS: '3600000', CALL_SWEEP_INTERVAL_MS: '600000', WEBHOOK_POLL_INTERVAL_MS: '600000' };
 
 beforeAll(async () => {
   a = await startTestApp(QUIET);

@@ -188,6 +188,58 @@ export const envSchema = z.object({
       'With Redis: how often each instance compares the conversations it has live subscribers on with the database and delivers what pub/sub did not ring (one query per interval, plus one read per conversation found behind). It also catches up whenever Redis comes back.',
     ),
   METRICS_ENABLED: bool.default(true).describe('Serve Prometheus metrics at GET /metrics.'),
+  WEBHOOK_WORKER: bool
+    .default(true)
+    .describe('Run the webhook delivery worker on this instance; false for instances that only serve the API (any instance with it delivers what others queued).'),
+  WEBHOOK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(10_000)
+    .describe('How long one delivery attempt may take, connecting to the last byte of the answer; slower counts as a failure and is retried.'),
+  WEBHOOK_CONCURRENCY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(8)
+    .describe('Deliveries one instance has in flight at most (each conversation’s one at a time, in order).'),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(12)
+    .describe('Failed attempts after which a delivery is parked (redeliverWebhook sends it again).'),
+  WEBHOOK_RETRY_BASE_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5_000)
+    .describe('Wait before the first retry; doubled for each further one (with jitter: each wait is drawn between half and all of it).'),
+  WEBHOOK_RETRY_MAX_MS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(6 * 3_600_000)
+    .describe('Longest wait between two attempts.'),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(600_000)
+    .default(1_000)
+    .describe('How often an idle worker looks for due deliveries (one indexed query): the longest an event waits before its first attempt. It also looks at once after each attempt.'),
+  WEBHOOK_RETENTION_DAYS: z.coerce
+    .number()
+    .min(0.001)
+    .max(3650)
+    .default(30)
+    .describe('How long events and their delivery log are kept; older ones are pruned hourly, unless a delivery of theirs is still pending.'),
+  WEBHOOK_ALLOW_LOOPBACK: bool
+    .default(false)
+    .describe('Allow webhook endpoints on loopback addresses (127.0.0.0/8, ::1), for tests and local development. Private, link-local and other non-public ranges stay refused.'),
 });
 
 type Parsed = z.infer<typeof envSchema>;

@@ -25,6 +25,7 @@ import { callSelect, toCallRecord, type CallRecord, type IceCandidateRecord } fr
 import { loadCallForParty, requireCaller } from './permissions.js';
 import { ringTimers } from './registry.js';
 import type { CallEvent } from './topics.js';
+import { callData, recordWebhookEvent } from '../webhooks/events.js';
 
 /** A call rings at most this many members at once; in larger conversations, name the callee. */
 export const MAX_CALLEES = 16;
@@ -100,7 +101,7 @@ function overMessage(call: Pick<CallRecord, 'status'>): string {
  * SDP cleared, every line freed. False when something else settled it first.
  */
 async function endInTx(tx: Tx, callId: string, from: CallStatus[], ending: Ending, now: Date, also: Prisma.CallWhereInput = {}): Promise<boolean> {
-  const current = await tx.call.findUnique({ where: { id: callId }, select: { status: true, answeredAt: true } });
+  const current = await tx.call.findUnique({ where: { id: callId }, select: { status: true, answeredAt: true, workspaceId: true, conversationId: true } });
   if (!current || !from.includes(current.status)) return false;
   const durationSeconds =
     current.status === 'ACTIVE' && current.answeredAt ? Math.max(0, Math.round((now.getTime() - current.answeredAt.getTime()) / 1000)) : null;
@@ -120,6 +121,7 @@ async function endInTx(tx: Tx, callId: string, from: CallStatus[], ending: Endin
   });
   if (count === 0) return false;
   await tx.callParticipant.updateMany({ where: { callId, lineUserId: { not: null } }, data: { lineUserId: null } });
+  await recordWebhookEvent(tx, { type: 'call.ended', workspaceId: current.workspaceId, conversationId: current.conversationId, data: callData(callId) });
   return true;
 }
 
@@ -215,15 +217,19 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
   };
 
   if (ringing.length === 0) {
-    const call = await ctx.db.call.create({
-      data: {
-        ...base,
-        status: 'BUSY',
-        endReason: 'BUSY',
-        endedAt: now,
-        participants: { create: [{ userId: me, role: 'CALLER' }, ...calleeIds.map((userId) => ({ userId, role: 'CALLEE' as const }))] },
-      },
-      select: { id: true },
+    const call = await ctx.db.$transaction(async (tx) => {
+      const busyCall = await tx.call.create({
+        data: {
+          ...base,
+          status: 'BUSY',
+          endReason: 'BUSY',
+          endedAt: now,
+          participants: { create: [{ userId: me, role: 'CALLER' }, ...calleeIds.map((userId) => ({ userId, role: 'CALLEE' as const }))] },
+        },
+        select: { id: true },
+      });
+      await recordWebhookEvent(tx, { type: 'call.ended', workspaceId: base.workspaceId, conversationId: base.conversationId, data: callData(busyCall.id) });
+      return busyCall;
     });
     return announceEnd(ctx, call.id);
   }

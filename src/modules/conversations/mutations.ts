@@ -12,6 +12,7 @@ import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
+import { messageData, recordWebhookEvent } from '../webhooks/events.js';
 import {
   ConversationRef,
   MessageKindEnum,
@@ -295,8 +296,12 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
       if (args.body.trim().length === 0) throw new ValidationError([{ path: ['body'], message: 'must not be empty' }]);
-      const row = await ctx.db.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
-      const record = toMessageRecord(row);
+      const record = await ctx.db.$transaction(async (tx) => {
+        const row = await tx.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
+        const edited = toMessageRecord(row);
+        await recordWebhookEvent(tx, { type: 'message.edited', workspaceId: message.workspaceId, conversationId: edited.conversationId, data: messageData(edited) });
+        return edited;
+      });
       await publishConversationEvent(ctx, { type: 'MESSAGE_EDITED', conversationId: record.conversationId, seq: record.seq, message: record });
       return record;
     },
@@ -309,12 +314,18 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
-      const row = await ctx.db.message.update({
-        where: { id: message.id },
-        data: { deletedAt: message.deletedAt ? undefined : new Date() },
-        select: messageSelect,
+      const record = await ctx.db.$transaction(async (tx) => {
+        const row = await tx.message.update({
+          where: { id: message.id },
+          data: { deletedAt: message.deletedAt ? undefined : new Date() },
+          select: messageSelect,
+        });
+        const deleted = toMessageRecord(row);
+        if (!message.deletedAt) {
+          await recordWebhookEvent(tx, { type: 'message.deleted', workspaceId: message.workspaceId, conversationId: deleted.conversationId, data: messageData(deleted) });
+        }
+        return deleted;
       });
-      const record = toMessageRecord(row);
       await publishConversationEvent(ctx, { type: 'MESSAGE_DELETED', conversationId: record.conversationId, seq: record.seq, message: record });
       return record;
     },
@@ -384,7 +395,7 @@ async function messageForChange(ctx: Context, rawId: string | number) {
   const admin = roleIn(ctx.viewer, access.conversation.workspaceId) === 'ADMIN';
   if (!mine && !admin) throw new ForbiddenError('Only its author or an admin may change a message.');
   if (message.kind === 'SYSTEM' && !admin) throw new ForbiddenError('System messages cannot be changed.');
-  return message;
+  return { ...message, workspaceId: access.conversation.workspaceId };
 }
 
 export { loadMessage };

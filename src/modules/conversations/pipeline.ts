@@ -18,6 +18,7 @@ import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
+import { messageCreatedOutbox, messageData, recordWebhookEvent } from '../webhooks/events.js';
 
 export const MAX_BODY_LENGTH = 10_000;
 
@@ -182,7 +183,9 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
       }
     }
     const row = await tx.message.findUniqueOrThrow({ where: { id: message.id }, select: messageSelect });
-    return { record: toMessageRecord(row), head };
+    const record = toMessageRecord(row);
+    await recordWebhookEvent(tx, { type: 'message.created', workspaceId: head.workspaceId, conversationId: input.conversationId, data: messageData(record) });
+    return { record, head };
   });
 }
 
@@ -323,7 +326,7 @@ async function insertMessages(services: Services, conversationId: string, inputs
       SELECT ${conversationId}::uuid, a."authorId", a.seq, ${now}::timestamptz FROM authors a WHERE a."join"
       ON CONFLICT ("conversationId", "userId")
       DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadAt" = EXCLUDED."lastReadAt"
-    )
+    ), ${messageCreatedOutbox(conversationId, inputs.length)}
     SELECT msg.id, msg."conversationId", msg.seq, msg.kind::text AS kind, msg.side::text AS side, msg.body, msg."authorId",
            msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt",
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",

@@ -23,6 +23,7 @@ import { queueTicketEvent, ticketEvent, ticketStateSelect, type TicketState } fr
 import { estimateWait, serviceRate } from './queue.js';
 import type { SupportQueueEvent, TicketEvent } from './topics.js';
 import { computeUrgency } from './urgency.js';
+import { recordWebhookEvent, ticketData } from '../webhooks/events.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -159,6 +160,8 @@ async function assign(desk: Desk, ticketId: string, lineManagerId: string, type:
   });
   const { count } = await tx.conversationMember.createMany({ data: [{ conversationId: ticketId, userId: lm.userId }], skipDuplicates: true });
   if (count) effects.joins.push({ conversationId: ticketId, userId: lm.userId });
+  const transferred = type === 'TRANSFERRED';
+  await recordWebhookEvent(tx, { type: 'ticket.assigned', workspaceId: desk.workspaceId, conversationId: ticketId, data: ticketData(ticketId, { transferred }) });
   effects.ticketEvents.push(ticketEvent(type, ticket, { queueVersion: desk.queueVersion }));
   effects.queueEvents.push(
     queueTicketEvent(type === 'ASSIGNED' ? 'TICKET_ASSIGNED' : 'TICKET_TRANSFERRED', ticket, {
@@ -248,6 +251,7 @@ export async function openTicketIn(desk: Desk, input: OpenTicketInput): Promise<
       urgency: { score: urgency.score, urgent: urgency.urgent, previousScore: 0 },
     }),
   );
+  await recordWebhookEvent(tx, { type: 'ticket.opened', workspaceId: desk.workspaceId, conversationId: conversation.id, data: ticketData(conversation.id) });
   await drainQueue(desk);
   return conversation.id;
 }
@@ -297,6 +301,7 @@ export async function closeTicketIn(
     data: { awaitingSince: null, keywords: [], urgency: 0, urgent: false },
   });
   desk.effects.releasedClaims.push(...(await endClaimsIn(tx, ticket.conversationId, 'CLOSED', now)));
+  await recordWebhookEvent(tx, { type: 'ticket.closed', workspaceId: desk.workspaceId, conversationId: ticket.conversationId, data: ticketData(ticket.conversationId) });
   desk.effects.ticketEvents.push(ticketEvent('CLOSED', closed, { queueVersion: desk.queueVersion }));
   desk.effects.queueEvents.push(queueTicketEvent('TICKET_CLOSED', closed, { lineManagerOpenTickets: openTickets, queueVersion: desk.queueVersion }));
   // A closed ticket frees its line manager (or leaves the queue), and the serving time just
