@@ -114,7 +114,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
   );
   presence.start();
-  const defenses = createDefenses(config, logger);
   const databaseHealth = new DatabaseHealth(logger, () => database.ping());
   const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
   const metrics = new Metrics({
@@ -124,6 +123,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     database: () => ({ up: databaseHealth.up, statements: database.stats.statements, outages: databaseHealth.outage.count }),
     sharedExecution: () => sharedExecution,
   });
+  const defenses = createDefenses(config, logger, metrics.rateLimitRefusals);
   const services: Services = {
     defenses,
     db: database.prisma,

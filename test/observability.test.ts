@@ -75,8 +75,9 @@ describe('metrics', () => {
     await until(() => subs.every((s) => s.seqs.length === 60));
     // A catch-up round (in production: after Redis returns, and periodically with Redis).
     await catchUpOf(t.app.services)!.run('periodic');
-    // The rate limiter's one refusal path calls this.
-    t.app.services.metrics.rateLimitRefusals.inc({ scope: 'account' });
+    // A refusal by a defense (more aliases than GRAPHQL_MAX_ALIASES), counted by its one refusal path.
+    const aliases = await gql(t.url, `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: __typename`).join(' ')} }`);
+    expect(aliases.body.errors?.[0]?.extensions?.code).toBe('ALIAS_LIMIT_EXCEEDED');
 
     // A slow consumer: a raw socket that stops reading while big messages keep coming.
     const raw = new WebSocket(t.wsUrl, 'graphql-transport-ws');
@@ -114,7 +115,7 @@ describe('metrics', () => {
       chat_slow_consumer_closes_total: moved('chat_slow_consumer_closes_total'),
       chat_subscription_overflows_total: moved('chat_subscription_overflows_total') || moved('chat_slow_consumer_closes_total'),
       'chat_catchups_total{reason="periodic"}': moved('chat_catchups_total', 'reason="periodic"'),
-      chat_rate_limit_refusals_total: moved('chat_rate_limit_refusals_total', 'scope="account"'),
+      chat_rate_limit_refusals_total: moved('chat_rate_limit_refusals_total', 'scope="aliases"'),
       chat_database_statements_total: moved('chat_database_statements_total'),
       'chat_nodejs_eventloop_lag_seconds (sampled)': (after.get('chat_nodejs_eventloop_lag_seconds')?.[0]?.value ?? 0) > 0,
       chat_process_cpu_seconds_total: moved('chat_process_cpu_seconds_total'),

@@ -79,12 +79,13 @@ export class Metrics {
     registers: [this.registry],
   });
   /**
-   * Requests refused by a rate limit, by scope (e.g. account, address). The rate limiter calls
-   * `metrics.rateLimitRefusals.inc({ scope })` from its one refusal path.
+   * Requests refused by a defense, by the limit that refused them (a RATE_LIMIT_* or WS_MAX_*
+   * setting, or an operation limit: depth, aliases, tokens, directives, cost). Counted by the
+   * defenses' one refusal path (src/security/refusal.ts).
    */
   readonly rateLimitRefusals = new Counter({
     name: 'chat_rate_limit_refusals_total',
-    help: 'Requests refused with RATE_LIMITED, by scope.',
+    help: 'Requests refused by a rate limit, an operation limit or a connection cap, by the limit (scope).',
     labelNames: ['scope'] as const,
     registers: [this.registry],
   });

@@ -9,6 +9,7 @@ import { useOperationLimits } from './operation-limits.js';
 import { RateLimits, useRateLimits } from './rate-limits.js';
 import { SocketLimits } from './sockets.js';
 import { useTrustedDocuments } from './trusted-documents.js';
+import type { DefensesLogger, RefusalCounter } from './refusal.js';
 
 export interface Defenses {
   /** Yoga/envelop plugins: shared by HTTP, graphql-ws and the legacy executor. */
@@ -19,8 +20,8 @@ export interface Defenses {
   close(): Promise<void>;
 }
 
-export function createDefenses(config: Config, logger: Logger): Defenses {
-  const log = logger.child({ component: 'defenses' });
+export function createDefenses(config: Config, logger: Logger, refusals?: RefusalCounter): Defenses {
+  const log: DefensesLogger = Object.assign(logger.child({ component: 'defenses' }), { refusals });
   const rateLimits = new RateLimits(config, log);
   return {
     plugins: [...useTrustedDocuments(config, log), ...useOperationLimits(config, log), useRateLimits(rateLimits, log)],

@@ -38,12 +38,29 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** Counts refusals by limit (the app's `chat_rate_limit_refusals_total`); see createDefenses. */
+export interface RefusalCounter {
+  inc(labels: { scope: string }): void;
+}
+
 /**
- * The one way a defense refuses: logs it (warn, with who was refused) and returns the error the
- * client gets. (A metrics counter of refusals belongs here.)
+ * The defenses' logger, carrying the app's refusal counter: every defense is given this one
+ * logger by createDefenses, so {@link refuse} counts what it refuses without another parameter.
  */
-export function refuse(logger: Logger, refusal: Refusal, subject?: Record<string, unknown>): GraphQLError {
+export type DefensesLogger = Logger & { readonly refusals?: RefusalCounter };
+
+/** The limit a refusal names, as the counter's `scope` label. */
+export function refusalScope(refusal: Refusal): string {
+  return refusal.kind === 'trusted-documents' ? 'TRUSTED_DOCUMENTS_FILE' : refusal.limit;
+}
+
+/**
+ * The one way a defense refuses: logs it (warn, with who was refused), counts it by limit, and
+ * returns the error the client gets.
+ */
+export function refuse(logger: DefensesLogger, refusal: Refusal, subject?: Record<string, unknown>): GraphQLError {
   logger.warn({ component: 'defenses', refusal, ...subject }, 'refused');
+  logger.refusals?.inc({ scope: refusalScope(refusal) });
   switch (refusal.kind) {
     case 'operation': {
       const { code, setting } = OPERATION_LIMITS[refusal.limit];
