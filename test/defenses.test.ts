@@ -3,6 +3,10 @@
  * loopback, bounded in count. Each is refused with its typed error, before it runs: nothing is
  * stored and, where it can be counted, no SQL statement is sent.
  */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
@@ -567,6 +571,44 @@ describe('the legacy shim’s sockets', { timeout: 120_000 }, () => {
       socket.close();
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('trusted documents', { timeout: 120_000 }, () => {
+  it('runs only the manifest’s documents over HTTP and graphql-ws (by hash or in full); the legacy shim’s operations still run', async () => {
+    const trustedQuery = 'query TrustedTypename { __typename }';
+    const hash = createHash('sha256').update(trustedQuery).digest('hex');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'trusted-'));
+    const file = path.join(dir, 'persisted-documents.json');
+    writeFileSync(file, JSON.stringify({ [hash]: trustedQuery }));
+    const t = await startTestApp({ TRUSTED_DOCUMENTS_FILE: file });
+    try {
+      const byHash = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
+      });
+      expect(await byHash.json()).toEqual({ data: { __typename: 'Query' } });
+      expect((await post(t, trustedQuery)).data).toEqual({ __typename: 'Query' });
+      const other = await post(t, '{ __typename }');
+      expect(codes(other)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      const users = await t.app.services.db.user.count();
+      expect(codes(await post(t, `mutation { signUp(input: { email: "td@example.com", password: "password-123", displayName: "x" }) { __typename } }`))).toEqual([
+        'PERSISTED_QUERY_NOT_FOUND',
+      ]);
+      expect(await t.app.services.db.user.count()).toBe(users);
+
+      const client = wsClient(t);
+      expect((await wsRun(client, trustedQuery)).data).toEqual({ __typename: 'Query' });
+      expect(codes(await wsRun(client, '{ __typename }'))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      await client.dispose();
+
+      const shim = await createExecutor(t.app.yoga).run(parse('query ShimOwn { __typename }') as never, {}, { kind: 'none' });
+      expect(shim.data).toEqual({ __typename: 'Query' });
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
