@@ -15,6 +15,9 @@ import { startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
 import { createExecutor } from '../src/compat/executor.js';
+import { complexityFromQuery } from '@pothos/plugin-complexity';
+import { schema } from '../src/graphql/schema.js';
+import { Legacy001AgentInboxDocument, Legacy001ThreadsDocument, Legacy003RoomsDocument } from '../src/compat/generated/graphql.js';
 import { loadConfig } from '../src/config/env.js';
 import { io as ioClient } from 'socket.io-client';
 import { openLegacySocket } from './helpers/legacy.js';
@@ -187,6 +190,21 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
       { kind: 'bearer', value: ws.admin.token },
     );
     expect(codes(costly)).toEqual(['COST_LIMIT_EXCEEDED']);
+  });
+
+  it('lets the legacy shim’s heaviest operations through with room to spare (under half the default cost)', () => {
+    const id = '00000000-0000-0000-0000-000000000000';
+    // The page sizes src/compat/legacy-001.ts and legacy-003-sockets.ts ask for.
+    const heaviest: Array<[unknown, Record<string, unknown>]> = [
+      [Legacy001ThreadsDocument, { workspaceId: id, first: 50, last: 100 }],
+      [Legacy001AgentInboxDocument, { workspaceId: id, threadType: null, first: 50, last: 20 }],
+      [Legacy003RoomsDocument, { workspaceId: id, adminId: id, first: 100, history: 50 }],
+    ];
+    for (const [document, variables] of heaviest) {
+      const { complexity, depth } = complexityFromQuery(document as never, { schema, variables, ctx: {} });
+      expect(complexity).toBeLessThan(t.app.config.GRAPHQL_MAX_COST / 2);
+      expect(depth).toBeLessThan(t.app.config.GRAPHQL_MAX_DEPTH);
+    }
   });
 
   it('answers NUL bytes and lone surrogates in text input with BAD_USER_INPUT, storing nothing', async () => {
