@@ -129,18 +129,19 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     expect(small.data?.workspace).toBeTruthy();
   });
 
-  it('counts page sizes in the cost: three aliases of messages(first: 10000) are refused, one of first: 100 runs', async () => {
-    const page = (n: number, alias: string) =>
-      `${alias}: conversation(id: $id) { ... on Room { messages(first: ${n}) { nodes { id body author { id displayName } } } } }`;
-    const big = await post(t, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId }, bearer(ws.admin.token));
+  it('counts page sizes in the cost: pages of pages multiply (three aliases of 100 conversations × 100 messages are refused, one runs)', async () => {
+    const pages = (alias: string) =>
+      `${alias}: myConversations(first: 100) { nodes { ... on Room { messages(first: 100) { nodes { id body author { id displayName } } } } } }`;
+    const query = `query Big { ${['a', 'b', 'c'].map(pages).join(' ')} }`;
+    const big = await post(t, query, {}, bearer(ws.admin.token));
     expect(codes(big)).toEqual(['COST_LIMIT_EXCEEDED']);
     expect(big.errors![0]!.extensions!.found as number).toBeGreaterThan(100_000);
     const client = wsClient(t, ws.admin.token);
     clients.push(client);
-    const viaWs = await wsRun(client, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId });
-    expect(codes(viaWs)).toEqual(['COST_LIMIT_EXCEEDED']);
-    const ok = await post(t, `query One($id: ID!) { ${page(100, 'a')} }`, { id: conversationId }, bearer(ws.admin.token));
-    expect(ok.errors).toBeUndefined();
+    expect(codes(await wsRun(client, query))).toEqual(['COST_LIMIT_EXCEEDED']);
+    // A page is at most 100 whatever `first` says, and costs so: first: 1000000 is not refused.
+    const one = await post(t, `query One { ${pages('a')} b: conversation(id: "${conversationId}") { ... on Room { messages(first: 1000000) { nodes { id } } } } }`, {}, bearer(ws.admin.token));
+    expect(one.errors).toBeUndefined();
   });
 
   it('refuses 2,000 aliases (by their length, TOKEN_LIMIT_EXCEEDED) and 40 (ALIAS_LIMIT_EXCEEDED) on HTTP and graphql-ws; aliased mutations store nothing', async () => {
@@ -185,8 +186,8 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     const deep = await executor.run(parse(nesting(15)) as never, { id: ws.id }, { kind: 'bearer', value: ws.admin.token });
     expect(codes(deep)).toEqual(['DEPTH_LIMIT_EXCEEDED']);
     const costly = await executor.run(
-      parse(`query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => `${a}: conversation(id: $id) { ... on Room { messages(first: 10000) { nodes { id body author { id } } } } }`).join(' ')} }`) as never,
-      { id: conversationId },
+      parse(`query Big { ${['a', 'b', 'c'].map((a) => `${a}: myConversations(first: 100) { nodes { ... on Room { messages(first: 100) { nodes { id body author { id displayName } } } } } }`).join(' ')} }`) as never,
+      {},
       { kind: 'bearer', value: ws.admin.token },
     );
     expect(codes(costly)).toEqual(['COST_LIMIT_EXCEEDED']);
