@@ -3,6 +3,10 @@
  * loopback, bounded in count. Each is refused with its typed error, before it runs: nothing is
  * stored and, where it can be counted, no SQL statement is sent.
  */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
@@ -11,6 +15,9 @@ import { startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
 import { createExecutor } from '../src/compat/executor.js';
+import { complexityFromQuery } from '@pothos/plugin-complexity';
+import { schema } from '../src/graphql/schema.js';
+import { Legacy001AgentInboxDocument, Legacy001ThreadsDocument, Legacy003RoomsDocument } from '../src/compat/generated/graphql.js';
 import { loadConfig } from '../src/config/env.js';
 import { io as ioClient } from 'socket.io-client';
 import { openLegacySocket } from './helpers/legacy.js';
@@ -122,18 +129,19 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     expect(small.data?.workspace).toBeTruthy();
   });
 
-  it('counts page sizes in the cost: three aliases of messages(first: 10000) are refused, one of first: 100 runs', async () => {
-    const page = (n: number, alias: string) =>
-      `${alias}: conversation(id: $id) { ... on Room { messages(first: ${n}) { nodes { id body author { id displayName } } } } }`;
-    const big = await post(t, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId }, bearer(ws.admin.token));
+  it('counts page sizes in the cost: pages of pages multiply (three aliases of 100 conversations × 100 messages are refused, one runs)', async () => {
+    const pages = (alias: string) =>
+      `${alias}: myConversations(first: 100) { nodes { ... on Room { messages(first: 100) { nodes { id body author { id displayName } } } } } }`;
+    const query = `query Big { ${['a', 'b', 'c'].map(pages).join(' ')} }`;
+    const big = await post(t, query, {}, bearer(ws.admin.token));
     expect(codes(big)).toEqual(['COST_LIMIT_EXCEEDED']);
     expect(big.errors![0]!.extensions!.found as number).toBeGreaterThan(100_000);
     const client = wsClient(t, ws.admin.token);
     clients.push(client);
-    const viaWs = await wsRun(client, `query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => page(10_000, a)).join(' ')} }`, { id: conversationId });
-    expect(codes(viaWs)).toEqual(['COST_LIMIT_EXCEEDED']);
-    const ok = await post(t, `query One($id: ID!) { ${page(100, 'a')} }`, { id: conversationId }, bearer(ws.admin.token));
-    expect(ok.errors).toBeUndefined();
+    expect(codes(await wsRun(client, query))).toEqual(['COST_LIMIT_EXCEEDED']);
+    // A page is at most 100 whatever `first` says, and costs so: first: 1000000 is not refused.
+    const one = await post(t, `query One { ${pages('a')} b: conversation(id: "${conversationId}") { ... on Room { messages(first: 1000000) { nodes { id } } } } }`, {}, bearer(ws.admin.token));
+    expect(one.errors).toBeUndefined();
   });
 
   it('refuses 2,000 aliases (by their length, TOKEN_LIMIT_EXCEEDED) and 40 (ALIAS_LIMIT_EXCEEDED) on HTTP and graphql-ws; aliased mutations store nothing', async () => {
@@ -178,11 +186,26 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     const deep = await executor.run(parse(nesting(15)) as never, { id: ws.id }, { kind: 'bearer', value: ws.admin.token });
     expect(codes(deep)).toEqual(['DEPTH_LIMIT_EXCEEDED']);
     const costly = await executor.run(
-      parse(`query Big($id: ID!) { ${['a', 'b', 'c'].map((a) => `${a}: conversation(id: $id) { ... on Room { messages(first: 10000) { nodes { id body author { id } } } } }`).join(' ')} }`) as never,
-      { id: conversationId },
+      parse(`query Big { ${['a', 'b', 'c'].map((a) => `${a}: myConversations(first: 100) { nodes { ... on Room { messages(first: 100) { nodes { id body author { id displayName } } } } } }`).join(' ')} }`) as never,
+      {},
       { kind: 'bearer', value: ws.admin.token },
     );
     expect(codes(costly)).toEqual(['COST_LIMIT_EXCEEDED']);
+  });
+
+  it('lets the legacy shim’s heaviest operations through with room to spare (under half the default cost)', () => {
+    const id = '00000000-0000-0000-0000-000000000000';
+    // The page sizes src/compat/legacy-001.ts and legacy-003-sockets.ts ask for.
+    const heaviest: Array<[unknown, Record<string, unknown>]> = [
+      [Legacy001ThreadsDocument, { workspaceId: id, first: 50, last: 100 }],
+      [Legacy001AgentInboxDocument, { workspaceId: id, threadType: null, first: 50, last: 20 }],
+      [Legacy003RoomsDocument, { workspaceId: id, adminId: id, first: 100, history: 50 }],
+    ];
+    for (const [document, variables] of heaviest) {
+      const { complexity, depth } = complexityFromQuery(document as never, { schema, variables, ctx: {} });
+      expect(complexity).toBeLessThan(t.app.config.GRAPHQL_MAX_COST / 2);
+      expect(depth).toBeLessThan(t.app.config.GRAPHQL_MAX_DEPTH);
+    }
   });
 
   it('answers NUL bytes and lone surrogates in text input with BAD_USER_INPUT, storing nothing', async () => {
@@ -567,6 +590,44 @@ describe('the legacy shim’s sockets', { timeout: 120_000 }, () => {
       socket.close();
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('trusted documents', { timeout: 120_000 }, () => {
+  it('runs only the manifest’s documents over HTTP and graphql-ws (by hash or in full); the legacy shim’s operations still run', async () => {
+    const trustedQuery = 'query TrustedTypename { __typename }';
+    const hash = createHash('sha256').update(trustedQuery).digest('hex');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'trusted-'));
+    const file = path.join(dir, 'persisted-documents.json');
+    writeFileSync(file, JSON.stringify({ [hash]: trustedQuery }));
+    const t = await startTestApp({ TRUSTED_DOCUMENTS_FILE: file });
+    try {
+      const byHash = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
+      });
+      expect(await byHash.json()).toEqual({ data: { __typename: 'Query' } });
+      expect((await post(t, trustedQuery)).data).toEqual({ __typename: 'Query' });
+      const other = await post(t, '{ __typename }');
+      expect(codes(other)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      const users = await t.app.services.db.user.count();
+      expect(codes(await post(t, `mutation { signUp(input: { email: "td@example.com", password: "password-123", displayName: "x" }) { __typename } }`))).toEqual([
+        'PERSISTED_QUERY_NOT_FOUND',
+      ]);
+      expect(await t.app.services.db.user.count()).toBe(users);
+
+      const client = wsClient(t);
+      expect((await wsRun(client, trustedQuery)).data).toEqual({ __typename: 'Query' });
+      expect(codes(await wsRun(client, '{ __typename }'))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      await client.dispose();
+
+      const shim = await createExecutor(t.app.yoga).run(parse('query ShimOwn { __typename }') as never, {}, { kind: 'none' });
+      expect(shim.data).toEqual({ __typename: 'Query' });
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -8,7 +8,7 @@ import type { Config } from '../config/env.js';
 import { useOperationLimits } from './operation-limits.js';
 import { RateLimits, useRateLimits } from './rate-limits.js';
 import { SocketLimits } from './sockets.js';
-import { useTrustedDocuments } from './trusted-documents.js';
+import { loadTrustedDocuments, useTrustedDocuments, type TrustedDocuments } from './trusted-documents.js';
 import type { DefensesLogger, RefusalCounter } from './refusal.js';
 
 export interface Defenses {
@@ -16,6 +16,8 @@ export interface Defenses {
   plugins: Plugin[];
   rateLimits: RateLimits;
   sockets: SocketLimits;
+  /** The allow-list of documents clients may run, when TRUSTED_DOCUMENTS_FILE is set. */
+  trusted: TrustedDocuments | null;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -23,8 +25,10 @@ export interface Defenses {
 export function createDefenses(config: Config, logger: Logger, refusals?: RefusalCounter): Defenses {
   const log: DefensesLogger = Object.assign(logger.child({ component: 'defenses' }), { refusals });
   const rateLimits = new RateLimits(config, log);
+  const trusted = loadTrustedDocuments(config, log);
   return {
-    plugins: [...useTrustedDocuments(config, log), ...useOperationLimits(config, log), useRateLimits(rateLimits, log)],
+    trusted,
+    plugins: [...useTrustedDocuments(trusted, log), ...useOperationLimits(config, log), useRateLimits(rateLimits, log)],
     rateLimits,
     sockets: new SocketLimits(config, log),
     logger: log,

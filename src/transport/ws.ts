@@ -240,6 +240,13 @@ export function attachGraphQLWs(
       onSubscribe: async (ctx, id, payload: SubscribePayload) => {
         const running = (ctx.extra.running ??= new Set());
         const refusal = await services.defenses.sockets.admitOperation(ctx.extra.connectionId ?? '', running.size);
+        const trusted = services.defenses.trusted;
+        if (trusted) {
+          // Over graphql-ws too, only trusted documents run (src/security/trusted-documents.ts).
+          const query = trusted.resolve(payload as { query?: string; extensions?: Record<string, unknown> });
+          if (!query) return [refuse(services.defenses.logger, { kind: 'trusted-documents' })];
+          payload = { ...payload, query };
+        }
         if (refusal) {
           const error = refuse(services.defenses.logger, refusal, { connectionId: ctx.extra.connectionId });
           // A connection starting operations faster than WS_MAX_OPERATIONS is flooding: answering
