@@ -207,6 +207,8 @@ export type ErrorCode =
   | 'INVALID_CREDENTIALS'
   /** No such object, or not one the viewer may see (the two are not told apart). */
   | 'NOT_FOUND'
+  /** The database or pub/sub is unavailable for the moment; nothing was done. Retry shortly (`retryable: true`), with the same clientMessageId for a send. */
+  | 'SERVICE_UNAVAILABLE'
   /** A subscriber fell too far behind; resubscribe with the last cursor seen. */
   | 'SLOW_CONSUMER'
   /** No valid credential was presented; sign in or renew the access token. */
