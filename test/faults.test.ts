@@ -193,6 +193,18 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     await redis.stop();
     // Every instance has noticed (its /readyz says so) before the messages are sent.
     await until(async () => (await Promise.all(cluster.instances.map((i) => readyz(i.url)))).every((r) => r.status === 503), 30_000);
+    // Operators see it: pub/sub down in /metrics; a new subscription is refused, retryable.
+    const during = await Promise.all(cluster.instances.map((i) => scrape(i.url)));
+    expect(during.map((m) => metricSum(m, 'chat_pubsub_up'))).toEqual([0, 0, 0]);
+    const late = wsClient(cluster.wsUrl, token);
+    clients.push(late);
+    const refused = await new Promise<{ code?: string; retryable?: boolean }>((resolve) =>
+      late.subscribe(
+        { query: Events, variables: { id: conversationId, after: 0 } },
+        { next: (r) => resolve((r.errors?.[0] as { extensions?: { code?: string; retryable?: boolean } } | undefined)?.extensions ?? {}), error: () => resolve({}), complete: () => undefined },
+      ),
+    );
+    expect(refused).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
     const sendMs: number[] = [];
     for (const i of [1, 2]) {
       const t = Date.now();

@@ -233,6 +233,8 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_FOUND'
   /** Too many attempts of this kind; try again after `extensions.retryAfter` seconds (HTTP 429, Retry-After). */
   | 'RATE_LIMITED'
+  /** The database or pub/sub is unavailable for the moment; nothing was done. Retry shortly (`retryable: true`), with the same clientMessageId for a send. */
+  | 'SERVICE_UNAVAILABLE'
   /** A subscriber fell too far behind; resubscribe with the last cursor seen. */
   | 'SLOW_CONSUMER'
   /** The document is longer than the server allows (GRAPHQL_MAX_TOKENS); nothing ran. */
@@ -630,7 +632,7 @@ export type WebhookDeliveryStatus =
 
 /** An event a webhook endpoint may subscribe to. Deliveries name it in the body’s `type` and the `Webhook-Event` header by its wire name, the value in lower case with a dot: MESSAGE_CREATED is `message.created`. */
 export type WebhookEventType =
-  /** `call.ended`: A call finished, answered or not: ended, missed, rejected, cancelled or failed (`data.call`). */
+  /** `call.ended`: A call finished, answered or not: ended, missed, rejected, cancelled, failed, or busy at once (`data.call`). */
   | 'CALL_ENDED'
   /** `message.created`: A message was added to a conversation (`data.message`), system messages included (call summaries). */
   | 'MESSAGE_CREATED'

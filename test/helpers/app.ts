@@ -209,3 +209,16 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Errors without `extensions.requestId`, which names the request each was answered in: for
+ * comparing two answers that must tell the same (e.g. NOT_FOUND for a hidden and a missing id).
+ */
+export function withoutRequestId(errors: ReadonlyArray<unknown> | undefined): unknown[] | undefined {
+  return errors?.map((error) => {
+    const { extensions, ...rest } = JSON.parse(JSON.stringify(error)) as { extensions?: Record<string, unknown> };
+    if (!extensions) return rest;
+    const { requestId: _requestId, ...others } = extensions;
+    return { ...rest, extensions: others };
+  });
+}

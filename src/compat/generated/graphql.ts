@@ -171,6 +171,8 @@ export type ErrorCode =
   | 'PERSISTED_QUERY_NOT_FOUND'
   /** Too many attempts of this kind; try again after `extensions.retryAfter` seconds (HTTP 429, Retry-After). */
   | 'RATE_LIMITED'
+  /** The database or pub/sub is unavailable for the moment; nothing was done. Retry shortly (`retryable: true`), with the same clientMessageId for a send. */
+  | 'SERVICE_UNAVAILABLE'
   /** A subscriber fell too far behind; resubscribe with the last cursor seen. */
   | 'SLOW_CONSUMER'
   /** The document is longer than the server allows (GRAPHQL_MAX_TOKENS); nothing ran. */
