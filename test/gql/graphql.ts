@@ -614,7 +614,7 @@ export type WebhookDeliveryStatus =
 
 /** An event a webhook endpoint may subscribe to. Deliveries name it in the body’s `type` and the `Webhook-Event` header by its wire name, the value in lower case with a dot: MESSAGE_CREATED is `message.created`. */
 export type WebhookEventType =
-  /** `call.ended`: A call finished, answered or not: ended, missed, rejected, cancelled or failed (`data.call`). */
+  /** `call.ended`: A call finished, answered or not: ended, missed, rejected, cancelled, failed, or busy at once (`data.call`). */
   | 'CALL_ENDED'
   /** `message.created`: A message was added to a conversation (`data.message`), system messages included (call summaries). */
   | 'MESSAGE_CREATED'
