@@ -312,7 +312,7 @@ async function insertMessages(services: Services, conversationId: string, inputs
              i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz
       FROM input i, conv
       RETURNING *
-    ), authors AS (
+    ), ${messageCreatedOutbox(conversationId, inputs.length)}, authors AS (
       SELECT msg."authorId", max(msg.seq) AS seq, bool_or(i."joinAuthor") AS "join"
       FROM msg JOIN input i ON i.id = msg.id
       WHERE msg."authorId" IS NOT NULL
@@ -326,7 +326,7 @@ async function insertMessages(services: Services, conversationId: string, inputs
       SELECT ${conversationId}::uuid, a."authorId", a.seq, ${now}::timestamptz FROM authors a WHERE a."join"
       ON CONFLICT ("conversationId", "userId")
       DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadAt" = EXCLUDED."lastReadAt"
-    ), ${messageCreatedOutbox(conversationId, inputs.length)}
+    )
     SELECT msg.id, msg."conversationId", msg.seq, msg.kind::text AS kind, msg.side::text AS side, msg.body, msg."authorId",
            msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt",
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",

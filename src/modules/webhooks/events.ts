@@ -75,10 +75,14 @@ export async function recordWebhookEvent(tx: Tx, event: RecordedEvent): Promise<
 }
 
 /**
- * `message.created` for the message pipeline's single append statement: CTEs to add after its
- * `conv` (RETURNING "lastSeq", "workspaceId") and `msg` (the inserted rows) CTEs. The same shape
- * as {@link messageData}. Listed last in the statement's WITH; nothing is written when no
- * endpoint wants the event.
+ * `message.created` for the message pipeline's single append statement: CTEs to add right after
+ * its `conv` (RETURNING "lastSeq", "workspaceId") and `msg` (the inserted rows) CTEs, BEFORE its
+ * read-mark and member writes. PostgreSQL runs the data-modifying CTEs that the final SELECT
+ * does not read at the end, later-listed first; listed before the member writes, these run after
+ * them, so the statement takes the conversation's counter lock last, as every other recorder
+ * does (a ticket assignment inserts the agent's membership, then records): two writers then
+ * never hold one lock each while waiting for the other's. Same `data` shape as
+ * {@link messageData}; nothing is written when no endpoint wants the event.
  */
 export function messageCreatedOutbox(conversationId: string, count: number): Prisma.Sql {
   const iso = (column: string) => Prisma.raw(`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`);
