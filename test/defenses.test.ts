@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startTestApp, until, type TestApp } from './helpers/app.js';
+import { QUIET_BACKGROUND, startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
 import { createExecutor } from '../src/compat/executor.js';
@@ -81,7 +81,8 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // Refusals are shown to run no SQL: background work that queries on timers stays out.
+    t = await startTestApp(QUIET_BACKGROUND);
     ws = await workspace(t, { agent: 'AGENT', client: 'CLIENT' });
     const created = await post(
       t,

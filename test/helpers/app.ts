@@ -36,6 +36,17 @@ export const RELAXED_LIMITS: Record<string, string> = {
   WS_MAX_OPERATIONS: '100000/1',
 };
 
+/**
+ * Background work that queries the database on timers (support and call sweeps, webhook polls,
+ * pub/sub catch-up rounds), pushed far apart: for tests that count SQL statements in a window.
+ */
+export const QUIET_BACKGROUND: Record<string, string> = {
+  SUPPORT_SWEEP_INTERVAL_MS: '3600000',
+  CALL_SWEEP_INTERVAL_MS: '600000',
+  WEBHOOK_POLL_INTERVAL_MS: '600000',
+  CATCH_UP_INTERVAL_MS: '600000',
+};
+
 export interface TestApp {
   app: App;
   url: string;
