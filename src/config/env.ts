@@ -96,6 +96,12 @@ export const envSchema = z.object({
     .max(3600)
     .default(60)
     .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
+  USERNAME_HOLD_DAYS: z.coerce
+    .number()
+    .min(0)
+    .max(3650)
+    .default(30)
+    .describe('How long a username its owner changed away from stays reserved for them before anyone else may take it (fractions allowed).'),
   CALL_RING_TIMEOUT_MS: z.coerce
     .number()
     .int()

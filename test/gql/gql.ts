@@ -39,6 +39,7 @@ type Documents = {
     "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat000EventsDocument,
     "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.Compat000SendDocument,
     "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.Compat001LogInDocument,
+    "\n  query Compat001UserByName($username: String!) {\n    user(username: $username) {\n      id\n      username\n      email\n    }\n  }\n": typeof types.Compat001UserByNameDocument,
     "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": typeof types.Compat001EventsDocument,
     "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.Compat001SendDocument,
     "\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n": typeof types.Compat002RoomByKeyDocument,
@@ -50,6 +51,7 @@ type Documents = {
     "\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n": typeof types.Compat003EventsDocument,
     "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": typeof types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": typeof types.Legacy003MeDocument,
+    "\n  query Legacy003MeFull {\n    me {\n      id\n      username\n      email\n    }\n  }\n": typeof types.Legacy003MeFullDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": typeof types.Legacy003TestWorkspaceDocument,
     "\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": typeof types.C004AddMemberDocument,
     "\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": typeof types.C004OpenDirectDocument,
@@ -173,6 +175,12 @@ type Documents = {
     "\n  subscription SupportTicketEventsMain($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      agent {\n        id\n      }\n      note\n      version\n    }\n  }\n": typeof types.SupportTicketEventsMainDocument,
     "\n  subscription SupportQueueEventsMain($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      ticket {\n        status\n        agentUserId\n      }\n    }\n  }\n": typeof types.SupportQueueEventsMainDocument,
     "\n        mutation SupportCloseWithLm($input: CloseTicketInput!) {\n          closeTicket(input: $input) {\n            __typename\n            ... on Error {\n              code\n              message\n            }\n          }\n        }\n      ": typeof types.SupportCloseWithLmDocument,
+    "\n  mutation UsernamesSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n          username\n          email\n        }\n      }\n      ... on ConflictError {\n        code\n        field\n      }\n      ... on ValidationError {\n        code\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": typeof types.UsernamesSignUpDocument,
+    "\n  mutation UsernamesLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.UsernamesLogInDocument,
+    "\n  mutation UsernamesSet($username: String!) {\n    setUsername(username: $username) {\n      __typename\n      ... on User {\n        id\n        username\n      }\n      ... on Error {\n        code\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n": typeof types.UsernamesSetDocument,
+    "\n  query UsernamesByName($username: String!, $workspaceId: ID!) {\n    user(username: $username) {\n      id\n      username\n    }\n    workspace(id: $workspaceId) {\n      memberByUsername(username: $username) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": typeof types.UsernamesByNameDocument,
+    "\n  query UsernamesUserOnly($username: String!) {\n    user(username: $username) {\n      id\n    }\n  }\n": typeof types.UsernamesUserOnlyDocument,
+    "\n  query UsernamesMe {\n    me {\n      id\n      username\n    }\n  }\n": typeof types.UsernamesMeDocument,
 };
 const documents: Documents = {
     "\n  mutation AttSend($input: SendAttachmentInput!) {\n    sendAttachment(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        kind\n        body\n        attachments {\n          id\n          name\n          size\n          contentType\n          sha256\n          width\n          height\n          inline\n          url\n          signedUrl\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.AttSendDocument,
@@ -200,6 +208,7 @@ const documents: Documents = {
     "\n  subscription Compat000Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        id\n        body\n        kind\n        side\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat000EventsDocument,
     "\n  mutation Compat000Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.Compat000SendDocument,
     "\n  mutation Compat001LogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.Compat001LogInDocument,
+    "\n  query Compat001UserByName($username: String!) {\n    user(username: $username) {\n      id\n      username\n      email\n    }\n  }\n": types.Compat001UserByNameDocument,
     "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n": types.Compat001EventsDocument,
     "\n  mutation Compat001Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.Compat001SendDocument,
     "\n  query Compat002RoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n      roomType\n    }\n  }\n": types.Compat002RoomByKeyDocument,
@@ -211,6 +220,7 @@ const documents: Documents = {
     "\n  subscription Compat003Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n          kind\n        }\n      }\n    }\n  }\n": types.Compat003EventsDocument,
     "\n  mutation Compat003Send($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n    }\n  }\n": types.Compat003SendDocument,
     "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n": types.Legacy003MeDocument,
+    "\n  query Legacy003MeFull {\n    me {\n      id\n      username\n      email\n    }\n  }\n": types.Legacy003MeFullDocument,
     "\n  mutation Legacy003TestWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n    }\n  }\n": types.Legacy003TestWorkspaceDocument,
     "\n  mutation C004AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n    }\n  }\n": types.C004AddMemberDocument,
     "\n  mutation C004OpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": types.C004OpenDirectDocument,
@@ -334,6 +344,12 @@ const documents: Documents = {
     "\n  subscription SupportTicketEventsMain($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n      status\n      position\n      agent {\n        id\n      }\n      note\n      version\n    }\n  }\n": types.SupportTicketEventsMainDocument,
     "\n  subscription SupportQueueEventsMain($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      ticket {\n        status\n        agentUserId\n      }\n    }\n  }\n": types.SupportQueueEventsMainDocument,
     "\n        mutation SupportCloseWithLm($input: CloseTicketInput!) {\n          closeTicket(input: $input) {\n            __typename\n            ... on Error {\n              code\n              message\n            }\n          }\n        }\n      ": types.SupportCloseWithLmDocument,
+    "\n  mutation UsernamesSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n          username\n          email\n        }\n      }\n      ... on ConflictError {\n        code\n        field\n      }\n      ... on ValidationError {\n        code\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.UsernamesSignUpDocument,
+    "\n  mutation UsernamesLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.UsernamesLogInDocument,
+    "\n  mutation UsernamesSet($username: String!) {\n    setUsername(username: $username) {\n      __typename\n      ... on User {\n        id\n        username\n      }\n      ... on Error {\n        code\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n": types.UsernamesSetDocument,
+    "\n  query UsernamesByName($username: String!, $workspaceId: ID!) {\n    user(username: $username) {\n      id\n      username\n    }\n    workspace(id: $workspaceId) {\n      memberByUsername(username: $username) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": types.UsernamesByNameDocument,
+    "\n  query UsernamesUserOnly($username: String!) {\n    user(username: $username) {\n      id\n    }\n  }\n": types.UsernamesUserOnlyDocument,
+    "\n  query UsernamesMe {\n    me {\n      id\n      username\n    }\n  }\n": types.UsernamesMeDocument,
 };
 
 /**
@@ -453,6 +469,10 @@ export function graphql(source: "\n  mutation Compat001LogIn($input: LogInInput!
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query Compat001UserByName($username: String!) {\n    user(username: $username) {\n      id\n      username\n      email\n    }\n  }\n"): (typeof documents)["\n  query Compat001UserByName($username: String!) {\n    user(username: $username) {\n      id\n      username\n      email\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription Compat001Events($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      message {\n        body\n        author {\n          id\n        }\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -494,6 +514,10 @@ export function graphql(source: "\n  mutation Compat003Send($input: SendMessageI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"): (typeof documents)["\n  query Legacy003Me {\n    me {\n      id\n      displayName\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Legacy003MeFull {\n    me {\n      id\n      username\n      email\n    }\n  }\n"): (typeof documents)["\n  query Legacy003MeFull {\n    me {\n      id\n      username\n      email\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -986,6 +1010,30 @@ export function graphql(source: "\n  subscription SupportQueueEventsMain($worksp
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n        mutation SupportCloseWithLm($input: CloseTicketInput!) {\n          closeTicket(input: $input) {\n            __typename\n            ... on Error {\n              code\n              message\n            }\n          }\n        }\n      "): (typeof documents)["\n        mutation SupportCloseWithLm($input: CloseTicketInput!) {\n          closeTicket(input: $input) {\n            __typename\n            ... on Error {\n              code\n              message\n            }\n          }\n        }\n      "];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UsernamesSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n          username\n          email\n        }\n      }\n      ... on ConflictError {\n        code\n        field\n      }\n      ... on ValidationError {\n        code\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UsernamesSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n        user {\n          id\n          username\n          email\n        }\n      }\n      ... on ConflictError {\n        code\n        field\n      }\n      ... on ValidationError {\n        code\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UsernamesLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UsernamesLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UsernamesSet($username: String!) {\n    setUsername(username: $username) {\n      __typename\n      ... on User {\n        id\n        username\n      }\n      ... on Error {\n        code\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UsernamesSet($username: String!) {\n    setUsername(username: $username) {\n      __typename\n      ... on User {\n        id\n        username\n      }\n      ... on Error {\n        code\n      }\n      ... on ConflictError {\n        field\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query UsernamesByName($username: String!, $workspaceId: ID!) {\n    user(username: $username) {\n      id\n      username\n    }\n    workspace(id: $workspaceId) {\n      memberByUsername(username: $username) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"): (typeof documents)["\n  query UsernamesByName($username: String!, $workspaceId: ID!) {\n    user(username: $username) {\n      id\n      username\n    }\n    workspace(id: $workspaceId) {\n      memberByUsername(username: $username) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query UsernamesUserOnly($username: String!) {\n    user(username: $username) {\n      id\n    }\n  }\n"): (typeof documents)["\n  query UsernamesUserOnly($username: String!) {\n    user(username: $username) {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query UsernamesMe {\n    me {\n      id\n      username\n    }\n  }\n"): (typeof documents)["\n  query UsernamesMe {\n    me {\n      id\n      username\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
