@@ -98,6 +98,14 @@ export type ConversationEventType =
   | 'MESSAGE_DELETED'
   /** A message was edited; `message` holds it now. */
   | 'MESSAGE_EDITED'
+  /** `userId` pinned `message`. */
+  | 'MESSAGE_PINNED'
+  /** `userId` unpinned `message`. */
+  | 'MESSAGE_UNPINNED'
+  /** `userId` reacted to `message` with `emoji`; `message.reactions` are the counts now. */
+  | 'REACTION_ADDED'
+  /** `userId` took back their `emoji` reaction to `message`; `message.reactions` are the counts now. */
+  | 'REACTION_REMOVED'
   /** `userId` read up to `seq`. */
   | 'READ'
   /** `userId` started or stopped typing; the indicator lapses at `expiresAt`. */

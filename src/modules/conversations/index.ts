@@ -8,3 +8,5 @@ import './chatbot.js';
 import './threads.js';
 import './typing.js';
 import './search.js';
+import './reaction-mutations.js';
+import './pins.js';

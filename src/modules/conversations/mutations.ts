@@ -11,7 +11,8 @@ import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
-import { messageSelect, toMessageRecord } from './records.js';
+import { recordChange, NoChange } from './changes.js';
+import { resolveMentions } from '../notifications/mentions.js';
 import {
   ConversationRef,
   MessageKindEnum,
@@ -295,9 +296,15 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
       if (args.body.trim().length === 0) throw new ValidationError([{ path: ['body'], message: 'must not be empty' }]);
-      const row = await ctx.db.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
-      const record = toMessageRecord(row);
-      await publishConversationEvent(ctx, { type: 'MESSAGE_EDITED', conversationId: record.conversationId, seq: record.seq, message: record });
+      if (message.deletedAt) throw new ValidationError([{ path: ['id'], message: 'the message was deleted; it cannot be edited' }]);
+      const mentions = await resolveMentions(ctx, message.conversationId, args.body, message.authorId);
+      const { record } = await recordChange(
+        ctx,
+        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_EDITED', userId: actingUserId(ctx.viewer) },
+        async (tx, at) => {
+          await tx.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: at, mentions: mentions as never } });
+        },
+      );
       return record;
     },
   }),
@@ -309,13 +316,15 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
-      const row = await ctx.db.message.update({
-        where: { id: message.id },
-        data: { deletedAt: message.deletedAt ? undefined : new Date() },
-        select: messageSelect,
-      });
-      const record = toMessageRecord(row);
-      await publishConversationEvent(ctx, { type: 'MESSAGE_DELETED', conversationId: record.conversationId, seq: record.seq, message: record });
+      const { record } = await recordChange(
+        ctx,
+        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_DELETED', userId: actingUserId(ctx.viewer) },
+        async (tx, at) => {
+          // Deleting twice changes nothing and announces nothing.
+          const { count } = await tx.message.updateMany({ where: { id: message.id, deletedAt: null }, data: { deletedAt: at } });
+          if (count === 0) throw new NoChange();
+        },
+      );
       return record;
     },
   }),

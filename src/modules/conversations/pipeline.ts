@@ -16,8 +16,9 @@ import type { ConversationKind, MessageKind, MessageSide, RoomType, UserKind } f
 import type { Services } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+import { messageSelect, toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
+import { resolveMentions } from '../notifications/mentions.js';
 
 export const MAX_BODY_LENGTH = 10_000;
 
@@ -36,6 +37,8 @@ export interface AppendInput {
    * its transaction (their order is their `position`); a message with attachments may have an empty body.
    */
   attachmentIds?: string[];
+  /** The body's @mentions, resolved before the write (see notifications/mentions.ts); stored with it. */
+  mentions?: MentionRecord[];
 }
 
 export interface AppendResult {
@@ -107,6 +110,9 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
   const earlier = await findByClientId(services, input);
   if (earlier) return { record: earlier, created: false };
   for (const guard of guards) await guard(services, input);
+  if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
+    input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId) };
+  }
 
   let record: MessageRecord;
   let head: AppendedTo;
@@ -121,7 +127,13 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
     }
     throw err;
   }
-  await publishConversationEvent(services, { type: 'MESSAGE_ADDED', conversationId: input.conversationId, seq: record.seq, message: record });
+  await publishConversationEvent(services, {
+    type: 'MESSAGE_ADDED',
+    conversationId: input.conversationId,
+    seq: record.seq,
+    position: record.position,
+    message: record,
+  });
   for (const listener of listeners) {
     await listener(services, record, head).catch((err: unknown) =>
       services.logger.error({ err, conversationId: record.conversationId, seq: record.seq }, 'append listener failed'),
@@ -143,10 +155,10 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
       if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
     }
     const now = new Date();
-    const { lastSeq: seq, ...head } = await tx.conversation.update({
+    const { lastSeq: seq, lastPosition: position, ...head } = await tx.conversation.update({
       where: { id: input.conversationId },
-      data: { lastSeq: { increment: 1 }, lastMessageAt: now },
-      select: { lastSeq: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
+      data: { lastSeq: { increment: 1 }, lastPosition: { increment: 1 }, lastMessageAt: now },
+      select: { lastSeq: true, lastPosition: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
     });
     const message = await tx.message.create({
       data: {
@@ -159,6 +171,8 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
         replyToId: input.replyToId ?? null,
         clientMessageId: input.clientMessageId ?? null,
         createdAt: now,
+        position,
+        mentions: (input.mentions ?? []) as never,
       },
       select: { id: true },
     });
@@ -198,6 +212,11 @@ interface InsertedRow {
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
+  position: number;
+  mentions: unknown;
+  reactionSummary: unknown;
+  pinnedAt: Date | null;
+  pinnedById: string | null;
   author_id: string | null;
   author_displayName: string | null;
   author_kind: UserKind | null;
@@ -292,21 +311,23 @@ async function insertMessages(services: Services, conversationId: string, inputs
     WITH input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
                            ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
-                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[])
-        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", ord)
+                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[],
+                           ${column((i) => JSON.stringify(i.mentions ?? []))}::jsonb[])
+        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", mentions, ord)
     ), conv AS (
       UPDATE "Conversation"
-      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastMessageAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
+      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastPosition" = "lastPosition" + ${inputs.length}::int, "lastMessageAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
       WHERE id = ${conversationId}::uuid
         AND NOT EXISTS (
           SELECT 1 FROM input i
           WHERE i."replyToId" IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid))
-      RETURNING "lastSeq", "workspaceId", kind, "roomType", direct
+      RETURNING "lastSeq", "lastPosition", "workspaceId", kind, "roomType", direct
     ), msg AS (
-      INSERT INTO "Message" (id, "conversationId", seq, "authorId", kind, side, body, "replyToId", "clientMessageId", "createdAt")
+      INSERT INTO "Message" (id, "conversationId", seq, "authorId", kind, side, body, "replyToId", "clientMessageId", "createdAt", position, mentions)
       SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i."authorId", i.kind::"MessageKind",
-             i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz
+             i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz,
+             conv."lastPosition" - ${inputs.length}::int + i.ord::int, i.mentions
       FROM input i, conv
       RETURNING *
     ), authors AS (
@@ -325,7 +346,8 @@ async function insertMessages(services: Services, conversationId: string, inputs
       DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadAt" = EXCLUDED."lastReadAt"
     )
     SELECT msg.id, msg."conversationId", msg.seq, msg.kind::text AS kind, msg.side::text AS side, msg.body, msg."authorId",
-           msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt",
+           msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt", msg.position, msg.mentions,
+           msg."reactionSummary", msg."pinnedAt", msg."pinnedById",
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",
            r.id AS reply_id, r.seq AS reply_seq, r."authorId" AS "reply_authorId", r.body AS reply_body, r."deletedAt" AS "reply_deletedAt",
            conv."workspaceId" AS "conv_workspaceId", conv.kind::text AS conv_kind, conv."roomType"::text AS "conv_roomType",
@@ -367,7 +389,9 @@ async function insertMessages(services: Services, conversationId: string, inputs
 
 /** Publishes one event on the conversation's channel, stamped with the time. */
 export function publishConversationEvent(services: Services, event: Omit<ConversationEvent, 'at'>): Promise<void> {
-  return services.pubsub.publish('conversation', event.conversationId, { ...event, at: new Date().toISOString() });
+  // A message announced again (legacy 004) keeps its place in the stream: a duplicate there.
+  const position = event.position ?? (event.type === 'MESSAGE_ADDED' ? event.message?.position : undefined);
+  return services.pubsub.publish('conversation', event.conversationId, { ...event, position, at: new Date().toISOString() });
 }
 
 /** Loads one message as a record, or null. */

@@ -12,6 +12,28 @@ export interface AuthorRecord {
   createdAt: string;
 }
 
+/** One @mention in a message's body: a person who can read the conversation, or @here. */
+export interface MentionRecord {
+  /** Offset of the "@" in the body, in UTF-16 code units (JavaScript string indices). */
+  start: number;
+  /** Length of the mention, "@" included. */
+  length: number;
+  userId: string | null;
+  username: string | null;
+  here: boolean;
+}
+
+/** One emoji's reactions to a message, in brief. */
+export interface ReactionSummaryRecord {
+  emoji: string;
+  count: number;
+  /** The first reactors (at most FIRST_REACTORS), earliest first. */
+  userIds: string[];
+}
+
+/** How many reactors each emoji's summary lists; Message.reactors pages through the rest. */
+export const FIRST_REACTORS = 10;
+
 export interface MessageRecord {
   id: string;
   conversationId: string;
@@ -29,6 +51,13 @@ export interface MessageRecord {
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
+  /** Its place in the conversation's stream (messages and changes share one order). */
+  position: number;
+  /** Empty once deleted. */
+  mentions: MentionRecord[];
+  reactions: ReactionSummaryRecord[];
+  pinnedAt: string | null;
+  pinnedById: string | null;
 }
 
 /** The Prisma selection that {@link toMessageRecord} reads. */
@@ -44,6 +73,11 @@ export const messageSelect = {
   createdAt: true,
   editedAt: true,
   deletedAt: true,
+  position: true,
+  mentions: true,
+  reactionSummary: true,
+  pinnedAt: true,
+  pinnedById: true,
   author: { select: { id: true, displayName: true, kind: true, createdAt: true } },
   replyTo: { select: { id: true, seq: true, authorId: true, body: true, deletedAt: true } },
   attachments: { select: attachmentSelect, orderBy: { position: 'asc' } },
@@ -61,6 +95,11 @@ type Row = {
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
+  position: number;
+  mentions: unknown;
+  reactionSummary: unknown;
+  pinnedAt: Date | null;
+  pinnedById: string | null;
   author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
   replyTo: { id: string; seq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
   attachments: AttachmentRow[];
@@ -91,5 +130,10 @@ export function toMessageRecord(row: Row): MessageRecord {
     createdAt: row.createdAt.toISOString(),
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,
+    position: row.position,
+    mentions: row.deletedAt ? [] : ((row.mentions as MentionRecord[] | null) ?? []),
+    reactions: (row.reactionSummary as ReactionSummaryRecord[] | null) ?? [],
+    pinnedAt: row.pinnedAt?.toISOString() ?? null,
+    pinnedById: row.pinnedById,
   };
 }

@@ -1,11 +1,16 @@
 /**
  * A conversation's live stream with resume: subscribe to the channel first, then replay from the
- * database what came after the client's cursor, then go live; message events are delivered in
- * seq order with no gap and no duplicate:
- * - a MESSAGE_ADDED at or below the cursor is a duplicate (already replayed): dropped;
- * - one above cursor + 1 is early (a sender committed out of step, or an event was lost): held
+ * database what came after the client's cursor, then go live. The stream has one order, the
+ * conversation's positions (changes.ts): messages and changes to them (edits, deletes,
+ * reactions, pins) delivered in position order with no gap and no duplicate:
+ * - an event at or below the cursor is a duplicate (already replayed): dropped;
+ * - one above cursor + 1 is early (a writer committed out of step, or an event was lost): held
  *   until the missing ones arrive, or read from the database after GAP_WAIT_MS. In steady state
- *   no subscriber reads the database, so fan-out stays O(1) queries per message.
+ *   no subscriber reads the database, so fan-out stays O(1) queries per event.
+ * Events without a position (READ, TYPING, MEMBER_*) pass straight through; they are not replayed.
+ * The cursor: `afterPosition` (exact for every event), or `after`, a message seq (older clients):
+ * resumes after that message's position, so messages come exactly once and changes made since
+ * that message come again even if the client saw them before it disconnected.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
  */
@@ -16,6 +21,7 @@ import { endsStaffStanding } from '../workspaces/permissions.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
+import { changeSelect } from './changes.js';
 import type { ConversationEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 
@@ -27,19 +33,20 @@ type Next = IteratorResult<ConversationEvent> | 'timeout';
 export function conversationStream(
   ctx: Context,
   rawId: string | number,
-  after: number | null | undefined,
+  after: StreamCursor,
 ): AsyncIterableIterator<ConversationEvent> {
   // A client that leaves ends its subscription at once, even in a quiet conversation.
   const stop = new AbortController();
   return returnsPromptly(events(ctx, rawId, after, stop.signal), stop);
 }
 
-async function* events(
-  ctx: Context,
-  rawId: string | number,
-  after: number | null | undefined,
-  signal: AbortSignal,
-): AsyncGenerator<ConversationEvent> {
+/** Where a subscriber resumes: after a stream position, or after a message's seq; neither: from now. */
+export interface StreamCursor {
+  position?: number | null;
+  seq?: number | null;
+}
+
+async function* events(ctx: Context, rawId: string | number, from: StreamCursor, signal: AbortSignal): AsyncGenerator<ConversationEvent> {
   const access = await loadAccess(ctx, rawId);
   const conversationId = access.conversation.id;
   const me = actingUserId(ctx.viewer);
@@ -63,27 +70,63 @@ async function* events(
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
     let cursor: number;
-    if (after === null || after === undefined) {
-      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } });
-      cursor = row?.lastSeq ?? access.conversation.lastSeq;
+    const replay = from.position != null || from.seq != null;
+    if (from.position != null) {
+      cursor = Math.max(0, from.position);
+    } else if (from.seq != null && from.seq <= 0) {
+      cursor = 0;
+    } else if (from.seq != null) {
+      const message = await ctx.db.message.findUnique({
+        where: { conversationId_seq: { conversationId, seq: from.seq } },
+        select: { position: true },
+      });
+      cursor = message?.position ?? (await lastPosition());
     } else {
-      cursor = Math.max(0, after);
+      cursor = await lastPosition();
     }
 
+    async function lastPosition(): Promise<number> {
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastPosition: true } });
+      return row?.lastPosition ?? 0;
+    }
+
+    /** Messages and changes with positions in (from, upTo), merged in position order. */
     async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
       for (;;) {
-        const rows = await ctx.db.message.findMany({
-          where: { conversationId, seq: { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) } },
-          orderBy: { seq: 'asc' },
-          take: REPLAY_BATCH,
-          select: messageSelect,
-        });
-        for (const row of rows) {
-          const message = toMessageRecord(row);
-          from = message.seq;
-          yield { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, message, at: message.createdAt };
+        const range = { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) };
+        const [messages, changes] = await Promise.all([
+          ctx.db.message.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: messageSelect }),
+          ctx.db.conversationChange.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: changeSelect }),
+        ]);
+        // A full page may stop short of the other's: deliver only up to where both are complete.
+        let complete = Infinity;
+        if (messages.length === REPLAY_BATCH) complete = Math.min(complete, messages.at(-1)!.position);
+        if (changes.length === REPLAY_BATCH) complete = Math.min(complete, changes.at(-1)!.position);
+        const merged: ConversationEvent[] = [
+          ...messages.map((row): ConversationEvent => {
+            const message = toMessageRecord(row);
+            return { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt };
+          }),
+          ...changes.map((c): ConversationEvent => {
+            const message = toMessageRecord(c.message);
+            return {
+              type: c.type,
+              conversationId,
+              seq: message.seq,
+              position: c.position,
+              message,
+              ...(c.userId ? { userId: c.userId } : {}),
+              ...(c.emoji ? { emoji: c.emoji } : {}),
+              at: c.createdAt.toISOString(),
+            };
+          }),
+        ].sort((a, b) => a.position! - b.position!);
+        for (const event of merged) {
+          if (event.position! > complete) break;
+          from = event.position!;
+          yield event;
         }
-        if (rows.length < REPLAY_BATCH) return;
+        if (complete === Infinity) return;
       }
     }
 
@@ -92,14 +135,14 @@ async function* events(
       while (pending.has(cursor + 1)) {
         const held = pending.get(cursor + 1)!;
         pending.delete(cursor + 1);
-        cursor = held.seq;
+        cursor = held.position!;
         yield held;
       }
     }
 
-    if (after !== null && after !== undefined) {
+    if (replay) {
       for await (const event of readFromDb(cursor)) {
-        cursor = event.seq;
+        cursor = event.position!;
         yield event;
       }
     }
@@ -114,7 +157,7 @@ async function* events(
         // The missing messages did not arrive live: read them, then deliver what was held.
         const firstHeld = Math.min(...pending.keys());
         for await (const event of readFromDb(cursor, firstHeld)) {
-          cursor = event.seq;
+          cursor = event.position!;
           yield event;
         }
         yield* deliverHeld();
@@ -133,13 +176,13 @@ async function* events(
         continue;
       }
 
-      if (event.type === 'MESSAGE_ADDED') {
-        if (event.seq <= cursor) continue;
-        if (event.seq > cursor + 1) {
-          pending.set(event.seq, event);
+      if (event.position != null) {
+        if (event.position <= cursor) continue;
+        if (event.position > cursor + 1) {
+          pending.set(event.position, event);
           continue;
         }
-        cursor = event.seq;
+        cursor = event.position;
         yield event;
         yield* deliverHeld();
         continue;

@@ -10,6 +10,10 @@ export type ConversationEventType =
   | 'MESSAGE_ADDED'
   | 'MESSAGE_EDITED'
   | 'MESSAGE_DELETED'
+  | 'REACTION_ADDED'
+  | 'REACTION_REMOVED'
+  | 'MESSAGE_PINNED'
+  | 'MESSAGE_UNPINNED'
   | 'READ'
   | 'TYPING'
   | 'MEMBER_JOINED'
@@ -24,8 +28,16 @@ export interface ConversationEvent {
    * when the event happened. Lets a client tell a gap and resume.
    */
   seq: number;
+  /**
+   * The event's place in the conversation's stream: messages and changes to them (edits,
+   * deletes, reactions, pins) are numbered 1, 2, 3 … together, in commit order. Absent for
+   * passing events (READ, TYPING, MEMBER_*, CONVERSATION_DELETED), which are not replayed.
+   */
+  position?: number;
   message?: MessageRecord;
-  /** The member concerned (READ, TYPING, MEMBER_*). */
+  /** REACTION_*: the emoji. */
+  emoji?: string;
+  /** The member concerned (READ, TYPING, MEMBER_*), or who reacted or pinned (REACTION_*, MESSAGE_(UN)PINNED). */
   userId?: string;
   /** TYPING: whether they are typing now. */
   typing?: boolean;

@@ -8,11 +8,15 @@ import { builder } from '../../graphql/builder.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { UserKindEnum, UserRef } from '../users/types.js';
-import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+import { FIRST_REACTORS, messageSelect, toMessageRecord, type MentionRecord, type MessageRecord, type ReactionSummaryRecord } from './records.js';
+import { MAX_REACTORS_PAGE, reactedBy, reactorPage, ReactorPageRef } from './reactions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
 
 /** History pages hold at most this many messages; larger requests are capped. */
 export const MAX_PAGE_SIZE = 100;
+
+/** Pinned messages listed at most. */
+export const MAX_PINNED = 50;
 
 export const ConversationKindEnum = builder.enumType('ConversationKind', {
   description: 'What kind of conversation.',
@@ -78,6 +82,30 @@ const ReplyRef = builder.objectRef<NonNullable<MessageRecord['replyTo']>>('Messa
   }),
 });
 
+const MentionRef = builder.objectRef<MentionRecord>('Mention').implement({
+  description: 'One @mention in a message’s body.',
+  fields: (t) => ({
+    start: t.exposeInt('start', { description: 'Offset of the "@" in the body, in UTF-16 code units (JavaScript string indices).' }),
+    length: t.exposeInt('length', { description: 'Its length, "@" included.' }),
+    userId: t.exposeID('userId', { nullable: true, description: 'The person mentioned; null for @here.' }),
+    username: t.exposeString('username', { nullable: true, description: 'Their username when the message was written or last edited.' }),
+    here: t.exposeBoolean('here', { description: '@here: staff calling on everyone in a support room or ticket.' }),
+  }),
+});
+
+const ReactionSummaryRef = builder.objectRef<ReactionSummaryRecord & { messageId: string }>('ReactionSummary').implement({
+  description: 'One emoji’s reactions to a message.',
+  fields: (t) => ({
+    emoji: t.exposeString('emoji', { description: 'A Unicode emoji, or a :shortcode:.' }),
+    count: t.exposeInt('count', { description: 'How many people reacted with it.' }),
+    firstReactorIds: t.exposeIDList('userIds', { description: `The first ${FIRST_REACTORS} who reacted, earliest first; Message.reactors pages through all.` }),
+    reactedByMe: t.boolean({
+      description: 'Whether the viewer reacted with it.',
+      resolve: (r, _args, ctx) => reactedBy(ctx, r, actingUserId(ctx.viewer)),
+    }),
+  }),
+});
+
 export const MessageRef = builder.objectRef<MessageRecord>('Message').implement({
   description: 'One message. `seq` numbers a conversation’s messages 1, 2, 3 … with no holes.',
   fields: (t) => ({
@@ -94,6 +122,30 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message').implement(
     editedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was last edited.', resolve: (m) => m.editedAt }),
     deleted: t.boolean({ description: 'Whether it was deleted (its body is then withheld).', resolve: (m) => m.deletedAt !== null }),
     deletedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was deleted.', resolve: (m) => m.deletedAt }),
+    position: t.exposeInt('position', { description: 'Its place in the conversation’s stream of messages and changes (see conversationEvents).' }),
+    mentions: t.field({
+      type: [MentionRef],
+      description: 'The @mentions in its body, with offsets, of people who can read the conversation (and @here); empty once deleted.',
+      resolve: (m) => m.mentions,
+    }),
+    reactions: t.field({
+      type: [ReactionSummaryRef],
+      description: 'Its reactions, one entry per emoji, in the order the emojis were first used.',
+      resolve: (m) => m.reactions.map((r) => ({ ...r, messageId: m.id })),
+    }),
+    reactors: t.field({
+      type: ReactorPageRef,
+      description: `Who reacted with an emoji, earliest first, a page at a time (at most ${MAX_REACTORS_PAGE}); the summary lists the first ${FIRST_REACTORS}.`,
+      args: {
+        emoji: t.arg.string({ description: 'The emoji.' }),
+        first: t.arg.int({ required: false, description: `How many (default and most ${MAX_REACTORS_PAGE}).` }),
+        after: t.arg.string({ required: false, description: 'The endCursor of the previous page.' }),
+      },
+      resolve: (m, args, ctx) => reactorPage(ctx, m.id, args.emoji, args.first ?? MAX_REACTORS_PAGE, args.after ?? null),
+    }),
+    pinned: t.boolean({ description: 'Whether it is pinned in its conversation.', resolve: (m) => m.pinnedAt !== null }),
+    pinnedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it was pinned.', resolve: (m) => m.pinnedAt }),
+    pinnedById: t.exposeID('pinnedById', { nullable: true, description: 'Who pinned it.' }),
   }),
 });
 
@@ -119,6 +171,23 @@ export const ConversationRef = builder.prismaInterface('Conversation', {
     workspaceId: t.exposeID('workspaceId', { description: 'The workspace it belongs to.' }),
     lastSeq: t.exposeInt('lastSeq', { description: 'The seq of its last message (0 when empty).' }),
     lastMessageAt: t.expose('lastMessageAt', { type: 'DateTime', nullable: true, description: 'When its last message was sent.' }),
+    lastPosition: t.exposeInt('lastPosition', {
+      description: 'The position of the last entry of its stream (messages and changes to them); subscribe with afterPosition from here.',
+    }),
+    pinnedMessages: t.field({
+      type: [MessageRef],
+      description: `Its pinned messages, most recently pinned first (at most ${MAX_PINNED}); deleted ones are left out.`,
+      select: { id: true },
+      resolve: async (c, _args, ctx) =>
+        (
+          await ctx.db.message.findMany({
+            where: { conversationId: c.id, pinnedAt: { not: null }, deletedAt: null },
+            orderBy: { pinnedAt: 'desc' },
+            take: MAX_PINNED,
+            select: messageSelect,
+          })
+        ).map(toMessageRecord),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was opened.' }),
     lastMessage: t.field({
       type: MessageRef,
@@ -219,6 +288,10 @@ export const ConversationEventTypeEnum = builder.enumType('ConversationEventType
     MESSAGE_ADDED: { description: 'A message was sent; `message` holds it.' },
     MESSAGE_EDITED: { description: 'A message was edited; `message` holds it now.' },
     MESSAGE_DELETED: { description: 'A message was deleted; `message` holds it, body withheld.' },
+    REACTION_ADDED: { description: '`userId` reacted to `message` with `emoji`; `message.reactions` are the counts now.' },
+    REACTION_REMOVED: { description: '`userId` took back their `emoji` reaction to `message`; `message.reactions` are the counts now.' },
+    MESSAGE_PINNED: { description: '`userId` pinned `message`.' },
+    MESSAGE_UNPINNED: { description: '`userId` unpinned `message`.' },
     READ: { description: '`userId` read up to `seq`.' },
     TYPING: { description: '`userId` started or stopped typing; the indicator lapses at `expiresAt`.' },
     MEMBER_JOINED: { description: '`userId` joined.' },
@@ -233,8 +306,18 @@ export const ConversationEventRef = builder.objectRef<ConversationEvent>('Conver
     type: t.field({ type: ConversationEventTypeEnum, description: 'What happened.', resolve: (e) => e.type }),
     conversationId: t.exposeID('conversationId', { description: 'The conversation.' }),
     seq: t.exposeInt('seq', { description: 'The message’s seq (message events), the seq read up to (READ), else the conversation’s last seq.' }),
+    position: t.exposeInt('position', {
+      nullable: true,
+      description:
+        'Its place in the conversation’s stream (messages, edits, deletes, reactions, pins numbered together); resume with afterPosition: ' +
+        '<the last one seen>. Null for READ, TYPING, MEMBER_* and CONVERSATION_DELETED, which are not replayed.',
+    }),
+    emoji: t.exposeString('emoji', { nullable: true, description: 'For REACTION_*: the emoji.' }),
     message: t.field({ type: MessageRef, nullable: true, description: 'The message, for message events.', resolve: (e) => e.message ?? null }),
-    userId: t.exposeID('userId', { nullable: true, description: 'The member concerned, for READ, TYPING and MEMBER_* events.' }),
+    userId: t.exposeID('userId', {
+      nullable: true,
+      description: 'The member concerned (READ, TYPING, MEMBER_*), who reacted (REACTION_*), or who pinned or unpinned (MESSAGE_(UN)PINNED).',
+    }),
     typing: t.exposeBoolean('typing', { nullable: true, description: 'For TYPING: whether they are typing.' }),
     expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'For TYPING: when the indicator lapses unless renewed.', resolve: (e) => e.expiresAt ?? null }),
     at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (e) => e.at }),

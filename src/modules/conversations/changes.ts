@@ -1,0 +1,94 @@
+/**
+ * Changes to messages (edits, deletes, reactions, pins) as entries of the conversation's stream.
+ *
+ * A conversation's stream is one order: every message and every change to one takes the next
+ * `position` (Conversation.lastPosition) under the conversation's row lock, in the transaction
+ * that makes it, so positions run 1, 2, 3 … with no holes in commit order. Messages carry their
+ * position; changes are rows of ConversationChange. A subscriber resuming after a position replays
+ * both from the database, merged by position, then goes live, holding back an event that comes
+ * early until the ones before it arrive (stream.ts): each change is delivered exactly once.
+ */
+import type { ConversationChangeType } from '../../generated/prisma/enums.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { Services } from '../../graphql/context.js';
+import { publishConversationEvent } from './pipeline.js';
+import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+
+/** Thrown inside a change's transaction when there is nothing to change: it rolls back, position included. */
+export class NoChange extends Error {
+  constructor() {
+    super('no change');
+  }
+}
+
+export interface ChangeInput {
+  conversationId: string;
+  messageId: string;
+  type: ConversationChangeType;
+  /** Who reacted or pinned. */
+  userId?: string | null;
+  emoji?: string | null;
+}
+
+/**
+ * Makes a change in one transaction (position taken first, under the conversation's row lock;
+ * then `apply`; then the change row), then announces it with the message as it now is. `apply`
+ * throws NoChange when the change is already so (a second identical reaction): nothing is written,
+ * nothing announced, and the message is returned as it is.
+ */
+export async function recordChange(
+  services: Services,
+  change: ChangeInput,
+  apply: (tx: Prisma.TransactionClient, at: Date) => Promise<void>,
+): Promise<{ record: MessageRecord; changed: boolean }> {
+  const at = new Date();
+  let record: MessageRecord;
+  let position: number;
+  try {
+    ({ record, position } = await services.db.$transaction(async (tx) => {
+      const { lastPosition } = await tx.conversation.update({
+        where: { id: change.conversationId },
+        data: { lastPosition: { increment: 1 } },
+        select: { lastPosition: true },
+      });
+      await apply(tx, at);
+      await tx.conversationChange.create({
+        data: {
+          conversationId: change.conversationId,
+          position: lastPosition,
+          type: change.type,
+          messageId: change.messageId,
+          userId: change.userId ?? null,
+          emoji: change.emoji ?? null,
+          createdAt: at,
+        },
+      });
+      const row = await tx.message.findUniqueOrThrow({ where: { id: change.messageId }, select: messageSelect });
+      return { record: toMessageRecord(row), position: lastPosition };
+    }));
+  } catch (err) {
+    if (!(err instanceof NoChange)) throw err;
+    const row = await services.db.message.findUniqueOrThrow({ where: { id: change.messageId }, select: messageSelect });
+    return { record: toMessageRecord(row), changed: false };
+  }
+  await publishConversationEvent(services, {
+    type: change.type,
+    conversationId: change.conversationId,
+    seq: record.seq,
+    position,
+    message: record,
+    ...(change.userId ? { userId: change.userId } : {}),
+    ...(change.emoji ? { emoji: change.emoji } : {}),
+  });
+  return { record, changed: true };
+}
+
+/** The Prisma selection of a change as the stream replays it. */
+export const changeSelect = {
+  position: true,
+  type: true,
+  userId: true,
+  emoji: true,
+  createdAt: true,
+  message: { select: messageSelect },
+} as const;
