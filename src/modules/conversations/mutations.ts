@@ -12,11 +12,13 @@ import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
+import { asSeenBy, publicSeqOf, seesNotes, seqOfPublic } from './visibility.js';
 import {
   ConversationRef,
   MessageKindEnum,
   MessageRef,
   MessageSideEnum,
+  MessageVisibilityEnum,
   RoomRef,
   RoomTypeEnum,
   ThreadRef,
@@ -91,6 +93,14 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
       description:
         'For API keys (server integrations such as the legacy shim): the user of the workspace to write as, a member of the conversation ' +
         'or staff of its workspace. Others write as themselves.',
+    }),
+    visibility: t.field({
+      type: MessageVisibilityEnum,
+      required: false,
+      defaultValue: 'PUBLIC',
+      description:
+        'PUBLIC (default), or INTERNAL for a note only staff see: written by staff of the workspace (an API key: as a staff asUserId), in ' +
+        'a conversation with a customer side (not a one-to-one thread), text only. A PUBLIC message may not reply to a note.',
     }),
   }),
 });
@@ -263,14 +273,22 @@ builder.mutationFields((t) => ({
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
       'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
-    errors: { types: [ValidationError, NotFoundError] },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
       const access = await loadAccess(ctx, input.conversationId);
-      const { userId: authorId, member } = await actingAuthor(ctx, access, input.asUserId);
+      const { userId: authorId, member, staff } = await actingAuthor(ctx, access, input.asUserId);
+      const visibility = input.visibility ?? 'PUBLIC';
+      if (visibility === 'INTERNAL') {
+        if (!staff || !seesNotes(ctx.viewer, access.conversation.workspaceId)) {
+          throw new ForbiddenError('Only staff of the workspace write internal notes.');
+        }
+        if (access.conversation.direct) throw new ForbiddenError('A one-to-one thread has no customer to keep a note from; write an ordinary message.');
+      }
       const { record } = await appendMessage(ctx, {
+        visibility,
         conversationId: access.conversation.id,
         authorId,
         body: input.body,
@@ -280,7 +298,7 @@ builder.mutationFields((t) => ({
         clientMessageId: input.clientMessageId ?? null,
         joinAuthor: !member,
       });
-      return record;
+      return asSeenBy(ctx.viewer, access.conversation.workspaceId, record);
     },
   }),
   editMessage: t.field({
@@ -298,7 +316,7 @@ builder.mutationFields((t) => ({
       const row = await ctx.db.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
       const record = toMessageRecord(row);
       await publishConversationEvent(ctx, { type: 'MESSAGE_EDITED', conversationId: record.conversationId, seq: record.seq, message: record });
-      return record;
+      return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
   deleteMessage: t.field({
@@ -316,7 +334,7 @@ builder.mutationFields((t) => ({
       });
       const record = toMessageRecord(row);
       await publishConversationEvent(ctx, { type: 'MESSAGE_DELETED', conversationId: record.conversationId, seq: record.seq, message: record });
-      return record;
+      return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
   markRead: t.field({
@@ -332,19 +350,33 @@ builder.mutationFields((t) => ({
       const me = requireUser(ctx);
       const access = await loadAccess(ctx, args.conversationId);
       if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
-      const upTo = Math.min(args.seq, access.conversation.lastSeq);
+      const { id, lastSeq, lastPublicSeq } = access.conversation;
+      // The seq is in the viewer's numbering (visibility.ts); both read marks move together.
+      let upTo: number;
+      let publicUpTo: number;
+      let where;
+      if (seesNotes(ctx.viewer, access.conversation.workspaceId)) {
+        upTo = Math.min(args.seq, lastSeq);
+        publicUpTo = await publicSeqOf(ctx.db, id, upTo);
+        where = { conversationId: id, userId: me, lastReadSeq: { lt: upTo } };
+      } else {
+        publicUpTo = Math.min(args.seq, lastPublicSeq);
+        upTo = await seqOfPublic(ctx.db, id, publicUpTo);
+        where = { conversationId: id, userId: me, lastReadPublicSeq: { lt: publicUpTo } };
+      }
       const { count } = await ctx.db.conversationMember.updateMany({
-        where: { conversationId: access.conversation.id, userId: me, lastReadSeq: { lt: upTo } },
-        data: { lastReadSeq: upTo, lastReadAt: new Date() },
+        where,
+        data: { lastReadSeq: upTo, lastReadPublicSeq: publicUpTo, lastReadAt: new Date() },
       });
       if (count > 0) {
         await Promise.all([
-          publishConversationEvent(ctx, { type: 'READ', conversationId: access.conversation.id, seq: upTo, userId: me }),
+          publishConversationEvent(ctx, { type: 'READ', conversationId: id, seq: upTo, publicSeq: publicUpTo, userId: me }),
           ctx.pubsub.publish('inbox', me, {
             type: 'UNREAD_CHANGED',
-            conversationId: access.conversation.id,
-            lastSeq: access.conversation.lastSeq,
-            unreadCount: access.conversation.lastSeq - upTo,
+            conversationId: id,
+            lastSeq,
+            unreadCount: Math.max(0, lastSeq - upTo),
+            public: { lastSeq: lastPublicSeq, unreadCount: Math.max(0, lastPublicSeq - publicUpTo) },
             at: new Date().toISOString(),
           }),
         ]);
@@ -374,17 +406,19 @@ async function messageForChange(ctx: Context, rawId: string | number) {
   const id = parseId(rawId, 'Message');
   const message = await ctx.db.message.findUnique({
     where: { id },
-    select: { id: true, conversationId: true, authorId: true, kind: true, deletedAt: true },
+    select: { id: true, conversationId: true, authorId: true, kind: true, deletedAt: true, visibility: true },
   });
   if (!message) throw new NotFoundError('Message');
   const access = await loadAccess(ctx, message.conversationId).catch(() => {
     throw new NotFoundError('Message');
   });
+  // A note is as unknown to a customer as an id that does not exist.
+  if (message.visibility === 'INTERNAL' && !seesNotes(ctx.viewer, access.conversation.workspaceId)) throw new NotFoundError('Message');
   const mine = message.authorId !== null && message.authorId === actingUserId(ctx.viewer);
   const admin = roleIn(ctx.viewer, access.conversation.workspaceId) === 'ADMIN';
   if (!mine && !admin) throw new ForbiddenError('Only its author or an admin may change a message.');
   if (message.kind === 'SYSTEM' && !admin) throw new ForbiddenError('System messages cannot be changed.');
-  return message;
+  return { ...message, workspaceId: access.conversation.workspaceId };
 }
 
 export { loadMessage };

@@ -12,7 +12,7 @@
  * its seq so no hole is left.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConversationKind, MessageKind, MessageSide, RoomType, UserKind } from '../../generated/prisma/enums.js';
+import type { ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
@@ -29,6 +29,11 @@ export interface AppendInput {
   side?: MessageSide | null;
   replyToId?: string | null;
   clientMessageId?: string | null;
+  /**
+   * PUBLIC (the default) or INTERNAL: a staff note (visibility.ts). The caller checks that the
+   * author is staff. A PUBLIC message may not reply to a note (the customer could not see what it answers).
+   */
+  visibility?: MessageVisibility;
   /** Make the author a member if they are not (staff answering a room they reach by role). */
   joinAuthor?: boolean;
   /**
@@ -104,6 +109,9 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
   if (body.length > MAX_BODY_LENGTH) {
     throw new ValidationError([{ path: ['input', 'body'], message: `must be at most ${MAX_BODY_LENGTH} characters` }]);
   }
+  if (input.visibility === 'INTERNAL' && attachmentIds.length > 0) {
+    throw new ValidationError([{ path: ['input', 'visibility'], message: 'an internal note carries text only' }]);
+  }
   const earlier = await findByClientId(services, input);
   if (earlier) return { record: earlier, created: false };
   for (const guard of guards) await guard(services, input);
@@ -139,19 +147,21 @@ interface Inserted {
 async function insertWithAttachments(services: Services, input: AppendInput, attachmentIds: string[]): Promise<Inserted> {
   return services.db.$transaction(async (tx) => {
     if (input.replyToId) {
-      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId }, select: { id: true } });
+      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId, visibility: 'PUBLIC' }, select: { id: true } });
       if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
     }
     const now = new Date();
-    const { lastSeq: seq, ...head } = await tx.conversation.update({
+    // Attachments are never notes (appendMessage refuses that): this message is PUBLIC.
+    const { lastSeq: seq, lastPublicSeq: publicSeq, ...head } = await tx.conversation.update({
       where: { id: input.conversationId },
-      data: { lastSeq: { increment: 1 }, lastMessageAt: now },
-      select: { lastSeq: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
+      data: { lastSeq: { increment: 1 }, lastPublicSeq: { increment: 1 }, lastMessageAt: now },
+      select: { lastSeq: true, lastPublicSeq: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
     });
     const message = await tx.message.create({
       data: {
         conversationId: input.conversationId,
         seq,
+        publicSeq,
         authorId: input.authorId,
         kind: input.kind ?? 'TEXT',
         side: input.side ?? null,
@@ -171,13 +181,13 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
       if (input.joinAuthor) {
         await tx.conversationMember.upsert({
           where: { conversationId_userId: { conversationId: input.conversationId, userId: input.authorId } },
-          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadAt: now },
-          update: { lastReadSeq: seq, lastReadAt: now },
+          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
+          update: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
         });
       } else {
         await tx.conversationMember.updateMany({
           where: { conversationId: input.conversationId, userId: input.authorId },
-          data: { lastReadSeq: seq, lastReadAt: now },
+          data: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
         });
       }
     }
@@ -190,6 +200,8 @@ interface InsertedRow {
   id: string;
   conversationId: string;
   seq: number;
+  visibility: MessageVisibility;
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   body: string;
@@ -204,6 +216,7 @@ interface InsertedRow {
   author_createdAt: Date | null;
   reply_id: string | null;
   reply_seq: number | null;
+  reply_publicSeq: number | null;
   reply_authorId: string | null;
   reply_body: string | null;
   reply_deletedAt: Date | null;
@@ -288,46 +301,57 @@ async function insertMessages(services: Services, conversationId: string, inputs
   const now = new Date();
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (i: AppendInput) => T | null | undefined) => inputs.map((i) => pick(i) ?? null);
+  // The customer's numbering: each PUBLIC message of the batch takes the next publicSeq; a note
+  // takes the number of the public message before it.
+  let publicCount = 0;
+  const publicOrd = inputs.map((i) => ((i.visibility ?? 'PUBLIC') === 'PUBLIC' ? ++publicCount : publicCount));
   const rows = await services.db.$queryRaw<InsertedRow[]>`
     WITH input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
                            ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
-                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[])
-        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", ord)
+                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[],
+                           ${column((i) => i.visibility ?? 'PUBLIC')}::text[], ${publicOrd}::int[])
+        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", visibility, "publicOrd", ord)
     ), conv AS (
       UPDATE "Conversation"
-      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastMessageAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
+      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastPublicSeq" = "lastPublicSeq" + ${publicCount}::int,
+          "lastMessageAt" = CASE WHEN ${publicCount}::int > 0 THEN ${now}::timestamptz ELSE "lastMessageAt" END,
+          "updatedAt" = ${now}::timestamptz
       WHERE id = ${conversationId}::uuid
         AND NOT EXISTS (
           SELECT 1 FROM input i
           WHERE i."replyToId" IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid))
-      RETURNING "lastSeq", "workspaceId", kind, "roomType", direct
+            AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid
+                              AND (i.visibility = 'INTERNAL' OR t.visibility = 'PUBLIC')))
+      RETURNING "lastSeq", "lastPublicSeq", "workspaceId", kind, "roomType", direct
     ), msg AS (
-      INSERT INTO "Message" (id, "conversationId", seq, "authorId", kind, side, body, "replyToId", "clientMessageId", "createdAt")
-      SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i."authorId", i.kind::"MessageKind",
+      INSERT INTO "Message" (id, "conversationId", seq, visibility, "publicSeq", "authorId", kind, side, body, "replyToId", "clientMessageId", "createdAt")
+      SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i.visibility::"MessageVisibility",
+             conv."lastPublicSeq" - ${publicCount}::int + i."publicOrd", i."authorId", i.kind::"MessageKind",
              i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz
       FROM input i, conv
       RETURNING *
     ), authors AS (
-      SELECT msg."authorId", max(msg.seq) AS seq, bool_or(i."joinAuthor") AS "join"
+      SELECT msg."authorId", max(msg.seq) AS seq, max(msg."publicSeq") AS "publicSeq", bool_or(i."joinAuthor") AS "join"
       FROM msg JOIN input i ON i.id = msg.id
       WHERE msg."authorId" IS NOT NULL
       GROUP BY msg."authorId"
     ), read_mark AS (
-      UPDATE "ConversationMember" m SET "lastReadSeq" = a.seq, "lastReadAt" = ${now}::timestamptz
+      UPDATE "ConversationMember" m SET "lastReadSeq" = a.seq, "lastReadPublicSeq" = a."publicSeq", "lastReadAt" = ${now}::timestamptz
       FROM authors a
       WHERE NOT a."join" AND m."conversationId" = ${conversationId}::uuid AND m."userId" = a."authorId"
     ), joined AS (
-      INSERT INTO "ConversationMember" ("conversationId", "userId", "lastReadSeq", "lastReadAt")
-      SELECT ${conversationId}::uuid, a."authorId", a.seq, ${now}::timestamptz FROM authors a WHERE a."join"
+      INSERT INTO "ConversationMember" ("conversationId", "userId", "lastReadSeq", "lastReadPublicSeq", "lastReadAt")
+      SELECT ${conversationId}::uuid, a."authorId", a.seq, a."publicSeq", ${now}::timestamptz FROM authors a WHERE a."join"
       ON CONFLICT ("conversationId", "userId")
-      DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadAt" = EXCLUDED."lastReadAt"
+      DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadPublicSeq" = EXCLUDED."lastReadPublicSeq", "lastReadAt" = EXCLUDED."lastReadAt"
     )
-    SELECT msg.id, msg."conversationId", msg.seq, msg.kind::text AS kind, msg.side::text AS side, msg.body, msg."authorId",
+    SELECT msg.id, msg."conversationId", msg.seq, msg.visibility::text AS visibility, msg."publicSeq", msg.kind::text AS kind,
+           msg.side::text AS side, msg.body, msg."authorId",
            msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt",
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",
-           r.id AS reply_id, r.seq AS reply_seq, r."authorId" AS "reply_authorId", r.body AS reply_body, r."deletedAt" AS "reply_deletedAt",
+           r.id AS reply_id, r.seq AS reply_seq, r."publicSeq" AS "reply_publicSeq", r."authorId" AS "reply_authorId", r.body AS reply_body,
+           r."deletedAt" AS "reply_deletedAt",
            conv."workspaceId" AS "conv_workspaceId", conv.kind::text AS conv_kind, conv."roomType"::text AS "conv_roomType",
            conv.direct AS conv_direct
     FROM msg
@@ -351,7 +375,14 @@ async function insertMessages(services: Services, conversationId: string, inputs
         ? { id: row.author_id, displayName: row.author_displayName!, kind: row.author_kind!, createdAt: row.author_createdAt! }
         : null,
       replyTo: row.reply_id
-        ? { id: row.reply_id, seq: row.reply_seq!, authorId: row.reply_authorId, body: row.reply_body!, deletedAt: row.reply_deletedAt }
+        ? {
+            id: row.reply_id,
+            seq: row.reply_seq!,
+            publicSeq: row.reply_publicSeq!,
+            authorId: row.reply_authorId,
+            body: row.reply_body!,
+            deletedAt: row.reply_deletedAt,
+          }
         : null,
     });
     const head: AppendedTo = {

@@ -2,7 +2,7 @@
  * The message as it travels: one JSON-safe record built once per message, read from the database
  * for history and carried whole in events for live delivery.
  */
-import type { MessageKind, MessageSide, UserKind } from '../../generated/prisma/enums.js';
+import type { MessageKind, MessageSide, MessageVisibility, UserKind } from '../../generated/prisma/enums.js';
 import { attachmentSelect, toAttachmentRecord, type AttachmentRecord, type AttachmentRow } from '../attachments/records.js';
 
 export interface AuthorRecord {
@@ -15,14 +15,22 @@ export interface AuthorRecord {
 export interface MessageRecord {
   id: string;
   conversationId: string;
+  /**
+   * Staff numbering (every message, notes included). In a record made for a customer
+   * (visibility.ts `forCustomer`) it is the customer's numbering, `publicSeq`.
+   */
   seq: number;
+  /** PUBLIC, or INTERNAL for a staff note (never in a customer's record). */
+  visibility: MessageVisibility;
+  /** Customer numbering: PUBLIC messages 1, 2, 3 … with no holes; a note has the one before it. */
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   /** Empty once deleted: the body is withheld. */
   body: string;
   authorId: string | null;
   author: AuthorRecord | null;
-  replyTo: { id: string; seq: number; authorId: string | null; excerpt: string } | null;
+  replyTo: { id: string; seq: number; publicSeq: number; authorId: string | null; excerpt: string } | null;
   /** Files it carries, in order; empty once deleted (withheld like the body). */
   attachments: AttachmentRecord[];
   clientMessageId: string | null;
@@ -36,6 +44,8 @@ export const messageSelect = {
   id: true,
   conversationId: true,
   seq: true,
+  visibility: true,
+  publicSeq: true,
   kind: true,
   side: true,
   body: true,
@@ -45,7 +55,7 @@ export const messageSelect = {
   editedAt: true,
   deletedAt: true,
   author: { select: { id: true, displayName: true, kind: true, createdAt: true } },
-  replyTo: { select: { id: true, seq: true, authorId: true, body: true, deletedAt: true } },
+  replyTo: { select: { id: true, seq: true, publicSeq: true, authorId: true, body: true, deletedAt: true } },
   attachments: { select: attachmentSelect, orderBy: { position: 'asc' } },
 } as const;
 
@@ -53,6 +63,8 @@ type Row = {
   id: string;
   conversationId: string;
   seq: number;
+  visibility: MessageVisibility;
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   body: string;
@@ -62,7 +74,7 @@ type Row = {
   editedAt: Date | null;
   deletedAt: Date | null;
   author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
-  replyTo: { id: string; seq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
+  replyTo: { id: string; seq: number; publicSeq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
   attachments: AttachmentRow[];
 };
 
@@ -73,6 +85,8 @@ export function toMessageRecord(row: Row): MessageRecord {
     id: row.id,
     conversationId: row.conversationId,
     seq: row.seq,
+    visibility: row.visibility,
+    publicSeq: row.publicSeq,
     kind: row.kind,
     side: row.side,
     body: row.deletedAt ? '' : row.body,
@@ -82,6 +96,7 @@ export function toMessageRecord(row: Row): MessageRecord {
       ? {
           id: row.replyTo.id,
           seq: row.replyTo.seq,
+          publicSeq: row.replyTo.publicSeq,
           authorId: row.replyTo.authorId,
           excerpt: row.replyTo.deletedAt ? '' : row.replyTo.body.slice(0, EXCERPT),
         }

@@ -8,6 +8,11 @@
  *   no subscriber reads the database, so fan-out stays O(1) queries per message.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
+ *
+ * The ordering above runs in the staff numbering (seq, notes included) for everyone. A viewer
+ * reading the customer view (visibility.ts) gives `after` in the customer numbering, which is
+ * turned into the staff seq it stands for; what is yielded to them leaves notes out and is
+ * numbered by publicSeq, which has no holes among public messages.
  */
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
@@ -18,6 +23,7 @@ import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
+import { customerEvent, seesNotes, staffSeqOf } from './visibility.js';
 
 export const GAP_WAIT_MS = 300;
 const REPLAY_BATCH = 200;
@@ -62,12 +68,31 @@ async function* events(
   try {
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
+    const customer = !seesNotes(ctx.viewer, access.conversation.workspaceId);
     let cursor: number;
+    /** The customer view: the last customer seq given out (numbers events that carry none). */
+    let lastPublic = 0;
     if (after === null || after === undefined) {
-      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } });
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true, lastPublicSeq: true } });
       cursor = row?.lastSeq ?? access.conversation.lastSeq;
+      lastPublic = row?.lastPublicSeq ?? 0;
+    } else if (customer) {
+      lastPublic = Math.max(0, after);
+      cursor = await staffSeqOf(ctx.db, conversationId, lastPublic);
     } else {
       cursor = Math.max(0, after);
+    }
+
+    /** What the viewer is given of an event: all of it (staff), or the customer view of it. */
+    function* emit(event: ConversationEvent): Generator<ConversationEvent> {
+      if (!customer) {
+        yield event;
+        return;
+      }
+      const seen = customerEvent(event, lastPublic);
+      if (!seen) return;
+      if (seen.message && seen.type === 'MESSAGE_ADDED') lastPublic = Math.max(lastPublic, seen.seq);
+      yield seen;
     }
 
     async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
@@ -93,14 +118,14 @@ async function* events(
         const held = pending.get(cursor + 1)!;
         pending.delete(cursor + 1);
         cursor = held.seq;
-        yield held;
+        yield* emit(held);
       }
     }
 
     if (after !== null && after !== undefined) {
       for await (const event of readFromDb(cursor)) {
         cursor = event.seq;
-        yield event;
+        yield* emit(event);
       }
     }
 
@@ -115,7 +140,7 @@ async function* events(
         const firstHeld = Math.min(...pending.keys());
         for await (const event of readFromDb(cursor, firstHeld)) {
           cursor = event.seq;
-          yield event;
+          yield* emit(event);
         }
         yield* deliverHeld();
         for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
@@ -140,14 +165,14 @@ async function* events(
           continue;
         }
         cursor = event.seq;
-        yield event;
+        yield* emit(event);
         yield* deliverHeld();
         continue;
       }
       if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
         throw new ForbiddenError('You are no longer a member of this conversation; its events stop here.');
       }
-      yield event;
+      yield* emit(event);
       if (event.type === 'CONVERSATION_DELETED') return;
     }
   } finally {

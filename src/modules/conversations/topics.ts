@@ -24,6 +24,11 @@ export interface ConversationEvent {
    * when the event happened. Lets a client tell a gap and resume.
    */
   seq: number;
+  /**
+   * The same position in the customer's numbering (visibility.ts): READ's read mark, other
+   * events' lastPublicSeq. Message events need none (their message carries its publicSeq).
+   */
+  publicSeq?: number;
   message?: MessageRecord;
   /** The member concerned (READ, TYPING, MEMBER_*). */
   userId?: string;
@@ -55,6 +60,8 @@ export interface InboxEvent {
   unreadCount: number | null;
   /** UNREAD_CHANGED after a new message: that message, as carried by the conversation's event. */
   message?: MessageRecord;
+  /** lastSeq and unreadCount in the customer's numbering (visibility.ts), for inboxes that read the customer view. */
+  public?: { lastSeq: number; unreadCount: number | null };
   at: string;
 }
 
