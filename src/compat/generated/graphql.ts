@@ -244,6 +244,13 @@ export type MessageSide =
   /** The staff’s side. */
   | 'RIGHT';
 
+/** Who may see a message. */
+export type MessageVisibility =
+  /** An internal note: staff of the workspace only. Customers, guests, API keys reading as a customer and every legacy call never see it, in history, events, search, unread counts or inbox; their seq numbering skips it without a hole. */
+  | 'INTERNAL'
+  /** Everyone who may read the conversation. */
+  | 'PUBLIC';
+
 /** A GROUP room known by a key the caller chooses (legacy 002 rooms are named by their clients). */
 export type OpenRoomInput = {
   /** The room’s key, unique in the workspace: the same key always opens the same room. 1 to 200 characters. */
@@ -338,6 +345,8 @@ export type SendMessageInput = {
   replyToId?: string | number | null | undefined;
   /** Which side it is shown on (legacy clients). */
   side?: MessageSide | null | undefined;
+  /** PUBLIC (default), or INTERNAL for a note only staff see: written by staff of the workspace (an API key: as a staff asUserId), in a conversation with a customer side (not a one-to-one thread), text only. A PUBLIC message may not reply to a note. */
+  visibility?: MessageVisibility | null | undefined;
 };
 
 /** A client’s message in their thread of a type; the first one opens the thread (legacy 001 send-message). */

@@ -7,8 +7,12 @@
  * position; changes are rows of ConversationChange. A subscriber resuming after a position replays
  * both from the database, merged by position, then goes live, holding back an event that comes
  * early until the ones before it arrive (stream.ts): each change is delivered exactly once.
+ *
+ * Customers have their own gapless numbering of the stream (visibility.ts): a change to a PUBLIC
+ * message also takes the next `publicPosition` (Conversation.lastPublicPosition) in the same
+ * update of the conversation's row; a change to an internal note takes none (staff only).
  */
-import type { ConversationChangeType } from '../../generated/prisma/enums.js';
+import type { ConversationChangeType, MessageVisibility } from '../../generated/prisma/enums.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { Services } from '../../graphql/context.js';
 import { publishConversationEvent } from './pipeline.js';
@@ -28,6 +32,8 @@ export interface ChangeInput {
   /** Who reacted or pinned. */
   userId?: string | null;
   emoji?: string | null;
+  /** The message's visibility (it never changes): a change to a note is staff-only, with no public position. */
+  visibility: MessageVisibility;
 }
 
 /**
@@ -44,18 +50,21 @@ export async function recordChange(
   const at = new Date();
   let record: MessageRecord;
   let position: number;
+  let publicPosition: number | null;
+  const isPublic = change.visibility === 'PUBLIC';
   try {
-    ({ record, position } = await services.db.$transaction(async (tx) => {
-      const { lastPosition } = await tx.conversation.update({
+    ({ record, position, publicPosition } = await services.db.$transaction(async (tx) => {
+      const { lastPosition, lastPublicPosition } = await tx.conversation.update({
         where: { id: change.conversationId },
-        data: { lastPosition: { increment: 1 } },
-        select: { lastPosition: true },
+        data: { lastPosition: { increment: 1 }, ...(isPublic ? { lastPublicPosition: { increment: 1 } } : {}) },
+        select: { lastPosition: true, lastPublicPosition: true },
       });
       await apply(tx, at);
       await tx.conversationChange.create({
         data: {
           conversationId: change.conversationId,
           position: lastPosition,
+          publicPosition: isPublic ? lastPublicPosition : null,
           type: change.type,
           messageId: change.messageId,
           userId: change.userId ?? null,
@@ -64,7 +73,7 @@ export async function recordChange(
         },
       });
       const row = await tx.message.findUniqueOrThrow({ where: { id: change.messageId }, select: messageSelect });
-      return { record: toMessageRecord(row), position: lastPosition };
+      return { record: toMessageRecord(row), position: lastPosition, publicPosition: isPublic ? lastPublicPosition : null };
     }));
   } catch (err) {
     if (!(err instanceof NoChange)) throw err;
@@ -76,6 +85,7 @@ export async function recordChange(
     conversationId: change.conversationId,
     seq: record.seq,
     position,
+    ...(publicPosition != null ? { publicPosition } : {}),
     message: record,
     ...(change.userId ? { userId: change.userId } : {}),
     ...(change.emoji ? { emoji: change.emoji } : {}),
@@ -86,6 +96,7 @@ export async function recordChange(
 /** The Prisma selection of a change as the stream replays it. */
 export const changeSelect = {
   position: true,
+  publicPosition: true,
   type: true,
   userId: true,
   emoji: true,

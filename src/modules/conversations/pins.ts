@@ -10,21 +10,27 @@ import { parseId } from '../../graphql/ids.js';
 import { NoChange, recordChange } from './changes.js';
 import { isStaff, loadAccess, requirePerson } from './permissions.js';
 import { MessageRef } from './types.js';
+import { asSeenBy, seesNotes } from './visibility.js';
 
-/** The message to pin or unpin, with the viewer allowed to: NOT_FOUND if unreadable, FORBIDDEN if read-only to them. */
+/**
+ * The message to pin or unpin, with the viewer allowed to: NOT_FOUND if unreadable (a note, to
+ * anyone who does not see notes), FORBIDDEN if read-only to them.
+ */
 async function pinnable(ctx: Context, rawId: string | number) {
   const id = parseId(rawId, 'Message');
-  const message = await ctx.db.message.findUnique({ where: { id }, select: { id: true, conversationId: true, deletedAt: true } });
+  const message = await ctx.db.message.findUnique({ where: { id }, select: { id: true, conversationId: true, deletedAt: true, visibility: true } });
   if (!message) throw new NotFoundError('Message');
   const access = await loadAccess(ctx, message.conversationId).catch(() => {
     throw new NotFoundError('Message');
   });
+  const workspaceId = access.conversation.workspaceId;
+  if (message.visibility === 'INTERNAL' && !seesNotes(ctx.viewer, workspaceId)) throw new NotFoundError('Message');
   const me = requirePerson(ctx.viewer);
   const allowed = access.conversation.direct
     ? access.member !== null
     : isStaff(ctx.viewer, access.conversation.workspaceId) || access.member?.role === 'OWNER';
   if (!allowed) throw new ForbiddenError('Only staff and the conversation’s owners pin messages here (in a one-to-one thread, either party).');
-  return { me, message };
+  return { me, message, workspaceId };
 }
 
 builder.mutationFields((t) => ({
@@ -37,17 +43,17 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { messageId: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
-      const { me, message } = await pinnable(ctx, args.messageId);
+      const { me, message, workspaceId } = await pinnable(ctx, args.messageId);
       if (message.deletedAt) throw new ValidationError([{ path: ['messageId'], message: 'the message was deleted; it cannot be pinned' }]);
       const { record } = await recordChange(
         ctx,
-        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_PINNED', userId: me },
+        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_PINNED', userId: me, visibility: message.visibility },
         async (tx, at) => {
           const { count } = await tx.message.updateMany({ where: { id: message.id, pinnedAt: null, deletedAt: null }, data: { pinnedAt: at, pinnedById: me } });
           if (count === 0) throw new NoChange();
         },
       );
-      return record;
+      return asSeenBy(ctx.viewer, workspaceId, record);
     },
   }),
   unpinMessage: t.field({
@@ -57,16 +63,16 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { messageId: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
-      const { me, message } = await pinnable(ctx, args.messageId);
+      const { me, message, workspaceId } = await pinnable(ctx, args.messageId);
       const { record } = await recordChange(
         ctx,
-        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_UNPINNED', userId: me },
+        { conversationId: message.conversationId, messageId: message.id, type: 'MESSAGE_UNPINNED', userId: me, visibility: message.visibility },
         async (tx) => {
           const { count } = await tx.message.updateMany({ where: { id: message.id, pinnedAt: { not: null } }, data: { pinnedAt: null, pinnedById: null } });
           if (count === 0) throw new NoChange();
         },
       );
-      return record;
+      return asSeenBy(ctx.viewer, workspaceId, record);
     },
   }),
 }));

@@ -4,6 +4,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/er
 import { NoChange, recordChange } from './changes.js';
 import { emoji, reactable, summarise } from './reactions.js';
 import { MessageRef } from './types.js';
+import { asSeenBy } from './visibility.js';
 
 builder.mutationFields((t) => ({
   addReaction: t.field({
@@ -18,10 +19,10 @@ builder.mutationFields((t) => ({
       emoji: t.arg.string({ description: 'One Unicode emoji (👍, 👍🏽, 🇫🇷), or a :shortcode: (a-z, 0-9, _ + -).', validate: emoji }),
     },
     resolve: async (_root, args, ctx) => {
-      const { me, message } = await reactable(ctx, args.messageId);
+      const { me, message, workspaceId } = await reactable(ctx, args.messageId);
       const { record } = await recordChange(
         ctx,
-        { conversationId: message.conversationId, messageId: message.id, type: 'REACTION_ADDED', userId: me, emoji: args.emoji },
+        { conversationId: message.conversationId, messageId: message.id, type: 'REACTION_ADDED', userId: me, emoji: args.emoji, visibility: message.visibility },
         async (tx, at) => {
           const inserted = await tx.$executeRaw`
             INSERT INTO "Reaction" ("messageId", "userId", emoji, "createdAt") VALUES (${message.id}::uuid, ${me}::uuid, ${args.emoji}, ${at}::timestamptz)
@@ -30,7 +31,7 @@ builder.mutationFields((t) => ({
           await summarise(tx, message.id);
         },
       );
-      return record;
+      return asSeenBy(ctx.viewer, workspaceId, record);
     },
   }),
   removeReaction: t.field({
@@ -43,17 +44,17 @@ builder.mutationFields((t) => ({
       emoji: t.arg.string({ description: 'The emoji reacted with.', validate: emoji }),
     },
     resolve: async (_root, args, ctx) => {
-      const { me, message } = await reactable(ctx, args.messageId);
+      const { me, message, workspaceId } = await reactable(ctx, args.messageId);
       const { record } = await recordChange(
         ctx,
-        { conversationId: message.conversationId, messageId: message.id, type: 'REACTION_REMOVED', userId: me, emoji: args.emoji },
+        { conversationId: message.conversationId, messageId: message.id, type: 'REACTION_REMOVED', userId: me, emoji: args.emoji, visibility: message.visibility },
         async (tx) => {
           const { count } = await tx.reaction.deleteMany({ where: { messageId: message.id, userId: me, emoji: args.emoji } });
           if (count === 0) throw new NoChange();
           await summarise(tx, message.id);
         },
       );
-      return record;
+      return asSeenBy(ctx.viewer, workspaceId, record);
     },
   }),
 }));

@@ -11,6 +11,7 @@ import type { Context } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { loadAccess, requirePerson } from './permissions.js';
+import { seesNotes } from './visibility.js';
 import { FIRST_REACTORS, type ReactionSummaryRecord } from './records.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 
@@ -25,17 +26,20 @@ export const emoji = z
   .trim()
   .refine((e) => RGI_EMOJI.test(e) || SHORTCODE.test(e), 'must be one emoji (e.g. 👍) or a :shortcode: of a-z, 0-9, _ + - (at most 32)');
 
-/** The message a person reacts to: readable by them, not deleted. */
+/** The message a person reacts to: readable by them (a note only by staff: NOT_FOUND to others), not deleted. */
 export async function reactable(ctx: Context, rawId: string | number) {
   const me = requirePerson(ctx.viewer);
   const id = parseId(rawId, 'Message');
-  const message = await ctx.db.message.findUnique({ where: { id }, select: { id: true, conversationId: true, deletedAt: true, kind: true } });
+  const message = await ctx.db.message.findUnique({ where: { id }, select: { id: true, conversationId: true, deletedAt: true, kind: true, visibility: true } });
   if (!message) throw new NotFoundError('Message');
-  await loadAccess(ctx, message.conversationId).catch(() => {
+  const access = await loadAccess(ctx, message.conversationId).catch(() => {
     throw new NotFoundError('Message');
   });
+  const workspaceId = access.conversation.workspaceId;
+  // A note is as unknown to a customer as an id that does not exist.
+  if (message.visibility === 'INTERNAL' && !seesNotes(ctx.viewer, workspaceId)) throw new NotFoundError('Message');
   if (message.deletedAt) throw new ValidationError([{ path: ['messageId'], message: 'the message was deleted; it takes no reactions' }]);
-  return { me, message };
+  return { me, message, workspaceId };
 }
 
 /** Recomputes a message's summary from its reaction rows (inside the change's transaction). */

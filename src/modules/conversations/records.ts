@@ -2,7 +2,7 @@
  * The message as it travels: one JSON-safe record built once per message, read from the database
  * for history and carried whole in events for live delivery.
  */
-import type { MessageKind, MessageSide, UserKind } from '../../generated/prisma/enums.js';
+import type { MessageKind, MessageSide, MessageVisibility, UserKind } from '../../generated/prisma/enums.js';
 import { attachmentSelect, toAttachmentRecord, type AttachmentRecord, type AttachmentRow } from '../attachments/records.js';
 
 export interface AuthorRecord {
@@ -37,22 +37,35 @@ export const FIRST_REACTORS = 10;
 export interface MessageRecord {
   id: string;
   conversationId: string;
+  /**
+   * Staff numbering (every message, notes included). In a record made for a customer
+   * (visibility.ts `forCustomer`) it is the customer's numbering, `publicSeq`.
+   */
   seq: number;
+  /** PUBLIC, or INTERNAL for a staff note (never in a customer's record). */
+  visibility: MessageVisibility;
+  /** Customer numbering: PUBLIC messages 1, 2, 3 … with no holes; a note has the one before it. */
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   /** Empty once deleted: the body is withheld. */
   body: string;
   authorId: string | null;
   author: AuthorRecord | null;
-  replyTo: { id: string; seq: number; authorId: string | null; excerpt: string } | null;
+  replyTo: { id: string; seq: number; publicSeq: number; authorId: string | null; excerpt: string } | null;
   /** Files it carries, in order; empty once deleted (withheld like the body). */
   attachments: AttachmentRecord[];
   clientMessageId: string | null;
   createdAt: string;
   editedAt: string | null;
   deletedAt: string | null;
-  /** Its place in the conversation's stream (messages and changes share one order). */
+  /**
+   * Its place in the conversation's stream (messages and changes share one order), in the staff
+   * numbering; in a record made for a customer (visibility.ts `forCustomer`), in theirs.
+   */
   position: number;
+  /** Its place in the customer's numbering of the stream; null for a note. */
+  publicPosition: number | null;
   /** Empty once deleted. */
   mentions: MentionRecord[];
   reactions: ReactionSummaryRecord[];
@@ -65,6 +78,8 @@ export const messageSelect = {
   id: true,
   conversationId: true,
   seq: true,
+  visibility: true,
+  publicSeq: true,
   kind: true,
   side: true,
   body: true,
@@ -74,12 +89,13 @@ export const messageSelect = {
   editedAt: true,
   deletedAt: true,
   position: true,
+  publicPosition: true,
   mentions: true,
   reactionSummary: true,
   pinnedAt: true,
   pinnedById: true,
   author: { select: { id: true, displayName: true, kind: true, createdAt: true } },
-  replyTo: { select: { id: true, seq: true, authorId: true, body: true, deletedAt: true } },
+  replyTo: { select: { id: true, seq: true, publicSeq: true, authorId: true, body: true, deletedAt: true } },
   attachments: { select: attachmentSelect, orderBy: { position: 'asc' } },
 } as const;
 
@@ -87,6 +103,8 @@ type Row = {
   id: string;
   conversationId: string;
   seq: number;
+  visibility: MessageVisibility;
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   body: string;
@@ -96,12 +114,13 @@ type Row = {
   editedAt: Date | null;
   deletedAt: Date | null;
   position: number;
+  publicPosition: number | null;
   mentions: unknown;
   reactionSummary: unknown;
   pinnedAt: Date | null;
   pinnedById: string | null;
   author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
-  replyTo: { id: string; seq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
+  replyTo: { id: string; seq: number; publicSeq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
   attachments: AttachmentRow[];
 };
 
@@ -112,6 +131,8 @@ export function toMessageRecord(row: Row): MessageRecord {
     id: row.id,
     conversationId: row.conversationId,
     seq: row.seq,
+    visibility: row.visibility,
+    publicSeq: row.publicSeq,
     kind: row.kind,
     side: row.side,
     body: row.deletedAt ? '' : row.body,
@@ -121,6 +142,7 @@ export function toMessageRecord(row: Row): MessageRecord {
       ? {
           id: row.replyTo.id,
           seq: row.replyTo.seq,
+          publicSeq: row.replyTo.publicSeq,
           authorId: row.replyTo.authorId,
           excerpt: row.replyTo.deletedAt ? '' : row.replyTo.body.slice(0, EXCERPT),
         }
@@ -131,6 +153,7 @@ export function toMessageRecord(row: Row): MessageRecord {
     editedAt: row.editedAt?.toISOString() ?? null,
     deletedAt: row.deletedAt?.toISOString() ?? null,
     position: row.position,
+    publicPosition: row.publicPosition,
     mentions: row.deletedAt ? [] : ((row.mentions as MentionRecord[] | null) ?? []),
     reactions: (row.reactionSummary as ReactionSummaryRecord[] | null) ?? [],
     pinnedAt: row.pinnedAt?.toISOString() ?? null,

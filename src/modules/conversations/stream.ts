@@ -13,6 +13,13 @@
  * that message come again even if the client saw them before it disconnected.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
+ *
+ * The ordering above runs in the staff numbering (positions, notes and changes to notes
+ * included) for everyone, so holding, gap reads and duplicates work the same for every viewer.
+ * A viewer reading the customer view (visibility.ts) gives `afterPosition` (and `after`) in the
+ * customer numbering, which is turned into the staff position it stands for; what is yielded to
+ * them leaves out notes and changes to notes, and is numbered in their numbering (publicPosition
+ * for positions, publicSeq for seqs), which has no holes among what they can see.
  */
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
@@ -24,6 +31,7 @@ import { messageSelect, toMessageRecord } from './records.js';
 import { changeSelect } from './changes.js';
 import type { ConversationEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
+import { customerEvent, PUBLIC_ONLY, publicSeqAtPosition, seesNotes, staffPositionOf } from './visibility.js';
 
 export const GAP_WAIT_MS = 300;
 const REPLAY_BATCH = 200;
@@ -69,20 +77,33 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
   try {
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
+    const customer = !seesNotes(ctx.viewer, access.conversation.workspaceId);
     let cursor: number;
+    /** The customer view: the last customer seq given out (numbers events that carry none). */
+    let lastPublic = 0;
     const replay = from.position != null || from.seq != null;
-    if (from.position != null) {
-      cursor = Math.max(0, from.position);
+    if (from.position != null && from.position <= 0) {
+      cursor = 0;
+    } else if (from.position != null && customer) {
+      // The customer's position stands for the staff position of the public entry it numbers.
+      cursor = (await staffPositionOf(ctx.db, conversationId, from.position)) ?? (await lastPosition());
+      lastPublic = await publicSeqAtPosition(ctx.db, conversationId, cursor);
+    } else if (from.position != null) {
+      cursor = from.position;
     } else if (from.seq != null && from.seq <= 0) {
       cursor = 0;
     } else if (from.seq != null) {
-      const message = await ctx.db.message.findUnique({
-        where: { conversationId_seq: { conversationId, seq: from.seq } },
+      // A message's seq in the viewer's numbering: resume after that message's position.
+      const message = await ctx.db.message.findFirst({
+        where: customer ? { conversationId, publicSeq: from.seq, ...PUBLIC_ONLY } : { conversationId, seq: from.seq },
         select: { position: true },
       });
       cursor = message?.position ?? (await lastPosition());
+      lastPublic = customer ? from.seq : 0;
     } else {
-      cursor = await lastPosition();
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastPosition: true, lastPublicSeq: true } });
+      cursor = row?.lastPosition ?? 0;
+      lastPublic = row?.lastPublicSeq ?? 0;
     }
 
     async function lastPosition(): Promise<number> {
@@ -90,7 +111,19 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
       return row?.lastPosition ?? 0;
     }
 
-    /** Messages and changes with positions in (from, upTo), merged in position order. */
+    /** What the viewer is given of an event: all of it (staff), or the customer view of it (or nothing). */
+    function* emit(event: ConversationEvent): Generator<ConversationEvent> {
+      if (!customer) {
+        yield event;
+        return;
+      }
+      const seen = customerEvent(event, lastPublic);
+      if (!seen) return;
+      if (seen.message && seen.type === 'MESSAGE_ADDED') lastPublic = Math.max(lastPublic, seen.seq);
+      yield seen;
+    }
+
+    /** Messages and changes with positions in (from, upTo), merged in position order (staff numbering; emit maps them). */
     async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
       for (;;) {
         const range = { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) };
@@ -114,6 +147,7 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
               conversationId,
               seq: message.seq,
               position: c.position,
+              ...(c.publicPosition != null ? { publicPosition: c.publicPosition } : {}),
               message,
               ...(c.userId ? { userId: c.userId } : {}),
               ...(c.emoji ? { emoji: c.emoji } : {}),
@@ -136,14 +170,14 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
         const held = pending.get(cursor + 1)!;
         pending.delete(cursor + 1);
         cursor = held.position!;
-        yield held;
+        yield* emit(held);
       }
     }
 
     if (replay) {
       for await (const event of readFromDb(cursor)) {
         cursor = event.position!;
-        yield event;
+        yield* emit(event);
       }
     }
 
@@ -158,7 +192,7 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
         const firstHeld = Math.min(...pending.keys());
         for await (const event of readFromDb(cursor, firstHeld)) {
           cursor = event.position!;
-          yield event;
+          yield* emit(event);
         }
         yield* deliverHeld();
         for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
@@ -183,14 +217,14 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
           continue;
         }
         cursor = event.position;
-        yield event;
+        yield* emit(event);
         yield* deliverHeld();
         continue;
       }
       if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
         throw new ForbiddenError('You are no longer a member of this conversation; its events stop here.');
       }
-      yield event;
+      yield* emit(event);
       if (event.type === 'CONVERSATION_DELETED') return;
     }
   } finally {

@@ -29,11 +29,23 @@ export interface ConversationEvent {
    */
   seq: number;
   /**
-   * The event's place in the conversation's stream: messages and changes to them (edits,
-   * deletes, reactions, pins) are numbered 1, 2, 3 … together, in commit order. Absent for
-   * passing events (READ, TYPING, MEMBER_*, CONVERSATION_DELETED), which are not replayed.
+   * The event's place in the conversation's stream in the staff numbering: messages and changes
+   * to them (edits, deletes, reactions, pins), notes included, are numbered 1, 2, 3 … together, in
+   * commit order. Absent for passing events (READ, TYPING, MEMBER_*, CONVERSATION_DELETED), which
+   * are not replayed.
    */
   position?: number;
+  /**
+   * The same place in the customer's numbering of the stream (visibility.ts): public messages
+   * and changes to them, 1, 2, 3 … with no holes. Absent for entries customers never see (notes
+   * and changes to notes) and for passing events.
+   */
+  publicPosition?: number;
+  /**
+   * The seq in the customer's numbering of messages (visibility.ts): READ's read mark, other
+   * events' lastPublicSeq. Message events need none (their message carries its publicSeq).
+   */
+  publicSeq?: number;
   message?: MessageRecord;
   /** REACTION_*: the emoji. */
   emoji?: string;
@@ -67,6 +79,8 @@ export interface InboxEvent {
   unreadCount: number | null;
   /** UNREAD_CHANGED after a new message: that message, as carried by the conversation's event. */
   message?: MessageRecord;
+  /** lastSeq and unreadCount in the customer's numbering (visibility.ts), for inboxes that read the customer view. */
+  public?: { lastSeq: number; unreadCount: number | null };
   at: string;
 }
 

@@ -33,6 +33,7 @@ builder.mutationFields((t) => ({
         type: 'TYPING',
         conversationId: access.conversation.id,
         seq: access.conversation.lastSeq,
+        publicSeq: access.conversation.lastPublicSeq,
         userId: me,
         typing: args.typing ?? true,
         expiresAt: new Date(now + (args.typing === false ? 0 : TYPING_TTL_MS)).toISOString(),

@@ -5,8 +5,12 @@
  * workspace's user, a member of the workspace outside a private conversation), is left as plain
  * text: it is not stored and notifies no one, so a mention reveals nothing about other tenants.
  * `@here` counts only from staff in a support room or ticket, and then reaches its members.
+ * In an internal note (visibility INTERNAL) only people who can see notes count: staff (ADMIN,
+ * AGENT) of the workspace. A customer named in a note is left as plain text, so nothing about the
+ * note reaches them, and `@here` in a note reaches only the staff among the members.
  */
 import type { Services } from '../../graphql/context.js';
+import type { MessageVisibility } from '../../generated/prisma/enums.js';
 import type { MentionRecord } from '../conversations/records.js';
 import { USERNAME_PATTERN } from '../users/usernames.js';
 
@@ -45,6 +49,7 @@ export async function resolveMentions(
   conversationId: string,
   body: string,
   authorId: string | null,
+  visibility: MessageVisibility = 'PUBLIC',
 ): Promise<MentionRecord[]> {
   const candidates = parseMentions(body);
   if (candidates.length === 0) return [];
@@ -77,7 +82,9 @@ export async function resolveMentions(
   });
   const canRead = (u: (typeof users)[number]) => {
     const role = u.memberships[0]?.role;
-    return u.conversationMemberships.length > 0 || (!conversation.direct && (role === 'ADMIN' || role === 'AGENT'));
+    const staff = role === 'ADMIN' || role === 'AGENT';
+    if (visibility === 'INTERNAL') return staff && (u.conversationMemberships.length > 0 || !conversation.direct);
+    return u.conversationMemberships.length > 0 || (!conversation.direct && staff);
   };
   const byKey = new Map(users.filter((u) => u.usernameKey && canRead(u)).map((u) => [u.usernameKey!, u]));
   const author = users.find((u) => u.id === authorId);

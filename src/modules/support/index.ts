@@ -7,3 +7,4 @@ import './subscriptions.js';
 import './claims.js';
 import './attention.js';
 import './sweeper.js';
+import './canned.js';

@@ -1,4 +1,5 @@
 /** Topics, line managers, tickets and claims: every legacy 002 write, usable with an API key. */
+import { asSeenBy } from '../conversations/visibility.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
@@ -335,7 +336,7 @@ builder.mutationFields((t) => ({
         clientMessageId: input.clientMessageId ?? null,
         joinAuthor: !member,
       });
-      return record;
+      return asSeenBy(ctx.viewer, conversation.workspaceId, record);
     },
   }),
   closeTicket: t.prismaField({
