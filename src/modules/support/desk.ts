@@ -13,6 +13,7 @@
  * Waiting requests queue in memory per workspace on each instance first, so a burst of 200
  * tickets holds one pooled connection per instance instead of 200 waiting on the row lock.
  */
+import { notifyTicketAssigned } from '../notifications/listeners.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { TicketPriority } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
@@ -104,6 +105,9 @@ export function runDesk<T>(services: Services, workspaceId: string, work: (desk:
 async function publishEffects(services: Services, workspaceId: string, queueVersion: number, effects: Effects): Promise<void> {
   await Promise.all([
     ...effects.ticketEvents.map((e) => services.pubsub.publish('ticket', e.ticketId, e)),
+    ...effects.ticketEvents
+      .filter((e) => (e.type === 'ASSIGNED' || e.type === 'TRANSFERRED') && e.agent)
+      .map((e) => notifyTicketAssigned(services, { ticketId: e.ticketId, workspaceId, assigneeId: e.agent!.id })),
     ...effects.queueEvents.map((e) => services.pubsub.publish('supportQueue', workspaceId, e)),
     announceClaims(services, 'CLAIM_RELEASED', effects.releasedClaims),
     ...effects.joins.map(async (j) => {
