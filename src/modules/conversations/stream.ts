@@ -9,8 +9,8 @@
  *   no subscriber reads the database, so fan-out stays O(1) queries per event.
  * Events without a position (READ, TYPING, MEMBER_*) pass straight through; they are not replayed.
  * The cursor: `afterPosition` (exact for every event), or `after`, a message seq (older clients):
- * resumes after that message's position, so messages come exactly once and changes made since
- * that message come again even if the client saw them before it disconnected.
+ * the messages after it are replayed, and changes come live only, as before changes had a place
+ * in the order.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
  */
@@ -69,20 +69,19 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
   try {
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
+    // With `afterPosition`, everything after it is replayed. With `after` (a message seq, older
+    // clients), the messages after it are replayed up to where the stream stands now and changes
+    // go on live from there, as before changes had positions: a client that resumes by seq never
+    // gets again a change it may already have seen.
     let cursor: number;
-    const replay = from.position != null || from.seq != null;
+    let replayFrom: number | null = null;
+    let messagesAfterSeq: number | null = null;
     if (from.position != null) {
       cursor = Math.max(0, from.position);
-    } else if (from.seq != null && from.seq <= 0) {
-      cursor = 0;
-    } else if (from.seq != null) {
-      const message = await ctx.db.message.findUnique({
-        where: { conversationId_seq: { conversationId, seq: from.seq } },
-        select: { position: true },
-      });
-      cursor = message?.position ?? (await lastPosition());
+      replayFrom = cursor;
     } else {
       cursor = await lastPosition();
+      if (from.seq != null) messagesAfterSeq = Math.max(0, from.seq);
     }
 
     async function lastPosition(): Promise<number> {
@@ -140,10 +139,26 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
       }
     }
 
-    if (replay) {
-      for await (const event of readFromDb(cursor)) {
+    if (replayFrom !== null) {
+      for await (const event of readFromDb(replayFrom)) {
         cursor = event.position!;
         yield event;
+      }
+    } else if (messagesAfterSeq !== null) {
+      // Committed up to `cursor` (read after the channel was subscribed): later ones come live.
+      for (let seq = messagesAfterSeq; ; ) {
+        const rows = await ctx.db.message.findMany({
+          where: { conversationId, seq: { gt: seq }, position: { lte: cursor } },
+          orderBy: { seq: 'asc' },
+          take: REPLAY_BATCH,
+          select: messageSelect,
+        });
+        for (const row of rows) {
+          const message = toMessageRecord(row);
+          seq = message.seq;
+          yield { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt };
+        }
+        if (rows.length < REPLAY_BATCH) break;
       }
     }
 
