@@ -161,7 +161,8 @@ async function announceEnd(services: Services, callId: string): Promise<CallReco
       conversationId: record.conversationId,
       callerId: record.callerId,
       media: record.media,
-      calleeIds: record.parties.filter((p) => p.role === 'CALLEE').map((p) => p.userId),
+      // A callee who declined knows of the call already.
+      calleeIds: record.parties.filter((p) => p.role === 'CALLEE' && !p.declinedAt).map((p) => p.userId),
     }).catch((err: unknown) => services.logger.error({ err, callId }, 'could not notify of a missed call'));
   }
   return record;
