@@ -88,6 +88,18 @@ const Delete = graphql(`
   }
 `);
 
+const Feed = graphql(`
+  query StreamNotesFeed {
+    notifications(first: 100) {
+      nodes {
+        kind
+        messageId
+        excerpt
+      }
+    }
+  }
+`);
+
 const State = graphql(`
   query StreamNotesState($id: ID!) {
     conversation(id: $id) {
@@ -232,11 +244,10 @@ describe('one stream with internal notes', () => {
     const middle = collect(t.ws({ token: carol.token }), Events, { id, afterPosition: 3 });
     expect((await middle.next(4)).map((r) => r.data!.conversationEvents.position)).toEqual([4, 5, 6, 7]);
     middle.dispose();
-    // An older client resuming by its seq (public C is its seq 3) gets what came after that message.
+    // An older client resuming by its seq (public C is its seq 3) gets the messages after it, in its numbering.
     const bySeq = collect(t.ws({ token: carol.token }), Events, { id, after: 3 });
-    expect((await bySeq.next(2)).map((r) => [r.data!.conversationEvents.type, r.data!.conversationEvents.position])).toEqual([
-      ['MESSAGE_DELETED', 6],
-      ['MESSAGE_ADDED', 7],
+    expect((await bySeq.next(1)).map((r) => [r.data!.conversationEvents.type, r.data!.conversationEvents.seq, r.data!.conversationEvents.position])).toEqual([
+      ['MESSAGE_ADDED', 4, 7],
     ]);
     bySeq.dispose();
 
@@ -271,14 +282,31 @@ describe('one stream with internal notes', () => {
     expect([theirs.lastSeq, theirs.lastPosition]).toEqual([5, 13]);
   });
 
-  it('a pinned note is listed for staff only; a mention in a note names staff only', async () => {
+  it('a pinned note is listed for staff only; a mention, @here or reply in a note notifies staff only', async () => {
     const id = (await openTicket(t, carol.token, { workspaceId, productSlug, message: 'hello' })).id;
+    const opening = (await t.exec(State, { id }, { token: carol.token })).data!.conversation.messages.nodes[0]!;
     const pub = await sent(ann.token, id, 'Hi there');
     const note = await sent(ann.token, id, `@bob${tag} see this; @carol${tag} must not be told`, 'INTERNAL');
     // The customer is not named by a note (nothing about it may reach her); the agent is.
     expect(note.mentions).toEqual([{ userId: bob.id, username: `bob${tag}` }]);
     const greeting = await sent(ann.token, id, `@carol${tag} we are on it`);
     expect(greeting.mentions).toEqual([{ userId: carol.id, username: `carol${tag}` }]);
+
+    // A note answering the customer's message, calling on everyone, naming her: still nothing reaches her.
+    const aside = await t.exec(
+      Send,
+      { input: { conversationId: id, body: `@here @carol${tag} wants a refund`, visibility: 'INTERNAL', replyToId: opening.id } },
+      { token: bob.token },
+    );
+    if (aside.data?.sendMessage.__typename !== 'Message') throw new Error(JSON.stringify(aside));
+    const asideId = aside.data.sendMessage.id;
+    const carolFeed = (await t.exec(Feed, {}, { token: carol.token })).data!.notifications.nodes;
+    expect(carolFeed.map((n) => [n.kind, n.messageId])).toEqual([['MENTION', greeting.id]]);
+    const bobFeed = (await t.exec(Feed, {}, { token: bob.token })).data!.notifications.nodes;
+    expect(bobFeed.filter((n) => n.messageId === note.id).map((n) => n.kind)).toEqual(['MENTION']);
+    // @here from staff in a ticket reaches its members who see notes: ann (a member since she wrote), not carol.
+    const annFeed = (await t.exec(Feed, {}, { token: ann.token })).data!.notifications.nodes;
+    expect(annFeed.filter((n) => n.messageId === asideId).map((n) => n.kind)).toEqual(['MENTION']);
 
     await ok(t.exec(Pin, { messageId: note.id }, { token: ann.token }));
     await ok(t.exec(Pin, { messageId: pub.id }, { token: ann.token }));

@@ -12,6 +12,7 @@ import '../modules/attachments/index.js';
 import '../modules/support/index.js';
 import '../modules/presence/index.js';
 import '../modules/calls/index.js';
+import '../modules/notifications/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

@@ -130,6 +130,15 @@ type Documents = {
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AddMemberDocument,
     "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": typeof types.IdentityWorkspaceEventsDocument,
     "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.IdentityRemoveMemberDocument,
+    "\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.NtCreateRoomDocument,
+    "\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n": typeof types.NtSetUsernameDocument,
+    "\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.NtSendDocument,
+    "\n  mutation NtEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        mentions {\n          start\n          userId\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.NtEditDocument,
+    "\n  query NtFeed($unreadOnly: Boolean, $before: Int, $first: Int) {\n    notifications(unreadOnly: $unreadOnly, before: $before, first: $first) {\n      unreadCount\n      hasMore\n      nodes {\n        id\n        seq\n        kind\n        workspaceId\n        conversationId\n        messageId\n        callId\n        actorId\n        excerpt\n        read\n      }\n    }\n  }\n": typeof types.NtFeedDocument,
+    "\n  mutation NtMarkRead($ids: [ID!], $upToSeq: Int) {\n    markNotificationsRead(ids: $ids, upToSeq: $upToSeq) {\n      __typename\n      ... on NotificationsReadResult {\n        marked\n        unreadCount\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.NtMarkReadDocument,
+    "\n  subscription NtFeedEvents($after: Int) {\n    notificationEvents(after: $after) {\n      type\n      seq\n      unreadCount\n      notification {\n        seq\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n": typeof types.NtFeedEventsDocument,
+    "\n  mutation NtStartCall($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.NtStartCallDocument,
+    "\n  mutation NtOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": typeof types.NtOpenDirectDocument,
     "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": typeof types.PlatformSignUpDocument,
     "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": typeof types.PlatformLogInDocument,
     "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": typeof types.PlatformMeDocument,
@@ -156,6 +165,7 @@ type Documents = {
     "\n  mutation StreamNotesPin($messageId: ID!) {\n    pinMessage(messageId: $messageId) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.StreamNotesPinDocument,
     "\n  mutation StreamNotesEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.StreamNotesEditDocument,
     "\n  mutation StreamNotesDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.StreamNotesDeleteDocument,
+    "\n  query StreamNotesFeed {\n    notifications(first: 100) {\n      nodes {\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n": typeof types.StreamNotesFeedDocument,
     "\n  query StreamNotesState($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n      lastPosition\n      pinnedMessages {\n        id\n        seq\n        position\n      }\n      messages(first: 50) {\n        nodes {\n          id\n          seq\n          position\n          body\n        }\n      }\n    }\n  }\n": typeof types.StreamNotesStateDocument,
     "\n  subscription StreamNotesEvents($id: ID!, $afterPosition: Int, $after: Int) {\n    conversationEvents(conversationId: $id, afterPosition: $afterPosition, after: $after) {\n      type\n      seq\n      position\n      emoji\n      message {\n        id\n        seq\n        position\n        body\n        visibility\n        deleted\n        reactions {\n          emoji\n          count\n        }\n      }\n    }\n  }\n": typeof types.StreamNotesEventsDocument,
     "\n  mutation CannedCreate($input: CreateCannedReplyInput!) {\n    createCannedReply(input: $input) {\n      __typename\n      ... on CannedReply {\n        id\n        shortCode\n        title\n        private\n        owner {\n          id\n        }\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CannedCreateDocument,
@@ -337,6 +347,15 @@ const documents: Documents = {
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AddMemberDocument,
     "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": types.IdentityWorkspaceEventsDocument,
     "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": types.IdentityRemoveMemberDocument,
+    "\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.NtCreateRoomDocument,
+    "\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n": types.NtSetUsernameDocument,
+    "\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.NtSendDocument,
+    "\n  mutation NtEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        mentions {\n          start\n          userId\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.NtEditDocument,
+    "\n  query NtFeed($unreadOnly: Boolean, $before: Int, $first: Int) {\n    notifications(unreadOnly: $unreadOnly, before: $before, first: $first) {\n      unreadCount\n      hasMore\n      nodes {\n        id\n        seq\n        kind\n        workspaceId\n        conversationId\n        messageId\n        callId\n        actorId\n        excerpt\n        read\n      }\n    }\n  }\n": types.NtFeedDocument,
+    "\n  mutation NtMarkRead($ids: [ID!], $upToSeq: Int) {\n    markNotificationsRead(ids: $ids, upToSeq: $upToSeq) {\n      __typename\n      ... on NotificationsReadResult {\n        marked\n        unreadCount\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.NtMarkReadDocument,
+    "\n  subscription NtFeedEvents($after: Int) {\n    notificationEvents(after: $after) {\n      type\n      seq\n      unreadCount\n      notification {\n        seq\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n": types.NtFeedEventsDocument,
+    "\n  mutation NtStartCall($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.NtStartCallDocument,
+    "\n  mutation NtOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n": types.NtOpenDirectDocument,
     "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n": types.PlatformSignUpDocument,
     "\n  mutation PlatformLogIn($input: LogInInput!) {\n    logIn(input: $input) {\n      __typename\n      ... on AuthPayload {\n        user {\n          email\n        }\n      }\n    }\n  }\n": types.PlatformLogInDocument,
     "\n  query PlatformMe {\n    me {\n      id\n    }\n  }\n": types.PlatformMeDocument,
@@ -363,6 +382,7 @@ const documents: Documents = {
     "\n  mutation StreamNotesPin($messageId: ID!) {\n    pinMessage(messageId: $messageId) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.StreamNotesPinDocument,
     "\n  mutation StreamNotesEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.StreamNotesEditDocument,
     "\n  mutation StreamNotesDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.StreamNotesDeleteDocument,
+    "\n  query StreamNotesFeed {\n    notifications(first: 100) {\n      nodes {\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n": types.StreamNotesFeedDocument,
     "\n  query StreamNotesState($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n      lastPosition\n      pinnedMessages {\n        id\n        seq\n        position\n      }\n      messages(first: 50) {\n        nodes {\n          id\n          seq\n          position\n          body\n        }\n      }\n    }\n  }\n": types.StreamNotesStateDocument,
     "\n  subscription StreamNotesEvents($id: ID!, $afterPosition: Int, $after: Int) {\n    conversationEvents(conversationId: $id, afterPosition: $afterPosition, after: $after) {\n      type\n      seq\n      position\n      emoji\n      message {\n        id\n        seq\n        position\n        body\n        visibility\n        deleted\n        reactions {\n          emoji\n          count\n        }\n      }\n    }\n  }\n": types.StreamNotesEventsDocument,
     "\n  mutation CannedCreate($input: CreateCannedReplyInput!) {\n    createCannedReply(input: $input) {\n      __typename\n      ... on CannedReply {\n        id\n        shortCode\n        title\n        private\n        owner {\n          id\n        }\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CannedCreateDocument,
@@ -909,6 +929,42 @@ export function graphql(source: "\n  mutation IdentityRemoveMember($workspaceId:
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        mentions {\n          start\n          userId\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Message {\n        mentions {\n          start\n          userId\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query NtFeed($unreadOnly: Boolean, $before: Int, $first: Int) {\n    notifications(unreadOnly: $unreadOnly, before: $before, first: $first) {\n      unreadCount\n      hasMore\n      nodes {\n        id\n        seq\n        kind\n        workspaceId\n        conversationId\n        messageId\n        callId\n        actorId\n        excerpt\n        read\n      }\n    }\n  }\n"): (typeof documents)["\n  query NtFeed($unreadOnly: Boolean, $before: Int, $first: Int) {\n    notifications(unreadOnly: $unreadOnly, before: $before, first: $first) {\n      unreadCount\n      hasMore\n      nodes {\n        id\n        seq\n        kind\n        workspaceId\n        conversationId\n        messageId\n        callId\n        actorId\n        excerpt\n        read\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtMarkRead($ids: [ID!], $upToSeq: Int) {\n    markNotificationsRead(ids: $ids, upToSeq: $upToSeq) {\n      __typename\n      ... on NotificationsReadResult {\n        marked\n        unreadCount\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtMarkRead($ids: [ID!], $upToSeq: Int) {\n    markNotificationsRead(ids: $ids, upToSeq: $upToSeq) {\n      __typename\n      ... on NotificationsReadResult {\n        marked\n        unreadCount\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription NtFeedEvents($after: Int) {\n    notificationEvents(after: $after) {\n      type\n      seq\n      unreadCount\n      notification {\n        seq\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription NtFeedEvents($after: Int) {\n    notificationEvents(after: $after) {\n      type\n      seq\n      unreadCount\n      notification {\n        seq\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtStartCall($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtStartCall($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ... on Call {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NtOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation NtOpenDirect($workspaceId: ID!, $userId: ID!) {\n    openDirectThread(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Thread {\n        id\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation PlatformSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on AuthPayload {\n        accessToken\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -1010,6 +1066,10 @@ export function graphql(source: "\n  mutation StreamNotesEdit($id: ID!, $body: S
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation StreamNotesDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation StreamNotesDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query StreamNotesFeed {\n    notifications(first: 100) {\n      nodes {\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n"): (typeof documents)["\n  query StreamNotesFeed {\n    notifications(first: 100) {\n      nodes {\n        kind\n        messageId\n        excerpt\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -18,6 +18,19 @@ import type { Services } from '../../graphql/context.js';
 import { publishConversationEvent } from './pipeline.js';
 import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 
+/**
+ * Told after a change is committed and announced (notifications: mentions added by an edit).
+ * Awaited; a failure is logged and never fails the change.
+ */
+export type ChangeListener = (services: Services, type: ConversationChangeType, record: MessageRecord) => Promise<void>;
+
+const listeners: ChangeListener[] = [];
+
+/** Registers a listener; modules call this once when imported. */
+export function addChangeListener(listener: ChangeListener): void {
+  listeners.push(listener);
+}
+
 /** Thrown inside a change's transaction when there is nothing to change: it rolls back, position included. */
 export class NoChange extends Error {
   constructor() {
@@ -90,6 +103,11 @@ export async function recordChange(
     ...(change.userId ? { userId: change.userId } : {}),
     ...(change.emoji ? { emoji: change.emoji } : {}),
   });
+  for (const listener of listeners) {
+    await listener(services, change.type, record).catch((err: unknown) =>
+      services.logger.error({ err, conversationId: change.conversationId, position }, 'change listener failed'),
+    );
+  }
   return { record, changed: true };
 }
 

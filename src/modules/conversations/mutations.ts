@@ -304,7 +304,9 @@ builder.mutationFields((t) => ({
   }),
   editMessage: t.field({
     type: MessageRef,
-    description: 'Edits a message’s text. Its author, or an admin of the workspace. Keeps the edit time.',
+    description:
+      'Edits a message’s text (a change of the conversation’s stream: MESSAGE_EDITED with its position). Its author, or an admin of the workspace. ' +
+      'Keeps the edit time; its @mentions are parsed again and people newly mentioned are notified. A deleted message cannot be edited.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: {
@@ -334,7 +336,8 @@ builder.mutationFields((t) => ({
   }),
   deleteMessage: t.field({
     type: MessageRef,
-    description: 'Deletes a message: it stays in the history as deleted, its body withheld. Its author, or an admin.',
+    description:
+      'Deletes a message: it stays in the history as deleted, its body withheld (MESSAGE_DELETED with its position; deleting again changes nothing). Its author, or an admin.',
     errors: { types: [NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The message.' }) },

@@ -9,8 +9,8 @@
  *   no subscriber reads the database, so fan-out stays O(1) queries per event.
  * Events without a position (READ, TYPING, MEMBER_*) pass straight through; they are not replayed.
  * The cursor: `afterPosition` (exact for every event), or `after`, a message seq (older clients):
- * resumes after that message's position, so messages come exactly once and changes made since
- * that message come again even if the client saw them before it disconnected.
+ * the messages after it are replayed, and changes come live only, as before changes had a place
+ * in the order.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
  *
@@ -77,33 +77,35 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
   try {
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
+    // With `afterPosition`, everything after it is replayed. With `after` (a message seq, older
+    // clients), the messages after it are replayed up to where the stream stands now and changes
+    // go on live from there, as before changes had positions: a client that resumes by seq never
+    // gets again a change it may already have seen. Both cursors are in the viewer's numbering.
     const customer = !seesNotes(ctx.viewer, access.conversation.workspaceId);
     let cursor: number;
+    let replayFrom: number | null = null;
+    let messagesAfterSeq: number | null = null;
     /** The customer view: the last customer seq given out (numbers events that carry none). */
     let lastPublic = 0;
-    const replay = from.position != null || from.seq != null;
     if (from.position != null && from.position <= 0) {
       cursor = 0;
+      replayFrom = 0;
     } else if (from.position != null && customer) {
       // The customer's position stands for the staff position of the public entry it numbers.
       cursor = (await staffPositionOf(ctx.db, conversationId, from.position)) ?? (await lastPosition());
+      replayFrom = cursor;
       lastPublic = await publicSeqAtPosition(ctx.db, conversationId, cursor);
     } else if (from.position != null) {
       cursor = from.position;
-    } else if (from.seq != null && from.seq <= 0) {
-      cursor = 0;
-    } else if (from.seq != null) {
-      // A message's seq in the viewer's numbering: resume after that message's position.
-      const message = await ctx.db.message.findFirst({
-        where: customer ? { conversationId, publicSeq: from.seq, ...PUBLIC_ONLY } : { conversationId, seq: from.seq },
-        select: { position: true },
-      });
-      cursor = message?.position ?? (await lastPosition());
-      lastPublic = customer ? from.seq : 0;
+      replayFrom = cursor;
     } else {
       const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastPosition: true, lastPublicSeq: true } });
       cursor = row?.lastPosition ?? 0;
       lastPublic = row?.lastPublicSeq ?? 0;
+      if (from.seq != null) {
+        messagesAfterSeq = Math.max(0, from.seq);
+        if (customer) lastPublic = messagesAfterSeq;
+      }
     }
 
     async function lastPosition(): Promise<number> {
@@ -174,10 +176,29 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
       }
     }
 
-    if (replay) {
-      for await (const event of readFromDb(cursor)) {
+    if (replayFrom !== null) {
+      for await (const event of readFromDb(replayFrom)) {
         cursor = event.position!;
         yield* emit(event);
+      }
+    } else if (messagesAfterSeq !== null) {
+      // Committed up to `cursor` (read after the channel was subscribed): later ones come live.
+      // A customer's seq is a publicSeq: their public messages after it, in their numbering.
+      for (let seq = messagesAfterSeq; ; ) {
+        const rows = await ctx.db.message.findMany({
+          where: customer
+            ? { conversationId, ...PUBLIC_ONLY, publicSeq: { gt: seq }, position: { lte: cursor } }
+            : { conversationId, seq: { gt: seq }, position: { lte: cursor } },
+          orderBy: { seq: 'asc' },
+          take: REPLAY_BATCH,
+          select: messageSelect,
+        });
+        for (const row of rows) {
+          const message = toMessageRecord(row);
+          seq = customer ? message.publicSeq : message.seq;
+          yield* emit({ type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt });
+        }
+        if (rows.length < REPLAY_BATCH) break;
       }
     }
 
