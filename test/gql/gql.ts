@@ -164,6 +164,7 @@ type Documents = {
     "\n  mutation NotesMarkRead($conversationId: ID!, $seq: Int!) {\n    markRead(conversationId: $conversationId, seq: $seq) {\n      __typename\n    }\n  }\n": typeof types.NotesMarkReadDocument,
     "\n  mutation NotesEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.NotesEditDocument,
     "\n  subscription NotesEvents($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      seq\n      message {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n": typeof types.NotesEventsDocument,
+    "\n  mutation NotesTyping($conversationId: ID!, $internal: Boolean) {\n    setTyping(conversationId: $conversationId, internal: $internal) {\n      __typename\n    }\n  }\n": typeof types.NotesTypingDocument,
     "\n  query NotesSearch($query: String!, $conversationId: ID) {\n    searchMessages(query: $query, conversationId: $conversationId, first: 20) {\n      nodes {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n": typeof types.NotesSearchDocument,
     "\n  subscription NotesInbox {\n    inboxEvents {\n      type\n      conversationId\n      lastSeq\n      unreadCount\n      message {\n        seq\n        body\n      }\n    }\n  }\n": typeof types.NotesInboxDocument,
     "\n  mutation NotesThreadMessage($input: SendThreadMessageInput!) {\n    sendThreadMessage(input: $input) {\n      __typename\n      ... on ThreadMessageSent {\n        thread {\n          id\n        }\n      }\n    }\n  }\n": typeof types.NotesThreadMessageDocument,
@@ -347,6 +348,7 @@ const documents: Documents = {
     "\n  mutation NotesMarkRead($conversationId: ID!, $seq: Int!) {\n    markRead(conversationId: $conversationId, seq: $seq) {\n      __typename\n    }\n  }\n": types.NotesMarkReadDocument,
     "\n  mutation NotesEdit($id: ID!, $body: String!) {\n    editMessage(id: $id, body: $body) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.NotesEditDocument,
     "\n  subscription NotesEvents($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      seq\n      message {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n": types.NotesEventsDocument,
+    "\n  mutation NotesTyping($conversationId: ID!, $internal: Boolean) {\n    setTyping(conversationId: $conversationId, internal: $internal) {\n      __typename\n    }\n  }\n": types.NotesTypingDocument,
     "\n  query NotesSearch($query: String!, $conversationId: ID) {\n    searchMessages(query: $query, conversationId: $conversationId, first: 20) {\n      nodes {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n": types.NotesSearchDocument,
     "\n  subscription NotesInbox {\n    inboxEvents {\n      type\n      conversationId\n      lastSeq\n      unreadCount\n      message {\n        seq\n        body\n      }\n    }\n  }\n": types.NotesInboxDocument,
     "\n  mutation NotesThreadMessage($input: SendThreadMessageInput!) {\n    sendThreadMessage(input: $input) {\n      __typename\n      ... on ThreadMessageSent {\n        thread {\n          id\n        }\n      }\n    }\n  }\n": types.NotesThreadMessageDocument,
@@ -994,6 +996,10 @@ export function graphql(source: "\n  mutation NotesEdit($id: ID!, $body: String!
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription NotesEvents($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      seq\n      message {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n"): (typeof documents)["\n  subscription NotesEvents($conversationId: ID!, $after: Int) {\n    conversationEvents(conversationId: $conversationId, after: $after) {\n      type\n      seq\n      message {\n        seq\n        body\n        visibility\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation NotesTyping($conversationId: ID!, $internal: Boolean) {\n    setTyping(conversationId: $conversationId, internal: $internal) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation NotesTyping($conversationId: ID!, $internal: Boolean) {\n    setTyping(conversationId: $conversationId, internal: $internal) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

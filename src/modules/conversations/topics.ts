@@ -32,6 +32,8 @@ export interface ConversationEvent {
   message?: MessageRecord;
   /** The member concerned (READ, TYPING, MEMBER_*). */
   userId?: string;
+  /** TYPING about an internal note: for those who read notes only (visibility.ts). */
+  internal?: boolean;
   /** TYPING: whether they are typing now. */
   typing?: boolean;
   /** TYPING: when the indicator lapses unless renewed (ISO). */

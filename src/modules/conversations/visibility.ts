@@ -59,7 +59,7 @@ const customerEvents = new WeakMap<ConversationEvent, ConversationEvent>();
  * `fallbackSeq`, the last customer seq this subscriber was given.
  */
 export function customerEvent(event: ConversationEvent, fallbackSeq: number): ConversationEvent | null {
-  if (event.message?.visibility === 'INTERNAL') return null;
+  if (event.message?.visibility === 'INTERNAL' || event.internal) return null;
   const cached = customerEvents.get(event);
   if (cached) return cached;
   const seq = event.message ? event.message.publicSeq : event.publicSeq;
