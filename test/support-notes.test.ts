@@ -242,6 +242,18 @@ describe('internal notes over GraphQL', () => {
     expect(after.lastMessage?.body).toBe('We are looking into it');
   });
 
+  it('concurrent notes and messages (written together by the group commit) keep both numberings without holes', async () => {
+    const id = await carolsTicket('batch');
+    const sends = Array.from({ length: 30 }, (_, i) => sent(i % 3 === 0 ? ann.token : L.admin.token, id, `m${i}`, i % 3 === 0 ? 'PUBLIC' : 'INTERNAL'));
+    await Promise.all(sends);
+    const staff = (await history(ann.token, id)).messages.nodes;
+    expect(staff.map((m) => m.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+    const customer = (await history(carol.token, id)).messages.nodes;
+    expect(customer.map((m) => m.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    // The customer's order is the staff order with the notes taken out.
+    expect(customer.map((m) => m.id)).toEqual(staff.filter((m) => m.visibility === 'PUBLIC').map((m) => m.id));
+  });
+
   it('unread counts: notes never count for the customer; read marks move in each numbering', async () => {
     const id = await carolsTicket();
     await sent(ann.token, id, 'note one', 'INTERNAL');
