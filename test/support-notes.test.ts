@@ -105,6 +105,14 @@ const Events = graphql(`
   }
 `);
 
+const Typing = graphql(`
+  mutation NotesTyping($conversationId: ID!, $internal: Boolean) {
+    setTyping(conversationId: $conversationId, internal: $internal) {
+      __typename
+    }
+  }
+`);
+
 const Search = graphql(`
   query NotesSearch($query: String!, $conversationId: ID) {
     searchMessages(query: $query, conversationId: $conversationId, first: 20) {
@@ -234,6 +242,18 @@ describe('internal notes over GraphQL', () => {
     expect(after.lastMessage?.body).toBe('We are looking into it');
   });
 
+  it('concurrent notes and messages (written together by the group commit) keep both numberings without holes', async () => {
+    const id = await carolsTicket('batch');
+    const sends = Array.from({ length: 30 }, (_, i) => sent(i % 3 === 0 ? ann.token : L.admin.token, id, `m${i}`, i % 3 === 0 ? 'PUBLIC' : 'INTERNAL'));
+    await Promise.all(sends);
+    const staff = (await history(ann.token, id)).messages.nodes;
+    expect(staff.map((m) => m.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+    const customer = (await history(carol.token, id)).messages.nodes;
+    expect(customer.map((m) => m.seq)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    // The customer's order is the staff order with the notes taken out.
+    expect(customer.map((m) => m.id)).toEqual(staff.filter((m) => m.visibility === 'PUBLIC').map((m) => m.id));
+  });
+
   it('unread counts: notes never count for the customer; read marks move in each numbering', async () => {
     const id = await carolsTicket();
     await sent(ann.token, id, 'note one', 'INTERNAL');
@@ -308,6 +328,26 @@ describe('internal notes over GraphQL', () => {
     expect((await staffResumed.next(6)).map((r) => r.data!.conversationEvents.seq)).toEqual([6, 7, 8, 9, 10, 11]);
     resumed.dispose();
     staffResumed.dispose();
+  });
+
+  it('typing: staff writing a note are shown typing to staff only', async () => {
+    const id = await carolsTicket('typing test');
+    const customer = collect(L.t.ws({ token: carol.token }), Events, { conversationId: id, after: 0 });
+    const staff = collect(L.t.ws({ token: L.admin.token }), Events, { conversationId: id, after: 0 });
+    await customer.next(1);
+    await staff.next(1);
+    expect((await L.t.exec(Typing, { conversationId: id, internal: true }, { token: ann.token })).data!.setTyping.__typename).toBe('ConversationEvent');
+    await L.t.exec(Typing, { conversationId: id, internal: false }, { token: ann.token });
+    await staff.next(3);
+    // Events of one channel arrive in order: the customer's first TYPING is the public one, and the only one.
+    await customer.next(2);
+    await sent(ann.token, id, 'sentinel');
+    await customer.next(3);
+    expect(customer.results.map((r) => r.data!.conversationEvents.type)).toEqual(['MESSAGE_ADDED', 'TYPING', 'MESSAGE_ADDED']);
+    expect(customer.results[1]!.data!.conversationEvents.seq).toBe(1);
+    expect(staff.results.slice(0, 3).map((r) => r.data!.conversationEvents.type)).toEqual(['MESSAGE_ADDED', 'TYPING', 'TYPING']);
+    customer.dispose();
+    staff.dispose();
   });
 
   it('search: a note matches for staff, never for the customer', async () => {

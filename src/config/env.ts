@@ -83,6 +83,12 @@ export const envSchema = z.object({
     .min(20)
     .default(5000)
     .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
+  CSAT_RATING_WINDOW_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(86_400 * 90)
+    .default(604_800)
+    .describe('How long after a ticket closes its customer may rate it (CSAT), in seconds; 0 turns ratings off.'),
   LEGACY_API_KEY: z
     .string()
     .regex(/^ck_/, 'must be an API key (ck_…)')

@@ -9,7 +9,6 @@
  * The message event already went out on commit; announcing publishes it again, which subscribers
  * drop as a duplicate of a seq they have, so announcing is harmless to repeat.
  */
-import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { z } from 'zod';
 import type { FileUpload } from 'graphql-upload-minimal';
 import { actingUserId } from '../../auth/viewer.js';
@@ -21,6 +20,7 @@ import { loadAccess } from '../conversations/permissions.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
 import { messageSelect, toMessageRecord } from '../conversations/records.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
+import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { isInlineImage } from './content-types.js';
 import { ingestUpload, UploadRefused, type IngestedFile } from './ingest.js';
 import { requireUser } from './permissions.js';

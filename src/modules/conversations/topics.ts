@@ -51,6 +51,8 @@ export interface ConversationEvent {
   emoji?: string;
   /** The member concerned (READ, TYPING, MEMBER_*), or who reacted or pinned (REACTION_*, MESSAGE_(UN)PINNED). */
   userId?: string;
+  /** TYPING about an internal note: for those who read notes only (visibility.ts). */
+  internal?: boolean;
   /** TYPING: whether they are typing now. */
   typing?: boolean;
   /** TYPING: when the indicator lapses unless renewed (ISO). */

@@ -71,7 +71,7 @@ const customerEvents = new WeakMap<ConversationEvent, ConversationEvent>();
  * cached, so every customer subscriber of a live event shares one object (and one execution).
  */
 export function customerEvent(event: ConversationEvent, fallbackSeq: number): ConversationEvent | null {
-  if (event.message?.visibility === 'INTERNAL') return null;
+  if (event.message?.visibility === 'INTERNAL' || event.internal) return null;
   const cached = customerEvents.get(event);
   if (cached) return cached;
   let position: number | undefined;

@@ -8,3 +8,4 @@ import './claims.js';
 import './attention.js';
 import './sweeper.js';
 import './canned.js';
+import './ratings.js';

@@ -1,5 +1,4 @@
 /** Topics, line managers, tickets and claims: every legacy 002 write, usable with an API key. */
-import { asSeenBy } from '../conversations/visibility.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
@@ -10,6 +9,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import { appendMessage, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
 import { loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
+import { asSeenBy } from '../conversations/visibility.js';
 import { recomputeUrgency } from './attention.js';
 import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
