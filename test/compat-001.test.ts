@@ -22,6 +22,16 @@ const LogIn = graphql(`
   }
 `);
 
+const UserByName = graphql(`
+  query Compat001UserByName($username: String!) {
+    user(username: $username) {
+      id
+      username
+      email
+    }
+  }
+`);
+
 const Events = graphql(`
   subscription Compat001Events($conversationId: ID!, $after: Int) {
     conversationEvents(conversationId: $conversationId, after: $after) {
@@ -91,7 +101,7 @@ async function createUser(role: 'agent' | 'client', tag: string = role): Promise
 }
 
 async function tokenOf(name: string): Promise<string> {
-  const res = await L.t.exec(LogIn, { input: { email: `${name.toLowerCase()}@users.legacy.invalid`, password: PASSWORD } });
+  const res = await L.t.exec(LogIn, { input: { login: name, password: PASSWORD } });
   if (res.data?.logIn.__typename !== 'AuthPayload') throw new Error(JSON.stringify(res));
   return res.data.logIn.accessToken;
 }
@@ -166,6 +176,22 @@ describe('legacy 001 users', () => {
     // The legacy call never removes the workspace's admins; unknown ids are 404.
     expect(await call('DELETE', `/chat-app/user/${L.admin.id}/`)).toMatchObject({ status: 403 });
     expect(await call('DELETE', '/chat-app/user/7/')).toEqual({ status: 404, body: { detail: 'Not found.' } });
+  });
+});
+
+describe('legacy 001 usernames', () => {
+  it('a Username is the account’s username: the legacy calls and logIn accept it in any case; user(username) finds it', async () => {
+    const name = username('Casey');
+    const created = await call('POST', '/chat-app/user/', { Username: name, Password: PASSWORD, role: 'client' });
+    expect(created).toEqual({ status: 201, body: { id: expect.any(String), Username: name, role: 'client' } });
+    // The document's body for a client call, Username and Password as form fields: answered, not 401.
+    const list = await call('POST', '/chat-app/message-list/', { Username: name, Password: PASSWORD, Thread_type: 'billing' });
+    expect(list).toEqual({ status: 200, body: [] });
+    expect(await call('POST', '/chat-app/message-list/', { Username: name, Password: 'wrong-pass-1', Thread_type: 'billing' })).toMatchObject({ status: 401 });
+    const upper = await L.t.exec(LogIn, { input: { login: name.toUpperCase(), password: PASSWORD } });
+    expect(upper.data?.logIn.__typename).toBe('AuthPayload');
+    const found = await L.t.exec(UserByName, { username: name.toLowerCase() }, { token: L.admin.token });
+    expect(found.data?.user).toEqual({ id: (created.body as { id: string }).id, username: name, email: null });
   });
 });
 

@@ -77,8 +77,8 @@ async function legacyAdmin(t: TestApp, greeting?: string): Promise<{ username: s
   body.append('username', username);
   body.append('password', 'secret-pass-1');
   const signup = (await (await fetch(`${t.url}/accounts/api/signup`, { method: 'POST', body })).json()) as { token: string; user_id: string };
-  // The documented mapping of a legacy username to the product's email (docs/legacy-mapping.md).
-  const added = await t.exec(AddMember, { input: { workspaceId: L.workspaceId, email: `${username}@users.legacy.invalid`, role: 'ADMIN' } }, { token: L.admin.token });
+  // A legacy username is the account's username (docs/legacy-mapping.md).
+  const added = await t.exec(AddMember, { input: { workspaceId: L.workspaceId, username, role: 'ADMIN' } }, { token: L.admin.token });
   expect(added.data?.addWorkspaceMember.__typename).toBe('Membership');
   if (greeting) {
     const saved = await fetch(`${t.url}/chatbot/api`, {

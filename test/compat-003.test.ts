@@ -12,6 +12,16 @@ const Me = graphql(`
   }
 `);
 
+const MeFull = graphql(`
+  query Legacy003MeFull {
+    me {
+      id
+      username
+      email
+    }
+  }
+`);
+
 const CreateWorkspace = graphql(`
   mutation Legacy003TestWorkspace($name: String!) {
     createWorkspace(input: { name: $name }) {
@@ -54,6 +64,31 @@ describe('legacy 003 accounts', () => {
     expect(session.user_id).toBe(created.user_id);
     const me = await t.exec(Me, {}, { token: session.token });
     expect(me.data!.me).toMatchObject({ id: created.user_id, displayName: username });
+  });
+
+  it('signs up with the document’s {username, password, email} and logs in by username (any case) and by email', async () => {
+    const username = `Ada${Date.now()}`;
+    const email = `${username.toLowerCase()}@example.com`;
+    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const signup = await fetch(`${t.url}/accounts/api/signup`, json({ username, password: 'secret-pass-1', email }));
+    expect(signup.status).toBe(201);
+    const created = (await signup.json()) as { token: string; refresh: string; username: string; user_id: string };
+    expect(created).toEqual({ token: expect.any(String), refresh: expect.any(String), username, user_id: expect.any(String) });
+
+    for (const login of [username, username.toLowerCase(), email]) {
+      const res = await fetch(`${t.url}/accounts/api/login`, json({ username: login, password: 'secret-pass-1' }));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ token: expect.any(String), refresh: expect.any(String), username: login, user_id: created.user_id });
+    }
+    const wrong = await fetch(`${t.url}/accounts/api/login`, json({ username, password: 'wrong-pass-1' }));
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ detail: 'Invalid username or password.' });
+    // The username is the account's, with the email beside it.
+    const me = await t.exec(MeFull, {}, { token: created.token });
+    expect(me.data!.me).toEqual({ id: created.user_id, username, email });
+    // Taken whatever its case, with or without an email.
+    const taken = await fetch(`${t.url}/accounts/api/signup`, json({ username: username.toUpperCase(), password: 'secret-pass-1' }));
+    expect(taken.status).toBe(409);
   });
 
   it('keeps an admin’s chatbot settings through GET and POST /chatbot/api', async () => {

@@ -189,6 +189,55 @@ describe('embedded database (PGlite)', () => {
   });
 });
 
+describe('data migrations', () => {
+  it('gives accounts the legacy shim made their legacy username, and existing messages their stream positions', async () => {
+    const usernames = migrationNames.find((name) => name.endsWith('_usernames_reactions_pins_notifications'))!;
+    const before = path.join(await tmpDir(), 'migrations');
+    await cp(defaultMigrationsDir, before, { recursive: true });
+    await rm(path.join(before, usernames), { recursive: true });
+    const pglite = new PGlite();
+    try {
+      const factory = new PrismaPGlite(pglite);
+      await applyMigrations(factory, { migrationsDir: before });
+      // As the shim made them before usernames: the username in a stand-in email.
+      await pglite.exec(`
+        INSERT INTO "User" (id, email, "displayName", "updatedAt") VALUES
+          ('00000000-0000-4000-8000-000000000001', 'ada_l@users.legacy.invalid', 'Ada_L', now()),
+          ('00000000-0000-4000-8000-000000000002', 'ab@users.legacy.invalid', 'ab', now()),
+          ('00000000-0000-4000-8000-000000000003', 'admin@users.legacy.invalid', 'admin', now()),
+          ('00000000-0000-4000-8000-000000000004', 'real@example.com', 'Real', now());
+        INSERT INTO "Workspace" (id, name) VALUES ('00000000-0000-4000-8000-0000000000aa', 'W');
+        INSERT INTO "Conversation" (id, "workspaceId", kind, "lastSeq", "updatedAt") VALUES
+          ('00000000-0000-4000-8000-0000000000bb', '00000000-0000-4000-8000-0000000000aa', 'ROOM', 2, now());
+        INSERT INTO "Message" (id, "conversationId", seq, body) VALUES
+          ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000bb', 1, 'one'),
+          ('00000000-0000-4000-8000-0000000000c2', '00000000-0000-4000-8000-0000000000bb', 2, 'two');`);
+      await applyMigrations(factory, { migrationsDir: defaultMigrationsDir });
+      const users = await pglite.query<{ email: string | null; username: string | null; key: string | null }>(
+        `SELECT email, username, "usernameKey" AS key FROM "User" ORDER BY id`,
+      );
+      expect(users.rows).toEqual([
+        { email: null, username: 'ada_l', key: 'ada_l' },
+        // Outside the username rules (too short, reserved): they keep the stand-in email, which the shim still maps to.
+        { email: 'ab@users.legacy.invalid', username: null, key: null },
+        { email: 'admin@users.legacy.invalid', username: null, key: null },
+        { email: 'real@example.com', username: null, key: null },
+      ]);
+      const claims = await pglite.query<{ key: string; held: boolean }>(`SELECT key, "heldUntil" IS NOT NULL AS held FROM "UsernameClaim"`);
+      expect(claims.rows).toEqual([{ key: 'ada_l', held: false }]);
+      const positions = await pglite.query<{ seq: number; position: number }>(`SELECT seq, position FROM "Message" ORDER BY seq`);
+      expect(positions.rows).toEqual([
+        { seq: 1, position: 1 },
+        { seq: 2, position: 2 },
+      ]);
+      const head = await pglite.query<{ lastPosition: number }>(`SELECT "lastPosition" FROM "Conversation"`);
+      expect(head.rows).toEqual([{ lastPosition: 2 }]);
+    } finally {
+      await pglite.close();
+    }
+  });
+});
+
 describe('writing migrations', () => {
   it('writes nothing when the schema matches the migrations', async () => {
     // On a copy, so that a schema changed without its migration fails here without writing one.

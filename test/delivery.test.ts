@@ -101,6 +101,44 @@ const Events = graphql(`
   }
 `);
 
+const FanOutEvents = graphql(`
+  subscription DeliveryFanOutEvents($id: ID!, $after: Int) {
+    conversationEvents(conversationId: $id, after: $after) {
+      type
+      seq
+      position
+      userId
+      emoji
+      message {
+        id
+        seq
+        body
+        author {
+          id
+          displayName
+        }
+        reactions {
+          emoji
+          count
+          firstReactorIds
+        }
+      }
+    }
+  }
+`);
+
+const AddReaction = graphql(`
+  mutation DeliveryAddReaction($messageId: ID!, $emoji: String!) {
+    addReaction(messageId: $messageId, emoji: $emoji) {
+      __typename
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
 const twoInstances = usingPostgres && usingRedis;
 const instances = twoInstances ? 'two instances sharing PostgreSQL and Redis' : 'one instance (embedded run: PGlite and in-memory pub/sub cannot be shared)';
 
@@ -220,33 +258,52 @@ describe(`delivery across ${instances}`, () => {
     expect(new Set(seen.map((m) => m.id)).size).toBe(total);
   }, 120_000);
 
-  it('fan-out costs the same database queries for 1 and for 200 subscribers of one conversation', async () => {
+  it('fan-out costs the same database queries for 1 and for 200 subscribers of one conversation, for messages and for reactions', async () => {
     const ws = await workspace(a);
     const statements = () =>
       a.app.database.stats.statements + (b === a ? 0 : b.app.database.stats.statements);
+    const emojis = ['👍', '🎉', ':ship_it:'];
 
-    async function costOfTenMessages(subscribers: number): Promise<number> {
+    async function costOfTenMessages(subscribers: number): Promise<{ messages: number; reactions: number }> {
       const id = await room(a, ws.admin.token, ws.id);
       await send(b, ws.admin.token, id, 'warm-up');
-      const subs = range(1, subscribers).map(() => collect(a.ws({ token: ws.admin.token }), Events, { id, after: 0 }));
+      const subs = range(1, subscribers).map(() => collect(a.ws({ token: ws.admin.token }), FanOutEvents, { id, after: 0 }));
       // Every subscriber has replayed seq 1: all are live, and subscribing is paid for.
       await Promise.all(subs.map((s) => s.next(1, 60_000)));
       const before = statements();
-      for (let i = 0; i < 10; i++) await send(b, ws.admin.token, id, `m${i}`);
+      let last = { id: '', seq: 0 };
+      for (let i = 0; i < 10; i++) last = await send(b, ws.admin.token, id, `m${i}`);
       const received = await Promise.all(subs.map((s) => s.next(11, 60_000)));
       const cost = statements() - before;
       for (const r of received) expect(messagesOf(r).map((m) => m.seq)).toEqual(range(1, 11));
+
+      // Reactions are changes of the same stream: announced once, carrying the counts.
+      const beforeReactions = statements();
+      for (const emoji of emojis) {
+        const res = await b.exec(AddReaction, { messageId: last.id, emoji }, { token: ws.admin.token });
+        expect(res.data?.addReaction.__typename).toBe('Message');
+      }
+      const withReactions = await Promise.all(subs.map((s) => s.next(11 + emojis.length, 60_000)));
+      const reactionCost = statements() - beforeReactions;
+      for (const r of withReactions) {
+        const events = r.slice(11).map((e) => (e.data as { conversationEvents: { type: string; emoji: string; position: number; message: { reactions: unknown[] } } }).conversationEvents);
+        expect(events.map((e) => [e.type, e.emoji])).toEqual(emojis.map((e) => ['REACTION_ADDED', e]));
+        expect(events.map((e) => e.position)).toEqual([12, 13, 14]);
+        expect(events.at(-1)!.message.reactions).toEqual(emojis.map((emoji) => ({ emoji, count: 1, firstReactorIds: [ws.admin.id] })));
+      }
       for (const s of subs) s.dispose();
-      return cost;
+      return { messages: cost, reactions: reactionCost };
     }
 
     const one = await costOfTenMessages(1);
     const executions = { ...a.app.sharedExecution };
     const many = await costOfTenMessages(200);
-    expect(one).toBeGreaterThan(0);
-    expect(many).toBe(one);
+    expect(one.messages).toBeGreaterThan(0);
+    expect(many.messages).toBe(one.messages);
+    expect(one.reactions).toBeGreaterThan(0);
+    expect(many.reactions).toBe(one.reactions);
     // Nor per-subscriber GraphQL execution: each live event was executed once for all 200.
-    expect(a.app.sharedExecution.reused - executions.reused).toBeGreaterThanOrEqual(10 * 199);
+    expect(a.app.sharedExecution.reused - executions.reused).toBeGreaterThanOrEqual((10 + emojis.length) * 199);
     expect(a.app.sharedExecution.own).toBe(executions.own);
   }, 180_000);
 

@@ -7,11 +7,18 @@ export type Viewer =
    * A registered user, with their role in each workspace they belong to. Mutable so that a
    * request that grants a role (creating a workspace) can read what it just created.
    */
-  | { kind: 'user'; userId: string; roles: Map<string, Role> }
+  | { kind: 'user'; userId: string; roles: Map<string, Role>; customerView?: boolean }
   /** An anonymous website visitor of one workspace; reaches only their own conversations. */
   | { kind: 'guest'; userId: string; workspaceId: string }
   /** A server-to-server caller holding an API key of one workspace; acts as its ADMIN. */
-  | { kind: 'apiKey'; apiKeyId: string; workspaceId: string };
+  | { kind: 'apiKey'; apiKeyId: string; workspaceId: string; customerView?: boolean };
+
+/*
+ * `customerView` (set from the `X-View-As: customer` header, `connectionParams.viewAs`, and by
+ * the legacy shim for every legacy call): reads are served as a customer sees them, with no
+ * internal notes and seq in the customer's numbering. It narrows what is read, nothing else:
+ * the viewer's rights to act are unchanged.
+ */
 
 /** The viewer's role in a workspace, or null when they have none there. */
 export function roleIn(viewer: Viewer, workspaceId: string): Role | null {

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
 import { LegacyGuestSessionDocument, LegacyPasswordLogInDocument, LegacyServiceWorkspaceDocument } from './generated/graphql.js';
-import { legacyEmail } from './legacy-003.js';
+import { legacyLogin } from './legacy-003.js';
 
 export class LegacyNotConfigured extends Error {
   constructor() {
@@ -89,7 +89,7 @@ export class LegacyCredentials {
     if (hit) return hit;
     const result = await this.executor.run(
       LegacyPasswordLogInDocument,
-      { input: { email: legacyEmail(username), password } },
+      { input: { login: legacyLogin(username), password } },
       { kind: 'none' },
     );
     const session = result.data?.logIn;

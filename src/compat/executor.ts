@@ -31,7 +31,10 @@ function refused(err: unknown): ExecutionResult<never> {
 }
 
 export function createExecutor(yoga: Yoga): Executor {
-  const envelope = (credential: Credential) => yoga.getEnveloped({ credential } as never);
+  // Legacy clients have no notion of internal notes (their formats cannot mark a message as
+  // one): every legacy call, whoever it acts as, reads as a customer sees the conversation.
+  const envelope = (credential: Credential) =>
+    yoga.getEnveloped({ credential: credential.kind === 'bearer' ? { ...credential, customerView: true } : credential } as never);
   return {
     async run(document, variables, credential) {
       const { schema, execute, validate, contextFactory } = envelope(credential);

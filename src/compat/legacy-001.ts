@@ -33,7 +33,7 @@ import {
   type Legacy001ThreadFragment,
   type Role,
 } from './generated/graphql.js';
-import { legacyEmail } from './legacy-003.js';
+import { legacyAccount } from './legacy-003.js';
 import { CLOSE, LegacySocket, refuse, type Admission } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 
@@ -126,7 +126,7 @@ export class Legacy001 {
       {
         input: {
           workspaceId,
-          email: legacyEmail(username!),
+          ...legacyAccount(username!),
           password: password!,
           displayName: username!.slice(0, 100),
           role: roleName === 'agent' ? 'AGENT' : 'CLIENT',

@@ -9,8 +9,8 @@
  *   was there, else the room opens and `{command: 'new_room', room}` goes to the admin's sockets
  *   (and the visitor's), through the GraphQL `conversationsOpened` subscription, on every instance.
  *
- * The legacy sockets carried no credential: the admin is found by username (a product email,
- * see legacyEmail), the visitor is the guest of its consumer id, and a message whose author is
+ * The legacy sockets carried no credential: the admin is found by username (or, for a legacy name
+ * outside the username rules, the email it maps to: see legacyAccount), the visitor is the guest of its consumer id, and a message whose author is
  * the admin's username is written as the admin through the shim's API key (asUserId). That is
  * the legacy system's openness, kept for its clients; docs/legacy-mapping.md says so.
  */
@@ -106,8 +106,13 @@ export class Legacy003Sockets {
     const key = username.toLowerCase();
     const hit = this.admins.get(key);
     if (hit && hit.until > Date.now()) return hit.id;
-    const result = await this.executor.run(Legacy003AdminDocument, { workspaceId, email: legacyEmail(username) }, this.credentials.service());
-    const member = result.data?.workspace.memberByEmail;
+    // By username, or for a legacy name outside the username rules, by the email it maps to.
+    const result = await this.executor.run(
+      Legacy003AdminDocument,
+      { workspaceId, username: username.trim(), email: legacyEmail(username) },
+      this.credentials.service(),
+    );
+    const member = result.data?.workspace.memberByUsername ?? result.data?.workspace.memberByEmail;
     if (member?.role !== 'ADMIN') return null;
     if (this.admins.size > 1000) this.admins.clear();
     this.admins.set(key, { id: member.user.id, until: Date.now() + ADMIN_TTL_MS });

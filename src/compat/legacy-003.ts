@@ -1,7 +1,9 @@
 /**
  * Legacy 003 (website chatbot): POST /accounts/api/signup and /accounts/api/login for admins.
- * Legacy accounts have a username and no email: a username that is not an email address maps to
- * `<username>@users.legacy.invalid` (see docs/legacy-mapping.md), so the same username logs in.
+ * Legacy usernames are product usernames (see docs/legacy-mapping.md): a legacy username that
+ * follows the product's rules becomes the account's username and logs in as such, with or without
+ * an email. One that is an email address is the account's email; any other (too short, reserved,
+ * other characters) still maps to `<username>@users.legacy.invalid`, as before usernames existed.
  */
 import { firstError, type Executor } from './executor.js';
 import type { Credential } from '../graphql/context.js';
@@ -16,6 +18,7 @@ import {
   type WidgetPosition,
 } from './generated/graphql.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
+import { RESERVED_USERNAMES, USERNAME_PATTERN } from '../modules/users/usernames.js';
 
 export const LEGACY_EMAIL_DOMAIN = 'users.legacy.invalid';
 
@@ -23,6 +26,22 @@ export const LEGACY_EMAIL_DOMAIN = 'users.legacy.invalid';
 export function legacyEmail(username: string): string {
   const u = username.trim().toLowerCase();
   return u.includes('@') ? u : `${u}@${LEGACY_EMAIL_DOMAIN}`;
+}
+
+/** Whether a legacy username can be a product username (else it maps to an email). */
+export function isHandle(name: string): boolean {
+  return USERNAME_PATTERN.test(name.trim()) && !RESERVED_USERNAMES.has(name.trim().toLowerCase());
+}
+
+/** What logIn's `login` is for a legacy username: the username itself, or the email it maps to. */
+export function legacyLogin(name: string): string {
+  return isHandle(name) ? name.trim() : legacyEmail(name);
+}
+
+/** The account fields for a legacy username and optional email. */
+export function legacyAccount(name: string, email?: string): { username: string | null; email: string | null } {
+  if (isHandle(name)) return { username: name.trim(), email: email ?? null };
+  return { username: null, email: email ?? legacyEmail(name) };
 }
 
 function field(req: LegacyRequest, ...names: string[]): string | undefined {
@@ -102,10 +121,9 @@ export class Legacy003 {
     const username = field(req, 'username', 'Username');
     const password = field(req, 'password', 'Password');
     if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
-    const email = field(req, 'email') ?? legacyEmail(username);
     const result = await this.executor.run(
       Legacy003SignUpDocument,
-      { input: { email, password, displayName: username.slice(0, 100) } },
+      { input: { ...legacyAccount(username, field(req, 'email')), password, displayName: username.slice(0, 100) } },
       { kind: 'none' },
     );
     const payload = result.data?.signUp;
@@ -118,7 +136,7 @@ export class Legacy003 {
     const username = field(req, 'username', 'Username');
     const password = field(req, 'password', 'Password');
     if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
-    const result = await this.executor.run(Legacy003LogInDocument, { input: { email: legacyEmail(username), password } }, { kind: 'none' });
+    const result = await this.executor.run(Legacy003LogInDocument, { input: { login: legacyLogin(username), password } }, { kind: 'none' });
     const payload = result.data?.logIn;
     if (payload?.__typename === 'AuthPayload') return { status: 200, body: session(payload, username) };
     return { status: 401, body: { detail: 'Invalid username or password.' } };

@@ -98,6 +98,12 @@ export const envSchema = z.object({
     .min(20)
     .default(5000)
     .describe('How often lapsed claims are released and urgency is recomputed as waits grow.'),
+  CSAT_RATING_WINDOW_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(86_400 * 90)
+    .default(604_800)
+    .describe('How long after a ticket closes its customer may rate it (CSAT), in seconds; 0 turns ratings off.'),
   LEGACY_API_KEY: z
     .string()
     .regex(/^ck_/, 'must be an API key (ck_…)')
@@ -111,6 +117,12 @@ export const envSchema = z.object({
     .max(3600)
     .default(60)
     .describe('How long a presence mark lasts unless renewed (every third of it): an instance that dies takes its users offline within this.'),
+  USERNAME_HOLD_DAYS: z.coerce
+    .number()
+    .min(0)
+    .max(3650)
+    .default(30)
+    .describe('How long a username its owner changed away from stays reserved for them before anyone else may take it (fractions allowed).'),
   CALL_RING_TIMEOUT_MS: z.coerce
     .number()
     .int()

@@ -49,7 +49,12 @@ export interface Context extends Services {
 }
 
 /** A credential as presented: a bearer token (JWT or API key) or nothing. */
-export type Credential = { kind: 'none' } | { kind: 'bearer'; value: string };
+export type Credential = { kind: 'none' } | { kind: 'bearer'; value: string; customerView?: boolean };
+
+/** Whether a request asks to read as a customer (`X-View-As: customer`, `connectionParams.viewAs`). */
+function asCustomer(value: unknown): boolean {
+  return typeof value === 'string' && value.trim().toLowerCase() === 'customer';
+}
 
 const ANONYMOUS: Viewer = { kind: 'anonymous' };
 
@@ -59,10 +64,10 @@ export function credentialFromHeaders(headers: Headers): Credential {
   if (auth) {
     const match = /^Bearer\s+(.+)$/i.exec(auth.trim());
     if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token or API key>".');
-    return { kind: 'bearer', value: match[1]!.trim() };
+    return { kind: 'bearer', value: match[1]!.trim(), ...(asCustomer(headers.get('x-view-as')) ? { customerView: true } : {}) };
   }
   const apiKey = headers.get('x-api-key');
-  if (apiKey) return { kind: 'bearer', value: apiKey.trim() };
+  if (apiKey) return { kind: 'bearer', value: apiKey.trim(), ...(asCustomer(headers.get('x-view-as')) ? { customerView: true } : {}) };
   return { kind: 'none' };
 }
 
@@ -73,7 +78,7 @@ export function credentialFromConnectionParams(params: Record<string, unknown> |
   if (raw === undefined || raw === null || raw === '') return { kind: 'none' };
   if (typeof raw !== 'string') throw new UnauthenticatedError('connectionParams.authorization must be a string.');
   const match = /^Bearer\s+(.+)$/i.exec(raw.trim());
-  return { kind: 'bearer', value: (match ? match[1]! : raw).trim() };
+  return { kind: 'bearer', value: (match ? match[1]! : raw).trim(), ...(asCustomer(params.viewAs) ? { customerView: true } : {}) };
 }
 
 /**
@@ -83,6 +88,12 @@ export function credentialFromConnectionParams(params: Record<string, unknown> |
  */
 export async function authenticate(services: Services, credential: Credential): Promise<Viewer> {
   if (credential.kind === 'none') return ANONYMOUS;
+  const viewer = await authenticateBearer(services, credential);
+  // Guests are customers anyway; staff and API keys may ask to read as one.
+  return credential.customerView && (viewer.kind === 'user' || viewer.kind === 'apiKey') ? { ...viewer, customerView: true } : viewer;
+}
+
+async function authenticateBearer(services: Services, credential: Extract<Credential, { kind: 'bearer' }>): Promise<Viewer> {
   const value = credential.value;
   if (value.startsWith(API_KEY_PREFIX)) {
     const key = await services.db.apiKey.findUnique({

@@ -13,6 +13,7 @@ import '../modules/support/index.js';
 import '../modules/presence/index.js';
 import '../modules/calls/index.js';
 import '../modules/webhooks/index.js';
+import '../modules/notifications/index.js';
 
 export const schema = lexicographicSortSchema(describeResultUnions(builder.toSchema()));
 

@@ -20,6 +20,7 @@ import { loadAccess } from '../conversations/permissions.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
 import { messageSelect, toMessageRecord } from '../conversations/records.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
+import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { isInlineImage } from './content-types.js';
 import { ingestUpload, UploadRefused, type IngestedFile } from './ingest.js';
 import { requireUser } from './permissions.js';
@@ -84,7 +85,7 @@ builder.mutationFields((t) => ({
           where: { conversationId_authorId_clientMessageId: { conversationId, authorId, clientMessageId } },
           select: messageSelect,
         });
-        if (earlier) return toMessageRecord(earlier);
+        if (earlier) return asSeenBy(ctx.viewer, access.conversation.workspaceId, toMessageRecord(earlier));
       }
 
       const stored: IngestedFile[] = [];
@@ -120,7 +121,7 @@ builder.mutationFields((t) => ({
         });
         // A concurrent retry with the same clientMessageId won: its message stands, these files go.
         if (!created) await discard(ctx, stored);
-        return record;
+        return asSeenBy(ctx.viewer, access.conversation.workspaceId, record);
       } catch (err) {
         await discard(ctx, stored);
         throw err;
@@ -138,16 +139,17 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const message = await loadMessage(ctx, parseId(args.id, 'Message'));
       if (!message) throw new NotFoundError('Message');
-      await loadAccess(ctx, message.conversationId).catch(() => {
+      const access = await loadAccess(ctx, message.conversationId).catch(() => {
         throw new NotFoundError('Message');
       });
+      if (message.visibility === 'INTERNAL' && !seesNotes(ctx.viewer, access.conversation.workspaceId)) throw new NotFoundError('Message');
       if (message.authorId === null || message.authorId !== actingUserId(ctx.viewer)) {
         throw new ForbiddenError('Only its author may announce a message.');
       }
       if (!message.deletedAt) {
         await publishConversationEvent(ctx, { type: 'MESSAGE_ADDED', conversationId: message.conversationId, seq: message.seq, message });
       }
-      return message;
+      return asSeenBy(ctx.viewer, access.conversation.workspaceId, message);
     },
   }),
 }));

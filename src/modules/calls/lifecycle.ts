@@ -13,6 +13,7 @@
  * connects late still rings; the answer while active) and cleared when the call ends; ICE
  * candidates are relayed and never stored.
  */
+import { notifyMissedCall } from '../notifications/listeners.js';
 import type { CallEndReason, CallMedia, CallStatus } from '../../generated/prisma/enums.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { Context, Services } from '../../graphql/context.js';
@@ -155,6 +156,17 @@ async function announceEnd(services: Services, callId: string): Promise<CallReco
   services.logger.debug({ callId, status: record.status, reason: record.endReason, durationSeconds: record.durationSeconds }, 'call ended');
   const recipients = record.status === 'BUSY' ? [record.callerId] : record.parties.map((p) => p.userId);
   await Promise.all(recipients.map((userId) => publish(services, userId, { type: 'ENDED', call: record, reason: record.endReason })));
+  if (record.status === 'MISSED') {
+    await notifyMissedCall(services, {
+      id: record.id,
+      workspaceId: record.workspaceId,
+      conversationId: record.conversationId,
+      callerId: record.callerId,
+      media: record.media,
+      // A callee who declined knows of the call already.
+      calleeIds: record.parties.filter((p) => p.role === 'CALLEE' && !p.declinedAt).map((p) => p.userId),
+    }).catch((err: unknown) => services.logger.error({ err, callId }, 'could not notify of a missed call'));
+  }
   return record;
 }
 

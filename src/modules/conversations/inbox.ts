@@ -7,6 +7,10 @@
  * carries only membership changes (added, removed) and the viewer's own reads; staff also follow
  * `workspaceConversations:<workspaceId>` for conversations customers open. Counts only move
  * forward (max of what was seen), so the same change arriving on two channels is told once.
+ *
+ * Each conversation is counted in the viewer's numbering for it (visibility.ts): staff of its
+ * workspace count every message, customers only public ones (notes never reach them, and never
+ * count as unread).
  */
 import type { Context } from '../../graphql/context.js';
 import { ChannelSet } from '../../pubsub/channel-set.js';
@@ -15,6 +19,7 @@ import { isStaff, requirePerson } from './permissions.js';
 import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
+import { forCustomer, seesNotes } from './visibility.js';
 
 /**
  * Conversations an inbox follows live at most (the most recently active first). Past it, the
@@ -29,6 +34,10 @@ const conversationTypes = new Set<string>([
   'MESSAGE_ADDED',
   'MESSAGE_EDITED',
   'MESSAGE_DELETED',
+  'REACTION_ADDED',
+  'REACTION_REMOVED',
+  'MESSAGE_PINNED',
+  'MESSAGE_UNPINNED',
   'READ',
   'TYPING',
   'MEMBER_JOINED',
@@ -46,6 +55,8 @@ const workspaceTypes = new Set<string>([
 interface Counts {
   lastSeq: number;
   lastReadSeq: number;
+  /** Counted in the customer numbering (publicSeq), notes left out. */
+  customer: boolean;
 }
 
 export function inboxStream(ctx: Context): AsyncIterableIterator<InboxEvent> {
@@ -68,7 +79,7 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
     conversationId,
     lastSeq: c.lastSeq,
     unreadCount: unread(c),
-    ...(message ? { message } : {}),
+    ...(message ? { message: c.customer ? forCustomer(message) : message } : {}),
     at: now(),
   });
   const forget = (conversationId: string) => {
@@ -84,11 +95,23 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
     ]);
     const rows = await ctx.db.conversationMember.findMany({
       where: { userId: me },
-      select: { lastReadSeq: true, conversation: { select: { id: true, lastSeq: true } } },
+      select: {
+        lastReadSeq: true,
+        lastReadPublicSeq: true,
+        conversation: { select: { id: true, workspaceId: true, lastSeq: true, lastPublicSeq: true } },
+      },
       orderBy: [{ conversation: { lastMessageAt: { sort: 'desc', nulls: 'last' } } }, { joinedAt: 'desc' }],
       take: INBOX_FOLLOW_LIMIT,
     });
-    for (const r of rows) counts.set(r.conversation.id, { lastSeq: r.conversation.lastSeq, lastReadSeq: r.lastReadSeq });
+    for (const r of rows) {
+      const customer = !seesNotes(ctx.viewer, r.conversation.workspaceId);
+      counts.set(
+        r.conversation.id,
+        customer
+          ? { lastSeq: r.conversation.lastPublicSeq, lastReadSeq: r.lastReadPublicSeq, customer }
+          : { lastSeq: r.conversation.lastSeq, lastReadSeq: r.lastReadSeq, customer },
+      );
+    }
     await Promise.all(rows.map((r) => set.add('conversation', r.conversation.id)));
     let total = 0;
     for (const c of counts.values()) total += unread(c);
@@ -109,14 +132,17 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
         const c = counts.get(e.conversationId);
         if (!c) continue;
         if (e.type === 'MESSAGE_ADDED') {
-          if (e.seq <= c.lastSeq) continue;
-          c.lastSeq = e.seq;
+          if (c.customer && e.message?.visibility === 'INTERNAL') continue;
+          const seq = c.customer ? (e.message?.publicSeq ?? e.seq) : e.seq;
+          if (seq <= c.lastSeq) continue;
+          c.lastSeq = seq;
           // The author has read what they wrote.
-          if (e.message?.authorId === me) c.lastReadSeq = Math.max(c.lastReadSeq, e.seq);
+          if (e.message?.authorId === me) c.lastReadSeq = Math.max(c.lastReadSeq, seq);
           yield changed(e.conversationId, c, e.message);
         } else if (e.type === 'READ' && e.userId === me) {
-          if (e.seq <= c.lastReadSeq) continue;
-          c.lastReadSeq = e.seq;
+          const seq = c.customer ? e.publicSeq : e.seq;
+          if (seq === undefined || seq <= c.lastReadSeq) continue;
+          c.lastReadSeq = seq;
           yield changed(e.conversationId, c);
         } else if ((e.type === 'MEMBER_LEFT' && e.userId === me) || e.type === 'CONVERSATION_DELETED') {
           forget(e.conversationId);
@@ -135,28 +161,36 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
         // read where the conversation stands now that it is (the database is the truth).
         const row = await ctx.db.conversationMember.findUnique({
           where: { conversationId_userId: { conversationId: id, userId: me } },
-          select: { lastReadSeq: true, conversation: { select: { lastSeq: true } } },
+          select: { lastReadSeq: true, lastReadPublicSeq: true, conversation: { select: { lastSeq: true, lastPublicSeq: true, workspaceId: true } } },
         });
         if (!row) {
           // Taken out again meanwhile: its removal follows on the inbox channel.
           set.remove('conversation', id);
           continue;
         }
-        const c = {
-          lastSeq: Math.max(e.lastSeq, row.conversation.lastSeq),
-          lastReadSeq: Math.max(row.lastReadSeq, e.lastSeq - (e.unreadCount ?? 0)),
-        };
+        const customer = !seesNotes(ctx.viewer, row.conversation.workspaceId);
+        // The announcement is in the staff numbering: a customer's counts come from the database alone.
+        const c: Counts = customer
+          ? { lastSeq: row.conversation.lastPublicSeq, lastReadSeq: row.lastReadPublicSeq, customer }
+          : {
+              lastSeq: Math.max(e.lastSeq, row.conversation.lastSeq),
+              lastReadSeq: Math.max(row.lastReadSeq, e.lastSeq - (e.unreadCount ?? 0)),
+              customer,
+            };
         counts.set(id, c);
         yield { ...e, lastSeq: c.lastSeq, unreadCount: unread(c) };
       } else if (id && e.type === 'CONVERSATION_REMOVED') {
-        if (!counts.has(id)) continue;
+        const c = counts.get(id);
+        if (!c) continue;
         forget(id);
-        yield e;
+        yield c.customer ? { ...e, lastSeq: c.lastSeq } : e;
       } else if (id && e.type === 'UNREAD_CHANGED') {
         const c = counts.get(id);
         if (!c) continue;
-        const lastSeq = Math.max(c.lastSeq, e.lastSeq);
-        const lastReadSeq = Math.max(c.lastReadSeq, e.lastSeq - (e.unreadCount ?? 0));
+        const told = c.customer ? e.public : { lastSeq: e.lastSeq, unreadCount: e.unreadCount };
+        if (!told) continue;
+        const lastSeq = Math.max(c.lastSeq, told.lastSeq);
+        const lastReadSeq = Math.max(c.lastReadSeq, told.lastSeq - (told.unreadCount ?? 0));
         if (lastSeq === c.lastSeq && lastReadSeq === c.lastReadSeq) continue;
         c.lastSeq = lastSeq;
         c.lastReadSeq = lastReadSeq;

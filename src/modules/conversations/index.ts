@@ -9,3 +9,5 @@ import './threads.js';
 import './typing.js';
 import './search.js';
 import './catch-up.js';
+import './reaction-mutations.js';
+import './pins.js';

@@ -11,13 +11,15 @@ import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
-import { messageSelect, toMessageRecord } from './records.js';
-import { messageData, recordWebhookEvent } from '../webhooks/events.js';
+import { recordChange, NoChange } from './changes.js';
+import { resolveMentions } from '../notifications/mentions.js';
+import { asSeenBy, publicSeqOf, seesNotes, seqOfPublic } from './visibility.js';
 import {
   ConversationRef,
   MessageKindEnum,
   MessageRef,
   MessageSideEnum,
+  MessageVisibilityEnum,
   RoomRef,
   RoomTypeEnum,
   ThreadRef,
@@ -92,6 +94,14 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
       description:
         'For API keys (server integrations such as the legacy shim): the user of the workspace to write as, a member of the conversation ' +
         'or staff of its workspace. Others write as themselves.',
+    }),
+    visibility: t.field({
+      type: MessageVisibilityEnum,
+      required: false,
+      defaultValue: 'PUBLIC',
+      description:
+        'PUBLIC (default), or INTERNAL for a note only staff see: written by staff of the workspace (an API key: as a staff asUserId), in ' +
+        'a conversation with a customer side (not a one-to-one thread), text only. A PUBLIC message may not reply to a note.',
     }),
   }),
 });
@@ -264,14 +274,22 @@ builder.mutationFields((t) => ({
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
       'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
-    errors: { types: [ValidationError, NotFoundError] },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
       const access = await loadAccess(ctx, input.conversationId);
-      const { userId: authorId, member } = await actingAuthor(ctx, access, input.asUserId);
+      const { userId: authorId, member, staff } = await actingAuthor(ctx, access, input.asUserId);
+      const visibility = input.visibility ?? 'PUBLIC';
+      if (visibility === 'INTERNAL') {
+        if (!staff || !seesNotes(ctx.viewer, access.conversation.workspaceId)) {
+          throw new ForbiddenError('Only staff of the workspace write internal notes.');
+        }
+        if (access.conversation.direct) throw new ForbiddenError('A one-to-one thread has no customer to keep a note from; write an ordinary message.');
+      }
       const { record } = await appendMessage(ctx, {
+        visibility,
         conversationId: access.conversation.id,
         authorId,
         body: input.body,
@@ -281,12 +299,14 @@ builder.mutationFields((t) => ({
         clientMessageId: input.clientMessageId ?? null,
         joinAuthor: !member,
       });
-      return record;
+      return asSeenBy(ctx.viewer, access.conversation.workspaceId, record);
     },
   }),
   editMessage: t.field({
     type: MessageRef,
-    description: 'Edits a message’s text. Its author, or an admin of the workspace. Keeps the edit time.',
+    description:
+      'Edits a message’s text (a change of the conversation’s stream: MESSAGE_EDITED with its position). Its author, or an admin of the workspace. ' +
+      'Keeps the edit time; its @mentions are parsed again and people newly mentioned are notified. A deleted message cannot be edited.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: {
@@ -296,38 +316,49 @@ builder.mutationFields((t) => ({
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
       if (args.body.trim().length === 0) throw new ValidationError([{ path: ['body'], message: 'must not be empty' }]);
-      const record = await ctx.db.$transaction(async (tx) => {
-        const row = await tx.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: new Date() }, select: messageSelect });
-        const edited = toMessageRecord(row);
-        await recordWebhookEvent(tx, { type: 'message.edited', workspaceId: message.workspaceId, conversationId: edited.conversationId, data: messageData(edited) });
-        return edited;
-      });
-      await publishConversationEvent(ctx, { type: 'MESSAGE_EDITED', conversationId: record.conversationId, seq: record.seq, message: record });
-      return record;
+      if (message.deletedAt) throw new ValidationError([{ path: ['id'], message: 'the message was deleted; it cannot be edited' }]);
+      const mentions = await resolveMentions(ctx, message.conversationId, args.body, message.authorId, message.visibility);
+      const { record } = await recordChange(
+        ctx,
+        {
+          conversationId: message.conversationId,
+          messageId: message.id,
+          type: 'MESSAGE_EDITED',
+          userId: actingUserId(ctx.viewer),
+          visibility: message.visibility,
+        },
+        async (tx, at) => {
+          await tx.message.update({ where: { id: message.id }, data: { body: args.body, editedAt: at, mentions: mentions as never } });
+        },
+      );
+      return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
   deleteMessage: t.field({
     type: MessageRef,
-    description: 'Deletes a message: it stays in the history as deleted, its body withheld. Its author, or an admin.',
+    description:
+      'Deletes a message: it stays in the history as deleted, its body withheld (MESSAGE_DELETED with its position; deleting again changes nothing). Its author, or an admin.',
     errors: { types: [NotFoundError, ForbiddenError] },
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
-      const record = await ctx.db.$transaction(async (tx) => {
-        const row = await tx.message.update({
-          where: { id: message.id },
-          data: { deletedAt: message.deletedAt ? undefined : new Date() },
-          select: messageSelect,
-        });
-        const deleted = toMessageRecord(row);
-        if (!message.deletedAt) {
-          await recordWebhookEvent(tx, { type: 'message.deleted', workspaceId: message.workspaceId, conversationId: deleted.conversationId, data: messageData(deleted) });
-        }
-        return deleted;
-      });
-      await publishConversationEvent(ctx, { type: 'MESSAGE_DELETED', conversationId: record.conversationId, seq: record.seq, message: record });
-      return record;
+      const { record } = await recordChange(
+        ctx,
+        {
+          conversationId: message.conversationId,
+          messageId: message.id,
+          type: 'MESSAGE_DELETED',
+          userId: actingUserId(ctx.viewer),
+          visibility: message.visibility,
+        },
+        async (tx, at) => {
+          // Deleting twice changes nothing and announces nothing.
+          const { count } = await tx.message.updateMany({ where: { id: message.id, deletedAt: null }, data: { deletedAt: at } });
+          if (count === 0) throw new NoChange();
+        },
+      );
+      return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
   markRead: t.field({
@@ -343,19 +374,33 @@ builder.mutationFields((t) => ({
       const me = requireUser(ctx);
       const access = await loadAccess(ctx, args.conversationId);
       if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
-      const upTo = Math.min(args.seq, access.conversation.lastSeq);
+      const { id, lastSeq, lastPublicSeq } = access.conversation;
+      // The seq is in the viewer's numbering (visibility.ts); both read marks move together.
+      let upTo: number;
+      let publicUpTo: number;
+      let where;
+      if (seesNotes(ctx.viewer, access.conversation.workspaceId)) {
+        upTo = Math.min(args.seq, lastSeq);
+        publicUpTo = await publicSeqOf(ctx.db, id, upTo);
+        where = { conversationId: id, userId: me, lastReadSeq: { lt: upTo } };
+      } else {
+        publicUpTo = Math.min(args.seq, lastPublicSeq);
+        upTo = await seqOfPublic(ctx.db, id, publicUpTo);
+        where = { conversationId: id, userId: me, lastReadPublicSeq: { lt: publicUpTo } };
+      }
       const { count } = await ctx.db.conversationMember.updateMany({
-        where: { conversationId: access.conversation.id, userId: me, lastReadSeq: { lt: upTo } },
-        data: { lastReadSeq: upTo, lastReadAt: new Date() },
+        where,
+        data: { lastReadSeq: upTo, lastReadPublicSeq: publicUpTo, lastReadAt: new Date() },
       });
       if (count > 0) {
         await Promise.all([
-          publishConversationEvent(ctx, { type: 'READ', conversationId: access.conversation.id, seq: upTo, userId: me }),
+          publishConversationEvent(ctx, { type: 'READ', conversationId: id, seq: upTo, publicSeq: publicUpTo, userId: me }),
           ctx.pubsub.publish('inbox', me, {
             type: 'UNREAD_CHANGED',
-            conversationId: access.conversation.id,
-            lastSeq: access.conversation.lastSeq,
-            unreadCount: access.conversation.lastSeq - upTo,
+            conversationId: id,
+            lastSeq,
+            unreadCount: Math.max(0, lastSeq - upTo),
+            public: { lastSeq: lastPublicSeq, unreadCount: Math.max(0, lastPublicSeq - publicUpTo) },
             at: new Date().toISOString(),
           }),
         ]);
@@ -385,12 +430,14 @@ async function messageForChange(ctx: Context, rawId: string | number) {
   const id = parseId(rawId, 'Message');
   const message = await ctx.db.message.findUnique({
     where: { id },
-    select: { id: true, conversationId: true, authorId: true, kind: true, deletedAt: true },
+    select: { id: true, conversationId: true, authorId: true, kind: true, deletedAt: true, visibility: true },
   });
   if (!message) throw new NotFoundError('Message');
   const access = await loadAccess(ctx, message.conversationId).catch(() => {
     throw new NotFoundError('Message');
   });
+  // A note is as unknown to a customer as an id that does not exist.
+  if (message.visibility === 'INTERNAL' && !seesNotes(ctx.viewer, access.conversation.workspaceId)) throw new NotFoundError('Message');
   const mine = message.authorId !== null && message.authorId === actingUserId(ctx.viewer);
   const admin = roleIn(ctx.viewer, access.conversation.workspaceId) === 'ADMIN';
   if (!mine && !admin) throw new ForbiddenError('Only its author or an admin may change a message.');

@@ -20,6 +20,8 @@ export interface ConversationHead {
   uniqueKey: string | null;
   direct: boolean;
   lastSeq: number;
+  /** The customer numbering's last seq (visibility.ts). */
+  lastPublicSeq: number;
 }
 
 export interface Access {
@@ -38,6 +40,7 @@ export const headSelect = {
   uniqueKey: true,
   direct: true,
   lastSeq: true,
+  lastPublicSeq: true,
 } as const;
 
 /** Whether the viewer reaches the conversation by role (without being a member). */
@@ -133,11 +136,11 @@ export async function actingAuthor(
   ctx: Context,
   access: Access,
   asUserId: string | number | null | undefined,
-): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null }> {
+): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null; staff: boolean }> {
   if (ctx.viewer.kind !== 'apiKey') {
     const me = requirePerson(ctx.viewer);
     if (asUserId != null && parseId(asUserId, 'User') !== me) throw new ForbiddenError('asUserId is for API keys only; you write as yourself.');
-    return { userId: me, member: access.member };
+    return { userId: me, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
   }
   if (asUserId == null) throw new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.');
   const userId = parseId(asUserId, 'User');
@@ -157,5 +160,5 @@ export async function actingAuthor(
   const role = user.memberships[0]?.role;
   const staff = user.kind !== 'GUEST' && (role === 'ADMIN' || role === 'AGENT') && !access.conversation.direct;
   if (!member && !staff) throw new ForbiddenError('That user is neither a member of this conversation nor staff of its workspace.');
-  return { userId, member };
+  return { userId, member, staff: user.kind !== 'GUEST' && (role === 'ADMIN' || role === 'AGENT') };
 }

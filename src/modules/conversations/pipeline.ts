@@ -12,13 +12,14 @@
  * its seq so no hole is left.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConversationKind, MessageKind, MessageSide, RoomType, UserKind } from '../../generated/prisma/enums.js';
+import type { ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
+import { messageSelect, toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
 import { messageCreatedOutbox, messageData, recordWebhookEvent } from '../webhooks/events.js';
+import { resolveMentions } from '../notifications/mentions.js';
 
 export const MAX_BODY_LENGTH = 10_000;
 
@@ -30,6 +31,11 @@ export interface AppendInput {
   side?: MessageSide | null;
   replyToId?: string | null;
   clientMessageId?: string | null;
+  /**
+   * PUBLIC (the default) or INTERNAL: a staff note (visibility.ts). The caller checks that the
+   * author is staff. A PUBLIC message may not reply to a note (the customer could not see what it answers).
+   */
+  visibility?: MessageVisibility;
   /** Make the author a member if they are not (staff answering a room they reach by role). */
   joinAuthor?: boolean;
   /**
@@ -37,6 +43,8 @@ export interface AppendInput {
    * its transaction (their order is their `position`); a message with attachments may have an empty body.
    */
   attachmentIds?: string[];
+  /** The body's @mentions, resolved before the write (see notifications/mentions.ts); stored with it. */
+  mentions?: MentionRecord[];
 }
 
 export interface AppendResult {
@@ -105,9 +113,15 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
   if (body.length > MAX_BODY_LENGTH) {
     throw new ValidationError([{ path: ['input', 'body'], message: `must be at most ${MAX_BODY_LENGTH} characters` }]);
   }
+  if (input.visibility === 'INTERNAL' && attachmentIds.length > 0) {
+    throw new ValidationError([{ path: ['input', 'visibility'], message: 'an internal note carries text only' }]);
+  }
   const earlier = await findByClientId(services, input);
   if (earlier) return { record: earlier, created: false };
   for (const guard of guards) await guard(services, input);
+  if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
+    input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId, input.visibility ?? 'PUBLIC') };
+  }
 
   let record: MessageRecord;
   let head: AppendedTo;
@@ -122,7 +136,13 @@ export async function appendMessage(services: Services, input: AppendInput): Pro
     }
     throw err;
   }
-  await publishConversationEvent(services, { type: 'MESSAGE_ADDED', conversationId: input.conversationId, seq: record.seq, message: record });
+  await publishConversationEvent(services, {
+    type: 'MESSAGE_ADDED',
+    conversationId: input.conversationId,
+    seq: record.seq,
+    position: record.position,
+    message: record,
+  });
   for (const listener of listeners) {
     await listener(services, record, head).catch((err: unknown) =>
       services.logger.error({ err, conversationId: record.conversationId, seq: record.seq }, 'append listener failed'),
@@ -140,19 +160,44 @@ interface Inserted {
 async function insertWithAttachments(services: Services, input: AppendInput, attachmentIds: string[]): Promise<Inserted> {
   return services.db.$transaction(async (tx) => {
     if (input.replyToId) {
-      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId }, select: { id: true } });
+      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId, visibility: 'PUBLIC' }, select: { id: true } });
       if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
     }
     const now = new Date();
-    const { lastSeq: seq, ...head } = await tx.conversation.update({
+    // Attachments are never notes (appendMessage refuses that): this message is PUBLIC, so it
+    // takes the next number in both numberings of messages and of the stream.
+    const {
+      lastSeq: seq,
+      lastPublicSeq: publicSeq,
+      lastPosition: position,
+      lastPublicPosition: publicPosition,
+      ...head
+    } = await tx.conversation.update({
       where: { id: input.conversationId },
-      data: { lastSeq: { increment: 1 }, lastMessageAt: now },
-      select: { lastSeq: true, id: true, workspaceId: true, kind: true, roomType: true, direct: true },
+      data: {
+        lastSeq: { increment: 1 },
+        lastPublicSeq: { increment: 1 },
+        lastPosition: { increment: 1 },
+        lastPublicPosition: { increment: 1 },
+        lastMessageAt: now,
+      },
+      select: {
+        lastSeq: true,
+        lastPublicSeq: true,
+        lastPosition: true,
+        lastPublicPosition: true,
+        id: true,
+        workspaceId: true,
+        kind: true,
+        roomType: true,
+        direct: true,
+      },
     });
     const message = await tx.message.create({
       data: {
         conversationId: input.conversationId,
         seq,
+        publicSeq,
         authorId: input.authorId,
         kind: input.kind ?? 'TEXT',
         side: input.side ?? null,
@@ -160,6 +205,9 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
         replyToId: input.replyToId ?? null,
         clientMessageId: input.clientMessageId ?? null,
         createdAt: now,
+        position,
+        publicPosition,
+        mentions: (input.mentions ?? []) as never,
       },
       select: { id: true },
     });
@@ -172,13 +220,13 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
       if (input.joinAuthor) {
         await tx.conversationMember.upsert({
           where: { conversationId_userId: { conversationId: input.conversationId, userId: input.authorId } },
-          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadAt: now },
-          update: { lastReadSeq: seq, lastReadAt: now },
+          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
+          update: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
         });
       } else {
         await tx.conversationMember.updateMany({
           where: { conversationId: input.conversationId, userId: input.authorId },
-          data: { lastReadSeq: seq, lastReadAt: now },
+          data: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
         });
       }
     }
@@ -193,6 +241,8 @@ interface InsertedRow {
   id: string;
   conversationId: string;
   seq: number;
+  visibility: MessageVisibility;
+  publicSeq: number;
   kind: MessageKind;
   side: MessageSide | null;
   body: string;
@@ -201,12 +251,19 @@ interface InsertedRow {
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
+  position: number;
+  publicPosition: number | null;
+  mentions: unknown;
+  reactionSummary: unknown;
+  pinnedAt: Date | null;
+  pinnedById: string | null;
   author_id: string | null;
   author_displayName: string | null;
   author_kind: UserKind | null;
   author_createdAt: Date | null;
   reply_id: string | null;
   reply_seq: number | null;
+  reply_publicSeq: number | null;
   reply_authorId: string | null;
   reply_body: string | null;
   reply_deletedAt: Date | null;
@@ -291,46 +348,65 @@ async function insertMessages(services: Services, conversationId: string, inputs
   const now = new Date();
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (i: AppendInput) => T | null | undefined) => inputs.map((i) => pick(i) ?? null);
+  // The customer's numbering: each PUBLIC message of the batch takes the next publicSeq; a note
+  // takes the number of the public message before it.
+  let publicCount = 0;
+  const publicOrd = inputs.map((i) => ((i.visibility ?? 'PUBLIC') === 'PUBLIC' ? ++publicCount : publicCount));
   const rows = await services.db.$queryRaw<InsertedRow[]>`
     WITH input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
                            ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
-                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[])
-        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", ord)
+                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[],
+                           ${column((i) => JSON.stringify(i.mentions ?? []))}::jsonb[],
+                           ${column((i) => i.visibility ?? 'PUBLIC')}::text[], ${publicOrd}::int[])
+        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", mentions, visibility, "publicOrd", ord)
     ), conv AS (
       UPDATE "Conversation"
-      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastMessageAt" = ${now}::timestamptz, "updatedAt" = ${now}::timestamptz
+      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastPublicSeq" = "lastPublicSeq" + ${publicCount}::int,
+          "lastPosition" = "lastPosition" + ${inputs.length}::int,
+          "lastPublicPosition" = "lastPublicPosition" + ${publicCount}::int,
+          "lastMessageAt" = CASE WHEN ${publicCount}::int > 0 THEN ${now}::timestamptz ELSE "lastMessageAt" END,
+          "updatedAt" = ${now}::timestamptz
       WHERE id = ${conversationId}::uuid
         AND NOT EXISTS (
           SELECT 1 FROM input i
           WHERE i."replyToId" IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid))
-      RETURNING "lastSeq", "workspaceId", kind, "roomType", direct
+            AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid
+                              AND (i.visibility = 'INTERNAL' OR t.visibility = 'PUBLIC')))
+      RETURNING "lastSeq", "lastPublicSeq", "lastPosition", "lastPublicPosition", "workspaceId", kind, "roomType", direct
     ), msg AS (
-      INSERT INTO "Message" (id, "conversationId", seq, "authorId", kind, side, body, "replyToId", "clientMessageId", "createdAt")
-      SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i."authorId", i.kind::"MessageKind",
-             i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz
+      INSERT INTO "Message" (id, "conversationId", seq, visibility, "publicSeq", "authorId", kind, side, body, "replyToId", "clientMessageId",
+                             "createdAt", position, "publicPosition", mentions)
+      SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i.visibility::"MessageVisibility",
+             conv."lastPublicSeq" - ${publicCount}::int + i."publicOrd", i."authorId", i.kind::"MessageKind",
+             i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz,
+             conv."lastPosition" - ${inputs.length}::int + i.ord::int,
+             CASE WHEN i.visibility = 'PUBLIC' THEN conv."lastPublicPosition" - ${publicCount}::int + i."publicOrd" END,
+             i.mentions
       FROM input i, conv
       RETURNING *
     ), ${messageCreatedOutbox(conversationId, inputs.length)}, authors AS (
-      SELECT msg."authorId", max(msg.seq) AS seq, bool_or(i."joinAuthor") AS "join"
+      SELECT msg."authorId", max(msg.seq) AS seq, max(msg."publicSeq") AS "publicSeq", bool_or(i."joinAuthor") AS "join"
       FROM msg JOIN input i ON i.id = msg.id
       WHERE msg."authorId" IS NOT NULL
       GROUP BY msg."authorId"
     ), read_mark AS (
-      UPDATE "ConversationMember" m SET "lastReadSeq" = a.seq, "lastReadAt" = ${now}::timestamptz
+      UPDATE "ConversationMember" m SET "lastReadSeq" = a.seq, "lastReadPublicSeq" = a."publicSeq", "lastReadAt" = ${now}::timestamptz
       FROM authors a
       WHERE NOT a."join" AND m."conversationId" = ${conversationId}::uuid AND m."userId" = a."authorId"
     ), joined AS (
-      INSERT INTO "ConversationMember" ("conversationId", "userId", "lastReadSeq", "lastReadAt")
-      SELECT ${conversationId}::uuid, a."authorId", a.seq, ${now}::timestamptz FROM authors a WHERE a."join"
+      INSERT INTO "ConversationMember" ("conversationId", "userId", "lastReadSeq", "lastReadPublicSeq", "lastReadAt")
+      SELECT ${conversationId}::uuid, a."authorId", a.seq, a."publicSeq", ${now}::timestamptz FROM authors a WHERE a."join"
       ON CONFLICT ("conversationId", "userId")
-      DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadAt" = EXCLUDED."lastReadAt"
+      DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadPublicSeq" = EXCLUDED."lastReadPublicSeq", "lastReadAt" = EXCLUDED."lastReadAt"
     )
-    SELECT msg.id, msg."conversationId", msg.seq, msg.kind::text AS kind, msg.side::text AS side, msg.body, msg."authorId",
-           msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt",
+    SELECT msg.id, msg."conversationId", msg.seq, msg.visibility::text AS visibility, msg."publicSeq", msg.kind::text AS kind,
+           msg.side::text AS side, msg.body, msg."authorId",
+           msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt", msg.position, msg."publicPosition", msg.mentions,
+           msg."reactionSummary", msg."pinnedAt", msg."pinnedById",
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",
-           r.id AS reply_id, r.seq AS reply_seq, r."authorId" AS "reply_authorId", r.body AS reply_body, r."deletedAt" AS "reply_deletedAt",
+           r.id AS reply_id, r.seq AS reply_seq, r."publicSeq" AS "reply_publicSeq", r."authorId" AS "reply_authorId", r.body AS reply_body,
+           r."deletedAt" AS "reply_deletedAt",
            conv."workspaceId" AS "conv_workspaceId", conv.kind::text AS conv_kind, conv."roomType"::text AS "conv_roomType",
            conv.direct AS conv_direct
     FROM msg
@@ -354,7 +430,14 @@ async function insertMessages(services: Services, conversationId: string, inputs
         ? { id: row.author_id, displayName: row.author_displayName!, kind: row.author_kind!, createdAt: row.author_createdAt! }
         : null,
       replyTo: row.reply_id
-        ? { id: row.reply_id, seq: row.reply_seq!, authorId: row.reply_authorId, body: row.reply_body!, deletedAt: row.reply_deletedAt }
+        ? {
+            id: row.reply_id,
+            seq: row.reply_seq!,
+            publicSeq: row.reply_publicSeq!,
+            authorId: row.reply_authorId,
+            body: row.reply_body!,
+            deletedAt: row.reply_deletedAt,
+          }
         : null,
     });
     const head: AppendedTo = {
@@ -370,7 +453,16 @@ async function insertMessages(services: Services, conversationId: string, inputs
 
 /** Publishes one event on the conversation's channel, stamped with the time. */
 export function publishConversationEvent(services: Services, event: Omit<ConversationEvent, 'at'>): Promise<void> {
-  return services.pubsub.publish('conversation', event.conversationId, { ...event, at: new Date().toISOString() });
+  // A message announced again (legacy 004) keeps its place in the stream: a duplicate there.
+  const added = event.type === 'MESSAGE_ADDED' ? event.message : undefined;
+  const position = event.position ?? added?.position;
+  const publicPosition = event.publicPosition ?? added?.publicPosition ?? undefined;
+  return services.pubsub.publish('conversation', event.conversationId, {
+    ...event,
+    position,
+    ...(publicPosition != null ? { publicPosition } : {}),
+    at: new Date().toISOString(),
+  });
 }
 
 /** Loads one message as a record, or null. */

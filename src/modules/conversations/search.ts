@@ -4,7 +4,8 @@
  * live message, within the conversations the viewer may read (the rule of permissions.ts, here in
  * SQL so that paging counts only what the viewer may see). Deleted messages never match. The GIN
  * index of migration 20261121152628_chatbot_widget_and_search serves the match: keep the
- * expression and its predicate as they are written there.
+ * expression and its predicate as they are written there. Internal notes match only for viewers
+ * reading the staff view of their workspace; results are numbered in the viewer's numbering.
  */
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { roleIn } from '../../auth/viewer.js';
 import { loadAccess, readableScope } from './permissions.js';
 import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 import { MessageRef } from './types.js';
+import { asSeenBy, seesNotes } from './visibility.js';
 
 /** Search pages hold at most this many messages. */
 export const MAX_SEARCH_PAGE = 50;
@@ -57,6 +59,11 @@ async function matchingIds(
     readable.push(Prisma.sql`(c."workspaceId" IN (${uuids(staffWorkspaces)}) AND c."direct" = false)`);
   }
   if (readable.length === 0) return [];
+  // Internal notes match only where the viewer reads the staff view (visibility.ts).
+  const noteWorkspaces = staffWorkspaces.filter((w) => seesNotes(ctx.viewer, w));
+  const visible = noteWorkspaces.length
+    ? Prisma.sql`AND (m."visibility" = 'PUBLIC' OR c."workspaceId" IN (${uuids(noteWorkspaces)}))`
+    : Prisma.sql`AND m."visibility" = 'PUBLIC'`;
   // Newest first: "after" a cursor is older than it.
   const after = page.after ? Prisma.sql`AND (m."createdAt", m."id") < (${page.after.createdAt}::timestamptz, ${page.after.id}::uuid)` : Prisma.empty;
   const before = page.before ? Prisma.sql`AND (m."createdAt", m."id") > (${page.before.createdAt}::timestamptz, ${page.before.id}::uuid)` : Prisma.empty;
@@ -68,6 +75,7 @@ async function matchingIds(
     WHERE m."deletedAt" IS NULL
       AND to_tsvector('english'::regconfig, m."body") @@ websearch_to_tsquery('english'::regconfig, ${text})
       AND (${Prisma.join(readable, ' OR ')})
+      ${visible}
       ${scope.workspaceId ? Prisma.sql`AND c."workspaceId" = ${scope.workspaceId}::uuid` : Prisma.empty}
       ${scope.conversationId ? Prisma.sql`AND c."id" = ${scope.conversationId}::uuid` : Prisma.empty}
       ${after} ${before}
@@ -109,8 +117,8 @@ builder.queryFields((t) => ({
             inverted,
           });
           if (ids.length === 0) return [];
-          const rows = await ctx.db.message.findMany({ where: { id: { in: ids } }, select: messageSelect });
-          const byId = new Map(rows.map((r) => [r.id, toMessageRecord(r)]));
+          const rows = await ctx.db.message.findMany({ where: { id: { in: ids } }, select: { ...messageSelect, conversation: { select: { workspaceId: true } } } });
+          const byId = new Map(rows.map((r) => [r.id, asSeenBy(ctx.viewer, r.conversation.workspaceId, toMessageRecord(r))]));
           // A message deleted between the two reads is left out.
           return ids.map((id) => byId.get(id)).filter((m): m is MessageRecord => m !== undefined && m.deletedAt === null);
         },

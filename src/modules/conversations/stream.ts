@@ -1,13 +1,25 @@
 /**
  * A conversation's live stream with resume: subscribe to the channel first, then replay from the
- * database what came after the client's cursor, then go live; message events are delivered in
- * seq order with no gap and no duplicate:
- * - a MESSAGE_ADDED at or below the cursor is a duplicate (already replayed): dropped;
- * - one above cursor + 1 is early (a sender committed out of step, or an event was lost): held
+ * database what came after the client's cursor, then go live. The stream has one order, the
+ * conversation's positions (changes.ts): messages and changes to them (edits, deletes,
+ * reactions, pins) delivered in position order with no gap and no duplicate:
+ * - an event at or below the cursor is a duplicate (already replayed): dropped;
+ * - one above cursor + 1 is early (a writer committed out of step, or an event was lost): held
  *   until the missing ones arrive, or read from the database after GAP_WAIT_MS. In steady state
- *   no subscriber reads the database, so fan-out stays O(1) queries per message.
+ *   no subscriber reads the database, so fan-out stays O(1) queries per event.
+ * Events without a position (READ, TYPING, MEMBER_*) pass straight through; they are not replayed.
+ * The cursor: `afterPosition` (exact for every event), or `after`, a message seq (older clients):
+ * the messages after it are replayed, and changes come live only, as before changes had a place
+ * in the order.
  * The stream ends when the conversation is deleted, and fails with FORBIDDEN when the viewer is
  * removed from it.
+ *
+ * The ordering above runs in the staff numbering (positions, notes and changes to notes
+ * included) for everyone, so holding, gap reads and duplicates work the same for every viewer.
+ * A viewer reading the customer view (visibility.ts) gives `afterPosition` (and `after`) in the
+ * customer numbering, which is turned into the staff position it stands for; what is yielded to
+ * them leaves out notes and changes to notes, and is numbered in their numbering (publicPosition
+ * for positions, publicSeq for seqs), which has no holes among what they can see.
  */
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
@@ -16,8 +28,10 @@ import { endsStaffStanding } from '../workspaces/permissions.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
+import { changeSelect } from './changes.js';
 import type { ConversationEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
+import { customerEvent, PUBLIC_ONLY, publicSeqAtPosition, seesNotes, staffPositionOf } from './visibility.js';
 
 export const GAP_WAIT_MS = 300;
 const REPLAY_BATCH = 200;
@@ -27,19 +41,20 @@ type Next = IteratorResult<ConversationEvent> | 'timeout';
 export function conversationStream(
   ctx: Context,
   rawId: string | number,
-  after: number | null | undefined,
+  after: StreamCursor,
 ): AsyncIterableIterator<ConversationEvent> {
   // A client that leaves ends its subscription at once, even in a quiet conversation.
   const stop = new AbortController();
   return returnsPromptly(events(ctx, rawId, after, stop.signal), stop);
 }
 
-async function* events(
-  ctx: Context,
-  rawId: string | number,
-  after: number | null | undefined,
-  signal: AbortSignal,
-): AsyncGenerator<ConversationEvent> {
+/** Where a subscriber resumes: after a stream position, or after a message's seq; neither: from now. */
+export interface StreamCursor {
+  position?: number | null;
+  seq?: number | null;
+}
+
+async function* events(ctx: Context, rawId: string | number, from: StreamCursor, signal: AbortSignal): AsyncGenerator<ConversationEvent> {
   const access = await loadAccess(ctx, rawId);
   const conversationId = access.conversation.id;
   const me = actingUserId(ctx.viewer);
@@ -62,28 +77,92 @@ async function* events(
   try {
     // The channel is subscribed (live.next() above awaits the subscription); anything committed
     // from here on reaches us live, and anything before is in the database.
+    // With `afterPosition`, everything after it is replayed. With `after` (a message seq, older
+    // clients), the messages after it are replayed up to where the stream stands now and changes
+    // go on live from there, as before changes had positions: a client that resumes by seq never
+    // gets again a change it may already have seen. Both cursors are in the viewer's numbering.
+    const customer = !seesNotes(ctx.viewer, access.conversation.workspaceId);
     let cursor: number;
-    if (after === null || after === undefined) {
-      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastSeq: true } });
-      cursor = row?.lastSeq ?? access.conversation.lastSeq;
+    let replayFrom: number | null = null;
+    let messagesAfterSeq: number | null = null;
+    /** The customer view: the last customer seq given out (numbers events that carry none). */
+    let lastPublic = 0;
+    if (from.position != null && from.position <= 0) {
+      cursor = 0;
+      replayFrom = 0;
+    } else if (from.position != null && customer) {
+      // The customer's position stands for the staff position of the public entry it numbers.
+      cursor = (await staffPositionOf(ctx.db, conversationId, from.position)) ?? (await lastPosition());
+      replayFrom = cursor;
+      lastPublic = await publicSeqAtPosition(ctx.db, conversationId, cursor);
+    } else if (from.position != null) {
+      cursor = from.position;
+      replayFrom = cursor;
     } else {
-      cursor = Math.max(0, after);
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastPosition: true, lastPublicSeq: true } });
+      cursor = row?.lastPosition ?? 0;
+      lastPublic = row?.lastPublicSeq ?? 0;
+      if (from.seq != null) {
+        messagesAfterSeq = Math.max(0, from.seq);
+        if (customer) lastPublic = messagesAfterSeq;
+      }
     }
 
+    async function lastPosition(): Promise<number> {
+      const row = await ctx.db.conversation.findUnique({ where: { id: conversationId }, select: { lastPosition: true } });
+      return row?.lastPosition ?? 0;
+    }
+
+    /** What the viewer is given of an event: all of it (staff), or the customer view of it (or nothing). */
+    function* emit(event: ConversationEvent): Generator<ConversationEvent> {
+      if (!customer) {
+        yield event;
+        return;
+      }
+      const seen = customerEvent(event, lastPublic);
+      if (!seen) return;
+      if (seen.message && seen.type === 'MESSAGE_ADDED') lastPublic = Math.max(lastPublic, seen.seq);
+      yield seen;
+    }
+
+    /** Messages and changes with positions in (from, upTo), merged in position order (staff numbering; emit maps them). */
     async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
       for (;;) {
-        const rows = await ctx.db.message.findMany({
-          where: { conversationId, seq: { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) } },
-          orderBy: { seq: 'asc' },
-          take: REPLAY_BATCH,
-          select: messageSelect,
-        });
-        for (const row of rows) {
-          const message = toMessageRecord(row);
-          from = message.seq;
-          yield { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, message, at: message.createdAt };
+        const range = { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) };
+        const [messages, changes] = await Promise.all([
+          ctx.db.message.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: messageSelect }),
+          ctx.db.conversationChange.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: changeSelect }),
+        ]);
+        // A full page may stop short of the other's: deliver only up to where both are complete.
+        let complete = Infinity;
+        if (messages.length === REPLAY_BATCH) complete = Math.min(complete, messages.at(-1)!.position);
+        if (changes.length === REPLAY_BATCH) complete = Math.min(complete, changes.at(-1)!.position);
+        const merged: ConversationEvent[] = [
+          ...messages.map((row): ConversationEvent => {
+            const message = toMessageRecord(row);
+            return { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt };
+          }),
+          ...changes.map((c): ConversationEvent => {
+            const message = toMessageRecord(c.message);
+            return {
+              type: c.type,
+              conversationId,
+              seq: message.seq,
+              position: c.position,
+              ...(c.publicPosition != null ? { publicPosition: c.publicPosition } : {}),
+              message,
+              ...(c.userId ? { userId: c.userId } : {}),
+              ...(c.emoji ? { emoji: c.emoji } : {}),
+              at: c.createdAt.toISOString(),
+            };
+          }),
+        ].sort((a, b) => a.position! - b.position!);
+        for (const event of merged) {
+          if (event.position! > complete) break;
+          from = event.position!;
+          yield event;
         }
-        if (rows.length < REPLAY_BATCH) return;
+        if (complete === Infinity) return;
       }
     }
 
@@ -92,15 +171,34 @@ async function* events(
       while (pending.has(cursor + 1)) {
         const held = pending.get(cursor + 1)!;
         pending.delete(cursor + 1);
-        cursor = held.seq;
-        yield held;
+        cursor = held.position!;
+        yield* emit(held);
       }
     }
 
-    if (after !== null && after !== undefined) {
-      for await (const event of readFromDb(cursor)) {
-        cursor = event.seq;
-        yield event;
+    if (replayFrom !== null) {
+      for await (const event of readFromDb(replayFrom)) {
+        cursor = event.position!;
+        yield* emit(event);
+      }
+    } else if (messagesAfterSeq !== null) {
+      // Committed up to `cursor` (read after the channel was subscribed): later ones come live.
+      // A customer's seq is a publicSeq: their public messages after it, in their numbering.
+      for (let seq = messagesAfterSeq; ; ) {
+        const rows = await ctx.db.message.findMany({
+          where: customer
+            ? { conversationId, ...PUBLIC_ONLY, publicSeq: { gt: seq }, position: { lte: cursor } }
+            : { conversationId, seq: { gt: seq }, position: { lte: cursor } },
+          orderBy: { seq: 'asc' },
+          take: REPLAY_BATCH,
+          select: messageSelect,
+        });
+        for (const row of rows) {
+          const message = toMessageRecord(row);
+          seq = customer ? message.publicSeq : message.seq;
+          yield* emit({ type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt });
+        }
+        if (rows.length < REPLAY_BATCH) break;
       }
     }
     // From here this instance's catch-up watches the conversation for us (catch-up.ts).
@@ -116,8 +214,8 @@ async function* events(
         // The missing messages did not arrive live: read them, then deliver what was held.
         const firstHeld = Math.min(...pending.keys());
         for await (const event of readFromDb(cursor, firstHeld)) {
-          cursor = event.seq;
-          yield event;
+          cursor = event.position!;
+          yield* emit(event);
         }
         yield* deliverHeld();
         for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
@@ -135,21 +233,21 @@ async function* events(
         continue;
       }
 
-      if (event.type === 'MESSAGE_ADDED') {
-        if (event.seq <= cursor) continue;
-        if (event.seq > cursor + 1) {
-          pending.set(event.seq, event);
+      if (event.position != null) {
+        if (event.position <= cursor) continue;
+        if (event.position > cursor + 1) {
+          pending.set(event.position, event);
           continue;
         }
-        cursor = event.seq;
-        yield event;
+        cursor = event.position;
+        yield* emit(event);
         yield* deliverHeld();
         continue;
       }
       if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
         throw new ForbiddenError('You are no longer a member of this conversation; its events stop here.');
       }
-      yield event;
+      yield* emit(event);
       if (event.type === 'CONVERSATION_DELETED') return;
     }
   } finally {

@@ -14,14 +14,26 @@ builder.subscriptionFields((t) => ({
   conversationEvents: t.field({
     type: ConversationEventRef,
     description:
-      'A conversation’s events, live. With `after`, first replays every message after that seq from the database, ' +
-      'then goes live with no gap and no duplicate: resume with the last seq you saw. Ends with FORBIDDEN if you are removed.',
+      'A conversation’s events, live. Messages and the changes to them (edits, deletes, reactions, pins) form one stream ' +
+      'numbered by `position` (1, 2, 3 … with no holes). With `afterPosition`, first replays every one after that position from ' +
+      'the database, then goes live with no gap and no duplicate: resume with the last position you saw. `after` (a message seq, ' +
+      'for older clients) replays the messages after it, and changes only from now on. READ, TYPING and ' +
+      'MEMBER_* events have no position and are not replayed. Positions and seqs are in the viewer’s numbering: staff count internal ' +
+      'notes and changes to notes; customers (and anyone reading as one) never get those, and count only what they see, with no holes ' +
+      '(so their cursors stay exact). Ends with FORBIDDEN if you are removed.',
     authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
-      after: t.arg.int({ required: false, description: 'Replay messages after this seq first (0 for all).' }),
+      after: t.arg.int({
+        required: false,
+        description: 'Replay the messages after this seq (in your numbering) first (0 for all); changes come live only. Prefer afterPosition.',
+      }),
+      afterPosition: t.arg.int({
+        required: false,
+        description: 'Replay every message and change after this stream position (in your numbering) first (0 for all); wins over `after`.',
+      }),
     },
-    subscribe: (_root, args, ctx) => conversationStream(ctx, args.conversationId, args.after),
+    subscribe: (_root, args, ctx) => conversationStream(ctx, args.conversationId, { position: args.afterPosition, seq: args.after }),
     resolve: (event) => event,
   }),
   conversationsOpened: t.field({

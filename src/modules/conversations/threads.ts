@@ -17,6 +17,7 @@ import { isStaff, loadAccess, requirePerson } from './permissions.js';
 import type { MessageRecord } from './records.js';
 import { byActivity, MAX_LIST_SIZE, openUnique } from './rooms.js';
 import { MessageKindEnum, MessageRef, ThreadRef } from './types.js';
+import { asSeenBy, seesNotes } from './visibility.js';
 
 const NO_USER = '00000000-0000-0000-0000-000000000000';
 
@@ -86,14 +87,20 @@ builder.prismaObjectFields(ThreadRef, (t) => ({
       'The highest seq read by the other party (legacy 004 `seen`: a message is seen when its seq is at most this); in threads with more ' +
       'members, the highest read by anyone but the viewer. READ events keep it current live. Null when nobody else is in the thread.',
     select: (_args, ctx) => ({
+      workspaceId: true,
       members: {
         where: { userId: { not: actingUserId(ctx.viewer) ?? NO_USER } },
         orderBy: { lastReadSeq: 'desc' },
         take: 1,
-        select: { lastReadSeq: true },
+        select: { lastReadSeq: true, lastReadPublicSeq: true },
       },
     }),
-    resolve: (c) => c.members[0]?.lastReadSeq ?? null,
+    // In the viewer's numbering (visibility.ts): customers count public messages only.
+    resolve: (c, _args, ctx) => {
+      const m = c.members[0];
+      if (!m) return null;
+      return seesNotes(ctx.viewer, c.workspaceId) ? m.lastReadSeq : m.lastReadPublicSeq;
+    },
   }),
 }));
 
@@ -252,7 +259,7 @@ builder.mutationFields((t) => ({
         clientMessageId: input.clientMessageId ?? null,
       });
       if (created) await announceOpened(ctx, id);
-      return { threadId: id, message: record, opened: created };
+      return { threadId: id, message: asSeenBy(ctx.viewer, workspaceId, record), opened: created };
     },
   }),
 }));

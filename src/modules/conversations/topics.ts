@@ -10,6 +10,10 @@ export type ConversationEventType =
   | 'MESSAGE_ADDED'
   | 'MESSAGE_EDITED'
   | 'MESSAGE_DELETED'
+  | 'REACTION_ADDED'
+  | 'REACTION_REMOVED'
+  | 'MESSAGE_PINNED'
+  | 'MESSAGE_UNPINNED'
   | 'READ'
   | 'TYPING'
   | 'MEMBER_JOINED'
@@ -24,9 +28,31 @@ export interface ConversationEvent {
    * when the event happened. Lets a client tell a gap and resume.
    */
   seq: number;
+  /**
+   * The event's place in the conversation's stream in the staff numbering: messages and changes
+   * to them (edits, deletes, reactions, pins), notes included, are numbered 1, 2, 3 … together, in
+   * commit order. Absent for passing events (READ, TYPING, MEMBER_*, CONVERSATION_DELETED), which
+   * are not replayed.
+   */
+  position?: number;
+  /**
+   * The same place in the customer's numbering of the stream (visibility.ts): public messages
+   * and changes to them, 1, 2, 3 … with no holes. Absent for entries customers never see (notes
+   * and changes to notes) and for passing events.
+   */
+  publicPosition?: number;
+  /**
+   * The seq in the customer's numbering of messages (visibility.ts): READ's read mark, other
+   * events' lastPublicSeq. Message events need none (their message carries its publicSeq).
+   */
+  publicSeq?: number;
   message?: MessageRecord;
-  /** The member concerned (READ, TYPING, MEMBER_*). */
+  /** REACTION_*: the emoji. */
+  emoji?: string;
+  /** The member concerned (READ, TYPING, MEMBER_*), or who reacted or pinned (REACTION_*, MESSAGE_(UN)PINNED). */
   userId?: string;
+  /** TYPING about an internal note: for those who read notes only (visibility.ts). */
+  internal?: boolean;
   /** TYPING: whether they are typing now. */
   typing?: boolean;
   /** TYPING: when the indicator lapses unless renewed (ISO). */
@@ -55,6 +81,8 @@ export interface InboxEvent {
   unreadCount: number | null;
   /** UNREAD_CHANGED after a new message: that message, as carried by the conversation's event. */
   message?: MessageRecord;
+  /** lastSeq and unreadCount in the customer's numbering (visibility.ts), for inboxes that read the customer view. */
+  public?: { lastSeq: number; unreadCount: number | null };
   at: string;
 }
 

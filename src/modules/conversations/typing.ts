@@ -9,6 +9,7 @@ import { publishConversationEvent } from './pipeline.js';
 import { loadAccess, requirePerson } from './permissions.js';
 import type { ConversationEvent } from './topics.js';
 import { ConversationEventRef } from './types.js';
+import { seesNotes } from './visibility.js';
 
 /** How long a typing indicator lasts unless renewed; clients renew it while the user types. */
 export const TYPING_TTL_MS = 6_000;
@@ -24,6 +25,11 @@ builder.mutationFields((t) => ({
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       typing: t.arg.boolean({ required: false, defaultValue: true, description: 'True while typing (default), false on stopping.' }),
+      internal: t.arg.boolean({
+        required: false,
+        defaultValue: false,
+        description: 'Staff writing an internal note: only those who read notes see this indicator (customers see no one typing).',
+      }),
     },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -33,7 +39,9 @@ builder.mutationFields((t) => ({
         type: 'TYPING',
         conversationId: access.conversation.id,
         seq: access.conversation.lastSeq,
+        publicSeq: access.conversation.lastPublicSeq,
         userId: me,
+        ...(args.internal && seesNotes(ctx.viewer, access.conversation.workspaceId) ? { internal: true } : {}),
         typing: args.typing ?? true,
         expiresAt: new Date(now + (args.typing === false ? 0 : TYPING_TTL_MS)).toISOString(),
         at: new Date(now).toISOString(),

@@ -71,7 +71,8 @@ export function urgencyEvent(
 
 /** The pipeline listener: a message arrived in a conversation. */
 export async function noteMessage(services: Services, record: MessageRecord, conversation: AppendedTo): Promise<void> {
-  if (!hasCustomerSide(conversation) || !record.authorId || record.kind === 'SYSTEM') return;
+  // A note is staff talking among themselves: it neither answers the customer nor asks anything.
+  if (!hasCustomerSide(conversation) || !record.authorId || record.kind === 'SYSTEM' || record.visibility === 'INTERNAL') return;
   let priority: TicketPriority = 'NORMAL';
   let fromCustomer: boolean;
   if (conversation.kind === 'TICKET') {

@@ -244,7 +244,8 @@ addAppendGuard(async (services, input) => {
   if (row.kind === 'TICKET' && row.ticket?.status === 'CLOSED' && input.kind !== 'SYSTEM') {
     throw new ConflictError('This ticket is closed; reopen it (reopenTicket) to write in it.');
   }
-  if (!input.authorId || input.kind === 'SYSTEM') return;
+  // A claim keeps two agents from answering the customer at once; internal notes answer no one.
+  if (!input.authorId || input.kind === 'SYSTEM' || input.visibility === 'INTERNAL') return;
   const other = row.claims.find((c) => c.holderId !== input.authorId);
   if (!other || row.ticket?.customerId === input.authorId) return;
   const membership = await services.db.membership.findUnique({

@@ -13,6 +13,7 @@
  * Waiting requests queue in memory per workspace on each instance first, so a burst of 200
  * tickets holds one pooled connection per instance instead of 200 waiting on the row lock.
  */
+import { notifyTicketAssigned } from '../notifications/listeners.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { TicketPriority } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
@@ -84,8 +85,9 @@ async function lockDesk(tx: Tx, workspaceId: string): Promise<number> {
  * Runs a routing change under the workspace's desk lock, then (committed) publishes what it did.
  * An error thrown by `work` rolls everything back: nothing changes, nothing is announced.
  */
-export function runDesk<T>(services: Services, workspaceId: string, work: (desk: Desk) => Promise<T>): Promise<T> {
-  return serialised(services, workspaceId, async () => {
+export async function runDesk<T>(services: Services, workspaceId: string, work: (desk: Desk) => Promise<T>): Promise<T> {
+  let assigned: TicketEvent[] = [];
+  const result = await serialised(services, workspaceId, async () => {
     const effects: Effects = { ticketEvents: [], queueEvents: [], joins: [], releasedClaims: [], positionsChanged: false };
     let queueVersion = 0;
     const result = await services.db.$transaction(async (tx) => {
@@ -98,8 +100,17 @@ export function runDesk<T>(services: Services, workspaceId: string, work: (desk:
     await publishEffects(services, workspaceId, queueVersion, effects).catch((err: unknown) =>
       services.logger.error({ err, workspaceId }, 'announcing a routing change failed'),
     );
+    assigned = effects.ticketEvents.filter((e) => (e.type === 'ASSIGNED' || e.type === 'TRANSFERRED') && e.agent);
     return result;
   });
+  // Outside the workspace's queue: a notification needs no place in the desk's order, so the
+  // next routing change does not wait for it.
+  for (const e of assigned) {
+    await notifyTicketAssigned(services, { ticketId: e.ticketId, workspaceId, assigneeId: e.agent!.id }).catch((err: unknown) =>
+      services.logger.error({ err, workspaceId, ticketId: e.ticketId }, 'notifying of an assigned ticket failed'),
+    );
+  }
+  return result;
 }
 
 async function publishEffects(services: Services, workspaceId: string, queueVersion: number, effects: Effects): Promise<void> {

@@ -7,3 +7,5 @@ import './subscriptions.js';
 import './claims.js';
 import './attention.js';
 import './sweeper.js';
+import './canned.js';
+import './ratings.js';

@@ -9,6 +9,7 @@ import { isUniqueViolation } from '../../db/errors.js';
 import { appendMessage, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
 import { loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
+import { asSeenBy } from '../conversations/visibility.js';
 import { recomputeUrgency } from './attention.js';
 import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
@@ -335,7 +336,7 @@ builder.mutationFields((t) => ({
         clientMessageId: input.clientMessageId ?? null,
         joinAuthor: !member,
       });
-      return record;
+      return asSeenBy(ctx.viewer, conversation.workspaceId, record);
     },
   }),
   closeTicket: t.prismaField({

@@ -49,7 +49,8 @@ export type SupportQueueEventType =
   | 'URGENCY_CHANGED'
   | 'TURNED_URGENT'
   | 'CLAIM_TAKEN'
-  | 'CLAIM_RELEASED';
+  | 'CLAIM_RELEASED'
+  | 'TICKET_RATED';
 
 export interface QueueTicketState {
   status: TicketStatus;
@@ -70,6 +71,15 @@ export interface QueueClaimState {
   releaseReason: ClaimReleaseReason | null;
 }
 
+export interface QueueRatingState {
+  ratingId: string;
+  score: number;
+  comment: string | null;
+  lineManagerId: string | null;
+  customerId: string;
+  closedAt: string;
+}
+
 export interface SupportQueueEvent {
   type: SupportQueueEventType;
   workspaceId: string;
@@ -81,6 +91,8 @@ export interface SupportQueueEvent {
   lineManagerOpenTickets: number | null;
   urgency: { score: number; urgent: boolean; previousScore: number } | null;
   claim: QueueClaimState | null;
+  /** TICKET_RATED: the rating. */
+  rating?: QueueRatingState | null;
   /** The workspace queue's version for routing changes; null for urgency and claim events. */
   queueVersion: number | null;
   at: string;

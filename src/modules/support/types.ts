@@ -330,6 +330,7 @@ export const SupportQueueEventTypeEnum = builder.enumType('SupportQueueEventType
     TURNED_URGENT: { description: 'A conversation became urgent: see to it.' },
     CLAIM_TAKEN: { description: 'An agent claimed a conversation or message.' },
     CLAIM_RELEASED: { description: 'A claim ended (`claim.releaseReason` says why).' },
+    TICKET_RATED: { description: 'A customer rated a closed ticket (`rating` holds it).' },
   } as const,
 });
 
@@ -366,6 +367,18 @@ const QueueClaimRef = builder.objectRef<NonNullable<SupportQueueEvent['claim']>>
   }),
 });
 
+const QueueRatingRef = builder.objectRef<NonNullable<SupportQueueEvent['rating']>>('SupportQueueRating').implement({
+  description: 'A satisfaction rating as a queue event reports it.',
+  fields: (t) => ({
+    ratingId: t.exposeID('ratingId', { description: 'The rating’s id.' }),
+    score: t.exposeInt('score', { description: '1 (very dissatisfied) to 5 (very satisfied).' }),
+    comment: t.exposeString('comment', { nullable: true, description: 'The customer’s comment, if any.' }),
+    lineManagerId: t.exposeID('lineManagerId', { nullable: true, description: 'The line manager the ticket was assigned to when it closed.' }),
+    customerId: t.exposeID('customerId', { description: 'The customer who rated.' }),
+    closedAt: t.field({ type: 'DateTime', description: 'When the rated closing happened.', resolve: (r) => r.closedAt }),
+  }),
+});
+
 export const SupportQueueEventRef = builder.objectRef<SupportQueueEvent>('SupportQueueEvent').implement({
   description: 'An event of a workspace’s support queue, for its agents.',
   fields: (t) => ({
@@ -379,6 +392,7 @@ export const SupportQueueEventRef = builder.objectRef<SupportQueueEvent>('Suppor
     }),
     urgency: t.field({ type: QueueUrgencyRef, nullable: true, description: 'Urgency events (and TICKET_OPENED): the score.', resolve: (e) => e.urgency }),
     claim: t.field({ type: QueueClaimRef, nullable: true, description: 'Claim events: the claim.', resolve: (e) => e.claim }),
+    rating: t.field({ type: QueueRatingRef, nullable: true, description: 'TICKET_RATED: the rating.', resolve: (e) => e.rating ?? null }),
     queueVersion: t.exposeInt('queueVersion', { nullable: true, description: 'Routing events: the queue’s version after the change.' }),
     at: t.field({ type: 'DateTime', description: 'When it happened.', resolve: (e) => e.at }),
   }),

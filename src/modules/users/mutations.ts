@@ -2,11 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
-import { ConflictError, InvalidCredentialsError, NotFoundError, UnauthenticatedError, ValidationError } from '../../graphql/errors.js';
+import { ConflictError, ForbiddenError, InvalidCredentialsError, NotFoundError, UnauthenticatedError, ValidationError } from '../../graphql/errors.js';
 import { hashPassword, verifyPassword } from '../../auth/passwords.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import type { Context } from '../../graphql/context.js';
+import type { Role } from '../../generated/prisma/enums.js';
 import { UserRef } from './types.js';
 import { actAs, issueSession, renewSession, revokeRefreshToken, type Session } from './sessions.js';
+import { claimUsername, username, usernameKey } from './usernames.js';
+import { requirePerson } from '../conversations/permissions.js';
 
 export const email = z.string().trim().toLowerCase().email('must be an email address').max(254);
 export const password = z
@@ -35,18 +39,30 @@ const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
 });
 
 const SignUpInput = builder.inputType('SignUpInput', {
-  description: 'A new account.',
+  description: 'A new account: an email, a username, or both (either signs in).',
   fields: (t) => ({
-    email: t.string({ description: 'The email address to sign in with.', validate: email }),
+    email: t.string({ required: false, description: 'The email address to sign in with.', validate: email }),
+    username: t.string({
+      required: false,
+      description:
+        'A handle others @mention and that signs in like the email: 3–32 letters, digits, _ . -, beginning with a letter or digit; ' +
+        'unique whatever its case; a few words (here, everyone, admin, …) are reserved.',
+      validate: username,
+    }),
     password: t.string({ description: 'At least 8 characters.', validate: password }),
     displayName: t.string({ description: 'The name shown to others.', validate: displayName }),
   }),
 });
 
 const LogInInput = builder.inputType('LogInInput', {
-  description: 'Credentials of a registered account.',
+  description: 'Credentials of a registered account: `login` (the username or the email) or `email`, and the password.',
   fields: (t) => ({
-    email: t.string({ description: 'The email address signed up with.', validate: z.string().trim().toLowerCase().min(1).max(254) }),
+    login: t.string({
+      required: false,
+      description: 'The username or the email address (one with an @ is taken as the email); case does not matter.',
+      validate: z.string().trim().toLowerCase().min(1).max(254),
+    }),
+    email: t.string({ required: false, description: 'The email address signed up with.', validate: z.string().trim().toLowerCase().min(1).max(254) }),
     password: t.string({ description: 'The password.', validate: z.string().min(1).max(200) }),
   }),
 });
@@ -64,35 +80,81 @@ const GuestSessionInput = builder.inputType('GuestSessionInput', {
   }),
 });
 
+/**
+ * Creates a registered account with its email and/or username in one transaction, so a taken
+ * username leaves no account behind. CONFLICT names the field that was taken.
+ */
+export async function createAccount(
+  ctx: Context,
+  data: { email: string | null; username: string | null; passwordHash: string; displayName: string; workspaceId?: string; role?: Role },
+) {
+  try {
+    return await ctx.db.$transaction(async (tx) => {
+      const user = await tx.user.create({
+        data: {
+          email: data.email,
+          passwordHash: data.passwordHash,
+          displayName: data.displayName,
+          ...(data.workspaceId && data.role ? { memberships: { create: { workspaceId: data.workspaceId, role: data.role } } } : {}),
+        },
+        select: { id: true, kind: true, guestWorkspaceId: true, guestSessionId: true },
+      });
+      if (data.username) await claimUsername(tx, user.id, data.username, ctx.config.USERNAME_HOLD_DAYS);
+      return user;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; log in instead.', 'email');
+    throw err;
+  }
+}
+
 builder.mutationFields((t) => ({
   signUp: t.field({
     type: AuthPayload,
-    description: 'Creates an account and signs it in. CONFLICT when the email is taken.',
+    description: 'Creates an account and signs it in. CONFLICT (with `field`) when the email or the username is taken.',
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: SignUpInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const passwordHash = await hashPassword(input.password);
-      try {
-        const user = await ctx.db.user.create({
-          data: { email: input.email, passwordHash, displayName: input.displayName },
-          select: { id: true, kind: true, guestWorkspaceId: true, guestSessionId: true },
-        });
-        await actAs(ctx, user);
-        return issueSession(ctx, user);
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; log in instead.', 'email');
-        throw err;
+      if (!input.email && !input.username) {
+        throw new ValidationError([{ path: ['input', 'email'], message: 'give an email, a username, or both' }]);
       }
+      const passwordHash = await hashPassword(input.password);
+      const user = await createAccount(ctx, {
+        email: input.email ?? null,
+        username: input.username ?? null,
+        passwordHash,
+        displayName: input.displayName,
+      });
+      await actAs(ctx, user);
+      return issueSession(ctx, user);
+    },
+  }),
+  setUsername: t.prismaField({
+    type: UserRef,
+    description:
+      'Sets or changes the viewer’s username. The previous one stays reserved for the viewer for a while (USERNAME_HOLD_DAYS) and ' +
+      'then becomes free. CONFLICT when someone else holds it; FORBIDDEN for guests and API keys.',
+    errors: { types: [ValidationError, ConflictError, ForbiddenError] },
+    authScopes: { authenticated: true },
+    args: { username: t.arg.string({ description: 'The new handle (rules as for signUp).', validate: username }) },
+    resolve: async (query, _root, args, ctx) => {
+      const me = requirePerson(ctx.viewer);
+      if (ctx.viewer.kind === 'guest') throw new ForbiddenError('Guests have no username; sign up for an account.');
+      await ctx.db.$transaction((tx) => claimUsername(tx, me, args.username, ctx.config.USERNAME_HOLD_DAYS));
+      return ctx.db.user.findUniqueOrThrow({ ...query, where: { id: me } });
     },
   }),
   logIn: t.field({
     type: AuthPayload,
-    description: 'Signs in with email and password. The same INVALID_CREDENTIALS error whether the email or the password is wrong.',
+    description:
+      'Signs in with the username or the email, and the password. The same INVALID_CREDENTIALS error whether the login or the password is wrong.',
     errors: { types: [ValidationError, InvalidCredentialsError] },
     args: { input: t.arg({ type: LogInInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
+      const login = input.login ?? input.email;
+      if (!login) throw new ValidationError([{ path: ['input', 'login'], message: 'give the username or the email' }]);
       const user = await ctx.db.user.findUnique({
-        where: { email: input.email },
+        where: login.includes('@') ? { email: login } : { usernameKey: usernameKey(login) },
         select: { id: true, kind: true, guestWorkspaceId: true, guestSessionId: true, passwordHash: true },
       });
       const ok = await verifyPassword(user?.passwordHash, input.password);

@@ -1,6 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
-import { NotFoundError } from '../../graphql/errors.js';
+import { NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { usernameKey } from './usernames.js';
 import { UserRef } from './types.js';
 
 builder.queryFields((t) => ({
@@ -15,16 +16,22 @@ builder.queryFields((t) => ({
   }),
   user: t.prismaField({
     type: UserRef,
-    description: 'A user who shares a workspace with the viewer. NOT_FOUND otherwise.',
+    description: 'A user who shares a workspace with the viewer, by id or by username (give one). NOT_FOUND otherwise.',
     authScopes: { authenticated: true },
-    args: { id: t.arg.id({ description: 'The user’s id.' }) },
+    args: {
+      id: t.arg.id({ required: false, description: 'The user’s id.' }),
+      username: t.arg.string({ required: false, description: 'The user’s username; case does not matter.' }),
+    },
     resolve: async (query, _root, args, ctx) => {
-      const id = String(args.id);
+      if ((args.id == null) === (args.username == null)) {
+        throw new ValidationError([{ path: ['id'], message: 'give exactly one of id and username' }]);
+      }
       const user = await ctx.db.user.findUnique({
         ...query,
-        where: { id },
+        where: args.id != null ? { id: String(args.id) } : { usernameKey: usernameKey(args.username!) },
       });
       if (!user) throw new NotFoundError('User');
+      const id = user.id;
       if (actingUserId(ctx.viewer) === id) return user;
       // Visible when the user belongs to (or is a guest of) a workspace where the viewer is staff
       // or a member; guests see only themselves.

@@ -38,6 +38,10 @@ export const UserRef = builder.prismaObject('User', {
     id: t.exposeID('id', { description: 'The user’s id (a UUID).' }),
     kind: t.expose('kind', { type: UserKindEnum, description: 'Registered account or guest.' }),
     displayName: t.exposeString('displayName', { description: 'The name shown to others.' }),
+    username: t.exposeString('username', {
+      nullable: true,
+      description: 'Their handle (as they typed it; unique whatever its case), for @mentions and signing in; null for guests and accounts without one.',
+    }),
     email: t.string({
       nullable: true,
       description: 'The email address; visible to the user and to admins and agents of their workspaces, null otherwise.',

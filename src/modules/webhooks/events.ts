@@ -100,7 +100,7 @@ export function messageCreatedOutbox(conversationId: string, count: number): Pri
       INSERT INTO "WebhookEvent" ("workspaceId", "conversationId", sequence, type, payload)
       SELECT conv."workspaceId", msg."conversationId", wh_stream."lastSequence" - conv."lastSeq" + msg.seq, 'message.created',
              jsonb_build_object('message', jsonb_build_object(
-               'id', msg.id, 'conversationId', msg."conversationId", 'seq', msg.seq, 'kind', msg.kind, 'side', msg.side,
+               'id', msg.id, 'conversationId', msg."conversationId", 'seq', msg.seq, 'visibility', msg.visibility, 'kind', msg.kind, 'side', msg.side,
                'body', msg.body, 'authorId', msg."authorId",
                'author', (SELECT jsonb_build_object('id', u.id, 'displayName', u."displayName", 'kind', u.kind) FROM "User" u WHERE u.id = msg."authorId"),
                'replyToId', msg."replyToId", 'clientMessageId', msg."clientMessageId",
@@ -120,6 +120,8 @@ export function messageData(record: MessageRecord): WebhookData {
       id: record.id,
       conversationId: record.conversationId,
       seq: record.seq,
+      // Endpoints are the workspace's own integrations: they get internal notes too, marked.
+      visibility: record.visibility,
       kind: record.kind,
       side: record.side,
       body: record.body,

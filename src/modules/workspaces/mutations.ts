@@ -9,7 +9,8 @@ import { actingUserId } from '../../auth/viewer.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { RoleEnum } from '../users/types.js';
-import { displayName, email, password } from '../users/mutations.js';
+import { createAccount, displayName, email, password } from '../users/mutations.js';
+import { username, usernameKey } from '../users/usernames.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
 import { MANAGE } from './permissions.js';
@@ -35,10 +36,11 @@ const CreateWorkspaceInput = builder.inputType('CreateWorkspaceInput', {
 });
 
 const AddMemberInput = builder.inputType('AddWorkspaceMemberInput', {
-  description: 'An existing registered user to add to a workspace.',
+  description: 'An existing registered user to add to a workspace, named by email or by username (give one).',
   fields: (t) => ({
     workspaceId: t.id({ description: 'The workspace.' }),
-    email: t.string({ description: 'The user’s email.', validate: email }),
+    email: t.string({ required: false, description: 'The user’s email.', validate: email }),
+    username: t.string({ required: false, description: 'The user’s username; case does not matter.', validate: z.string().trim().min(1).max(64) }),
     role: t.field({ type: RoleEnum, description: 'Their role.' }),
   }),
 });
@@ -47,7 +49,8 @@ const CreateUserInput = builder.inputType('CreateWorkspaceUserInput', {
   description: 'A new registered user created directly in a workspace by its admin (legacy 001 user creation).',
   fields: (t) => ({
     workspaceId: t.id({ description: 'The workspace.' }),
-    email: t.string({ description: 'The new user’s email.', validate: email }),
+    email: t.string({ required: false, description: 'The new user’s email (give it, a username, or both).', validate: email }),
+    username: t.string({ required: false, description: 'The new user’s username (rules as for signUp).', validate: username }),
     password: t.string({ description: 'At least 8 characters.', validate: password }),
     displayName: t.string({ description: 'The name shown to others.', validate: displayName }),
     role: t.field({ type: RoleEnum, description: 'Their role.' }),
@@ -87,8 +90,14 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: AddMemberInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
-      const user = await ctx.db.user.findUnique({ where: { email: input.email }, select: { id: true } });
-      if (!user) throw new NotFoundError('User', 'No registered user has this email; they must sign up first.');
+      if ((input.email == null) === (input.username == null)) {
+        throw new ValidationError([{ path: ['input', 'email'], message: 'give exactly one of email and username' }]);
+      }
+      const user = await ctx.db.user.findUnique({
+        where: input.email != null ? { email: input.email } : { usernameKey: usernameKey(input.username!) },
+        select: { id: true },
+      });
+      if (!user) throw new NotFoundError('User', 'No registered user has this email or username; they must sign up first.');
       const membership = await ctx.db.membership.upsert({
         ...query,
         where: { workspaceId_userId: { workspaceId, userId: user.id } },
@@ -107,23 +116,25 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateUserInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
-      const passwordHash = await hashPassword(input.password);
-      try {
-        const user = await ctx.db.user.create({
-          data: {
-            email: input.email,
-            passwordHash,
-            displayName: input.displayName,
-            memberships: { create: { workspaceId, role: input.role } },
-          },
-          select: { id: true },
-        });
-        announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
-        return ctx.db.membership.findUniqueOrThrow({ ...query, where: { workspaceId_userId: { workspaceId, userId: user.id } } });
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; add it with addWorkspaceMember.', 'email');
-        throw err;
+      if (!input.email && !input.username) {
+        throw new ValidationError([{ path: ['input', 'email'], message: 'give an email, a username, or both' }]);
       }
+      const passwordHash = await hashPassword(input.password);
+      const user = await createAccount(ctx, {
+        email: input.email ?? null,
+        username: input.username ?? null,
+        passwordHash,
+        displayName: input.displayName,
+        workspaceId,
+        role: input.role,
+      }).catch((err: unknown) => {
+        if (err instanceof ConflictError && err.field === 'email') {
+          throw new ConflictError('An account with this email already exists; add it with addWorkspaceMember.', 'email');
+        }
+        throw err;
+      });
+      announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      return ctx.db.membership.findUniqueOrThrow({ ...query, where: { workspaceId_userId: { workspaceId, userId: user.id } } });
     },
   }),
   removeWorkspaceMember: t.prismaField({

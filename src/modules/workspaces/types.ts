@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.js';
+import { usernameKey } from '../users/usernames.js';
 import { roleIn } from '../../auth/viewer.js';
 import { RoleEnum, UserRef } from '../users/types.js';
 import { MANAGE, STAFF } from './permissions.js';
@@ -32,6 +33,15 @@ export const WorkspaceRef = builder.prismaObject('Workspace', {
       // Emails are kept lower-case (users module); the unique index on email finds the user.
       resolve: (query, workspace, args, ctx) =>
         ctx.db.membership.findFirst({ ...query, where: { workspaceId: workspace.id, user: { email: args.email.trim().toLowerCase() } } }),
+    }),
+    memberByUsername: t.prismaField({
+      type: 'Membership',
+      nullable: true,
+      description: 'The member with this username (case does not matter), or null: for @mention lookups. Any member of the workspace.',
+      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id } }),
+      args: { username: t.arg.string({ description: 'The username.' }) },
+      resolve: (query, workspace, args, ctx) =>
+        ctx.db.membership.findFirst({ ...query, where: { workspaceId: workspace.id, user: { usernameKey: usernameKey(args.username) } } }),
     }),
     apiKeys: t.relation('apiKeys', {
       description: 'API keys, newest first, revoked ones included; admins only. Secrets are never shown again.',
