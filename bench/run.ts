@@ -38,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import {
+  BENCH_LIMITS,
   forkScript,
   Histogram,
   log,
@@ -277,6 +278,7 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     GRAPHIQL: 'false',
     DATABASE_URL: '',
     REDIS_URL: '',
+    ...BENCH_LIMITS,
   };
   let dbName: string | null = null;
   if (setup === 'postgres') {
