@@ -1,6 +1,6 @@
 /**
  * The well-behaved client of `npm run bench:abuse`, in a process of its own: `{ __typename }`
- * over HTTP every 20 ms and a sendMessage every 250 ms (under the per-user send limit), each
+ * over HTTP every 20 ms and a sendMessage every 300 ms (under the per-user send limit), each
  * timed. On { type: 'report' } it sends both latency summaries for the phase since the last
  * report, and starts a new phase.
  */
@@ -46,7 +46,7 @@ async function sendLoop(): Promise<void> {
     const body = JSON.stringify({ query: SEND, variables: { input: { conversationId, body: `probe ${n++}` } } });
     const ms = await timed(body, true);
     if (ms !== null) send.add(ms);
-    await pause(250);
+    await pause(300);
   }
 }
 

@@ -145,7 +145,7 @@ const output = [
   `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}; Node ${process.version}`,
   `- Load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} at the end`,
   `- Server: NODE_ENV=production, embedded database, in-memory pub/sub, default limits; each attack ${seconds} s from its own process`,
-  '- Normal client: `{ __typename }` every 20 ms and sendMessage every 250 ms over HTTP, from a third process',
+  '- Normal client: `{ __typename }` every 20 ms and sendMessage every 300 ms over HTTP, from a third process',
   '',
   '| Attack | `{ __typename }` p99 ms (× idle) | sendMessage p99 ms (× idle) | Normal requests | Normal failures | p99 < 5× idle | What the attacker got (top 3) |',
   '| --- | ---: | ---: | ---: | ---: | :---: | --- |',

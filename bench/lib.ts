@@ -181,3 +181,24 @@ export async function scratchDatabase(prefix: string): Promise<{ url: string; dr
     },
   };
 }
+
+/**
+ * Settings for the throughput benchmarks' servers: they measure how fast one client may go, so
+ * the rate limits and connection caps made against abuse (README "Security") are raised far out
+ * of the way, and production's required CORS origin is named. `bench/abuse.ts` keeps the defaults.
+ */
+export const BENCH_LIMITS: Record<string, string> = {
+  CORS_ORIGINS: 'http://localhost:3000',
+  RATE_LIMIT_SEND_USER: '1000000/1',
+  RATE_LIMIT_SEND_CONVERSATION: '1000000/1',
+  RATE_LIMIT_LEGACY_ADDRESS: '1000000/1',
+  RATE_LIMIT_LEGACY_IDENTITY: '1000000/1',
+  RATE_LIMIT_SIGNUP_ADDRESS: '1000000/1',
+  RATE_LIMIT_LOGIN_ADDRESS: '1000000/1',
+  RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1',
+  RATE_LIMIT_GUEST_ADDRESS: '1000000/1',
+  WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+  WS_MAX_CONNECTIONS_PER_USER: '1000000',
+  WS_MAX_SUBSCRIPTIONS: '1000000',
+  WS_MAX_OPERATIONS: '1000000/1',
+};

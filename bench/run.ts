@@ -44,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import {
+  BENCH_LIMITS,
   forkScript,
   Histogram,
   log,
@@ -339,6 +340,7 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     GRAPHIQL: 'false',
     DATABASE_URL: '',
     REDIS_URL: '',
+    ...BENCH_LIMITS,
   };
   if (setup === 'postgres') {
     serverEnv.DATABASE_URL = await scratch('bench');

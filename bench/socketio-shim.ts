@@ -31,7 +31,7 @@ import { createClient, type Client as WsClient } from 'graphql-ws';
 import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
-import { scratchDatabase } from './lib.js';
+import { BENCH_LIMITS, scratchDatabase } from './lib.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
@@ -344,6 +344,7 @@ async function startServer(dataDir: string, databaseUrl: string | undefined): Pr
       REDIS_URL: '',
       LEGACY_API_KEY: '',
       JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789abcdef',
+      ...BENCH_LIMITS,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import { scratchDatabase } from './lib.js';
+import { BENCH_LIMITS, scratchDatabase } from './lib.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
@@ -80,6 +80,7 @@ async function startServer(
       DATABASE_URL: databaseUrl ?? '',
       REDIS_URL: '',
       JWT_SECRET: 'bench-secret-that-is-long-enough-0123456789abcdef',
+      ...BENCH_LIMITS,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -279,14 +279,15 @@ describe('rate limits', { timeout: 120_000 }, () => {
       // From the attacker's address even the right password is refused now…
       const fromAttacker = await post(t, LOGIN, { email: owner.email, password: 'password-123' });
       expect(codes(fromAttacker)).toEqual(['RATE_LIMITED']);
-      // …while the owner, from another address, gets in once the account's window has passed.
+      // …while the owner, from another address, gets in once the account's window has passed,
+      // trying again when Retry-After says (as a well-behaved client does: every attempt counts).
       const elsewhere = { 'x-forwarded-for': '203.0.113.7' };
-      let owned: Result | undefined;
-      await until(async () => {
+      let owned = await post(t, LOGIN, { email: owner.email, password: 'password-123' }, elsewhere);
+      for (let attempt = 0; attempt < 5 && codes(owned).includes('RATE_LIMITED'); attempt++) {
+        await new Promise((r) => setTimeout(r, Number(owned.headers.get('retry-after')) * 1000));
         owned = await post(t, LOGIN, { email: owner.email, password: 'password-123' }, elsewhere);
-        return !codes(owned).includes('RATE_LIMITED');
-      }, 15_000);
-      expect(owned!.data?.logIn).toMatchObject({ __typename: 'AuthPayload' });
+      }
+      expect(owned.data?.logIn).toMatchObject({ __typename: 'AuthPayload' });
     } finally {
       await t.close();
     }

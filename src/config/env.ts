@@ -178,8 +178,8 @@ export const envSchema = z.object({
   RATE_LIMIT_SIGNUP_ADDRESS: rate.prefault('20/3600').describe('signUp calls per client address.'),
   RATE_LIMIT_GUEST_ADDRESS: rate.prefault('60/600').describe('startGuestSession calls per client address.'),
   RATE_LIMIT_REFRESH_ADDRESS: rate.prefault('60/60').describe('refreshSession calls per client address.'),
-  RATE_LIMIT_SEND_USER: rate.prefault('100/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage) per user or API key.'),
-  RATE_LIMIT_SEND_CONVERSATION: rate.prefault('300/10').describe('Messages sent to one conversation, by everyone together.'),
+  RATE_LIMIT_SEND_USER: rate.prefault('50/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage) per user or API key.'),
+  RATE_LIMIT_SEND_CONVERSATION: rate.prefault('150/10').describe('Messages sent to one conversation, by everyone together.'),
   RATE_LIMIT_LEGACY_ADDRESS: rate
     .prefault('1200/60')
     .describe('Legacy REST requests, Socket.IO events and raw-socket frames per client address.'),
@@ -188,8 +188,8 @@ export const envSchema = z.object({
     .describe('Legacy Socket.IO events and raw-socket frames per legacy identity (user, consumer or token of the socket).'),
   WS_MAX_CONNECTIONS_PER_ADDRESS: limit(200, 'Open WebSockets (graphql-ws and legacy) one client address may hold on one instance.'),
   WS_MAX_CONNECTIONS_PER_USER: limit(50, 'Open graphql-ws connections one user or API key may hold on one instance.'),
-  WS_MAX_SUBSCRIPTIONS: limit(100, 'Operations one graphql-ws connection may have running at once.'),
-  WS_MAX_OPERATIONS: rate.prefault('300/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
+  WS_MAX_SUBSCRIPTIONS: limit(50, 'Operations one graphql-ws connection may have running at once.'),
+  WS_MAX_OPERATIONS: rate.prefault('100/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
   CATCH_UP_INTERVAL_MS: z.coerce
     .number()
     .int()
