@@ -230,7 +230,7 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     await until(async () => (await Promise.all(cluster.instances.map((i) => readyz(i.url)))).every((r) => r.status === 200), 30_000);
   }, 300_000);
 
-  it('PostgreSQL stopped 5 s: sends answer SERVICE_UNAVAILABLE, retryable, within 1 s; retried with the same clientMessageId each is stored once; one line opens and one closes the outage per instance', async () => {
+  it('PostgreSQL stopped 5 s: sends answer SERVICE_UNAVAILABLE, retryable, HTTP 503, while it is down (times printed); retried with the same clientMessageId each is stored once; one line opens and one closes the outage per instance', async () => {
     const conversationId = await room();
     const subs = await subscribers(conversationId, 3);
     const log: RetryLog = { retried: [], failed: [] };
@@ -319,7 +319,7 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     subs.forEach((s) => s.dispose());
   }, 300_000);
 
-  it('SIGTERM to one of three instances during 200 msg/s: clients retrying on 503 or a closed connection see no failure; nothing lost or duplicated; /readyz 503 from the signal on', async () => {
+  it('SIGTERM to one of three instances during 200 msg/s: clients retrying on 503 or a closed connection see no failure; nothing lost or duplicated; /readyz never ready from the signal on (new connections refused)', async () => {
     const conversationId = await room();
     // Subscribers that resume: graphql-ws reconnects (through nginx, to a live instance) and the
     // helper resubscribes after the last seq seen.
