@@ -408,7 +408,7 @@ describe('webhooks', () => {
     try {
       const ws = await workspace(t, { agent: 'AGENT' });
       const { admin, people } = ws;
-      await register(t, admin.token, ws.id, local.url, ['MESSAGE_CREATED', 'MESSAGE_EDITED']);
+      const { id: endpointId } = await register(t, admin.token, ws.id, local.url, ['MESSAGE_CREATED', 'MESSAGE_EDITED']);
       // Slow answers widen every race; every 5th request fails, so retries are in the mix.
       local.answer = async (_body, _attempt, index) => {
         await new Promise((r) => setTimeout(r, 5 + (index % 4) * 5));
@@ -429,6 +429,15 @@ describe('webhooks', () => {
       // Each message's created event carries its seq, which its sequence follows here.
       for (const r of local.succeeded()) expect(r.body.data.message.seq).toBe(r.body.sequence);
       expect(local.requests.length).toBeGreaterThan(rooms.length * perRoom);
+      // Once per attempt: the receiver got each delivery exactly as many times as its log counts.
+      const log = await deliveries(t, admin.token, endpointId);
+      expect(log).toHaveLength(rooms.length * perRoom);
+      const received = new Map<string, number>();
+      for (const q of local.requests) received.set(q.headers['webhook-delivery'] as string, (received.get(q.headers['webhook-delivery'] as string) ?? 0) + 1);
+      for (const d of log) {
+        expect({ id: d.id, status: d.status, received: received.get(d.id) }).toEqual({ id: d.id, status: 'SUCCEEDED', received: d.attempts });
+        expect(d.attemptLog.map((a) => a.number)).toEqual(Array.from({ length: d.attempts }, (_, i) => i + 1));
+      }
     } finally {
       await local.close();
     }
