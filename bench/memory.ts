@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { forkScript, log, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
+import { BENCH_LIMITS, forkScript, log, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
 
 const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
 const count = Number(flags.subscriptions ?? 2000);
@@ -45,6 +45,8 @@ const env: NodeJS.ProcessEnv = {
   JWT_SECRET: randomBytes(48).toString('base64url'),
   LOG_LEVEL: 'warn',
   GRAPHIQL: 'false',
+  // 2,000 sockets from one address: the load, not an attack.
+  ...BENCH_LIMITS,
   DATABASE_URL: '',
   REDIS_URL: '',
 };
