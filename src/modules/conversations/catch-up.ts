@@ -66,7 +66,17 @@ export function startCatchUp(services: Services): CatchUp {
           for (const row of rows) {
             const message = toMessageRecord(row);
             from = message.seq;
-            pubsub.deliverLocally('conversation', id, { type: 'MESSAGE_ADDED', conversationId: id, seq: message.seq, message, at: message.createdAt });
+            // With its stream positions, as the pipeline publishes it: streams order and drop
+            // duplicates by position (stream.ts), so a caught-up message is never delivered twice.
+            pubsub.deliverLocally('conversation', id, {
+              type: 'MESSAGE_ADDED',
+              conversationId: id,
+              seq: message.seq,
+              position: message.position,
+              ...(message.publicPosition != null ? { publicPosition: message.publicPosition } : {}),
+              message,
+              at: message.createdAt,
+            });
           }
           metrics.caughtUpMessages.inc(rows.length);
           // Another event may have raised the position meanwhile.
