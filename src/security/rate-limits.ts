@@ -37,7 +37,12 @@ export class RateLimits {
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
-    this.redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 }) : null;
+    // While Redis is unreachable a command fails at once (no offline queue, a short timeout)
+    // instead of holding the request until Redis returns: a rate limit must never make a send
+    // wait on Redis (README "Outages"). The limiters then count in memory (their insurance).
+    this.redis = config.REDIS_URL
+      ? new Redis(config.REDIS_URL, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 })
+      : null;
     this.redis?.on('error', (err) => logger.warn({ err }, 'rate-limit Redis error'));
   }
 
@@ -46,7 +51,9 @@ export class RateLimits {
     if (!limiter) {
       const { points, seconds } = this.config[setting] as Rate;
       const options = { keyPrefix: `${this.config.RATE_LIMIT_KEY_PREFIX}:${setting}`, points, duration: seconds };
-      limiter = this.redis ? new RateLimiterRedis({ ...options, storeClient: this.redis }) : new RateLimiterMemory(options);
+      limiter = this.redis
+        ? new RateLimiterRedis({ ...options, storeClient: this.redis, insuranceLimiter: new RateLimiterMemory(options) })
+        : new RateLimiterMemory(options);
       this.limiters.set(setting, limiter);
     }
     return limiter;
@@ -54,8 +61,9 @@ export class RateLimits {
 
   /**
    * Spends `points` of `setting` for `key`; resolves with the refusal when they are not there.
-   * A store that fails (Redis down) lets the attempt through, logged: the limits protect the
-   * service, and refusing everyone would be the outage they protect against.
+   * While Redis is down each instance counts in memory (the insurance limiter), so the limits
+   * still hold, per instance; a store failing beyond that lets the attempt through, logged: the
+   * limits protect the service, and refusing everyone would be the outage they protect against.
    */
   async consume(setting: RateSetting, key: string, points = 1): Promise<Refusal | null> {
     try {

@@ -102,7 +102,8 @@ export class WebhookWorker {
       return;
     }
     this.polling = this.poll()
-      .catch((err: unknown) => this.services.logger.error({ err }, 'webhook poll failed'))
+      // A database outage is logged once, where it opens and ends (observability/faults.ts).
+      .catch((err: unknown) => (this.services.databaseHealth.classify(err) ? undefined : this.services.logger.error({ err }, 'webhook poll failed')))
       .finally(() => {
         this.polling = null;
         if (this.again) {
