@@ -124,6 +124,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     sharedExecution: () => sharedExecution,
   });
   const defenses = createDefenses(config, logger, metrics.rateLimitRefusals);
+  // Rate-limit counters fail fast while Redis is down (never holding a request); at start, wait
+  // for their connection so the first requests count where the rest do.
+  await defenses.rateLimits.ready();
   const services: Services = {
     defenses,
     db: database.prisma,

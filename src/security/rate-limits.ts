@@ -76,6 +76,24 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Resolves once the counters' Redis connection is up (at most `timeoutMs`), so that an app's
+   * first requests count in Redis like the rest; without Redis, at once.
+   */
+  ready(timeoutMs = 5000): Promise<void> {
+    const redis = this.redis;
+    if (!redis || redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      redis.once('ready', done);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
   }
