@@ -172,6 +172,18 @@ const DeleteEndpoint = graphql(`
   }
 `);
 
+const RateTicket = graphql(`
+  mutation WebhookRate($input: RateTicketInput!) {
+    rateTicket(input: $input) {
+      __typename
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
 const Endpoints = graphql(`
   query WebhookEndpoints($workspaceId: ID!) {
     webhookEndpoints(workspaceId: $workspaceId) {
@@ -274,6 +286,9 @@ describe('webhooks', () => {
     const p = await product(t, admin.token, ws.id);
     const ticket = await openTicket(t, people.customer!.token, { workspaceId: ws.id, productId: p.id });
     expect((await closeTicket(t, admin.token, ticket.id, 'solved'))?.__typename).toBe('Ticket');
+    // The customer rates it: ticket.rated.
+    const rated = await t.exec(RateTicket, { input: { ticketId: ticket.id, score: 4, comment: 'quick' } }, { token: people.customer!.token });
+    expect(rated.data?.rateTicket.__typename).toBe('TicketRating');
     // A call, cancelled by its caller: call.ended, and its system message.
     const started = await t.exec(StartCall, { input: { conversationId: roomId, sdp: OFFER } }, { token: admin.token });
     if (started.data?.startCall.__typename !== 'Call') throw new Error(JSON.stringify(started));
@@ -287,6 +302,7 @@ describe('webhooks', () => {
       [ticket.id, 'ticket.opened'],
       [ticket.id, 'ticket.assigned'],
       [ticket.id, 'ticket.closed'],
+      [ticket.id, 'ticket.rated'],
       [roomId, 'call.ended'],
       [roomId, 'message.created'],
     ];
@@ -314,7 +330,7 @@ describe('webhooks', () => {
       'call.ended',
       'message.created',
     ]);
-    expect(got.filter((r) => r.body.conversationId === ticket.id).map((r) => r.body.type)).toEqual(['ticket.opened', 'ticket.assigned', 'ticket.closed']);
+    expect(got.filter((r) => r.body.conversationId === ticket.id).map((r) => r.body.type)).toEqual(['ticket.opened', 'ticket.assigned', 'ticket.closed', 'ticket.rated']);
     const byType = (type: string) => got.filter((r) => r.body.type === type).map((r) => r.body.data);
     expect(byType('message.created')[0]).toMatchObject({ message: { id: first.id, seq: 1, body: 'hello', authorId: admin.id, author: { id: admin.id } } });
     expect(byType('message.edited')[0]).toMatchObject({ message: { id: first.id, body: 'hello, edited' } });
@@ -322,6 +338,7 @@ describe('webhooks', () => {
     expect(byType('message.deleted')[0]!.message.deletedAt).toBeTruthy();
     expect(byType('ticket.assigned')[0]).toMatchObject({ ticket: { id: ticket.id, status: 'ASSIGNED', agentUserId: people.agent!.id }, transferred: false });
     expect(byType('ticket.closed')[0]).toMatchObject({ ticket: { id: ticket.id, status: 'CLOSED', closeNote: 'solved', customerId: people.customer!.id } });
+    expect(byType('ticket.rated')[0]).toMatchObject({ ticket: { id: ticket.id, status: 'CLOSED' }, rating: { score: 4, comment: 'quick', customerId: people.customer!.id } });
     expect(byType('call.ended')[0]).toMatchObject({ call: { status: 'CANCELLED', endReason: 'CANCELLED', callerId: admin.id } });
 
     // The delivery log agrees: one attempt each, all succeeded.
@@ -333,7 +350,8 @@ describe('webhooks', () => {
     }
     // A change refused (closing a closed ticket) rolls back with its event: nothing is recorded.
     expect(await closeTicket(t, admin.token, ticket.id)).toMatchObject({ code: 'CONFLICT' });
-    expect(await t.app.services.db.webhookEvent.count({ where: { conversationId: ticket.id } })).toBe(3);
+    // (The ticket's four: opened, assigned, closed, rated.)
+    expect(await t.app.services.db.webhookEvent.count({ where: { conversationId: ticket.id } })).toBe(4);
     // Another workspace's admin cannot read the log.
     const stranger = await workspace(t);
     const foreign = await t.exec(DeliveriesDoc, { endpointId }, { token: stranger.admin.token });

@@ -247,6 +247,7 @@ type Documents = {
     "\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WebhookUpdateDocument,
     "\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.WebhookRotateDocument,
     "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.WebhookDeleteEndpointDocument,
+    "\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WebhookRateDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": typeof types.WebhookEndpointsDocument,
 };
 const documents: Documents = {
@@ -483,6 +484,7 @@ const documents: Documents = {
     "\n  mutation WebhookUpdate($input: UpdateWebhookEndpointInput!) {\n    updateWebhookEndpoint(input: $input) {\n      __typename\n      ... on WebhookEndpoint {\n        enabled\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WebhookUpdateDocument,
     "\n  mutation WebhookRotate($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      __typename\n      ... on WebhookEndpointSecret {\n        secret\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.WebhookRotateDocument,
     "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.WebhookDeleteEndpointDocument,
+    "\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WebhookRateDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": types.WebhookEndpointsDocument,
 };
 
@@ -1432,6 +1434,10 @@ export function graphql(source: "\n  mutation WebhookRotate($id: ID!) {\n    rot
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
