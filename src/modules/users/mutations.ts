@@ -84,6 +84,13 @@ const GuestSessionInput = builder.inputType('GuestSessionInput', {
  * Creates a registered account with its email and/or username in one transaction, so a taken
  * username leaves no account behind. CONFLICT names the field that was taken.
  */
+/** An account is named by an email, a username, or both; checked before the password is hashed. */
+export function requireEmailOrUsername(input: { email?: string | null; username?: string | null }): void {
+  if (!input.email && !input.username) {
+    throw new ValidationError([{ path: ['input', 'email'], message: 'give an email, a username, or both' }]);
+  }
+}
+
 export async function createAccount(
   ctx: Context,
   data: { email: string | null; username: string | null; passwordHash: string; displayName: string; workspaceId?: string; role?: Role },
@@ -115,9 +122,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, ConflictError] },
     args: { input: t.arg({ type: SignUpInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
-      if (!input.email && !input.username) {
-        throw new ValidationError([{ path: ['input', 'email'], message: 'give an email, a username, or both' }]);
-      }
+      requireEmailOrUsername(input);
       const passwordHash = await hashPassword(input.password);
       const user = await createAccount(ctx, {
         email: input.email ?? null,

@@ -9,7 +9,7 @@ import { actingUserId } from '../../auth/viewer.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { RoleEnum } from '../users/types.js';
-import { createAccount, displayName, email, password } from '../users/mutations.js';
+import { createAccount, displayName, email, password, requireEmailOrUsername } from '../users/mutations.js';
 import { username, usernameKey } from '../users/usernames.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
@@ -116,9 +116,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateUserInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
-      if (!input.email && !input.username) {
-        throw new ValidationError([{ path: ['input', 'email'], message: 'give an email, a username, or both' }]);
-      }
+      requireEmailOrUsername(input);
       const passwordHash = await hashPassword(input.password);
       const user = await createAccount(ctx, {
         email: input.email ?? null,
