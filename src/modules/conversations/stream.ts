@@ -204,21 +204,41 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
     // From here this instance's catch-up watches the conversation for us (catch-up.ts).
     ctx.pubsub.notePosition('conversation', conversationId, cursor);
 
+    // A held event waits at most GAP_WAIT_MS, counted from when the stream began holding, not
+    // from the last event: in a busy conversation live events arrive every few ms, and a wait
+    // restarted by each of them would never end while the gap stayed open.
+    let holdingSince = 0;
     for (;;) {
       nextLive ??= live.next();
+      if (pending.size === 0) holdingSince = 0;
+      else if (holdingSince === 0) holdingSince = Date.now();
+      let timer: NodeJS.Timeout | undefined;
       const next: Next = pending.size
-        ? await Promise.race([nextLive, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), GAP_WAIT_MS).unref())])
+        ? await Promise.race([
+            nextLive,
+            new Promise<'timeout'>((r) => {
+              timer = setTimeout(() => r('timeout'), Math.max(0, holdingSince + GAP_WAIT_MS - Date.now()));
+              timer.unref();
+            }),
+          ])
         : await nextLive;
+      if (timer) clearTimeout(timer);
 
       if (next === 'timeout') {
-        // The missing messages did not arrive live: read them, then deliver what was held.
-        const firstHeld = Math.min(...pending.keys());
-        for await (const event of readFromDb(cursor, firstHeld)) {
+        // What is missing did not arrive live (pub/sub lost it, or only this instance rang it
+        // during a Redis outage, leaving gaps all along the way): read everything up to the last
+        // held event in one go, every gap at once, rather than one gap per wait.
+        let lastHeld = cursor;
+        for (const position of pending.keys()) lastHeld = Math.max(lastHeld, position);
+        for await (const event of readFromDb(cursor, lastHeld + 1)) {
           cursor = event.position!;
+          pending.delete(cursor);
           yield* emit(event);
         }
         yield* deliverHeld();
-        for (const seq of [...pending.keys()]) if (seq <= cursor) pending.delete(seq);
+        for (const position of [...pending.keys()]) if (position <= cursor) pending.delete(position);
+        // Anything still held (not yet visible to this read) waits a full period again.
+        holdingSince = Date.now();
         continue;
       }
       nextLive = null;
