@@ -28,18 +28,22 @@ const SignUp = `mutation FaultSignUp($input: SignUpInput!) { signUp(input: $inpu
 const CreateWorkspace = `mutation FaultWorkspace($name: String!) { createWorkspace(input: { name: $name }) { __typename ... on Workspace { id } ... on Error { code message } } }`;
 const CreateRoom = `mutation FaultRoom($input: CreateRoomInput!) { createRoom(input: $input) { __typename ... on Room { id } ... on Error { code message } } }`;
 export const Send = `mutation FaultSend($input: SendMessageInput!) { sendMessage(input: $input) { __typename ... on Message { id seq body } ... on Error { code message } } }`;
+const FirstMessage = `query FaultFirst($id: ID!) { conversation(id: $id) { messages(first: 1) { edges { node { id seq } } } } }`;
+const React = `mutation FaultReact($messageId: ID!, $emoji: String!) { addReaction(messageId: $messageId, emoji: $emoji) { __typename ... on Message { id } ... on Error { code message } } }`;
 export const Events = `subscription FaultEvents($id: ID!, $after: Int) { conversationEvents(conversationId: $id, after: $after) { type seq message { id seq body } } }`;
 
 interface Subscriber {
   client: Client & { connects: number };
   seqs: number[];
+  /** Every stream entry, as `TYPE:seq` (messages and changes to them). */
+  entries: string[];
   errors: unknown[];
   done: boolean;
   dispose: () => void;
 }
 
 function subscribe(client: Client & { connects: number }, conversationId: string, after: number | null): Subscriber {
-  const sub: Subscriber = { client, seqs: [], errors: [], done: false, dispose: () => {} };
+  const sub: Subscriber = { client, seqs: [], entries: [], errors: [], done: false, dispose: () => {} };
   sub.dispose = client.subscribe(
     { query: Events, variables: { id: conversationId, after } },
     {
@@ -47,6 +51,7 @@ function subscribe(client: Client & { connects: number }, conversationId: string
         if (r.errors) sub.errors.push(r.errors);
         const e = (r.data as { conversationEvents?: { type: string; seq: number } } | undefined)?.conversationEvents;
         if (e?.type === 'MESSAGE_ADDED') sub.seqs.push(e.seq);
+        if (e) sub.entries.push(`${e.type}:${e.seq}`);
       },
       error: (err) => sub.errors.push(err),
       complete: () => (sub.done = true),
@@ -189,7 +194,7 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     subs.forEach((s) => s.dispose());
   }, 300_000);
 
-  it('two messages sent during a quiet Redis outage, nothing after: every subscriber gets both once Redis is back', async () => {
+  it('two messages and a reaction sent during a quiet Redis outage, nothing after: every subscriber gets all three once Redis is back', async () => {
     const conversationId = await room();
     const subs = await subscribers(conversationId, 6);
     const log: RetryLog = { retried: [], failed: [] };
@@ -215,16 +220,21 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
       expect(a.body.data?.sendMessage?.__typename).toBe('Message');
       sendMs.push(Date.now() - t);
     }
+    // A change to a message is an entry of the stream too: the catch-up recovers it like a message.
+    const first = await gqlRetrying(cluster.url, FirstMessage, { id: conversationId }, token, log);
+    const messageId = first.body.data?.conversation?.messages?.edges?.[0]?.node?.id as string;
+    const reacted = await gqlRetrying(cluster.url, React, { messageId, emoji: '👍' }, token, log);
+    expect(reacted.body.data?.addReaction?.__typename).toBe('Message');
     await sleep(1000);
     await redis.start();
     const back = Date.now();
-    await until(() => subs.every((s) => s.seqs.length >= 2), 60_000);
+    await until(() => subs.every((s) => s.entries.length >= 3), 60_000);
     const complete = Date.now();
     for (const s of subs) {
-      expect(s.seqs).toEqual([1, 2]);
+      expect(s.entries).toEqual(['MESSAGE_ADDED:1', 'MESSAGE_ADDED:2', 'REACTION_ADDED:1']);
       expect(s.client.connects).toBe(1);
     }
-    console.log(`[faults] quiet Redis outage: sends took ${sendMs.join(', ')} ms; every subscriber had both ${((complete - back) / 1000).toFixed(2)} s after Redis returned`);
+    console.log(`[faults] quiet Redis outage: sends took ${sendMs.join(', ')} ms; every subscriber had both messages and the reaction ${((complete - back) / 1000).toFixed(2)} s after Redis returned`);
     // No send waited for Redis: both were answered while it was still down (it is started only
     // after them). Their times are printed above (the issue's bound is 1 s; on this shared
     // machine a send's time depends on everyone's load, so it is reported, not asserted).

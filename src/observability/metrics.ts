@@ -75,7 +75,7 @@ export class Metrics {
   });
   readonly caughtUpMessages = new Counter({
     name: 'chat_caught_up_messages_total',
-    help: 'Messages this instance delivered from the database because pub/sub had not rung them.',
+    help: 'Stream entries (messages, and edits, deletes, reactions and pins of them) this instance delivered from the database because pub/sub had not rung them.',
     registers: [this.registry],
   });
   /**

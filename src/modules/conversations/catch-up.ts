@@ -5,23 +5,23 @@
  * missed a message until the next one arrives, which may be never.
  *
  * Each instance therefore compares, for every conversation it has live subscribers on, the
- * position it delivered (pub/sub keeps the highest seq per channel) with the database's `lastSeq`,
- * and delivers what is missing to all its local subscribers at once, as if pub/sub had rung it:
+ * stream position it delivered (pub/sub keeps the highest position per channel) with the
+ * database's `lastPosition`, and delivers what is missing (messages and changes to them alike,
+ * read by replay.ts) to all its local subscribers at once, as if pub/sub had rung it:
  * - when Redis comes back and this instance's subscriptions are confirmed again (`reconnect`);
  * - every CATCH_UP_INTERVAL_MS (`periodic`): one query for all the conversations it serves,
  *   plus one read per conversation that is behind; never one per subscriber.
- * A gap seen in a stream (an event whose seq jumps) is read by the stream itself (stream.ts).
- * Streams drop what they already have by seq, so a catch-up can never duplicate a message.
+ * A gap below that position (an event whose position jumps) is read by the stream itself
+ * (stream.ts). Streams drop what they already have by position, so a catch-up can never
+ * duplicate anything.
  */
 import { runInBackground } from '../../background.js';
 import type { Services } from '../../graphql/context.js';
-import { messageSelect, toMessageRecord } from './records.js';
+import { readStream } from './replay.js';
 import type { ConversationEvent } from './topics.js';
 
 /** Conversations compared per query. */
 const CHUNK = 500;
-/** Messages read per query when a conversation is behind. */
-const BATCH = 500;
 
 export interface CatchUp {
   /** Compares every served conversation with the database now; resolves when done. */
@@ -39,7 +39,7 @@ export function catchUpOf(services: Services): CatchUp | undefined {
 export function startCatchUp(services: Services): CatchUp {
   const { pubsub, db, metrics } = services;
   const logger = services.logger.child({ component: 'catch-up' });
-  pubsub.trackPositions('conversation', (event: ConversationEvent) => (event.type === 'MESSAGE_ADDED' ? event.seq : undefined));
+  pubsub.trackPositions('conversation', (event: ConversationEvent) => event.position ?? undefined);
   let running: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -50,39 +50,21 @@ export function startCatchUp(services: Services): CatchUp {
     metrics.catchUps.inc({ reason });
     for (let i = 0; i < served.length; i += CHUNK) {
       const chunk = new Map(served.slice(i, i + CHUNK));
-      const heads = await db.conversation.findMany({ where: { id: { in: [...chunk.keys()] } }, select: { id: true, lastSeq: true } });
-      for (const { id, lastSeq } of heads) {
-        let from = pubsub.localPositions('conversation').get(id) ?? -1;
-        if (from < 0 || lastSeq <= from) continue;
-        const behind = lastSeq - from;
-        while (from < lastSeq && !stopped) {
-          const rows = await db.message.findMany({
-            where: { conversationId: id, seq: { gt: from, lte: lastSeq } },
-            orderBy: { seq: 'asc' },
-            take: BATCH,
-            select: messageSelect,
-          });
-          if (rows.length === 0) break;
-          for (const row of rows) {
-            const message = toMessageRecord(row);
-            from = message.seq;
-            // With its stream positions, as the pipeline publishes it: streams order and drop
-            // duplicates by position (stream.ts), so a caught-up message is never delivered twice.
-            pubsub.deliverLocally('conversation', id, {
-              type: 'MESSAGE_ADDED',
-              conversationId: id,
-              seq: message.seq,
-              position: message.position,
-              ...(message.publicPosition != null ? { publicPosition: message.publicPosition } : {}),
-              message,
-              at: message.createdAt,
-            });
-          }
-          metrics.caughtUpMessages.inc(rows.length);
-          // Another event may have raised the position meanwhile.
-          from = Math.max(from, pubsub.localPositions('conversation').get(id) ?? from);
+      const heads = await db.conversation.findMany({ where: { id: { in: [...chunk.keys()] } }, select: { id: true, lastPosition: true } });
+      for (const { id, lastPosition } of heads) {
+        const from = pubsub.localPositions('conversation').get(id) ?? -1;
+        if (from < 0 || lastPosition <= from) continue;
+        const behind = lastPosition - from;
+        let read = 0;
+        // With their stream positions, as the pipeline publishes them: streams order and drop
+        // duplicates by position (stream.ts), so nothing caught up is ever delivered twice.
+        for await (const event of readStream(db, id, from, lastPosition + 1)) {
+          if (stopped) break;
+          pubsub.deliverLocally('conversation', id, event);
+          read++;
         }
-        logger.info({ conversationId: id, reason, behind, upTo: lastSeq }, 'caught up from the database what pub/sub missed');
+        metrics.caughtUpMessages.inc(read);
+        logger.info({ conversationId: id, reason, behind, upTo: lastPosition }, 'caught up from the database what pub/sub missed');
       }
     }
   };

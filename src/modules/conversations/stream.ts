@@ -28,13 +28,12 @@ import { endsStaffStanding } from '../workspaces/permissions.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { loadAccess } from './permissions.js';
 import { messageSelect, toMessageRecord } from './records.js';
-import { changeSelect } from './changes.js';
+import { readStream, REPLAY_BATCH } from './replay.js';
 import type { ConversationEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 import { customerEvent, PUBLIC_ONLY, publicSeqAtPosition, seesNotes, staffPositionOf } from './visibility.js';
 
 export const GAP_WAIT_MS = 300;
-const REPLAY_BATCH = 200;
 
 type Next = IteratorResult<ConversationEvent> | 'timeout';
 
@@ -125,46 +124,7 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
       yield seen;
     }
 
-    /** Messages and changes with positions in (from, upTo), merged in position order (staff numbering; emit maps them). */
-    async function* readFromDb(from: number, upTo?: number): AsyncGenerator<ConversationEvent> {
-      for (;;) {
-        const range = { gt: from, ...(upTo !== undefined ? { lt: upTo } : {}) };
-        const [messages, changes] = await Promise.all([
-          ctx.db.message.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: messageSelect }),
-          ctx.db.conversationChange.findMany({ where: { conversationId, position: range }, orderBy: { position: 'asc' }, take: REPLAY_BATCH, select: changeSelect }),
-        ]);
-        // A full page may stop short of the other's: deliver only up to where both are complete.
-        let complete = Infinity;
-        if (messages.length === REPLAY_BATCH) complete = Math.min(complete, messages.at(-1)!.position);
-        if (changes.length === REPLAY_BATCH) complete = Math.min(complete, changes.at(-1)!.position);
-        const merged: ConversationEvent[] = [
-          ...messages.map((row): ConversationEvent => {
-            const message = toMessageRecord(row);
-            return { type: 'MESSAGE_ADDED', conversationId, seq: message.seq, position: message.position, message, at: message.createdAt };
-          }),
-          ...changes.map((c): ConversationEvent => {
-            const message = toMessageRecord(c.message);
-            return {
-              type: c.type,
-              conversationId,
-              seq: message.seq,
-              position: c.position,
-              ...(c.publicPosition != null ? { publicPosition: c.publicPosition } : {}),
-              message,
-              ...(c.userId ? { userId: c.userId } : {}),
-              ...(c.emoji ? { emoji: c.emoji } : {}),
-              at: c.createdAt.toISOString(),
-            };
-          }),
-        ].sort((a, b) => a.position! - b.position!);
-        for (const event of merged) {
-          if (event.position! > complete) break;
-          from = event.position!;
-          yield event;
-        }
-        if (complete === Infinity) return;
-      }
-    }
+    const readFromDb = (after: number, before?: number) => readStream(ctx.db, conversationId, after, before);
 
     /** Delivers the held events that now follow the cursor without a gap. */
     function* deliverHeld(): Generator<ConversationEvent> {
