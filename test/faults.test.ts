@@ -190,6 +190,13 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     // is left behind: once Redis is back and the last send answered, every subscriber has every
     // message within 10 s (a stream reads all its gaps at once: stream.ts).
     expect(allDelivered - Math.max(redisBackAt, sendingEnded)).toBeLessThan(10_000);
+    // Operators read the outage, not its reconnection attempts: per instance, each Redis
+    // connection's outage opens with one line and closes with one (src/redis/connect.ts).
+    const outageLines = cluster.instances.map((inst) =>
+      inst.logs.filter((l) => (l.time as number) >= redisDownAt - 100 && (l.time as number) <= allDelivered && l.level >= 40).map((l) => l.msg),
+    );
+    console.log(`[faults] warn/error lines per instance during the Redis outage: ${outageLines.map((lines) => lines.length).join('/')}: ${JSON.stringify([...new Set(outageLines.flat())])}`);
+    for (const lines of outageLines) expect(lines.filter((msg) => !/outage (began|ended)$/.test(msg))).toEqual([]);
     expect(log.failed).toEqual([]);
     subs.forEach((s) => s.dispose());
   }, 300_000);

@@ -13,7 +13,8 @@
  * workspace of the user: one event per change and workspace, never one per watcher.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../redis/connect.js';
 import type { Logger } from 'pino';
 import type { Viewer } from '../auth/viewer.js';
 import type { PubSub } from '../pubsub/pubsub.js';
@@ -58,6 +59,8 @@ export interface PresenceStore {
   read(userIds: readonly string[]): Promise<PresenceState[]>;
   /** Users whose every live mark lapsed (an instance died), with where to announce them; each is reported to one caller only. */
   sweep(limit: number): Promise<Holder[]>;
+  /** True while the store is in an outage (its own line says so): failures then go to debug. */
+  readonly unavailable: boolean;
   close(): Promise<void>;
 }
 
@@ -137,6 +140,8 @@ export class MemoryPresenceStore implements PresenceStore {
     return lapsed;
   }
 
+  readonly unavailable = false;
+
   async close(): Promise<void> {}
 }
 
@@ -151,11 +156,12 @@ export class MemoryPresenceStore implements PresenceStore {
  *   instance that died (ZREM decides which instance announces it).
  */
 export class RedisPresenceStore implements PresenceStore {
+  private readonly connection: RedisConnection;
   private readonly redis: Redis;
 
   constructor(url: string, logger: Logger) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3 });
-    this.redis.on('error', (err) => logger.error({ err, role: 'presence' }, 'redis connection error'));
+    this.connection = connectRedis(url, 'presence', logger, { maxRetriesPerRequest: 3 });
+    this.redis = this.connection.client;
   }
 
   private static liveIn(hash: Record<string, string>, now: number): boolean {
@@ -245,8 +251,12 @@ export class RedisPresenceStore implements PresenceStore {
     return lapsed;
   }
 
+  get unavailable(): boolean {
+    return this.connection.outage.down;
+  }
+
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.connection.close();
   }
 }
 
@@ -348,7 +358,7 @@ export class Presence {
   private enqueue(userId: string, task: () => Promise<void>): Promise<void> {
     const next = (this.queues.get(userId) ?? Promise.resolve())
       .then(task)
-      .catch((err: unknown) => this.logger.warn({ err, userId }, 'presence update failed; it catches up on the next beat'));
+      .catch((err: unknown) => this.failed(err, { userId }, 'presence update failed; it catches up on the next beat'));
     this.queues.set(userId, next);
     void next.then(() => {
       if (this.queues.get(userId) === next) this.queues.delete(userId);
@@ -381,7 +391,13 @@ export class Presence {
       const states = await this.store.read(lapsed.map((h) => h.userId));
       await Promise.all(states.map((state, i) => this.announce(state, lapsed[i]!.places)));
     } catch (err) {
-      this.logger.warn({ err }, 'presence beat failed; retrying on the next one');
+      this.failed(err, {}, 'presence beat failed; retrying on the next one');
     }
+  }
+
+  /** A failure is worth a line of its own unless it is part of an outage already logged. */
+  private failed(err: unknown, context: Record<string, unknown>, msg: string): void {
+    if (this.store.unavailable) this.logger.debug({ err, ...context }, msg);
+    else this.logger.warn({ err, ...context }, msg);
   }
 }

@@ -5,7 +5,8 @@
  * GraphQL operations are counted by {@link useRateLimits} before they run, per root field, so
  * 200 aliased `logIn`s spend 200 attempts and a refused operation does nothing at all.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../redis/connect.js';
 import {
   getArgumentValues,
   getOperationAST,
@@ -30,6 +31,7 @@ export type RateSetting = {
 }[keyof Config];
 
 export class RateLimits {
+  private readonly connection: RedisConnection | null;
   private readonly redis: Redis | null;
   private readonly limiters = new Map<RateSetting, RateLimiterAbstract>();
 
@@ -40,10 +42,10 @@ export class RateLimits {
     // While Redis is unreachable a command fails at once (no offline queue, a short timeout)
     // instead of holding the request until Redis returns: a rate limit must never make a send
     // wait on Redis (README "Outages"). The limiters then count in memory (their insurance).
-    this.redis = config.REDIS_URL
-      ? new Redis(config.REDIS_URL, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 })
+    this.connection = config.REDIS_URL
+      ? connectRedis(config.REDIS_URL, 'rate limits', logger, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 })
       : null;
-    this.redis?.on('error', (err) => logger.warn({ err }, 'rate-limit Redis error'));
+    this.redis = this.connection?.client ?? null;
   }
 
   private limiter(setting: RateSetting): RateLimiterAbstract {
@@ -95,7 +97,7 @@ export class RateLimits {
   }
 
   async close(): Promise<void> {
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+    await this.connection?.close();
   }
 }
 

@@ -15,7 +15,8 @@
  * the later one sees zero everywhere.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisConnection } from '../../redis/connect.js';
 import type { Logger } from 'pino';
 import type { Connections } from '../../realtime/connections.js';
 
@@ -50,6 +51,7 @@ const instanceKey = (instanceId: string) => `presence:instance:${instanceId}`;
 
 export class RedisPresence implements Presence {
   readonly instanceId = randomUUID();
+  private readonly connection: RedisConnection;
   private readonly redis: Redis;
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -58,10 +60,14 @@ export class RedisPresence implements Presence {
     private readonly connections: Connections,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3 });
-    this.redis.on('error', (err) => this.logger.error({ err }, 'presence redis connection error'));
+    this.connection = connectRedis(url, 'call presence', logger, { maxRetriesPerRequest: 3 });
+    this.redis = this.connection.client;
+    // A failed beat during an outage is part of it (logged once by the connection's outage log).
     const beat = () =>
-      this.redis.set(instanceKey(this.instanceId), '1', 'PX', INSTANCE_TTL_MS).catch((err: unknown) => this.logger.warn({ err }, 'presence heartbeat failed'));
+      this.redis.set(instanceKey(this.instanceId), '1', 'PX', INSTANCE_TTL_MS).catch((err: unknown) => {
+        if (this.connection.outage.down) this.logger.debug({ err }, 'presence heartbeat failed during a Redis outage');
+        else this.logger.warn({ err }, 'presence heartbeat failed');
+      });
     void beat();
     this.heartbeat = setInterval(beat, HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -104,6 +110,6 @@ export class RedisPresence implements Presence {
     clearInterval(this.heartbeat);
     // Gone at once rather than after the TTL: other instances stop counting our connections.
     await this.redis.del(instanceKey(this.instanceId)).catch(() => undefined);
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.connection.close();
   }
 }
