@@ -101,7 +101,7 @@ process.on('message', (cmd: ReceiverCommand) => {
   } else if (cmd.type === 'stop') {
     for (const s of sockets) s.terminate();
     for (const s of ioSockets) s.disconnect();
-    Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
+    void Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
   }
 });
 

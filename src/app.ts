@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/env.js';
 import { openDatabase, type Database } from './db/client.js';
@@ -18,12 +17,13 @@ import { PubSub } from './pubsub/pubsub.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
 import { createStorage, UrlSigner } from './storage/index.js';
-import { Presence } from './realtime/presence.js';
+import { Presence } from './modules/presence/tracker.js';
 import type { Services } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { useSharedEventExecution, type SharedExecutionStats } from './transport/shared-execution.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import type { Host, HttpRoute, UpgradeRoute } from './transport/routes.js';
 import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
@@ -52,29 +52,6 @@ export interface App {
 
 export interface BuildOptions {
   logger?: Logger;
-}
-
-/** A handler for WebSocket upgrades on matching paths; the compat shim registers its own. */
-export interface UpgradeRoute {
-  match: (pathname: string) => boolean;
-  handle: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-}
-
-/** A handler for HTTP requests on matching paths, tried before /graphql. */
-export interface HttpRoute {
-  match: (pathname: string) => boolean;
-  handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-}
-
-/** What a component mounted on the server (the legacy shim) may use. */
-export interface Host {
-  server: Server;
-  yoga: Yoga;
-  services: Services;
-  addHttpRoute(route: HttpRoute): void;
-  addUpgradeRoute(route: UpgradeRoute): void;
-  /** Runs on stop, after WebSockets are closed and before pub/sub and the database. */
-  onStop(hook: () => Promise<void> | void): void;
 }
 
 function jwtSecret(config: Config, logger: Logger): string {
@@ -178,7 +155,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       metrics.httpRequests.inc({ method: req.method ?? 'GET', route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method ?? 'GET', route }, Number(process.hrtime.bigint() - started) / 1e9);
     });
-    runInRequest(requestId, () =>
+    void runInRequest(requestId, () =>
       route(req, res, pathname).catch((err: unknown) => {
         // No request may go unanswered, whatever failed.
         logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'request failed');

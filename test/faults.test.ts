@@ -317,7 +317,6 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     const errorLines = cluster.instances.map((i) => i.logs.slice(logsBefore[i.index]).filter((l) => l.level >= 50 && l.outage !== 'database'));
     const kinds = new Map<string, number>();
     for (const l of errorLines.flat()) kinds.set(`${String(l.component ?? '')}: ${l.msg}`, (kinds.get(`${String(l.component ?? '')}: ${l.msg}`) ?? 0) + 1);
-    const quiet = probes.filter((p) => p.code === 'SERVICE_UNAVAILABLE');
     console.log(
       `[faults] PostgreSQL outage ${((pgBackAt - pgDownAt) / 1000).toFixed(1)} s: ${refused.length} attempts answered SERVICE_UNAVAILABLE (503, retryable), slowest in ${Math.round(slowestRefusal)} ms ` +
         `(p50 ${percentile(refused.map((r) => r.ms), 0.5)} ms); ${others.length} other retries (${[...new Set(others.map((o) => o.why))].join('; ')}); ` +

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Credential } from '../graphql/context.js';
 import type { Executor } from './executor.js';
 import { LegacyGuestSessionDocument, LegacyPasswordLogInDocument, LegacyServiceWorkspaceDocument } from './generated/graphql.js';
-import { legacyLogin } from './legacy-003.js';
+import { legacyLogin } from './legacy-accounts.js';
 
 export class LegacyNotConfigured extends Error {
   constructor() {

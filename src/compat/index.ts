@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
-import type { Host } from '../app.js';
+import type { Host } from '../transport/routes.js';
 import { LegacyCredentials } from './credentials.js';
 import { acceptWhenReady, type Admission } from './legacy-socket.js';
 import { createExecutor } from './executor.js';

@@ -33,7 +33,7 @@ import {
   type Legacy001ThreadFragment,
   type Role,
 } from './generated/graphql.js';
-import { legacyAccount } from './legacy-003.js';
+import { legacyAccount } from './legacy-accounts.js';
 import { CLOSE, LegacySocket, refuse, type Admission } from './legacy-socket.js';
 import type { LegacyRequest, LegacyResponse, Router } from './rest/router.js';
 

@@ -7,7 +7,6 @@
  * disconnect ends its call (the calls module's own rule). The signals become startCall,
  * answerCall, sendIceCandidate and endCall in a room the two parties share.
  */
-import type { ExecutionResult } from 'graphql';
 import { firstError } from './executor.js';
 import {
   Legacy002AnswerCallDocument,
@@ -16,10 +15,23 @@ import {
   Legacy002SendIceCandidateDocument,
   Legacy002StartCallDocument,
   type IceCandidateInput,
-  type Legacy002CallEventsSubscription,
 } from './generated/graphql.js';
-import { Bounded, dataOf, Refusal, successOf, text, type Scope } from './legacy-002-common.js';
-import type { EventContext, Handler, Legacy002, LegacySocket } from './legacy-002.js';
+import { Bounded, dataOf, Refusal, successOf, text, type LegacyNames, type Scope } from './legacy-002-common.js';
+import type { CallSide, EventContext, Handler, LegacyServer, LegacySocket, SocketState } from './legacy-002-types.js';
+import type { Executor } from './executor.js';
+import type { Services } from '../graphql/context.js';
+import type { Logger } from 'pino';
+
+/** What the call events need of the legacy 002 server (legacy-002.ts). */
+export interface CallsHost {
+  readonly io: LegacyServer;
+  readonly executor: Executor;
+  readonly names: LegacyNames;
+  readonly services: Services;
+  readonly logger: Logger;
+  chatScope(state: SocketState): Scope;
+  openRoom(scope: Scope, key: string, name?: string, memberIds?: string[]): Promise<{ id: string; lastSeq: number }>;
+}
 
 /** How a client sends its signals, and so how it gets them: simple-peer objects, their JSON, or bare SDP. */
 type Form = 'object' | 'json' | 'sdp';
@@ -30,20 +42,6 @@ interface Signal {
   candidate?: IceCandidateInput;
 }
 
-export interface CallSide {
-  /** The legacy name the socket goes by in calls. */
-  name: string;
-  userId: string;
-  workspaceId: string;
-  /** Its entry in services.connections. */
-  connectionId: string;
-  stream: AsyncIterator<ExecutionResult<Legacy002CallEventsSubscription>>;
-  /** The call this socket placed or answered, while it lasts. */
-  current: string | null;
-  /** Calls ringing on this socket: call id → the caller's legacy name. */
-  incoming: Map<string, string>;
-  closed: boolean;
-}
 
 const SIGNAL_HELP = 'must be a WebRTC signal: a simple-peer signal ({type, sdp} or {candidate}), its JSON, or an SDP string';
 
@@ -88,7 +86,7 @@ export class Legacy002Calls {
   /** What this instance knows of callers: the `name` they gave, and how they send signals. */
   private readonly profiles = new Bounded<string, { name: string; form: Form }>(10_000);
 
-  constructor(private readonly legacy: Legacy002) {}
+  constructor(private readonly legacy: CallsHost) {}
 
   handlers(): Record<string, Handler> {
     return {

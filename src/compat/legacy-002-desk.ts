@@ -34,11 +34,21 @@ import {
   text,
   timestamp,
   userIdFor,
+  type LegacyNames,
   type Payload,
   type Scope,
 } from './legacy-002-common.js';
-import type { FollowSpec } from './legacy-002-feed.js';
-import type { EventContext, Handler, Legacy002, LegacySocket } from './legacy-002.js';
+import type { Feeds, FollowSpec } from './legacy-002-feed.js';
+import type { EventContext, Handler, LegacySocket } from './legacy-002-types.js';
+import type { Executor } from './executor.js';
+
+/** What the desk events need of the legacy 002 server (legacy-002.ts). */
+export interface DeskHost {
+  readonly executor: Executor;
+  readonly names: LegacyNames;
+  readonly feeds: Feeds;
+  scopeFor(workspaceId: string | undefined, apiKey: string | undefined): Promise<Scope>;
+}
 
 /** Lists are read a page at a time, up to this many items (the document sets no limit). */
 const PAGE = 100;
@@ -110,7 +120,7 @@ export class Legacy002Desk {
   /** What a ticket's messages need to be shaped (its workspace and product do not change). */
   private readonly contexts = new Bounded<string, TicketContext>(10_000);
 
-  constructor(private readonly legacy: Legacy002) {}
+  constructor(private readonly legacy: DeskHost) {}
 
   handlers(): Record<string, Handler> {
     return {

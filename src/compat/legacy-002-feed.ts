@@ -15,7 +15,7 @@ import type { Executor } from './executor.js';
 import { firstError } from './executor.js';
 import { Legacy002EventsDocument, type Legacy002MessageFragment } from './generated/graphql.js';
 import { fail, ok, type Reply } from './legacy-002-common.js';
-import type { LegacyServer } from './legacy-002.js';
+import type { LegacyServer } from './legacy-002-types.js';
 
 /** A registered send whose message has not arrived by then is forgotten (it failed elsewhere, or its feed restarted). */
 const SENDING_TTL_MS = 30_000;

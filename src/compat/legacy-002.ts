@@ -15,8 +15,8 @@
  */
 import { createServer } from 'node:http';
 import type { Logger } from 'pino';
-import { Server, type DefaultEventsMap, type Socket } from 'socket.io';
-import type { Host } from '../app.js';
+import { Server } from 'socket.io';
+import type { Host } from '../transport/routes.js';
 import { API_KEY_PREFIX } from '../auth/tokens.js';
 import { LegacyNotConfigured, type LegacyCredentials } from './credentials.js';
 import type { Executor } from './executor.js';
@@ -31,7 +31,8 @@ import {
   type MessageKind,
   type MessageSide,
 } from './generated/graphql.js';
-import { Legacy002Calls, type CallSide } from './legacy-002-calls.js';
+import { Legacy002Calls } from './legacy-002-calls.js';
+import type { EventContext, Handler, LegacyServer, LegacySocket, SocketState } from './legacy-002-types.js';
 import { Bounded, dataOf, fail, LegacyNames, ok, Refusal, successOf, text, timestamp, type Payload, type Reply, type Scope } from './legacy-002-common.js';
 import { Legacy002Desk } from './legacy-002-desk.js';
 import { Feeds, type FollowSpec } from './legacy-002-feed.js';
@@ -64,33 +65,6 @@ const MAX_QUEUED = 100;
 /** How long an api_key's workspace is remembered (the key itself is checked on every operation). */
 const KEY_TTL_MS = 30_000;
 
-export interface SocketState {
-  /** Where chat and call events act: the handshake's workspace_id + api_key, else LEGACY_API_KEY's; null with neither. */
-  scope: Scope | null;
-  /** The name given at the handshake (`auth.username`), under which the socket takes calls. */
-  username?: string;
-  /** Legacy room name → room id, for the rooms this socket joined. */
-  rooms: Map<string, string>;
-  /** A socket's events run one after another, in the order sent, as legacy clients expect. */
-  queue: Promise<void>;
-  queued: number;
-  /** The socket's part in calls, from the first call it places or takes. */
-  call?: Promise<CallSide>;
-}
-
-export type LegacySocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
-export type LegacyServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
-
-export interface EventContext {
-  socket: LegacySocket;
-  event: string;
-  payload: Payload;
-  state: SocketState;
-  /** Answers on the event's reply event with `{status: 'success', operation, data}`. */
-  reply(data: unknown): void;
-}
-
-export type Handler = (ctx: EventContext) => Promise<void>;
 
 function kindOf(type: unknown): MessageKind {
   const t = typeof type === 'string' ? type.trim().toLowerCase() : '';

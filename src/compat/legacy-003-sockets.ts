@@ -37,7 +37,7 @@ import {
   type Legacy003RoomEventsSubscription,
   type Legacy003RoomFragment,
 } from './generated/graphql.js';
-import { legacyEmail } from './legacy-003.js';
+import { legacyEmail } from './legacy-accounts.js';
 import { CLOSE, LegacySocket, refuse, type Admission, type Frame } from './legacy-socket.js';
 
 export const LEGACY_003_CHAT = /^\/ws\/chat\/([^/]+)\/([^/]+)\/?$/;

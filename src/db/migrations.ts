@@ -143,7 +143,7 @@ type ScriptRunner = (script: string) => Promise<void>;
 type PgLikePool = { query(text: string): Promise<unknown> };
 type PGliteLike = { exec(script: string): Promise<unknown> };
 
-function hasFunction<K extends string>(value: unknown, key: K): value is Record<K, Function> {
+function hasFunction<K extends string>(value: unknown, key: K): value is Record<K, (...args: never[]) => unknown> {
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -9,7 +9,7 @@ import type { Config } from '../config/env.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import type { Connections } from '../realtime/connections.js';
 import type { FileStorage, UrlSigner } from '../storage/index.js';
-import type { Presence } from '../realtime/presence.js';
+import type { Presence } from '../modules/presence/tracker.js';
 import type { Defenses } from '../security/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DatabaseHealth } from '../observability/faults.js';

@@ -28,7 +28,7 @@ export function currentRequestId(): string | undefined {
  */
 export function requestIdFrom(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
-  return value && /^[A-Za-z0-9._:\-]{1,128}$/.test(value) ? value : randomUUID();
+  return value && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : randomUUID();
 }
 
 /** pino mixin: adds `requestId` to every line written inside a request. */

@@ -12,7 +12,8 @@
  * `<topic>:<key>`. Payloads cross Redis as JSON: keep them plain (strings, numbers, arrays,
  * objects; dates as ISO strings).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+// Empty here; each module adds its topics by declaration merging (an interface, not a type).
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Topics {}
 
 export type TopicName = keyof Topics & string;

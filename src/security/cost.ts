@@ -35,7 +35,7 @@ function pageSize(args: Record<string, unknown>): number | null {
   return null;
 }
 
-export function fieldCost(args: Record<string, unknown>, _ctx: unknown, field: GraphQLField<unknown, any>): FieldComplexityValue {
+export function fieldCost(args: Record<string, unknown>, _ctx: unknown, field: Pick<GraphQLField<unknown, never>, 'name' | 'type'>): FieldComplexityValue {
   const named = getNamedType(field.type).name;
   if (named.endsWith('Connection')) return { field: 1, multiplier: Math.min(pageSize(args) ?? DEFAULT_PAGE, MAX_PAGE) };
   if (isList(field.type)) {

@@ -22,7 +22,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config, Rate } from '../config/env.js';
-import type { Context } from '../graphql/context.js';
+import type { Viewer } from '../auth/viewer.js';
 import { refuse, type Refusal } from './refusal.js';
 
 /** The rate settings (names of Config fields holding a "<points>/<seconds>"). */
@@ -101,7 +101,16 @@ export class RateLimits {
   }
 }
 
-type Key = (args: Record<string, unknown>, ctx: Context) => string | null | undefined;
+/**
+ * What the limits read of an operation's context: who sends it, from where. (The defenses sit
+ * below the GraphQL context, which holds them: they name only what they need of it.)
+ */
+export interface RateLimitedContext {
+  clientAddress?: string | null;
+  viewer: Viewer;
+}
+
+type Key = (args: Record<string, unknown>, ctx: RateLimitedContext) => string | null | undefined;
 
 const address: Key = (_args, ctx) => ctx.clientAddress ?? null;
 /** Who writes: the user an API key names with asUserId (the legacy shim's way), else the viewer. */
@@ -155,7 +164,7 @@ function spending(
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Record<string, unknown>,
-  ctx: Context,
+  ctx: RateLimitedContext,
 ): Map<string, { setting: RateSetting; key: string; points: number }> {
   const out = new Map<string, { setting: RateSetting; key: string; points: number }>();
   const operation = getOperationAST(document, operationName);
@@ -191,7 +200,7 @@ function spending(
 export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
   return {
     onExecute: async ({ args, setResultAndStopExecution }) => {
-      const ctx = args.contextValue as unknown as Context;
+      const ctx = args.contextValue as unknown as RateLimitedContext;
       const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
       let refusal: Refusal | null = null;
       for (const { setting, key, points } of spend.values()) {
@@ -208,7 +217,7 @@ export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
 }
 
 /** Whom per-user limits count: a user (registered or guest) or an API key; nobody when anonymous. */
-export function viewerKey(viewer: Context['viewer']): string | null {
+export function viewerKey(viewer: Viewer): string | null {
   if (viewer.kind === 'apiKey') return `key:${viewer.apiKeyId}`;
   if (viewer.kind === 'anonymous') return null;
   return viewer.userId;

@@ -50,10 +50,19 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
     };
     const context = new Proxy(Object.create(null) as object, {
       get: read,
-      has: () => (touched = true) && false,
-      ownKeys: () => (touched = true) && [],
+      has: () => {
+        touched = true;
+        return false;
+      },
+      ownKeys: () => {
+        touched = true;
+        return [];
+      },
       getOwnPropertyDescriptor: read,
-      getPrototypeOf: () => (touched = true) && null,
+      getPrototypeOf: () => {
+        touched = true;
+        return null;
+      },
     });
     const result = (await execute({ ...args, rootValue: event, contextValue: context })) as ExecutionResult;
     if (touched || !('data' in result || 'errors' in result)) {

@@ -64,7 +64,7 @@ async function startInstance(index: number, env: Record<string, string>): Promis
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  exited.finally(() => rmSync(dataDir, { recursive: true, force: true }));
+  void exited.finally(() => rmSync(dataDir, { recursive: true, force: true }));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`instance ${index} did not start; stderr: ${stderr}`)), 120_000);
     createInterface({ input: proc.stdout! }).on('line', (line) => {

@@ -32,7 +32,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   try {
     await admin.connect();
   } catch (err) {
-    throw new Error(`DATABASE_URL is set but PostgreSQL cannot be reached (${(err as Error).message}); start it (see README).`);
+    throw new Error(`DATABASE_URL is set but PostgreSQL cannot be reached (${(err as Error).message}); start it (see README).`, { cause: err });
   }
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();

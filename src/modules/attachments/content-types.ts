@@ -87,6 +87,8 @@ export function displayName(raw: string | undefined | null): string {
   const last = String(raw ?? '').split(/[/\\]/).pop() ?? '';
   const clean = last
     .normalize('NFC')
+    // Control characters are what this strips: the rule against them in patterns is for typos.
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
     .trim()
     .replace(/^\.+$/, '');

@@ -1,6 +1,6 @@
 /** Presence in GraphQL: a status per user, and the events that change it. */
 import { builder } from '../../graphql/builder.js';
-import type { PresenceState } from '../../realtime/presence.js';
+import type { PresenceState } from './tracker.js';
 import type { PresenceEvent } from './topics.js';
 
 export const PresenceStatusEnum = builder.enumType('PresenceStatus', {

@@ -7,7 +7,6 @@ import { assertWorkspaceAccess, canAccessWorkspace } from '../../graphql/permiss
 import { API_KEY_PREFIX, randomToken, sha256 } from '../../auth/tokens.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { hashPassword } from '../../auth/passwords.js';
-import { isUniqueViolation } from '../../db/errors.js';
 import { RoleEnum } from '../users/types.js';
 import { createAccount, displayName, email, password, requireEmailOrUsername } from '../users/mutations.js';
 import { username, usernameKey } from '../users/usernames.js';

@@ -14,12 +14,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisConnection } from '../redis/connect.js';
+import { connectRedis, type RedisConnection } from '../../redis/connect.js';
 import type { Logger } from 'pino';
-import type { Viewer } from '../auth/viewer.js';
-import type { PubSub } from '../pubsub/pubsub.js';
-import type { PresenceEvent, PresenceStatus } from '../modules/presence/topics.js';
-import type { ConnectionInfo, Connections } from './connections.js';
+import type { Viewer } from '../../auth/viewer.js';
+import type { PubSub } from '../../pubsub/pubsub.js';
+import type { PresenceEvent, PresenceStatus } from './topics.js';
+import type { ConnectionInfo, Connections } from '../../realtime/connections.js';
 
 export type { PresenceStatus };
 
