@@ -75,6 +75,12 @@ try {
     });
     server.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
   });
+  /** The V8 heap in use and memory outside it (buffers, native), from the server's own /metrics. */
+  const heap = async () => {
+    const text = await (await fetch(`${ready.url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { used: read('chat_nodejs_heap_size_used_bytes'), external: read('chat_nodejs_external_memory_bytes') };
+  };
   const settledRss = async () => {
     // No forced GC (a user's server has none): the smallest of a few readings a second apart.
     let least = Infinity;
@@ -109,6 +115,7 @@ try {
   );
   await gql(SEND, { input: { conversationId: room.createRoom.id, body: 'hello' } }, token);
   const withOne = await settledRss();
+  const heapWithOne = await heap();
 
   const receiver = forkScript('receiver.ts', ['graphql', `${ready.url.replace(/^http/, 'ws')}/graphql`, String(count), token, room.createRoom.id]);
   children.push(receiver);
@@ -118,7 +125,10 @@ try {
   await waitFor<ReceiverReport>(receiver, (m) => m.type === 'ready', 300_000, 'subscriptions to be live');
   await sleep(3000);
   const loaded = await settledRss();
+  const heapLoaded = await heap();
   const perSubscription = (loaded - withOne) / count;
+  const heapPer = (heapLoaded.used - heapWithOne.used) / count;
+  const externalPer = (heapLoaded.external - heapWithOne.external) / count;
 
   const cpus = os.cpus();
   process.stdout.write(
@@ -134,6 +144,7 @@ try {
       `| after seeding (one user, room, message) | ${mb(withOne)} | |`,
       `| with ${count.toLocaleString('en-US')} idle subscriptions (one socket each) | ${mb(loaded)} | |`,
       `| per idle subscription | ${(perSubscription / 1024).toFixed(1)} KiB | ≤ 15 KB${perSubscription <= 15_000 ? ' ✓' : ' ✗'} |`,
+      `| of which V8 heap in use / external (buffers) | ${(heapPer / 1024).toFixed(1)} / ${(externalPer / 1024).toFixed(1)} KiB | |`,
       '',
     ].join('\n'),
   );

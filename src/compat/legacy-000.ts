@@ -6,6 +6,7 @@
  * behalf of that user (sendMessage asUserId). Every call is a GraphQL operation run through the
  * executor; docs/legacy-mapping.md lists them with the choices made where the document is vague.
  */
+import { isUuid } from '../ids.js';
 import type { Credential } from '../graphql/context.js';
 import type { LegacyCredentials } from './credentials.js';
 import type { Executor } from './executor.js';
@@ -32,7 +33,6 @@ const HISTORY = 100;
 const ROOM_LIST = 100;
 /** The product legacy sales-agent rooms are about (legacy lower-cases product names into keys). */
 const SALES_AGENT = 'sales-agent';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const notFound: LegacyResponse = { status: 404, body: { detail: 'Not found.' } };
 const deleted: LegacyResponse = { status: 200, body: { status: 'Room deleted successfully' } };
@@ -172,7 +172,7 @@ export class Legacy000 {
 
   /** GET send_message/<pk>/ and send/<pk>/ */
   async messages(pk: string): Promise<LegacyResponse> {
-    if (!UUID.test(pk)) return notFound;
+    if (!isUuid(pk)) return notFound;
     const result = await this.executor.run(Legacy000RoomDocument, { id: pk, last: HISTORY }, this.credentials.service());
     const room = result.data?.conversation;
     if (room?.__typename !== 'Room') return notFound;
@@ -186,7 +186,7 @@ export class Legacy000 {
    */
   async post(req: LegacyRequest): Promise<LegacyResponse> {
     const pk = req.params.pk!;
-    if (!UUID.test(pk)) return notFound;
+    if (!isUuid(pk)) return notFound;
     const message = req.body.message;
     if (typeof message !== 'string' || !message.trim()) return required('message');
     const input = {
@@ -201,7 +201,7 @@ export class Legacy000 {
     const userId = param(req, 'user_id');
     let sent;
     if (userId) {
-      if (!UUID.test(userId)) return { status: 404, body: { detail: 'Wrong user_id, user not found.' } };
+      if (!isUuid(userId)) return { status: 404, body: { detail: 'Wrong user_id, user not found.' } };
       sent = await this.executor.run(Legacy000SendDocument, { input: { ...input, asUserId: userId } }, this.credentials.service());
     } else if (param(req, 'session_id')) {
       const who = await this.visitor(req);
@@ -267,7 +267,7 @@ export class Legacy000 {
         { input: { ...(username ? { name: username.slice(0, 100) } : {}), ...(organizationId ? { organizationId } : {}) } },
         who.credential,
       );
-    let portfolio = await create(orgId && UUID.test(orgId) ? orgId : null);
+    let portfolio = await create(orgId && isUuid(orgId) ? orgId : null);
     // An org_id the workspace does not know (a legacy Dowell org id): the portfolio is under none.
     if (portfolio.data?.createPortfolio.__typename === 'NotFoundError') portfolio = await create(null);
     const p = portfolio.data?.createPortfolio;
@@ -282,7 +282,7 @@ export class Legacy000 {
     if (!roomId) return required('room_id');
     const who = await this.visitor(req);
     if ('status' in who) return who;
-    if (!UUID.test(roomId)) return notFound;
+    if (!isUuid(roomId)) return notFound;
     const result = await this.executor.run(Legacy000DeleteRoomDocument, { id: roomId }, who.credential);
     return result.data?.deleteRoom.__typename === 'DeletedRoom' ? deleted : notFound;
   }

@@ -9,6 +9,7 @@
  * awaiting an answer first, most urgent first. Every call is a GraphQL operation run through the
  * executor; docs/legacy-mapping.md lists them with the choices made.
  */
+import { isUuid } from '../ids.js';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Credential } from '../graphql/context.js';
@@ -43,7 +44,6 @@ const CLIENT_HISTORY = 100;
 const AGENT_THREADS = 50;
 const AGENT_HISTORY = 20;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound: LegacyResponse = { status: 404, body: { detail: 'Not found.' } };
 const badLogin: LegacyResponse = { status: 401, body: { detail: 'Invalid username/password.' } };
 const forbidden: LegacyResponse = { status: 403, body: { detail: 'You do not have permission to perform this action.' } };
@@ -154,7 +154,7 @@ export class Legacy001 {
    * no credential, so it never removes an admin.
    */
   async deleteUser(pk: string): Promise<LegacyResponse> {
-    if (!UUID.test(pk)) return notFound;
+    if (!isUuid(pk)) return notFound;
     const workspaceId = await this.credentials.workspaceId();
     const service = this.credentials.service();
     const members = await this.executor.run(Legacy001MembersDocument, { workspaceId }, service);
@@ -237,7 +237,7 @@ export class Legacy001 {
     const agentId = field(req, 'Agent_id');
     const clientId = field(req, 'Client_id');
     if (!agentId && !clientId) return missing('Agent_id', 'Client_id');
-    if ((agentId && !UUID.test(agentId)) || (clientId && !UUID.test(clientId))) return notFound;
+    if ((agentId && !isUuid(agentId)) || (clientId && !isUuid(clientId))) return notFound;
     const workspaceId = await this.credentials.workspaceId();
     const result = await this.executor.run(
       Legacy001ThreadsDocument,
@@ -272,7 +272,7 @@ export class Legacy001 {
     const [, rawThread, rawUser] = LEGACY_001_SOCKET.exec(url.pathname) ?? [];
     const threadId = decodeURIComponent(rawThread ?? '').toLowerCase();
     const userId = decodeURIComponent(rawUser ?? '').toLowerCase();
-    if (!UUID.test(threadId) || !UUID.test(userId)) return refuse(CLOSE.notFound, 'Unknown thread or user');
+    if (!isUuid(threadId) || !isUuid(userId)) return refuse(CLOSE.notFound, 'Unknown thread or user');
     const service = this.credentials.service();
     const found = await this.executor.run(Legacy001SocketThreadDocument, { id: threadId }, service);
     const thread = found.data?.conversation;

@@ -8,6 +8,7 @@ import type { ExecutionResult } from 'graphql';
 import type { Credential } from '../graphql/context.js';
 import type { Identity, LegacyCredentials } from './credentials.js';
 import { firstError } from './executor.js';
+import { isUuid } from '../ids.js';
 
 /** Every 002 reply: `data` is the result, or on failure the reason as text. */
 export interface Reply {
@@ -62,11 +63,6 @@ export function number(p: Payload, field: string): number | undefined {
   return value;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
 
 /** Legacy 002 timestamps: ISO 8601 in UTC with milliseconds, as its clients send `created_at`. */
 export function timestamp(iso: string): string {

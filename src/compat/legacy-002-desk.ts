@@ -26,7 +26,6 @@ import {
 import {
   Bounded,
   dataOf,
-  isUuid,
   legacyId,
   number,
   Refusal,
@@ -41,6 +40,7 @@ import {
 import type { Feeds, FollowSpec } from './legacy-002-feed.js';
 import type { EventContext, Handler, LegacySocket } from './legacy-002-types.js';
 import type { Executor } from './executor.js';
+import { isUuid } from '../ids.js';
 
 /** What the desk events need of the legacy 002 server (legacy-002.ts). */
 export interface DeskHost {

@@ -1,11 +1,6 @@
 /** Ids in the API are UUIDs; anything else cannot name an object, so it is NOT_FOUND. */
+import { isUuid } from '../ids.js';
 import { NotFoundError } from './errors.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
 
 /** Returns the id as a string, or throws NOT_FOUND for the entity when it cannot be an id. */
 export function parseId(value: string | number, entity: string): string {

@@ -8,6 +8,7 @@
  * on error, and `get` with GetObject.
  */
 import type { Readable } from 'node:stream';
+import { isUuid } from '../ids.js';
 
 export interface StoredObject {
   key: string;
@@ -32,11 +33,9 @@ export interface FileStorage {
   list(): AsyncIterable<StoredObject>;
 }
 
-/** Storage keys are generated UUIDs; anything else is refused before it reaches a backend. */
-const KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
+/** Storage keys are generated UUIDs, in lower case; anything else is refused before it reaches a backend. */
 export function isKey(key: string): boolean {
-  return KEY.test(key);
+  return isUuid(key) && key === key.toLowerCase();
 }
 
 export function assertKey(key: string): void {

@@ -15,8 +15,9 @@ import { AppError } from '../../graphql/errors.js';
 import { contentDisposition, isInlineImage, servedContentType } from './content-types.js';
 import { assertCanRead, findServable } from './permissions.js';
 import { filePath } from './types.js';
+import { UUID_SOURCE } from '../../ids.js';
 
-const PATH = /^\/files\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\/?$/;
+const PATH = new RegExp(`^/files/(${UUID_SOURCE})/?$`);
 
 function headersOf(req: IncomingMessage): Headers {
   const headers = new Headers();
