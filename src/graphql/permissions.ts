@@ -1,7 +1,33 @@
-/** Workspace-level rules shared by every module; a module's own rules live beside its resolvers. */
+/**
+ * Who is acting and what they may do in a workspace: the rules every module shares (a person,
+ * staff, an admin, access to a workspace's objects). A module's own rules live beside its
+ * resolvers and are built from these.
+ */
 import type { Role } from '../generated/prisma/enums.js';
-import { roleIn, type Viewer } from '../auth/viewer.js';
-import { NotFoundError } from './errors.js';
+import { actingUserId, roleIn, type Viewer } from '../auth/viewer.js';
+import { ForbiddenError, NotFoundError } from './errors.js';
+
+/** The roles that serve a workspace (answer customers, see internal notes). */
+export const STAFF_ROLES: readonly Role[] = ['ADMIN', 'AGENT'];
+/** The roles that manage a workspace (members, settings, keys). */
+export const ADMIN_ROLES: readonly Role[] = ['ADMIN'];
+
+/** The person acting (a user, or a guest), or FORBIDDEN for an API key, which acts for a workspace, not a person. */
+export function requirePerson(viewer: Viewer): string {
+  const id = actingUserId(viewer);
+  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
+  return id;
+}
+
+/** Whether the viewer serves the workspace: ADMIN or AGENT (an API key acts as ADMIN; guests never). */
+export function isStaff(viewer: Viewer, workspaceId: string): boolean {
+  return canAccessWorkspace(viewer, { workspaceId, roles: STAFF_ROLES });
+}
+
+/** Whether the viewer manages the workspace: ADMIN (an API key acts as ADMIN). */
+export function isAdmin(viewer: Viewer, workspaceId: string): boolean {
+  return canAccessWorkspace(viewer, { workspaceId, roles: ADMIN_ROLES });
+}
 
 export interface WorkspaceAccess {
   workspaceId: string;

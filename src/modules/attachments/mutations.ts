@@ -23,7 +23,7 @@ import { MessageRef, MessageSideEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { isInlineImage } from './content-types.js';
 import { ingestUpload, UploadRefused, type IngestedFile } from './ingest.js';
-import { requireUser } from './permissions.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 const SendAttachmentInput = builder.inputType('SendAttachmentInput', {
   description: 'Files to send as one message, with an optional text.',
@@ -71,7 +71,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendAttachmentInput, description: 'The files and text; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
-      const authorId = requireUser(ctx);
+      const authorId = requirePerson(ctx.viewer);
       const { UPLOAD_MAX_FILES: maxFiles, UPLOAD_MAX_FILE_BYTES: maxBytes, UPLOAD_ALLOWED_TYPES: allowedTypes } = ctx.config;
       if (input.files.length === 0) throw new ValidationError([{ path: ['input', 'files'], message: 'must hold at least one file' }]);
       if (input.files.length > maxFiles) {

@@ -2,17 +2,9 @@
  * Who may fetch an attachment's bytes: whoever may read its conversation (loadAccess), while its
  * message exists and is not deleted. Anything else is NOT_FOUND, exactly as for an unknown id.
  */
-import { actingUserId } from '../../auth/viewer.js';
 import type { Context, Services } from '../../graphql/context.js';
-import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { NotFoundError } from '../../graphql/errors.js';
 import { loadAccess } from '../conversations/permissions.js';
-
-/** The acting user, or FORBIDDEN for callers that are not a person (API keys). */
-export function requireUser(ctx: Context): string {
-  const id = actingUserId(ctx.viewer);
-  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
-  return id;
-}
 
 export interface ServableAttachment {
   id: string;

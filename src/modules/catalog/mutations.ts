@@ -2,10 +2,9 @@ import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
+import { ADMIN_ROLES, canAccessWorkspace } from '../../graphql/permissions.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Context } from '../../graphql/context.js';
-import { MANAGE } from '../workspaces/permissions.js';
 import { OrganizationRef, PortfolioRef, ProductRef } from './types.js';
 
 const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
@@ -18,7 +17,7 @@ const slug = z
 
 function managed(ctx: Context, raw: string | number): string {
   const id = parseId(raw, 'Workspace');
-  if (!canAccessWorkspace(ctx.viewer, { workspaceId: id, roles: MANAGE })) throw new NotFoundError('Workspace');
+  if (!canAccessWorkspace(ctx.viewer, { workspaceId: id, roles: ADMIN_ROLES })) throw new NotFoundError('Workspace');
   return id;
 }
 

@@ -1,8 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { STAFF } from '../workspaces/permissions.js';
+import { canAccessWorkspace, STAFF_ROLES } from '../../graphql/permissions.js';
 import { WorkspaceRef } from '../workspaces/types.js';
 import { OrganizationRef, PortfolioRef, ProductAudienceEnum, ProductRef } from './types.js';
 
@@ -20,7 +19,7 @@ builder.queryFields((t) => ({
       const workspaceId = parseId(args.workspaceId, 'Workspace');
       const allowed =
         args.audience === 'ADMIN'
-          ? canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })
+          ? canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })
           : canAccessWorkspace(ctx.viewer, { workspaceId, guests: true });
       if (!allowed) throw new NotFoundError('Workspace');
       return ctx.db.product.findMany({

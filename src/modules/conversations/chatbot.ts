@@ -11,9 +11,9 @@ import { roleIn } from '../../auth/viewer.js';
 import { WidgetPosition } from '../../generated/prisma/enums.js';
 import { announceOpened } from './membership.js';
 import { appendMessage } from './pipeline.js';
-import { requirePerson } from './permissions.js';
 import { openUnique, requireVisitor } from './rooms.js';
 import { RoomRef } from './types.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 /** What an admin's chatbot says and is called before its settings are saved. */
 export const DEFAULT_CHATBOT = { name: 'Chat', greeting: 'Hi! How can we help you today?' } as const;

@@ -15,11 +15,11 @@
 import type { Context } from '../../graphql/context.js';
 import { ChannelSet } from '../../pubsub/channel-set.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
-import { isStaff, requirePerson } from './permissions.js';
 import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 import { forCustomer, seesNotes } from './visibility.js';
+import { isStaff, requirePerson } from '../../graphql/permissions.js';
 
 /**
  * Conversations an inbox follows live at most (the most recently active first). Past it, the

@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
+import { canAccessWorkspace, isStaff, requirePerson, STAFF_ROLES } from '../../graphql/permissions.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
-import { STAFF } from '../workspaces/permissions.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
@@ -28,13 +27,6 @@ import {
 const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const body = z.string().max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
 const clientMessageId = z.string().trim().min(1).max(100, 'must be at most 100 characters');
-
-/** The acting user, or FORBIDDEN for callers that are not a person (API keys act through the legacy shim's users). */
-function requireUser(ctx: Context): string {
-  const id = actingUserId(ctx.viewer);
-  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
-  return id;
-}
 
 /** Checks that users belong to the workspace (as members or its guests); NOT_FOUND otherwise. */
 async function assertUsersInWorkspace(ctx: Context, workspaceId: string, userIds: string[]): Promise<void> {
@@ -115,7 +107,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))].filter((id) => id !== creator);
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -152,7 +144,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: OpenRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))];
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -180,7 +172,7 @@ builder.mutationFields((t) => ({
       userId: t.arg.id({ description: 'The other user.' }),
     },
     resolve: async (query, _root, args, ctx) => {
-      const me = requireUser(ctx);
+      const me = requirePerson(ctx.viewer);
       const workspaceId = parseId(args.workspaceId, 'Workspace');
       const other = parseId(args.userId, 'User');
       if (!roleIn(ctx.viewer, workspaceId) || ctx.viewer.kind === 'guest') throw new NotFoundError('Workspace');
@@ -207,7 +199,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
-      const me = requireUser(ctx);
+      const me = requirePerson(ctx.viewer);
       const id = parseId(args.id, 'Conversation');
       const head = await ctx.db.conversation.findUnique({ where: { id }, select: { workspaceId: true, kind: true, roomType: true, direct: true } });
       const role = head ? roleIn(ctx.viewer, head.workspaceId) : null;
@@ -225,7 +217,7 @@ builder.mutationFields((t) => ({
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
-      const me = requireUser(ctx);
+      const me = requirePerson(ctx.viewer);
       const access = await loadAccess(ctx, args.id);
       if (!access.member) throw new NotFoundError('Membership', 'You are not a member of this conversation.');
       const conversation = await ctx.db.conversation.findUniqueOrThrow({ where: { id: access.conversation.id } });
@@ -371,7 +363,7 @@ builder.mutationFields((t) => ({
       seq: t.arg.int({ description: 'The highest seq read.', validate: z.number().int().min(0, 'must not be negative') }),
     },
     resolve: async (_root, args, ctx) => {
-      const me = requireUser(ctx);
+      const me = requirePerson(ctx.viewer);
       const access = await loadAccess(ctx, args.conversationId);
       if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
       const { id, lastSeq, lastPublicSeq } = access.conversation;
@@ -414,15 +406,10 @@ builder.mutationFields((t) => ({
 async function membersManagedBy(ctx: Context, rawId: string | number, verb: 'add' | 'remove') {
   const access = await loadAccess(ctx, rawId);
   if (access.conversation.direct) throw new ForbiddenError('A one-to-one thread keeps its two parties.');
-  if (access.member?.role !== 'OWNER' && !isStaff(ctx, access.conversation.workspaceId)) {
+  if (access.member?.role !== 'OWNER' && !isStaff(ctx.viewer, access.conversation.workspaceId)) {
     throw new ForbiddenError(`Only staff or an owner of the conversation may ${verb} members.`);
   }
   return access;
-}
-
-function isStaff(ctx: Context, workspaceId: string): boolean {
-  const role = roleIn(ctx.viewer, workspaceId);
-  return role === 'ADMIN' || role === 'AGENT';
 }
 
 /** A message the viewer may edit or delete: their own, or any as an admin; NOT_FOUND or FORBIDDEN otherwise. */

@@ -6,6 +6,7 @@
  * - nobody else: a guest or client reaches only conversations they are a member of.
  * Anything else is NOT_FOUND, exactly as for an id that does not exist.
  */
+import { isStaff, requirePerson } from '../../graphql/permissions.js';
 import type { ConversationKind, MemberRole, RoomType } from '../../generated/prisma/enums.js';
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
@@ -111,19 +112,6 @@ export function readableWhere(viewer: Viewer) {
         : []),
     ],
   };
-}
-
-/** Whether the viewer serves the workspace (ADMIN or AGENT; API keys act as ADMIN). */
-export function isStaff(viewer: Viewer, workspaceId: string): boolean {
-  const role = roleIn(viewer, workspaceId);
-  return viewer.kind !== 'guest' && (role === 'ADMIN' || role === 'AGENT');
-}
-
-/** The acting user, or FORBIDDEN for callers that are not a person (API keys act for a workspace). */
-export function requirePerson(viewer: Viewer): string {
-  const id = actingUserId(viewer);
-  if (!id) throw new ForbiddenError('Only a signed-in user or guest can do this; API keys act for a workspace, not a person.');
-  return id;
 }
 
 /**

@@ -8,9 +8,10 @@ import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { NoChange, recordChange } from './changes.js';
-import { isStaff, loadAccess, requirePerson } from './permissions.js';
+import { loadAccess } from './permissions.js';
 import { MessageRef } from './types.js';
 import { asSeenBy, seesNotes } from './visibility.js';
+import { isStaff, requirePerson } from '../../graphql/permissions.js';
 
 /**
  * The message to pin or unpin, with the viewer allowed to: NOT_FOUND if unreadable (a note, to

@@ -10,10 +10,11 @@ import { builder } from '../../graphql/builder.js';
 import type { Context } from '../../graphql/context.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { loadAccess, requirePerson } from './permissions.js';
+import { loadAccess } from './permissions.js';
 import { seesNotes } from './visibility.js';
 import { FIRST_REACTORS, type ReactionSummaryRecord } from './records.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 export const MAX_REACTORS_PAGE = 100;
 

@@ -14,8 +14,9 @@ import { isUniqueViolation } from '../../db/errors.js';
 import { UserRef } from '../users/types.js';
 import { announceOpened } from './membership.js';
 import { appendMessage, publishConversationEvent } from './pipeline.js';
-import { isStaff, loadAccess, readableWhere } from './permissions.js';
+import { loadAccess, readableWhere } from './permissions.js';
 import { RoomRef, RoomTypeEnum } from './types.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 /** The first message of a sales-agent room, word for word as legacy 000 clients show it. */
 export const SALES_AGENT_WELCOME = 'Hey, How may I help you?';

@@ -1,8 +1,8 @@
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { endsStaffStanding, STAFF } from '../workspaces/permissions.js';
+import { canAccessWorkspace, STAFF_ROLES } from '../../graphql/permissions.js';
+import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { returnsPromptly, whenSubscribed } from '../../pubsub/pubsub.js';
 import type { InboxEvent } from './topics.js';
@@ -48,7 +48,7 @@ builder.subscriptionFields((t) => ({
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     subscribe: (_root, args, ctx) => {
       const workspaceId = parseId(args.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       return openedStream(ctx, workspaceId);
     },
     resolve: (event) => event,

@@ -13,11 +13,12 @@ import { actingUserId, roleIn } from '../../auth/viewer.js';
 import { UserRef } from '../users/types.js';
 import { announceOpened } from './membership.js';
 import { appendMessage, MAX_BODY_LENGTH } from './pipeline.js';
-import { isStaff, loadAccess, requirePerson } from './permissions.js';
+import { loadAccess } from './permissions.js';
 import type { MessageRecord } from './records.js';
 import { byActivity, MAX_LIST_SIZE, openUnique } from './rooms.js';
 import { MessageKindEnum, MessageRef, ThreadRef } from './types.js';
 import { asSeenBy, seesNotes } from './visibility.js';
+import { isStaff, requirePerson } from '../../graphql/permissions.js';
 
 const NO_USER = '00000000-0000-0000-0000-000000000000';
 

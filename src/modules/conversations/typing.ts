@@ -6,10 +6,11 @@
 import { builder } from '../../graphql/builder.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { publishConversationEvent } from './pipeline.js';
-import { loadAccess, requirePerson } from './permissions.js';
+import { loadAccess } from './permissions.js';
 import type { ConversationEvent } from './topics.js';
 import { ConversationEventRef } from './types.js';
 import { seesNotes } from './visibility.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 /** How long a typing indicator lasts unless renewed; clients renew it while the user types. */
 export const TYPING_TTL_MS = 6_000;

@@ -25,9 +25,9 @@
  */
 import type { Viewer } from '../../auth/viewer.js';
 import type { PrismaClient } from '../../generated/prisma/client.js';
-import { isStaff } from './permissions.js';
 import type { MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 /** Whether the viewer reads the staff view (notes, staff numbering) of a workspace's conversations. */
 export function seesNotes(viewer: Viewer, workspaceId: string): boolean {

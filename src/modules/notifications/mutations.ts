@@ -1,8 +1,8 @@
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { requirePerson } from '../conversations/permissions.js';
 import { unreadCount } from './feed.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 const ReadResult = builder.objectRef<{ marked: number; unreadCount: number }>('NotificationsReadResult').implement({
   description: 'What markNotificationsRead did.',

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
-import { requirePerson } from '../conversations/permissions.js';
 import { notificationSelect, toNotificationRecord, unreadCount } from './feed.js';
 import { NotificationPageRef } from './types.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 /** A page holds at most this many notifications. */
 export const MAX_NOTIFICATIONS_PAGE = 100;

@@ -8,10 +8,10 @@
 import { builder } from '../../graphql/builder.js';
 import type { Context } from '../../graphql/context.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
-import { requirePerson } from '../conversations/permissions.js';
 import { notificationSelect, toNotificationRecord, unreadCount } from './feed.js';
 import type { NotificationEvent } from './topics.js';
 import { NotificationEventRef } from './types.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 const REPLAY_BATCH = 200;
 

@@ -1,7 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { ValidationError } from '../../graphql/errors.js';
-import { requirePerson } from '../conversations/permissions.js';
 import { PresenceStatusEnum, UserPresenceRef } from './types.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 builder.mutationFields((t) => ({
   setPresence: t.field({

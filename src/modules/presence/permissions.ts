@@ -8,7 +8,7 @@
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { NotFoundError } from '../../graphql/errors.js';
-import { isStaff } from '../conversations/permissions.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 /** Throws NOT_FOUND for the workspace when the viewer is not in it. */
 export function assertInWorkspace(ctx: Context, workspaceId: string): void {

@@ -5,11 +5,11 @@ import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { ChannelSet } from '../../pubsub/channel-set.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
-import { isStaff } from '../conversations/permissions.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 import { assertInWorkspace, companions } from './permissions.js';
 import type { PresenceEvent } from './topics.js';
 import { PresenceEventRef } from './types.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 /** Non-staff watchers follow at most this many fellow customers (those they share conversations with). */
 const MAX_COMPANIONS = 1000;

@@ -19,7 +19,7 @@ import { actingAuthor, loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageVisibilityEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { UserRef } from '../users/types.js';
-import { isAdminIn, isStaffIn } from './permissions.js';
+import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 /** The variables a canned reply may use. */
 export const CANNED_VARIABLES = ['customer.name', 'agent.name', 'ticket.id'] as const;
@@ -53,7 +53,7 @@ function usableBy(ctx: Context, workspaceId: string): Prisma.CannedReplyWhereInp
 async function usableReply(ctx: Context, raw: string | number) {
   const id = parseId(raw, 'CannedReply');
   const reply = await ctx.db.cannedReply.findUnique({ where: { id } });
-  if (!reply || !isStaffIn(ctx.viewer, reply.workspaceId)) throw new NotFoundError('CannedReply');
+  if (!reply || !isStaff(ctx.viewer, reply.workspaceId)) throw new NotFoundError('CannedReply');
   if (reply.ownerId !== null && reply.ownerId !== actingUserId(ctx.viewer)) throw new NotFoundError('CannedReply');
   return reply;
 }
@@ -61,7 +61,7 @@ async function usableReply(ctx: Context, raw: string | number) {
 /** A reply the viewer may change: their own private one, or a workspace one as an admin or API key. */
 async function changeableReply(ctx: Context, raw: string | number) {
   const reply = await usableReply(ctx, raw);
-  if (reply.ownerId === null && !isAdminIn(ctx.viewer, reply.workspaceId)) {
+  if (reply.ownerId === null && !isAdmin(ctx.viewer, reply.workspaceId)) {
     throw new ForbiddenError('Only admins and API keys change the workspace’s canned replies; agents keep private ones.');
   }
   return reply;
@@ -189,7 +189,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (query, _root, args, ctx) => {
       const workspaceId = parseId(args.workspaceId, 'Workspace');
-      if (!isStaffIn(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
+      if (!isStaff(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
       const search = args.search?.trim() ?? '';
       const code = search.replace(/^\//, '').toLowerCase();
       const rows: CannedReplyRow[] = await ctx.db.cannedReply.findMany({
@@ -225,10 +225,10 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateCannedReplyInput, description: 'The reply; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!isStaffIn(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
+      if (!isStaff(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
       const me = actingUserId(ctx.viewer);
       if (input.private && !me) throw new ForbiddenError('An API key has no private replies; save a workspace reply.');
-      if (!input.private && !isAdminIn(ctx.viewer, workspaceId)) {
+      if (!input.private && !isAdmin(ctx.viewer, workspaceId)) {
         throw new ForbiddenError('Only admins and API keys save the workspace’s canned replies; save a private one (private: true).');
       }
       const ownerId = input.private ? me : null;

@@ -15,9 +15,10 @@ import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
 import { ClaimHeldError } from './errors.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
-import { actingPerson, adminWorkspace, isAdminIn, isStaffIn, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
+import { actingPerson, adminWorkspace, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
 import { productIn } from './queries.js';
 import { ClaimRef, LineManagerRef, SupportTopicRef, TicketPriorityEnum, TicketRef } from './types.js';
+import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 const topicName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const capacity = z.number().int('must be a whole number').min(0, 'must not be negative').max(1000, 'must be at most 1000');
@@ -34,7 +35,7 @@ export const DEFAULT_CAPACITY = 10;
 async function topicForChange(ctx: Context, raw: string | number) {
   const id = parseId(raw, 'SupportTopic');
   const topic = await ctx.db.supportTopic.findUnique({ where: { id }, select: { id: true, workspaceId: true } });
-  if (!topic || !isStaffIn(ctx.viewer, topic.workspaceId)) throw new NotFoundError('SupportTopic');
+  if (!topic || !isStaff(ctx.viewer, topic.workspaceId)) throw new NotFoundError('SupportTopic');
   adminWorkspace(ctx, topic.workspaceId);
   return topic;
 }
@@ -47,8 +48,8 @@ async function lineManagerIn(ctx: Context, workspaceId: string, raw: string | nu
 }
 
 function staffActor(ctx: Context, workspaceId: string, what: string): Actor {
-  if (!isStaffIn(ctx.viewer, workspaceId)) throw new ForbiddenError(`Only line managers and admins may ${what}.`);
-  return { userId: actingUserId(ctx.viewer), admin: isAdminIn(ctx.viewer, workspaceId) };
+  if (!isStaff(ctx.viewer, workspaceId)) throw new ForbiddenError(`Only line managers and admins may ${what}.`);
+  return { userId: actingUserId(ctx.viewer), admin: isAdmin(ctx.viewer, workspaceId) };
 }
 
 /**
@@ -67,7 +68,7 @@ async function claimant(ctx: Context, workspaceId: string, asUserId: string | nu
   const holderId = actingUserId(ctx.viewer);
   if (!holderId || ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
   if (asUserId != null && parseId(asUserId, 'User') !== holderId) throw new ForbiddenError('asUserId is for API keys only; you claim as yourself.');
-  if (!isStaffIn(ctx.viewer, workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
+  if (!isStaff(ctx.viewer, workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
   return holderId;
 }
 
@@ -259,7 +260,7 @@ builder.mutationFields((t) => ({
     resolve: async (query, _root, { input }, ctx) => {
       const id = parseId(input.id, 'LineManager');
       const head = await ctx.db.lineManager.findUnique({ where: { id }, select: { workspaceId: true } });
-      if (!head || !isStaffIn(ctx.viewer, head.workspaceId)) throw new NotFoundError('LineManager');
+      if (!head || !isStaff(ctx.viewer, head.workspaceId)) throw new NotFoundError('LineManager');
       adminWorkspace(ctx, head.workspaceId);
       await runDesk(ctx, head.workspaceId, async (desk) => {
         await desk.tx.lineManager.update({
@@ -503,12 +504,12 @@ builder.mutationFields((t) => ({
         const by = await claimant(ctx, conversation.workspaceId, args.asUserId);
         return releaseClaim(ctx, { conversationId: conversation.id, messageId, by, force: false });
       }
-      if (!isStaffIn(ctx.viewer, conversation.workspaceId)) throw new ForbiddenError('Only admins and agents hold claims.');
+      if (!isStaff(ctx.viewer, conversation.workspaceId)) throw new ForbiddenError('Only admins and agents hold claims.');
       return releaseClaim(ctx, {
         conversationId: conversation.id,
         messageId,
         by: actingUserId(ctx.viewer),
-        force: isAdminIn(ctx.viewer, conversation.workspaceId),
+        force: isAdmin(ctx.viewer, conversation.workspaceId),
       });
     },
   }),

@@ -7,26 +7,17 @@
  * Anything of another workspace is NOT_FOUND, exactly as if it did not exist.
  */
 import type { Role } from '../../generated/prisma/enums.js';
-import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
+import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context, Services } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { MANAGE, STAFF } from '../workspaces/permissions.js';
+import { canAccessWorkspace, isAdmin, isStaff } from '../../graphql/permissions.js';
 import { loadAccess, type Access } from '../conversations/permissions.js';
-
-export function isStaffIn(viewer: Viewer, workspaceId: string): boolean {
-  return canAccessWorkspace(viewer, { workspaceId, roles: STAFF });
-}
-
-export function isAdminIn(viewer: Viewer, workspaceId: string): boolean {
-  return canAccessWorkspace(viewer, { workspaceId, roles: MANAGE });
-}
 
 /** A workspace id the viewer serves as staff (or an API key of it); NOT_FOUND otherwise. */
 export function staffWorkspace(ctx: Context, raw: string | number): string {
   const id = parseId(raw, 'Workspace');
-  if (!isStaffIn(ctx.viewer, id)) throw new NotFoundError('Workspace');
+  if (!isStaff(ctx.viewer, id)) throw new NotFoundError('Workspace');
   return id;
 }
 
@@ -34,7 +25,7 @@ export function staffWorkspace(ctx: Context, raw: string | number): string {
 export function adminWorkspace(ctx: Context, raw: string | number): string {
   const id = parseId(raw, 'Workspace');
   if (!canAccessWorkspace(ctx.viewer, { workspaceId: id })) throw new NotFoundError('Workspace');
-  if (!isAdminIn(ctx.viewer, id)) throw new ForbiddenError('Only admins and API keys of the workspace may do this.');
+  if (!isAdmin(ctx.viewer, id)) throw new ForbiddenError('Only admins and API keys of the workspace may do this.');
   return id;
 }
 

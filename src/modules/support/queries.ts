@@ -4,7 +4,7 @@ import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
-import { isStaffIn, memberWorkspace, staffWorkspace, ticketAccess } from './permissions.js';
+import { memberWorkspace, staffWorkspace, ticketAccess } from './permissions.js';
 import {
   LineManagerRef,
   SupportQueueEntryRef,
@@ -14,6 +14,7 @@ import {
   type QueueEntry,
 } from './types.js';
 import { compareUrgency, computeUrgency } from './urgency.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 const NO_USER = '00000000-0000-0000-0000-000000000000';
 
@@ -49,7 +50,7 @@ builder.queryFields((t) => ({
     },
     resolve: (query, _root, args, ctx) => {
       const workspaceId = memberWorkspace(ctx, args.workspaceId);
-      const archived = Boolean(args.includeArchived) && isStaffIn(ctx.viewer, workspaceId);
+      const archived = Boolean(args.includeArchived) && isStaff(ctx.viewer, workspaceId);
       return ctx.db.supportTopic.findMany({
         ...query,
         where: { workspaceId, ...(archived ? {} : { archivedAt: null }) },
@@ -82,7 +83,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'LineManager');
       const head = await ctx.db.lineManager.findUnique({ where: { id }, select: { workspaceId: true } });
-      if (!head || !isStaffIn(ctx.viewer, head.workspaceId)) throw new NotFoundError('LineManager');
+      if (!head || !isStaff(ctx.viewer, head.workspaceId)) throw new NotFoundError('LineManager');
       return ctx.db.lineManager.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

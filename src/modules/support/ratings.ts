@@ -18,10 +18,11 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { UserRef } from '../users/types.js';
-import { actingPerson, isStaffIn, staffWorkspace, ticketAccess } from './permissions.js';
+import { actingPerson, staffWorkspace, ticketAccess } from './permissions.js';
 import type { SupportQueueEvent } from './topics.js';
 import { LineManagerRef, TicketRef } from './types.js';
 import { recordWebhookEvent, ticketData } from '../webhooks/events.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 const MAX_COMMENT = 2000;
 
@@ -222,7 +223,7 @@ builder.prismaObjectFields(LineManagerRef, (t) => ({
       to: t.arg({ type: 'DateTime', required: false, description: 'Ratings given before this time.' }),
     },
     resolve: async (lm, args, ctx) => {
-      if (!isStaffIn(ctx.viewer, lm.workspaceId)) throw new NotFoundError('LineManager');
+      if (!isStaff(ctx.viewer, lm.workspaceId)) throw new NotFoundError('LineManager');
       const [row] = await summaries(ctx, lm.workspaceId, { lineManagerId: lm.id, from: args.from, to: args.to });
       return { workspaceId: lm.workspaceId, lineManagerId: lm.id, periodStart: null, count: row?.count ?? 0, average: row?.average ?? null };
     },

@@ -9,10 +9,10 @@ import { ConversationRef } from '../conversations/types.js';
 import { UserRef } from '../users/types.js';
 import { activeClaim, type ClaimRecord } from './claims.js';
 import { ClaimHeldError } from './errors.js';
-import { isStaffIn } from './permissions.js';
 import { averageServingSeconds, estimateWait, queuePosition, serviceRate } from './queue.js';
 import type { SupportQueueEvent, TicketEvent } from './topics.js';
 import { computeUrgency, type Urgency } from './urgency.js';
+import { isStaff } from '../../graphql/permissions.js';
 
 export const TicketStatusEnum = builder.enumType('TicketStatus', {
   description: 'Where a ticket stands.',
@@ -204,7 +204,7 @@ export const TicketRef = builder.prismaObject('Conversation', {
       description: 'How urgent it is now; staff only (null for customers).',
       select: { workspaceId: true, ...ticketCore, attention: { select: { awaitingSince: true, keywords: true } } },
       resolve: (c, _args, ctx) =>
-        isStaffIn(ctx.viewer, c.workspaceId)
+        isStaff(ctx.viewer, c.workspaceId)
           ? computeUrgency({ priority: c.ticket!.priority, awaitingSince: c.attention?.awaitingSince ?? null, keywords: c.attention?.keywords ?? [] })
           : null,
     }),
@@ -213,7 +213,7 @@ export const TicketRef = builder.prismaObject('Conversation', {
       nullable: true,
       description: 'The claim an agent holds on it now, if any; staff only.',
       select: { workspaceId: true },
-      resolve: (c, _args, ctx) => (isStaffIn(ctx.viewer, c.workspaceId) ? activeClaim(ctx, c.id) : null),
+      resolve: (c, _args, ctx) => (isStaff(ctx.viewer, c.workspaceId) ? activeClaim(ctx, c.id) : null),
     }),
     assignedAt: t.field({
       type: 'DateTime',

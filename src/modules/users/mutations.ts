@@ -10,7 +10,7 @@ import type { Role } from '../../generated/prisma/enums.js';
 import { UserRef } from './types.js';
 import { actAs, issueSession, renewSession, revokeRefreshToken, type Session } from './sessions.js';
 import { claimUsername, username, usernameKey } from './usernames.js';
-import { requirePerson } from '../conversations/permissions.js';
+import { requirePerson } from '../../graphql/permissions.js';
 
 export const email = z.string().trim().toLowerCase().email('must be an email address').max(254);
 export const password = z

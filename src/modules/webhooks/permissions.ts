@@ -6,15 +6,14 @@
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { MANAGE, STAFF } from '../workspaces/permissions.js';
+import { ADMIN_ROLES, canAccessWorkspace, STAFF_ROLES } from '../../graphql/permissions.js';
 
 export type Need = 'read' | 'manage';
 
 /** Checks the viewer's standing in a workspace: NOT_FOUND unless staff, FORBIDDEN to manage unless admin. */
 export function requireIn(ctx: Context, workspaceId: string, need: Need): void {
-  if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
-  if (need === 'manage' && !canAccessWorkspace(ctx.viewer, { workspaceId, roles: MANAGE })) {
+  if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
+  if (need === 'manage' && !canAccessWorkspace(ctx.viewer, { workspaceId, roles: ADMIN_ROLES })) {
     throw new ForbiddenError('Only admins and API keys of the workspace may manage its webhooks.');
   }
 }
@@ -29,7 +28,7 @@ export function webhookWorkspace(ctx: Context, raw: string | number, need: Need)
 export async function endpointFor(ctx: Context, raw: string | number, need: Need): Promise<{ id: string; workspaceId: string }> {
   const id = parseId(raw, 'WebhookEndpoint');
   const endpoint = await ctx.db.webhookEndpoint.findUnique({ where: { id }, select: { id: true, workspaceId: true } });
-  if (!endpoint || !canAccessWorkspace(ctx.viewer, { workspaceId: endpoint.workspaceId, roles: STAFF })) throw new NotFoundError('WebhookEndpoint');
+  if (!endpoint || !canAccessWorkspace(ctx.viewer, { workspaceId: endpoint.workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('WebhookEndpoint');
   requireIn(ctx, endpoint.workspaceId, need);
   return endpoint;
 }

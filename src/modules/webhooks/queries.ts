@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace } from '../../graphql/permissions.js';
-import { STAFF } from '../workspaces/permissions.js';
+import { canAccessWorkspace, STAFF_ROLES } from '../../graphql/permissions.js';
 import { endpointFor, webhookWorkspace } from './permissions.js';
 import { WebhookDeliveryRef, WebhookDeliveryStatusEnum, WebhookEndpointRef } from './types.js';
 
@@ -73,7 +72,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'WebhookDelivery');
       const found = await ctx.db.webhookDelivery.findUnique({ where: { id }, select: { endpoint: { select: { workspaceId: true } } } });
-      if (!found || !canAccessWorkspace(ctx.viewer, { workspaceId: found.endpoint.workspaceId, roles: STAFF })) throw new NotFoundError('WebhookDelivery');
+      if (!found || !canAccessWorkspace(ctx.viewer, { workspaceId: found.endpoint.workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('WebhookDelivery');
       return ctx.db.webhookDelivery.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

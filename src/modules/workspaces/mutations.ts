@@ -12,7 +12,7 @@ import { createAccount, displayName, email, password, requireEmailOrUsername } f
 import { username, usernameKey } from '../users/usernames.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
-import { MANAGE } from './permissions.js';
+import { ADMIN_ROLES } from '../../graphql/permissions.js';
 import { announceLeftMany, leaveWorkspaceConversations } from '../conversations/membership.js';
 import type { WorkspaceEvent } from './topics.js';
 
@@ -25,7 +25,7 @@ function announce(ctx: Context, event: Omit<WorkspaceEvent, 'at'>): void {
 /** Resolves a workspace id the viewer may manage, or NOT_FOUND. */
 function managedWorkspaceId(ctx: Context, raw: string | number): string {
   const id = parseId(raw, 'Workspace');
-  if (!canAccessWorkspace(ctx.viewer, { workspaceId: id, roles: MANAGE })) throw new NotFoundError('Workspace');
+  if (!canAccessWorkspace(ctx.viewer, { workspaceId: id, roles: ADMIN_ROLES })) throw new NotFoundError('Workspace');
   return id;
 }
 
@@ -199,7 +199,7 @@ builder.mutationFields((t) => ({
         ctx.viewer,
         'ApiKey',
         await ctx.db.apiKey.findUnique({ where: { id }, select: { workspaceId: true, revokedAt: true } }),
-        { roles: MANAGE },
+        { roles: ADMIN_ROLES },
       );
       const updated = await ctx.db.apiKey.update({
         ...query,

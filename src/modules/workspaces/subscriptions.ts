@@ -6,7 +6,8 @@ import { returnsPromptly } from '../../pubsub/pubsub.js';
 import type { WorkspaceEvent } from './topics.js';
 import { canAccessWorkspace } from '../../graphql/permissions.js';
 import { WorkspaceEventRef } from './types.js';
-import { endsStaffStanding, STAFF } from './permissions.js';
+import { endsStaffStanding } from './permissions.js';
+import { STAFF_ROLES } from '../../graphql/permissions.js';
 
 builder.subscriptionFields((t) => ({
   workspaceEvents: t.field({
@@ -18,7 +19,7 @@ builder.subscriptionFields((t) => ({
     args: { workspaceId: t.arg.id({ description: 'The workspace to watch.' }) },
     subscribe: (_root, args, ctx) => {
       const workspaceId = parseId(args.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF })) throw new NotFoundError('Workspace');
+      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const stop = new AbortController();
       return returnsPromptly(events(ctx, workspaceId, stop.signal), stop);
     },

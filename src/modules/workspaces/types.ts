@@ -2,7 +2,7 @@ import { builder } from '../../graphql/builder.js';
 import { usernameKey } from '../users/usernames.js';
 import { roleIn } from '../../auth/viewer.js';
 import { RoleEnum, UserRef } from '../users/types.js';
-import { MANAGE, STAFF } from './permissions.js';
+import { ADMIN_ROLES, STAFF_ROLES } from '../../graphql/permissions.js';
 import type { WorkspaceEvent } from './topics.js';
 
 export const WorkspaceRef = builder.prismaObject('Workspace', {
@@ -20,7 +20,7 @@ export const WorkspaceRef = builder.prismaObject('Workspace', {
     }),
     members: t.relation('memberships', {
       description: 'Members and their roles; admins and agents only.',
-      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF } }),
+      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF_ROLES } }),
       query: { orderBy: { createdAt: 'asc' } },
     }),
     memberByEmail: t.prismaField({
@@ -28,7 +28,7 @@ export const WorkspaceRef = builder.prismaObject('Workspace', {
       nullable: true,
       description:
         'The member with this email address, or null (legacy 003 names its admins by username). Admins, agents and API keys only.',
-      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF } }),
+      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: STAFF_ROLES } }),
       args: { email: t.arg.string({ description: 'The email address; case does not matter.' }) },
       // Emails are kept lower-case (users module); the unique index on email finds the user.
       resolve: (query, workspace, args, ctx) =>
@@ -45,7 +45,7 @@ export const WorkspaceRef = builder.prismaObject('Workspace', {
     }),
     apiKeys: t.relation('apiKeys', {
       description: 'API keys, newest first, revoked ones included; admins only. Secrets are never shown again.',
-      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: MANAGE } }),
+      authScopes: (workspace) => ({ workspace: { workspaceId: workspace.id, roles: ADMIN_ROLES } }),
       query: { orderBy: { createdAt: 'desc' } },
     }),
   }),
@@ -63,7 +63,7 @@ export const MembershipRef = builder.prismaObject('Membership', {
 
 export const ApiKeyRef = builder.prismaObject('ApiKey', {
   description: 'A server-to-server credential of one workspace. Send it as "Authorization: Bearer <key>" or "X-Api-Key".',
-  authScopes: (key) => ({ workspace: { workspaceId: key.workspaceId, roles: MANAGE } }),
+  authScopes: (key) => ({ workspace: { workspaceId: key.workspaceId, roles: ADMIN_ROLES } }),
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The key’s id (not the secret).' }),
     name: t.exposeString('name', { description: 'A label to tell keys apart.' }),
