@@ -123,6 +123,12 @@ export const envSchema = z.object({
     .max(3650)
     .default(30)
     .describe('How long a username its owner changed away from stays reserved for them before anyone else may take it (fractions allowed).'),
+  MAIL_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe(
+      'Where mail goes out: each message is POSTed as JSON ({to, subject, text, kind, link}) to this relay (your mail service or provider adapter). Unset: messages are written to the log at info, link included (development).',
+    ),
   CALL_RING_TIMEOUT_MS: z.coerce
     .number()
     .int()
