@@ -49,6 +49,9 @@ export const SignUpPendingRef = builder.objectType(SignUpPending, {
   }),
 });
 
+/** Thrown inside the transaction to undo it for a registered address (never escapes). */
+const ROLL_BACK = Symbol('roll back');
+
 /** Whether a sign-up with this email waits for the address to confirm (see the module's note). */
 export function needsConfirmation(config: Services['config'], email: string | null | undefined): email is string {
   return config.SIGNUP_CONFIRMATION && !!email && !email.endsWith('.invalid');
@@ -76,8 +79,34 @@ export async function startPendingSignUp(
 ): Promise<SignUpPending> {
   const ttlMs = ctx.config.SIGNUP_CONFIRMATION_TTL_HOURS * 3_600_000;
   const hours = formatHours(ctx.config.SIGNUP_CONFIRMATION_TTL_HOURS);
-  const owner = await ctx.db.user.findUnique({ where: { email: input.email }, select: { id: true } });
-  if (owner) {
+  // Both cases run the same statements, a lookup and an insert in one transaction, which a
+  // registered address then rolls back: only COMMIT and ROLLBACK differ, so the answer's timing
+  // does not tell the two apart (an insert for free addresses alone was a 2-4 ms tell). The
+  // COMMIT does not wait for the WAL flush either (a ROLLBACK never does): a crash may lose the
+  // last moment's pending sign-ups, and their people sign up again.
+  const token = randomToken(SIGNUP_TOKEN_PREFIX);
+  let registered = false;
+  try {
+    await ctx.db.$transaction(async (tx) => {
+      await tx.$executeRaw`SET LOCAL synchronous_commit = off`;
+      registered = (await tx.user.findUnique({ where: { email: input.email }, select: { id: true } })) !== null;
+      await tx.pendingSignUp.create({
+        data: {
+          tokenHash: sha256(token),
+          email: input.email,
+          username: input.username,
+          passwordHash: input.passwordHash,
+          displayName: input.displayName,
+          expiresAt: new Date(Date.now() + ttlMs),
+        },
+        select: { id: true },
+      });
+      if (registered) throw ROLL_BACK;
+    });
+  } catch (err) {
+    if (err !== ROLL_BACK) throw err;
+  }
+  if (registered) {
     ctx.mailer.send({
       to: input.email,
       kind: 'signUpAttempted',
@@ -87,18 +116,6 @@ export async function startPendingSignUp(
         'If it was not, you need do nothing: no account was made and yours is unchanged.',
     });
   } else {
-    const token = randomToken(SIGNUP_TOKEN_PREFIX);
-    await ctx.db.pendingSignUp.create({
-      data: {
-        tokenHash: sha256(token),
-        email: input.email,
-        username: input.username,
-        passwordHash: input.passwordHash,
-        displayName: input.displayName,
-        expiresAt: new Date(Date.now() + ttlMs),
-      },
-      select: { id: true },
-    });
     const link = `${ctx.config.SIGNUP_CONFIRMATION_URL}${ctx.config.SIGNUP_CONFIRMATION_URL.includes('?') ? '&' : '?'}token=${token}`;
     ctx.mailer.send({
       to: input.email,
