@@ -34,6 +34,7 @@ import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
 import { requestIdFrom, runInRequest } from './observability/request-context.js';
 import { startWebhookWorker } from './modules/webhooks/worker.js';
+import { createMailer } from './mail/mailer.js';
 
 export interface App {
   readonly config: Config;
@@ -117,6 +118,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     urlSigner: new UrlSigner(secret),
     metrics,
     databaseHealth,
+    mailer: createMailer(config, logger),
   };
   // Ring timeouts and disconnects of calls, including what passed while no instance ran.
   const callWorker = startCallWorker(services);
@@ -279,6 +281,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         clearInterval(idle);
         stopSweeper();
         await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
+        await services.mailer.close().catch((err: unknown) => log.warn({ err }, 'closing the mailer failed'));
         await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
         databaseHealth.stop();
         await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));

@@ -104,6 +104,9 @@ export class Legacy003 {
     );
     const payload = result.data?.signUp;
     if (payload?.__typename === 'AuthPayload') return { status: 201, body: session(payload, username) };
+    // SIGNUP_CONFIRMATION with an email: the account waits for the link mailed to it, and the
+    // answer is the same for a free and a registered address (docs/legacy-mapping.md).
+    if (payload?.__typename === 'SignUpPending') return { status: 202, body: { detail: payload.message } };
     const error = payload && 'message' in payload ? payload.message : (firstError(result)?.message ?? 'Sign-up failed.');
     return { status: payload?.__typename === 'ConflictError' ? 409 : 400, body: { detail: error } };
   }

@@ -123,6 +123,29 @@ export const envSchema = z.object({
     .max(3650)
     .default(30)
     .describe('How long a username its owner changed away from stays reserved for them before anyone else may take it (fractions allowed).'),
+  SIGNUP_CONFIRMATION: bool
+    .optional()
+    .describe(
+      'signUp with an email answers one generic SignUpPending whether the address is free or registered, and mails it a confirmation link (free) or an "already registered" notice (taken); confirmSignUp then creates the account. Default: on in production, off otherwise (immediate sign-up).',
+    ),
+  SIGNUP_CONFIRMATION_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24)
+    .describe('How long a sign-up confirmation link stays valid, in hours (fractions allowed).'),
+  SIGNUP_CONFIRMATION_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe(
+      'The frontend page a confirmation link opens; the token is added as ?token=… and the page calls confirmSignUp with it. Default: <first CORS origin>/confirm-sign-up (http://localhost:PORT/confirm-sign-up while CORS_ORIGINS is *).',
+    ),
+  MAIL_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe(
+      'Where mail goes out: each message is POSTed as JSON ({to, subject, text, kind, link}) to this relay (your mail service or provider adapter). Unset: messages are written to the log at info, link included (development).',
+    ),
   CALL_RING_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -176,6 +199,10 @@ export const envSchema = z.object({
   RATE_LIMIT_LOGIN_ACCOUNT: rate.prefault('10/300').describe('logIn attempts per account (email), from anywhere; each alias counts.'),
   RATE_LIMIT_LOGIN_ADDRESS: rate.prefault('30/300').describe('logIn attempts per client address; each alias counts.'),
   RATE_LIMIT_SIGNUP_ADDRESS: rate.prefault('20/3600').describe('signUp calls per client address.'),
+  RATE_LIMIT_SIGNUP_EMAIL: rate
+    .prefault('5/3600')
+    .describe('signUp calls per email address asked for, from anywhere: bounds the mail one inbox receives (taken and free addresses alike).'),
+  RATE_LIMIT_CONFIRM_SIGNUP_ADDRESS: rate.prefault('30/3600').describe('confirmSignUp calls per client address.'),
   RATE_LIMIT_GUEST_ADDRESS: rate.prefault('60/600').describe('startGuestSession calls per client address.'),
   RATE_LIMIT_REFRESH_ADDRESS: rate.prefault('60/60').describe('refreshSession calls per client address.'),
   RATE_LIMIT_SEND_USER: rate.prefault('50/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage) per user or API key.'),
@@ -256,8 +283,10 @@ export const envSchema = z.object({
 
 type Parsed = z.infer<typeof envSchema>;
 /** The settings as the server uses them: defaults that depend on NODE_ENV resolved. */
-export type Config = Omit<Parsed, 'GRAPHIQL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS'> & {
+export type Config = Omit<Parsed, 'GRAPHIQL' | 'GRAPHQL_INTROSPECTION' | 'GRAPHQL_SUGGESTIONS' | 'SIGNUP_CONFIRMATION' | 'SIGNUP_CONFIRMATION_URL'> & {
   GRAPHIQL: boolean;
+  SIGNUP_CONFIRMATION: boolean;
+  SIGNUP_CONFIRMATION_URL: string;
   GRAPHQL_INTROSPECTION: boolean;
   GRAPHQL_SUGGESTIONS: boolean;
 };
@@ -304,5 +333,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     GRAPHIQL: config.GRAPHIQL ?? !production,
     GRAPHQL_INTROSPECTION: config.GRAPHQL_INTROSPECTION ?? !production,
     GRAPHQL_SUGGESTIONS: config.GRAPHQL_SUGGESTIONS ?? !production,
+    // A public service must not tell who is registered; development, tests and benchmarks keep
+    // the immediate sign-up (no mailbox to click a link in).
+    SIGNUP_CONFIRMATION: config.SIGNUP_CONFIRMATION ?? production,
+    SIGNUP_CONFIRMATION_URL: config.SIGNUP_CONFIRMATION_URL ?? defaultConfirmationUrl(config.CORS_ORIGINS, config.PORT),
   };
+}
+
+/** The frontend's page: in production CORS_ORIGINS names the frontends, the first is taken. */
+function defaultConfirmationUrl(origins: string[], port: number): string {
+  const origin = origins.find((o) => o !== '*') ?? `http://localhost:${port}`;
+  return `${origin.replace(/\/+$/, '')}/confirm-sign-up`;
 }

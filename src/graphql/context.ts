@@ -11,6 +11,7 @@ import type { Connections } from '../realtime/connections.js';
 import type { FileStorage, UrlSigner } from '../storage/index.js';
 import type { Presence } from '../modules/presence/tracker.js';
 import type { Defenses } from '../security/index.js';
+import type { Mailer } from '../mail/mailer.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DatabaseHealth } from '../observability/faults.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
@@ -38,6 +39,8 @@ export interface Services {
   metrics: Metrics;
   /** Whether the database is in an outage; turns its errors into SERVICE_UNAVAILABLE. */
   databaseHealth: DatabaseHealth;
+  /** Mail out of band (sign-up confirmations); src/mail/. */
+  mailer: Mailer;
 }
 
 export interface Context extends Services {

@@ -126,7 +126,11 @@ const RULES: Record<string, Array<[RateSetting, Key]>> = {
     ['RATE_LIMIT_LOGIN_ADDRESS', address],
     ['RATE_LIMIT_LOGIN_ACCOUNT', input('email')],
   ],
-  signUp: [['RATE_LIMIT_SIGNUP_ADDRESS', address]],
+  signUp: [
+    ['RATE_LIMIT_SIGNUP_ADDRESS', address],
+    ['RATE_LIMIT_SIGNUP_EMAIL', input('email')],
+  ],
+  confirmSignUp: [['RATE_LIMIT_CONFIRM_SIGNUP_ADDRESS', address]],
   startGuestSession: [['RATE_LIMIT_GUEST_ADDRESS', address]],
   refreshSession: [['RATE_LIMIT_REFRESH_ADDRESS', address]],
   sendMessage: [

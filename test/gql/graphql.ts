@@ -1851,6 +1851,7 @@ export type FixtureSignUpMutation = { signUp:
     | { __typename: 'BaseError', message: string }
     | { __typename: 'ConflictError', message: string }
     | { __typename: 'ForbiddenError', message: string }
+    | { __typename: 'SignUpPending' }
     | { __typename: 'UnauthenticatedError', message: string }
     | { __typename: 'ValidationError', message: string }
    };
@@ -2018,6 +2019,7 @@ export type SignUpMutation = { signUp:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
     | { __typename: 'ConflictError', code: ErrorCode, message: string, field: string | null }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
+    | { __typename: 'SignUpPending' }
     | { __typename: 'UnauthenticatedError', code: ErrorCode, message: string }
     | { __typename: 'ValidationError', code: ErrorCode, message: string, issues: Array<{ path: Array<string>, message: string }> }
    };
@@ -2313,6 +2315,7 @@ export type PlatformSignUpMutation = { signUp:
     | { __typename: 'BaseError' }
     | { __typename: 'ConflictError' }
     | { __typename: 'ForbiddenError' }
+    | { __typename: 'SignUpPending' }
     | { __typename: 'UnauthenticatedError' }
     | { __typename: 'ValidationError' }
    };
@@ -3379,6 +3382,7 @@ export type UsernamesSignUpMutation = { signUp:
     | { __typename: 'BaseError' }
     | { __typename: 'ConflictError', code: ErrorCode, field: string | null }
     | { __typename: 'ForbiddenError' }
+    | { __typename: 'SignUpPending' }
     | { __typename: 'UnauthenticatedError' }
     | { __typename: 'ValidationError', code: ErrorCode, issues: Array<{ path: Array<string>, message: string }> }
    };

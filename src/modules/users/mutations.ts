@@ -11,6 +11,8 @@ import { UserRef } from './types.js';
 import { actAs, issueSession, renewSession, revokeRefreshToken, type Session } from './sessions.js';
 import { claimUsername, username, usernameKey } from './usernames.js';
 import { requirePerson } from '../../graphql/permissions.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import { needsConfirmation, requireUsernameFree, SignUpPending, SignUpPendingRef, startPendingSignUp, takePendingSignUp } from './signup-confirmation.js';
 
 export const email = z.string().trim().toLowerCase().email('must be an email address').max(254);
 export const password = z
@@ -80,10 +82,6 @@ const GuestSessionInput = builder.inputType('GuestSessionInput', {
   }),
 });
 
-/**
- * Creates a registered account with its email and/or username in one transaction, so a taken
- * username leaves no account behind. CONFLICT names the field that was taken.
- */
 /** An account is named by an email, a username, or both; checked before the password is hashed. */
 export function requireEmailOrUsername(input: { email?: string | null; username?: string | null }): void {
   if (!input.email && !input.username) {
@@ -91,45 +89,104 @@ export function requireEmailOrUsername(input: { email?: string | null; username?
   }
 }
 
-export async function createAccount(
-  ctx: Context,
-  data: { email: string | null; username: string | null; passwordHash: string; displayName: string; workspaceId?: string; role?: Role },
-) {
+type AccountData = { email: string | null; username: string | null; passwordHash: string; displayName: string; workspaceId?: string; role?: Role };
+
+/**
+ * Creates a registered account with its email and/or username in one transaction, so a taken
+ * username leaves no account behind. CONFLICT names the field that was taken.
+ */
+export async function createAccount(ctx: Context, data: AccountData) {
   try {
-    return await ctx.db.$transaction(async (tx) => {
-      const user = await tx.user.create({
-        data: {
-          email: data.email,
-          passwordHash: data.passwordHash,
-          displayName: data.displayName,
-          ...(data.workspaceId && data.role ? { memberships: { create: { workspaceId: data.workspaceId, role: data.role } } } : {}),
-        },
-        select: { id: true, kind: true, guestWorkspaceId: true, guestSessionId: true },
-      });
-      if (data.username) await claimUsername(tx, user.id, data.username, ctx.config.USERNAME_HOLD_DAYS);
-      return user;
-    });
+    return await ctx.db.$transaction((tx) => insertAccount(tx, ctx.config.USERNAME_HOLD_DAYS, data));
   } catch (err) {
     if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; log in instead.', 'email');
     throw err;
   }
 }
 
+/** Inserts the user (and claims the username) inside the caller's transaction. */
+async function insertAccount(tx: Prisma.TransactionClient, holdDays: number, data: AccountData) {
+  const user = await tx.user.create({
+    data: {
+      email: data.email,
+      passwordHash: data.passwordHash,
+      displayName: data.displayName,
+      ...(data.workspaceId && data.role ? { memberships: { create: { workspaceId: data.workspaceId, role: data.role } } } : {}),
+    },
+    select: { id: true, kind: true, guestWorkspaceId: true, guestSessionId: true },
+  });
+  if (data.username) await claimUsername(tx, user.id, data.username, holdDays);
+  return user;
+}
+
 builder.mutationFields((t) => ({
-  signUp: t.field({
-    type: AuthPayload,
-    description: 'Creates an account and signs it in. CONFLICT (with `field`) when the email or the username is taken.',
-    errors: { types: [ValidationError, ConflictError] },
+  signUp: t.errorUnionField({
+    description:
+      'Creates an account and signs it in (AuthPayload). While the server confirms addresses (SIGNUP_CONFIRMATION, on in production), ' +
+      'a sign-up with an email answers SignUpPending instead, the same whether the address is free or registered, and the account ' +
+      'is made by confirmSignUp with the token mailed to it. CONFLICT (with `field`) when the username is taken, or, without ' +
+      'confirmation, the email.',
+    types: [AuthPayload, SignUpPendingRef, ValidationError, ConflictError],
+    union: {
+      resolveType: (result) => (result instanceof SignUpPending ? 'SignUpPending' : 'AuthPayload'),
+    },
     args: { input: t.arg({ type: SignUpInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       requireEmailOrUsername(input);
+      const confirm = needsConfirmation(ctx.config, input.email);
+      // A taken handle is refused before any work: usernames are public, so this tells nothing
+      // about emails (the email's answer, below, is the same either way).
+      if (confirm && input.username) await requireUsernameFree(ctx.db, input.username);
       const passwordHash = await hashPassword(input.password);
+      if (confirm) {
+        return startPendingSignUp(ctx, {
+          email: input.email!,
+          username: input.username ?? null,
+          displayName: input.displayName,
+          passwordHash,
+        });
+      }
       const user = await createAccount(ctx, {
         email: input.email ?? null,
         username: input.username ?? null,
         passwordHash,
         displayName: input.displayName,
       });
+      await actAs(ctx, user);
+      return issueSession(ctx, user);
+    },
+  }),
+  confirmSignUp: t.field({
+    type: AuthPayload,
+    description:
+      'Finishes a sign-up that waited for its email address (SignUpPending): creates the account from the token in the link mailed ' +
+      'to it, and signs it in. The token works once. NOT_FOUND for an unknown, used or expired token; CONFLICT when the address ' +
+      'or the username was registered meanwhile. Nothing is changed on error.',
+    errors: { types: [ValidationError, NotFoundError, ConflictError] },
+    args: {
+      token: t.arg.string({
+        description: 'The `token` of the confirmation link.',
+        validate: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+      }),
+    },
+    resolve: async (_root, args, ctx) => {
+      let user;
+      try {
+        user = await ctx.db.$transaction(async (tx) => {
+          const pending = await takePendingSignUp(tx, args.token);
+          return insertAccount(tx, ctx.config.USERNAME_HOLD_DAYS, {
+            email: pending.email,
+            username: pending.username,
+            passwordHash: pending.passwordHash,
+            displayName: pending.displayName,
+          });
+        });
+      } catch (err) {
+        // Registered meanwhile (another link, an admin): the token's holder owns the mailbox, so
+        // telling them is no leak.
+        if (isUniqueViolation(err)) throw new ConflictError('An account with this email already exists; log in instead.', 'email');
+        throw err;
+      }
       await actAs(ctx, user);
       return issueSession(ctx, user);
     },
