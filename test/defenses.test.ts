@@ -293,6 +293,28 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('counts an account’s attempts whichever field names it (`login` as the legacy shim sends it, or `email`), from any address', async () => {
+    const t = await startTestApp({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN_ACCOUNT: '5/600', RATE_LIMIT_LOGIN_ADDRESS: '1000/600' });
+    try {
+      const owner = await person(t, 'login-field');
+      const byLogin = `mutation LogInBy($login: String!, $password: String!) { logIn(input: { login: $login, password: $password }) { __typename ... on Error { code } } }`;
+      const outcomes: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        // A new address each time: only the per-account limit can stop this.
+        const from = { 'x-forwarded-for': `198.51.100.${i + 1}` };
+        const res =
+          i % 2 === 0
+            ? await post(t, byLogin, { login: owner.email.toUpperCase(), password: `wrong-${i}` }, from)
+            : await post(t, LOGIN, { email: owner.email, password: `wrong-${i}` }, from);
+        outcomes.push(codes(res)[0] ?? (res.data?.logIn as { code?: string } | undefined)?.code ?? '');
+      }
+      expect(outcomes.filter((c) => c === 'INVALID_CREDENTIALS')).toHaveLength(5);
+      expect(outcomes.slice(5)).toEqual(Array(7).fill('RATE_LIMITED'));
+    } finally {
+      await t.close();
+    }
+  });
+
   it.runIf(usingRedis)('holds a limit across two instances sharing Redis', async () => {
     const db = await createTestDatabase();
     const env = { RATE_LIMIT_KEY_PREFIX: `test-rl-shared-${process.pid}-${Date.now()}`, RATE_LIMIT_LOGIN_ADDRESS: '12/600', RATE_LIMIT_LOGIN_ACCOUNT: '1000/600' };

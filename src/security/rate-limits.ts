@@ -124,7 +124,9 @@ const input = (name: string): Key => (args) => {
 const RULES: Record<string, Array<[RateSetting, Key]>> = {
   logIn: [
     ['RATE_LIMIT_LOGIN_ADDRESS', address],
-    ['RATE_LIMIT_LOGIN_ACCOUNT', input('email')],
+    // The account as the attempt names it: `login` (username or email) or `email` (an account
+    // named both ways has two counters: at most twice the rate, never unlimited).
+    ['RATE_LIMIT_LOGIN_ACCOUNT', (args, ctx) => input('login')(args, ctx) ?? input('email')(args, ctx)],
   ],
   signUp: [
     ['RATE_LIMIT_SIGNUP_ADDRESS', address],
