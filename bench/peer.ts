@@ -57,6 +57,10 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.send!({ type: 'ready', url: `http://127.0.0.1:${port}` });
 });
+// The orchestrator reads this process's CPU time around each phase (CPU per delivery).
+process.on('message', (msg: { type?: string }) => {
+  if (msg.type === 'stats') process.send!({ type: 'stats', cpu: process.cpuUsage() });
+});
 process.on('SIGTERM', () => {
   void io.close();
   void pool.end().finally(() => process.exit(0));
