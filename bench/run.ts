@@ -136,6 +136,8 @@ interface Row {
   failedSends: number;
   /** The server's CPU time (user + system) over the phase and its drain, per delivery received: µs. */
   cpuPerDelivery: number | null;
+  /** The server's write system calls over the phase and its drain, per delivery received (Linux). */
+  writesPerDelivery: number | null;
   note?: string;
 }
 
@@ -206,6 +208,8 @@ interface ServerStats {
   memory: number;
   /** process.cpuUsage() of the server, µs. */
   cpu: { user: number; system: number };
+  /** Write system calls the server made so far (Linux), or null. */
+  writeCalls: number | null;
 }
 
 async function serverStats(server: ChildProcess): Promise<ServerStats> {
@@ -297,6 +301,10 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
       cpuPerDelivery:
         report.delivered > 0
           ? (drained.cpu.user + drained.cpu.system - before.cpu.user - before.cpu.system) / report.delivered
+          : null,
+      writesPerDelivery:
+        report.delivered > 0 && drained.writeCalls !== null && before.writeCalls !== null
+          ? (drained.writeCalls - before.writeCalls) / report.delivered
           : null,
       note: notes.join('; ') || undefined,
     };
@@ -433,11 +441,11 @@ function summary(rows: Row[]): string {
 
 function details(rows: Row[]): string {
   const head =
-    '| Setup | Load | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Server CPU µs/delivery | Notes |\n' +
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+    '| Setup | Load | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Server CPU µs/delivery | Server writes/delivery | Notes |\n' +
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
   const lines = rows.map(
     (r) =>
-      `| ${r.column} | ${r.load.key} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${fmt(r.cpuPerDelivery)} | ${r.note ?? ''} |`,
+      `| ${r.column} | ${r.load.key} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${fmt(r.cpuPerDelivery)} | ${fmt(r.writesPerDelivery, 2)} | ${r.note ?? ''} |`,
   );
   return [head, ...lines].join('\n');
 }
@@ -507,7 +515,8 @@ const output = [
   'deliveries received per second by all subscribers together, with messages persisted (answered) per second in brackets (÷ peer: the',
   'deliveries ratio, ≥ 1 matches the peer). "Fell behind": deliveries/s below 98 % of what was offered. Server CPU µs/delivery:',
   'the server process\'s CPU time (user + system, process.cpuUsage()) from the start of the phase until its deliveries drained,',
-  'sends included, divided by the deliveries received.',
+  'sends included, divided by the deliveries received. Server writes/delivery: the write system calls it made meanwhile (Linux',
+  '/proc/self/io syscw: sockets, database and logs alike) per delivery.',
   '',
   details(rows),
   '',

@@ -2,12 +2,14 @@
  * The chat server, in a process of its own: built from the environment like src/main.ts (and
  * from the compiled dist/, as `npm start` runs it), it
  * reports its URL to the orchestrator over IPC and answers two requests:
- *   { type: 'stats' }: its database, pub/sub and shared-execution counters, and the CPU time it
- *     has used so far (process.cpuUsage(), µs), for CPU per delivery;
+ *   { type: 'stats' }: its database, pub/sub and shared-execution counters, and the CPU time and
+ *     write system calls it has used so far (lib.ts usage()), for both per delivery;
  *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls appendMessage
  *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
  *     persistence pipeline's capacity from the request path's.
  */
+import { usage } from './lib.js';
+
 // The compiled server (dist/, built by run.ts before it forks this), as `npm start` runs it;
 // the types are the sources'.
 const load = <T>(module: string): Promise<T> => import(new URL(`../dist/${module}`, import.meta.url).href) as Promise<T>;
@@ -34,7 +36,7 @@ process.on('message', (msg: Request) => {
       pubsub: { ...app.services.pubsub.stats },
       sharedExecution: { ...app.sharedExecution },
       memory: process.memoryUsage().rss,
-      cpu: process.cpuUsage(),
+      ...usage(),
     });
   } else if (msg.type === 'append') {
     void (async () => {
