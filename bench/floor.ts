@@ -8,6 +8,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { usage } from './lib.js';
 
 const sockets = new Set<WebSocket>();
 let seq = 0;
@@ -51,6 +52,10 @@ wss.on('connection', (socket, req) => {
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.send!({ type: 'ready', url: `http://127.0.0.1:${port}` });
+});
+// The orchestrator reads this process's CPU time and write calls around each phase (per delivery).
+process.on('message', (msg: { type?: string }) => {
+  if (msg.type === 'stats') process.send!({ type: 'stats', ...usage() });
 });
 process.on('SIGTERM', () => {
   for (const s of sockets) s.terminate();

@@ -4,6 +4,7 @@
  * receivers (receiver.ts) and the senders (sender.ts), each in its own process.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Which server a scenario measures: the plain `ws` floor, this product, or the Socket.IO + PostgreSQL peer. */
@@ -147,6 +148,22 @@ export function waitFor<T>(child: ChildProcess, match: (msg: T) => boolean, time
     child.on('message', onMessage);
     child.on('exit', onExit);
   });
+}
+
+/**
+ * A server process's resource counters for one phase: CPU time (µs) and, on Linux, the write
+ * system calls it made (`syscw` of /proc/self/io: every write, writev and send, sockets and logs
+ * alike; null elsewhere).
+ */
+export function usage(): { cpu: NodeJS.CpuUsage; writeCalls: number | null } {
+  let writeCalls: number | null = null;
+  try {
+    const match = /^syscw:\s*(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    if (match) writeCalls = Number(match[1]);
+  } catch {
+    // Not Linux: no count.
+  }
+  return { cpu: process.cpuUsage(), writeCalls };
 }
 
 export function log(...parts: unknown[]): void {

@@ -16,6 +16,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Server } from 'socket.io';
+import { usage } from './lib.js';
 
 const pool = new pg.Pool({ connectionString: process.env.PEER_DATABASE_URL, max: Number(process.env.PEER_POOL_SIZE ?? 20) });
 pool.on('error', () => undefined);
@@ -56,6 +57,10 @@ io.on('connection', (socket) => {
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   process.send!({ type: 'ready', url: `http://127.0.0.1:${port}` });
+});
+// The orchestrator reads this process's CPU time and write calls around each phase (per delivery).
+process.on('message', (msg: { type?: string }) => {
+  if (msg.type === 'stats') process.send!({ type: 'stats', ...usage() });
 });
 process.on('SIGTERM', () => {
   void io.close();

@@ -134,6 +134,10 @@ interface Row {
   deliveredPerSecond: number;
   statementsPerMessage: number | null;
   failedSends: number;
+  /** The server's CPU time (user + system) over the phase and its drain, per delivery received: µs. */
+  cpuPerDelivery: number | null;
+  /** The server's write system calls over the phase and its drain, per delivery received (Linux). */
+  writesPerDelivery: number | null;
   note?: string;
 }
 
@@ -197,8 +201,19 @@ async function seed(url: string): Promise<{ token: string; userId: string; room:
   };
 }
 
-async function serverStats(server: ChildProcess): Promise<{ database: { statements: number }; pubsub: { overflows: number }; memory: number }> {
-  const reply = waitFor<{ type: string; database: { statements: number }; pubsub: { overflows: number }; memory: number }>(
+/** What a server answers to { type: 'stats' }: the product all of it, the floor and the peer only `cpu`. */
+interface ServerStats {
+  database?: { statements: number };
+  pubsub?: { overflows: number };
+  memory: number;
+  /** process.cpuUsage() of the server, µs. */
+  cpu: { user: number; system: number };
+  /** Write system calls the server made so far (Linux), or null. */
+  writeCalls: number | null;
+}
+
+async function serverStats(server: ChildProcess): Promise<ServerStats> {
+  const reply = waitFor<ServerStats & { type: string }>(
     server,
     (m) => m.type === 'stats',
     10_000,
@@ -253,14 +268,16 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
   try {
     log(`${what}: ${load.rate === null ? `${load.senders} senders flat out` : `${load.rate} msg/s`} for ${options.seconds} s`);
     receiver.send({ type: 'reset' });
-    const before = target === 'graphql' ? await serverStats(server) : null;
+    const before = await serverStats(server);
     const sent = await runSender(target, url, load, transport, seeded?.token, room);
-    const after = target === 'graphql' ? await serverStats(server) : null;
+    const after = await serverStats(server);
     const report = await drain(receiver, sent.ok * load.subscribers);
+    // CPU over the phase and its drain (the drain's idle tail adds next to nothing).
+    const drained = await serverStats(server);
     const seconds = (sent.endedAt - sent.startedAt) / 1000;
     // Deliveries of the messages sent in the phase, over the time until the last arrived.
     const deliverySeconds = Math.max(seconds, (report.lastAt - sent.startedAt) / 1000);
-    const overflows = after && before ? after.pubsub.overflows - before.pubsub.overflows : 0;
+    const overflows = after.pubsub && before.pubsub ? after.pubsub.overflows - before.pubsub.overflows : 0;
     const expected = sent.ok * load.subscribers;
     const notes = [
       sent.failed ? `${sent.failed} sends failed (${sent.firstError})` : '',
@@ -279,8 +296,16 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
       offeredPerSecond: (sent.ok * load.subscribers) / seconds,
       persistedPerSecond: sent.ok / seconds,
       deliveredPerSecond: report.delivered / deliverySeconds,
-      statementsPerMessage: after && before ? (after.database.statements - before.database.statements) / Math.max(1, sent.ok) : null,
+      statementsPerMessage: after.database && before.database ? (after.database.statements - before.database.statements) / Math.max(1, sent.ok) : null,
       failedSends: sent.failed,
+      cpuPerDelivery:
+        report.delivered > 0
+          ? (drained.cpu.user + drained.cpu.system - before.cpu.user - before.cpu.system) / report.delivered
+          : null,
+      writesPerDelivery:
+        report.delivered > 0 && drained.writeCalls !== null && before.writeCalls !== null
+          ? (drained.writeCalls - before.writeCalls) / report.delivered
+          : null,
       note: notes.join('; ') || undefined,
     };
   } finally {
@@ -416,11 +441,11 @@ function summary(rows: Row[]): string {
 
 function details(rows: Row[]): string {
   const head =
-    '| Setup | Load | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Notes |\n' +
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+    '| Setup | Load | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Server CPU µs/delivery | Server writes/delivery | Notes |\n' +
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
   const lines = rows.map(
     (r) =>
-      `| ${r.column} | ${r.load.key} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${r.note ?? ''} |`,
+      `| ${r.column} | ${r.load.key} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${fmt(r.cpuPerDelivery)} | ${fmt(r.writesPerDelivery, 2)} | ${r.note ?? ''} |`,
   );
   return [head, ...lines].join('\n');
 }
@@ -488,7 +513,10 @@ const output = [
   '',
   'Latency loads: p50 / p99 ms from the send to each subscriber\'s receipt (÷ peer: the p99 ratio, ≤ 1 matches the peer). Flat-out loads:',
   'deliveries received per second by all subscribers together, with messages persisted (answered) per second in brackets (÷ peer: the',
-  'deliveries ratio, ≥ 1 matches the peer). "Fell behind": deliveries/s below 98 % of what was offered.',
+  'deliveries ratio, ≥ 1 matches the peer). "Fell behind": deliveries/s below 98 % of what was offered. Server CPU µs/delivery:',
+  'the server process\'s CPU time (user + system, process.cpuUsage()) from the start of the phase until its deliveries drained,',
+  'sends included, divided by the deliveries received. Server writes/delivery: the write system calls it made meanwhile (Linux',
+  '/proc/self/io syscw: sockets, database and logs alike) per delivery.',
   '',
   details(rows),
   '',

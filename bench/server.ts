@@ -2,11 +2,14 @@
  * The chat server, in a process of its own: built from the environment like src/main.ts (and
  * from the compiled dist/, as `npm start` runs it), it
  * reports its URL to the orchestrator over IPC and answers two requests:
- *   { type: 'stats' }: its database, pub/sub and shared-execution counters;
+ *   { type: 'stats' }: its database, pub/sub and shared-execution counters, and the CPU time and
+ *     write system calls it has used so far (lib.ts usage()), for both per delivery;
  *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls appendMessage
  *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
  *     persistence pipeline's capacity from the request path's.
  */
+import { usage } from './lib.js';
+
 // The compiled server (dist/, built by run.ts before it forks this), as `npm start` runs it;
 // the types are the sources'.
 const load = <T>(module: string): Promise<T> => import(new URL(`../dist/${module}`, import.meta.url).href) as Promise<T>;
@@ -33,6 +36,7 @@ process.on('message', (msg: Request) => {
       pubsub: { ...app.services.pubsub.stats },
       sharedExecution: { ...app.sharedExecution },
       memory: process.memoryUsage().rss,
+      ...usage(),
     });
   } else if (msg.type === 'append') {
     void (async () => {

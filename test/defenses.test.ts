@@ -306,7 +306,7 @@ describe('rate limits', { timeout: 120_000 }, () => {
           i % 2 === 0
             ? await post(t, byLogin, { login: owner.email.toUpperCase(), password: `wrong-${i}` }, from)
             : await post(t, LOGIN, { email: owner.email, password: `wrong-${i}` }, from);
-        outcomes.push(codes(res)[0] ?? (res.data?.logIn as { code?: string } | undefined)?.code ?? '');
+        outcomes.push(String(codes(res)[0] ?? (res.data?.logIn as { code?: string } | undefined)?.code ?? ''));
       }
       expect(outcomes.filter((c) => c === 'INVALID_CREDENTIALS')).toHaveLength(5);
       expect(outcomes.slice(5)).toEqual(Array(7).fill('RATE_LIMITED'));

@@ -5,8 +5,12 @@
  * close code 4403 and a reason the client can act on; each operation then builds its context
  * from it again, so a revoked key or a removed member is refused from the next operation on.
  *
- * Slow consumers. graphql-ws awaits each send, so a client that stops reading stalls only its
- * own streams; what the server holds for it is bounded twice: each subscription's pub/sub queue
+ * Subscription results are written to the socket here, not by graphql-ws (see writeResults): each
+ * result serialized once for all who share it, each socket written once per turn of the event loop.
+ *
+ * Slow consumers. A subscription reads its next event only while its socket takes what it is
+ * given (below its high-water mark of unsent bytes), so a client that stops reading stalls only
+ * its own streams; what the server holds for it is bounded twice: each subscription's pub/sub queue
  * (SUBSCRIPTION_QUEUE_LIMIT events) and the socket's unsent bytes (WS_MAX_BUFFERED_BYTES). When
  * either fills, the socket is closed with {@link SLOW_CONSUMER_CLOSE_CODE} and a reason; a client
  * that still does not read is cut off after {@link SLOW_CONSUMER_CLOSE_GRACE_MS}. Publishing and
@@ -14,6 +18,7 @@
  * with the last cursor seen (`after: <seq>`) to get what was missed.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -27,6 +32,7 @@ import { refuse } from '../security/refusal.js';
 import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { runInRequest } from '../observability/request-context.js';
+import { corkForTurn, nextMessage, nextPayload, nextPrefix } from './frames.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -57,6 +63,8 @@ interface RootValue {
   subscribe: Envelope['subscribe'];
   /** `<connection id>/<operation id>`: in every log line and error of the operation. */
   requestId: string;
+  /** Where a subscription's results are written (see writeResults). */
+  target: Target;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -69,10 +77,54 @@ export function closeReason(text: string): string {
   return buf.length <= 123 ? text : `${buf.subarray(0, 120).toString('utf8')}...`;
 }
 
+/** Where a subscription's results are written: its socket, and the operation's id on it. */
+interface Target {
+  socket: WebSocket;
+  /** The TCP socket under `socket` (the upgrade request's), corked for a turn and watched for drain. */
+  raw: Socket;
+  id: string;
+}
+
+const draining = new WeakMap<Socket, Promise<void>>();
+
+/** Resolves once `raw` has written out what it held past its high-water mark, or closed. */
+function drained(raw: Socket): Promise<void> {
+  if (raw.destroyed) return Promise.resolve();
+  let waiting = draining.get(raw);
+  if (!waiting) {
+    waiting = new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        draining.delete(raw);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
+    draining.set(raw, waiting);
+  }
+  return waiting;
+}
+
 /**
- * A subscription stream that fails mid-way (a slow consumer, say) ends with one final result
- * carrying the error, instead of an exception that graphql-ws would answer by closing the
- * whole socket with 4500 and ending the client's other subscriptions too.
+ * A subscription's results, written to its socket here rather than handed one by one to
+ * graphql-ws: the one per-subscriber layer between the envelop's stream and the socket.
+ *
+ * Each result without errors goes out as a `next` message built from bytes encoded once per
+ * result (frames.ts: every subscriber sharing an execution shares them), into a socket corked for
+ * the rest of the turn, so a burst leaves in one write. graphql-ws waited for each message's
+ * write to complete before it read the next result; here results are read while the socket takes
+ * them, and reading pauses while it holds more than its high-water mark unsent (Node's `drain`).
+ * A client that stops reading therefore still stops its subscriptions' reads, their pub/sub
+ * queues fill and overflow, and the socket is closed with {@link SLOW_CONSUMER_CLOSE_CODE}, as
+ * before; WS_MAX_BUFFERED_BYTES still caps the socket's unsent bytes (capBufferedBytes).
+ * graphql-ws still runs the operation's life: it sees only the results that carry errors (it
+ * formats those) and the end, and its `return()` on complete or close stops this at once.
+ *
+ * A stream that fails mid-way (a slow consumer, say) ends with one final result carrying the
+ * error, instead of an exception that graphql-ws would answer by closing the whole socket with
+ * 4500 and ending the client's other subscriptions too.
  *
  * Written as an iterator rather than an async generator: a generator's return() waits until
  * its pending next() settles, i.e. until the next event, and graphql-ws awaits return() on
@@ -80,26 +132,47 @@ export function closeReason(text: string): string {
  * services.connections' 'closed') indefinitely. Here return() answers at once and tells the
  * source to stop.
  */
-function endWithError(
+function writeResults(
   stream: AsyncIterable<ExecutionResult>,
   mask: (error: unknown) => Error,
+  target: Target,
 ): AsyncIterableIterator<ExecutionResult> {
   const inner = stream[Symbol.asyncIterator]();
+  const { socket, raw } = target;
+  const prefix = nextPrefix(target.id);
+  const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
   let finished = false;
   /** Settles the next() in flight, if any: a client leaving ends it as done, not at the source's next event. */
   let settle: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
   const stop = () => {
     finished = true;
-    settle?.({ value: undefined, done: true });
+    settle?.(done);
     settle = null;
     Promise.resolve(inner.return?.()).catch(() => undefined);
   };
+  /** Writes results until one is for graphql-ws to send (errors) or the stream ends. */
+  const pump = async (): Promise<IteratorResult<ExecutionResult>> => {
+    for (;;) {
+      if (raw.writableNeedDrain) await drained(raw);
+      if (finished) return done;
+      const step = await inner.next();
+      if (finished) return done;
+      if (step.done) return step;
+      const payload = nextPayload(step.value);
+      if (!payload) return step;
+      // As graphql-ws' own sends: nothing is written to a closing socket.
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      corkForTurn(raw);
+      // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
+      socket.send(nextMessage(prefix, payload), { binary: false });
+    }
+  };
   const iterator: AsyncIterableIterator<ExecutionResult> = {
     next() {
-      if (finished) return Promise.resolve({ value: undefined, done: true });
+      if (finished) return Promise.resolve(done);
       return new Promise((resolve) => {
         settle = resolve;
-        inner.next().then(
+        pump().then(
           (result) => {
             if (result.done) finished = true;
             settle = null;
@@ -116,7 +189,7 @@ function endWithError(
     },
     async return() {
       stop();
-      return { value: undefined, done: true };
+      return done;
     },
     async throw(err) {
       stop();
@@ -197,7 +270,7 @@ export function attachGraphQLWs(
         const root = args.rootValue as RootValue;
         return runInRequest(root.requestId, async () => {
           const result = await root.subscribe(args as ExecutionArgs);
-          return isAsyncIterable(result) ? endWithError(result as AsyncIterable<ExecutionResult>, mask) : result;
+          return isAsyncIterable(result) ? writeResults(result as AsyncIterable<ExecutionResult>, mask, root.target) : result;
         });
       },
       onConnect: async (ctx) => {
@@ -278,7 +351,12 @@ export function attachGraphQLWs(
             document,
             variableValues: payload.variables,
             contextValue,
-            rootValue: { execute, subscribe, requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}` } satisfies RootValue,
+            rootValue: {
+              execute,
+              subscribe,
+              requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}`,
+              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id },
+            } satisfies RootValue,
           };
           running.add(id);
           return args;

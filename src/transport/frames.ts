@@ -1,0 +1,79 @@
+/**
+ * Encode once, write many, write few: the graphql-ws `next` messages of subscriptions.
+ *
+ * graphql-ws builds and `JSON.stringify`s every message itself, so an event that reaches a
+ * thousand subscribers was serialized a thousand times, although shared execution
+ * (shared-execution.ts) had already given every subscriber of the same operation one and the same
+ * result object. Here a result object is serialized once ({@link nextPayload}, remembered for as
+ * long as the object lives) and each subscriber's message is its operation's prefix
+ * (`{"id":<id>,"type":"next","payload":`, made once per subscription) followed by those bytes:
+ * byte for byte what graphql-ws would have sent.
+ *
+ * The bytes are keyed by the result object, never by what was asked: results that differ by
+ * viewer (a customer's view of a conversation, a context-dependent selection) are different
+ * objects, executed for them alone, so they can never be given bytes encoded for someone else.
+ * Results are read-only once delivered (shared-execution.ts), so their bytes cannot go stale.
+ *
+ * Writes to one socket in the same turn of the event loop go out in one system call: the socket
+ * is corked at its first frame and uncorked once the turn is over ({@link corkForTurn}).
+ */
+import type { Socket } from 'node:net';
+import type { ExecutionResult } from 'graphql';
+
+const payloads = new WeakMap<object, Buffer>();
+
+/** Counters for tests: payloads serialized, and deliveries that reused one already serialized. */
+export const frameStats = { encoded: 0, reused: 0 };
+
+/**
+ * The end of a `next` message carrying `result`: its JSON payload and the message's closing
+ * brace, encoded once per result object. Null for a result with errors: graphql-ws formats those
+ * (each error's toJSON()) itself; they are rare and per subscriber anyway.
+ */
+export function nextPayload(result: ExecutionResult): Buffer | null {
+  if (typeof result !== 'object' || result === null || result.errors) return null;
+  let bytes = payloads.get(result);
+  if (bytes !== undefined) frameStats.reused++;
+  else {
+    frameStats.encoded++;
+    // graphql-ws sends `{ ...resultWithoutErrors }`: without errors, the same keys in the same order.
+    bytes = Buffer.from(`${JSON.stringify(result)}}`);
+    payloads.set(result, bytes);
+  }
+  return bytes;
+}
+
+/** The start of every `next` message of one operation, up to its payload. */
+export function nextPrefix(id: string): Buffer {
+  return Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+}
+
+/** One operation's `next` message for a payload from {@link nextPayload}. */
+export function nextMessage(prefix: Buffer, payload: Buffer): Buffer {
+  return Buffer.concat([prefix, payload], prefix.length + payload.length);
+}
+
+const corked = new Set<Socket>();
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+/**
+ * Corks `socket` until the end of this turn of the event loop (setImmediate: after every
+ * microtask and I/O callback of the turn), so that every frame written to it meanwhile (one
+ * event's messages for each of its subscriptions, or a burst of events) leaves in one write
+ * rather than one system call each. ws corks and uncorks around each frame too; corks nest.
+ */
+export function corkForTurn(socket: Socket): void {
+  if (corked.has(socket) || socket.destroyed) return;
+  socket.cork();
+  corked.add(socket);
+  if (!uncorkScheduled) {
+    uncorkScheduled = true;
+    setImmediate(uncorkAll);
+  }
+}
