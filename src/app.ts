@@ -34,6 +34,10 @@ import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
 import { requestIdFrom, runInRequest } from './observability/request-context.js';
 import { startWebhookWorker } from './modules/webhooks/worker.js';
+import { MessagePipeline } from './modules/conversations/pipeline.js';
+import { refuseWhileClaimed } from './modules/support/claims.js';
+import { noteMessage } from './modules/support/attention.js';
+import { notifyOfMessageEdited, notifyOfMessageSent } from './modules/notifications/listeners.js';
 
 export interface App {
   readonly config: Config;
@@ -140,6 +144,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     urlSigner: new UrlSigner(secret),
     metrics,
     databaseHealth,
+    // Every message is written through it; other modules act on sends through these hooks alone.
+    pipeline: new MessagePipeline({
+      guards: [refuseWhileClaimed],
+      appended: [noteMessage, notifyOfMessageSent],
+      changed: [notifyOfMessageEdited],
+    }),
   };
   // Ring timeouts and disconnects of calls, including what passed while no instance ran.
   const callWorker = startCallWorker(services);

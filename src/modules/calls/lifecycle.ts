@@ -20,7 +20,6 @@ import type { Context, Services } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { appendMessage } from '../conversations/pipeline.js';
 import { loadAccess } from '../conversations/permissions.js';
 import { callSelect, toCallRecord, type CallRecord, type IceCandidateRecord } from './records.js';
 import { loadCallForParty, requireCaller } from './permissions.js';
@@ -142,7 +141,7 @@ async function announceEnd(services: Services, callId: string): Promise<CallReco
   ringTimers(services)?.disarm(callId);
   let record = await loadCallRecord(services, callId);
   try {
-    const { record: message } = await appendMessage(services, {
+    const { record: message } = await services.pipeline.append(services, {
       conversationId: record.conversationId,
       authorId: null,
       kind: 'SYSTEM',
