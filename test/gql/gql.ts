@@ -132,6 +132,9 @@ type Documents = {
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AddMemberDocument,
     "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": typeof types.IdentityWorkspaceEventsDocument,
     "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.IdentityRemoveMemberDocument,
+    "\n  mutation LifecycleCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.LifecycleCreateRoomDocument,
+    "\n  mutation LifecycleSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": typeof types.LifecycleSendDocument,
+    "\n  subscription LifecycleEvents($id: ID!) {\n    conversationEvents(conversationId: $id) {\n      type\n      seq\n    }\n  }\n": typeof types.LifecycleEventsDocument,
     "\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": typeof types.NtCreateRoomDocument,
     "\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n": typeof types.NtSetUsernameDocument,
     "\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.NtSendDocument,
@@ -370,6 +373,9 @@ const documents: Documents = {
     "\n  mutation AddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Membership {\n        role\n        user {\n          id\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AddMemberDocument,
     "\n  subscription IdentityWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": types.IdentityWorkspaceEventsDocument,
     "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n": types.IdentityRemoveMemberDocument,
+    "\n  mutation LifecycleCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.LifecycleCreateRoomDocument,
+    "\n  mutation LifecycleSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n": types.LifecycleSendDocument,
+    "\n  subscription LifecycleEvents($id: ID!) {\n    conversationEvents(conversationId: $id) {\n      type\n      seq\n    }\n  }\n": types.LifecycleEventsDocument,
     "\n  mutation NtCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n    }\n  }\n": types.NtCreateRoomDocument,
     "\n  mutation NtSetUsername($username: String!) {\n    setUsername(username: $username) {\n      __typename\n    }\n  }\n": types.NtSetUsernameDocument,
     "\n  mutation NtSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        body\n        mentions {\n          start\n          length\n          userId\n          username\n          here\n        }\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.NtSendDocument,
@@ -976,6 +982,18 @@ export function graphql(source: "\n  subscription IdentityWorkspaceEvents($works
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation IdentityRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LifecycleCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LifecycleCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation LifecycleSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation LifecycleSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription LifecycleEvents($id: ID!) {\n    conversationEvents(conversationId: $id) {\n      type\n      seq\n    }\n  }\n"): (typeof documents)["\n  subscription LifecycleEvents($id: ID!) {\n    conversationEvents(conversationId: $id) {\n      type\n      seq\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
