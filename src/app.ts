@@ -38,6 +38,7 @@ import { WebhookWorker } from './modules/webhooks/worker.js';
 import { MessagePipeline } from './modules/conversations/pipeline.js';
 import { CatchUp } from './modules/conversations/catch-up.js';
 import { startSupportSweeper } from './modules/support/sweeper.js';
+import { DeskQueue } from './modules/support/desk.js';
 import { refuseWhileClaimed } from './modules/support/claims.js';
 import { noteMessage } from './modules/support/attention.js';
 import { notifyOfMessageEdited, notifyOfMessageSent } from './modules/notifications/listeners.js';
@@ -165,6 +166,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       appended: [noteMessage, notifyOfMessageSent],
       changed: [notifyOfMessageEdited],
     }),
+    deskQueue: new DeskQueue(),
     catchUp: new CatchUp(),
     calls: new CallWorker(),
     webhooks: new WebhookWorker(),
