@@ -107,7 +107,7 @@ declare module '../../graphql/context.js' {
 
 /**
  * The pipeline of one app: its hooks, and the appends waiting for a conversation's write in
- * progress (group commit, see {@link MessagePipeline.append}).
+ * progress (the group commit, see `insertMessage`).
  */
 export class MessagePipeline {
   /** Per conversation: the appends waiting for its write in progress. */
