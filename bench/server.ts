@@ -4,7 +4,7 @@
  * reports its URL to the orchestrator over IPC and answers two requests:
  *   { type: 'stats' }: its database, pub/sub and shared-execution counters, and the CPU time and
  *     write system calls it has used so far (lib.ts usage()), for both per delivery;
- *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls appendMessage
+ *   { type: 'append', conversationId, authorId, concurrency, seconds }: calls the message pipeline
  *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
  *     persistence pipeline's capacity from the request path's.
  */
@@ -16,7 +16,6 @@ const load = <T>(module: string): Promise<T> => import(new URL(`../dist/${module
 const { buildApp } = await load<typeof import('../src/app.js')>('app.js');
 const { loadConfig } = await load<typeof import('../src/config/env.js')>('config/env.js');
 const { createLogger } = await load<typeof import('../src/logger.js')>('logger.js');
-const { appendMessage } = await load<typeof import('../src/modules/conversations/pipeline.js')>('modules/conversations/pipeline.js');
 
 const config = loadConfig();
 const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'bench-server') });
@@ -47,7 +46,7 @@ process.on('message', (msg: Request) => {
       await Promise.all(
         Array.from({ length: msg.concurrency }, async () => {
           while (performance.now() < deadline) {
-            await appendMessage(app.services, { conversationId: msg.conversationId, authorId: msg.authorId, body: `direct ${written}` });
+            await app.services.pipeline.append(app.services, { conversationId: msg.conversationId, authorId: msg.authorId, body: `direct ${written}` });
             written++;
           }
         }),

@@ -1,8 +1,10 @@
 /**
- * buildApp(): wires configuration, database, pub/sub, schema and transports into one server on
- * one port, and tracks what it opened so that stop() shuts down cleanly:
- * stop accepting, close WebSockets with 1001 (going away), let in-flight requests finish (up to
- * SHUTDOWN_TIMEOUT_MS), then close pub/sub and the database.
+ * buildApp(): wires configuration, database, pub/sub, the modules' per-app parts, schema and
+ * transports into one server on one port. Everything that runs (connections, timers, listeners)
+ * is started here, in the order read below, and stop() stops it in the reverse order: stop
+ * accepting, stop the workers, close WebSockets with 1001 (going away), let in-flight requests
+ * finish (up to SHUTDOWN_TIMEOUT_MS), stop the sweeps, then close pub/sub and the database.
+ * Importing a module registers its GraphQL types (Pothos) and nothing else.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,14 +29,21 @@ import type { Host, HttpRoute, UpgradeRoute } from './transport/routes.js';
 import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
 import { startFileSweeper } from './modules/attachments/sweep.js';
-import { startBackground } from './background.js';
-import { startCallWorker } from './modules/calls/worker.js';
+import { CallWorker } from './modules/calls/worker.js';
 import { createDefenses } from './security/index.js';
 import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
 import { requestIdFrom, runInRequest } from './observability/request-context.js';
-import { startWebhookWorker } from './modules/webhooks/worker.js';
 import { createMailer } from './mail/mailer.js';
+import { startPendingSignUpPruner } from './modules/users/signup-confirmation.js';
+import { WebhookWorker } from './modules/webhooks/worker.js';
+import { MessagePipeline } from './modules/conversations/pipeline.js';
+import { CatchUp } from './modules/conversations/catch-up.js';
+import { startSupportSweeper } from './modules/support/sweeper.js';
+import { DeskQueue } from './modules/support/desk.js';
+import { refuseWhileClaimed } from './modules/support/claims.js';
+import { noteMessage } from './modules/support/attention.js';
+import { notifyOfMessageEdited, notifyOfMessageSent } from './modules/notifications/listeners.js';
 
 export interface App {
   readonly config: Config;
@@ -55,6 +64,9 @@ export interface BuildOptions {
   logger?: Logger;
 }
 
+/** Stops one part of the app: resolves once nothing of it runs any more. */
+type Stop = () => void | Promise<void>;
+
 function jwtSecret(config: Config, logger: Logger): string {
   if (config.JWT_SECRET) return config.JWT_SECRET;
   if (!config.DATABASE_URL) {
@@ -72,6 +84,10 @@ function jwtSecret(config: Config, logger: Logger): string {
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  /** What runs, in the order it started: stop() stops it in reverse. */
+  const running: Array<{ what: string; stop: Stop }> = [];
+  const started = (what: string, stop: Stop) => void running.push({ what, stop });
+
   const database = await openDatabase({
     databaseUrl: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, 'pglite'),
@@ -84,7 +100,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await database.close().catch(() => undefined);
     throw err;
   }
+  started('the database', () => database.close());
   const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  started('pub/sub', () => pubsub.close());
   const secret = jwtSecret(config, logger);
   const connections = new Connections();
   const presence = new Presence(
@@ -92,7 +110,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
   );
   presence.start();
+  started('presence', () => presence.stop());
   const databaseHealth = new DatabaseHealth(logger, () => database.ping());
+  started('the database health check', () => databaseHealth.stop());
   const sharedExecution: SharedExecutionStats = { shared: 0, reused: 0, own: 0 };
   const metrics = new Metrics({
     connections: () => connections.size,
@@ -104,6 +124,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const defenses = createDefenses(config, logger, metrics.rateLimitRefusals);
   // Rate-limit counters fail fast while Redis is down (never holding a request); at start, wait
   // for their connection so the first requests count where the rest do.
+  started('the rate limits', () => defenses.close());
   await defenses.rateLimits.ready();
   const services: Services = {
     defenses,
@@ -119,13 +140,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     metrics,
     databaseHealth,
     mailer: createMailer(config, logger),
+    // Every message is written through it; other modules act on sends through these hooks alone.
+    pipeline: new MessagePipeline({
+      guards: [refuseWhileClaimed],
+      appended: [noteMessage, notifyOfMessageSent],
+      changed: [notifyOfMessageEdited],
+    }),
+    deskQueue: new DeskQueue(),
+    catchUp: new CatchUp(),
+    calls: new CallWorker(),
+    webhooks: new WebhookWorker(),
   };
-  // Ring timeouts and disconnects of calls, including what passed while no instance ran.
-  const callWorker = startCallWorker(services);
 
-  const stopBackground = startBackground(services);
-  // Webhook deliveries, including what was queued while no instance ran.
-  const stopWebhooks = startWebhookWorker(services);
+  // Mail still being relayed is given its chance after the last request that sent it.
+  started('the mailer', () => services.mailer.close());
+
+  // Background work that outlives the WebSockets (it serves them until they close).
+  started('the catch-up', services.catchUp.start(services));
+  started('the file sweeper', startFileSweeper(services));
+  started('the pending sign-up pruner', startPendingSignUpPruner(services));
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }), (err) => databaseHealth.classify(err));
   const yoga = createHttpHandler(services, schema, [metrics.plugin(), ...defenses.plugins, useSharedEventExecution(sharedExecution)]);
@@ -143,10 +176,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const stopHooks: Array<() => Promise<void> | void> = [];
 
   const files = createFileHandler(services);
-  const stopSweeper = startFileSweeper(services);
 
   const server = createServer((req, res) => {
-    const started = process.hrtime.bigint();
+    const began = process.hrtime.bigint();
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
     // Draining: this response is the connection's last (the client opens its next one elsewhere).
@@ -155,7 +187,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     res.once('finish', () => {
       const route = routeLabel(pathname);
       metrics.httpRequests.inc({ method: req.method ?? 'GET', route, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ method: req.method ?? 'GET', route }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.httpDuration.observe({ method: req.method ?? 'GET', route }, Number(process.hrtime.bigint() - began) / 1e9);
     });
     void runInRequest(requestId, () =>
       route(req, res, pathname).catch((err: unknown) => {
@@ -230,6 +262,34 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   let url = '';
   let stopping: Promise<void> | null = null;
+  /** Set when stop() begins: the listener closes, idle connections are closed, a deadline cuts the rest. */
+  let draining: { closed: Promise<void>; idle: NodeJS.Timeout; cut: NodeJS.Timeout; deadline: number } | null = null;
+  started('the server and its WebSockets', async () => {
+    const log = logger.child({ component: 'shutdown' });
+    const deadline = draining?.deadline ?? Date.now();
+    // WebSockets: their queries and mutations in flight finish first, then 1001 (going away).
+    while (graphqlWs.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
+    for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
+    server.closeIdleConnections();
+    if (draining) {
+      await draining.closed;
+      clearTimeout(draining.cut);
+      clearInterval(draining.idle);
+    }
+  });
+
+  // Workers that stop before the WebSockets close, so that a deploy's shutdown neither ends the
+  // calls nor releases the claims of people who reconnect to another instance. The call worker
+  // goes first: its listener writes a closed connection to the cross-instance presence before
+  // the support sweeper's reads it.
+  // Ring timeouts and disconnects of calls, including what passed while no instance ran.
+  started('the call worker', services.calls.start(services));
+  // Lapsed claims, urgency as waits grow, claims of holders who left.
+  started('the support sweeper', startSupportSweeper(services));
+  // Webhook deliveries, including what was queued while no instance ran; attempts in flight
+  // are aborted on stop and released for any instance to send again.
+  if (config.WEBHOOK_WORKER) started('the webhook worker', services.webhooks.start(services));
 
   return {
     config,
@@ -259,34 +319,21 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         // says `Connection: close` from now on (`stopping` is set); the listener closes, so new
         // connections are refused, and idle keep-alive connections close.
         log.info('draining: /readyz 503, new connections refused, keep-alive connections closed after their next response');
-        const closed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-        const idle = setInterval(() => server.closeIdleConnections(), 50);
-        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
-        const cut = setTimeout(() => {
-          log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing them');
-          server.closeAllConnections();
-        }, config.SHUTDOWN_TIMEOUT_MS);
-        // Before the sockets close, so that shutting down does not end calls whose parties
-        // reconnect to another instance.
-        await callWorker.stop().catch((err: unknown) => log.warn({ err }, 'stopping the call worker failed'));
-        // Attempts in flight are aborted and released for any instance to send again.
-        await stopWebhooks().catch((err: unknown) => log.warn({ err }, 'stopping the webhook worker failed'));
-        // WebSockets: their queries and mutations in flight finish first, then 1001 (going away).
-        while (graphqlWs.inFlight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        await Promise.resolve(graphqlWs.dispose()).catch((err: unknown) => log.warn({ err }, 'closing WebSockets failed'));
-        for (const hook of stopHooks) await Promise.resolve(hook()).catch((err: unknown) => log.warn({ err }, 'a stop hook failed'));
-        server.closeIdleConnections();
-        await closed;
-        clearTimeout(cut);
-        clearInterval(idle);
-        stopSweeper();
-        await stopBackground().catch((err: unknown) => log.warn({ err }, 'stopping background tasks failed'));
-        await services.mailer.close().catch((err: unknown) => log.warn({ err }, 'closing the mailer failed'));
-        await presence.stop().catch((err: unknown) => log.warn({ err }, 'stopping presence failed'));
-        databaseHealth.stop();
-        await pubsub.close().catch((err: unknown) => log.warn({ err }, 'closing pub/sub failed'));
-        await defenses.close().catch((err: unknown) => log.warn({ err }, 'closing the rate limits failed'));
-        await database.close().catch((err: unknown) => log.warn({ err }, 'closing the database failed'));
+        draining = {
+          closed: new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+          idle: setInterval(() => server.closeIdleConnections(), 50),
+          deadline: Date.now() + config.SHUTDOWN_TIMEOUT_MS,
+          cut: setTimeout(() => {
+            log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'in-flight requests did not finish in time; closing them');
+            server.closeAllConnections();
+          }, config.SHUTDOWN_TIMEOUT_MS),
+        };
+        // Then everything that runs, in the reverse of the order it started.
+        for (const { what, stop } of running.reverse()) {
+          await Promise.resolve()
+            .then(stop)
+            .catch((err: unknown) => log.warn({ err }, `stopping ${what} failed`));
+        }
         log.info('stopped');
       })();
       return stopping;

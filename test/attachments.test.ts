@@ -16,7 +16,6 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyFileSize } from '../src/compat/formats.js';
 import { sweepOrphanFiles } from '../src/modules/attachments/sweep.js';
-import { whenSubscribed } from '../src/pubsub/pubsub.js';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, until, type TestApp } from './helpers/app.js';
 import { expectNoStrayFiles, png, storedFiles } from './helpers/files.js';
@@ -596,7 +595,7 @@ describe('legacy 004: upload, then announce', () => {
       for await (const e of raw) rawEvents.push(e);
     })();
     // Live once the channel is subscribed (a Redis SUBSCRIBE acknowledged on the second setup).
-    await whenSubscribed(raw);
+    await t.app.services.pubsub.whenSubscribed(raw);
 
     const bytes = Buffer.from('%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n');
     const message = asMessage(await upload(alice.token, { conversationId: threadId, body: 'Hello, this is my message' }, [

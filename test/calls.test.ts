@@ -6,7 +6,6 @@
 import type { ExecutionResult } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ringTimers } from '../src/modules/calls/registry.js';
 import { graphql } from './gql/index.js';
 import type { CallEventsSubscription } from './gql/graphql.js';
 import { collect, startTestApp, wsOnce, type TestApp } from './helpers/app.js';
@@ -452,7 +451,7 @@ describe('disconnects and timeouts', () => {
     // Closing one of bob's two connections is not his last: the call goes on.
     await b.client.dispose();
     await until(() => t.app.services.connections.countFor(bob.id) === 1);
-    await ringTimers(t.app.services)!.settled();
+    await t.app.services.calls.settled();
     expect((await t.app.services.db.call.findUniqueOrThrow({ where: { id: call.id } })).status).toBe('ACTIVE');
 
     const closedAt = Date.now();
@@ -672,7 +671,7 @@ describe('restarts and other instances', () => {
     const second = await startTestApp({ CALL_RING_TIMEOUT_MS: '500' }, first.db);
     try {
       // The new instance's first sweep, which runs as it starts, settles it.
-      await ringTimers(second.app.services)!.settled();
+      await second.app.services.calls.settled();
       const seen = await second.exec(GetCall, { id: call.id }, { token: bob.token });
       expect(seen.data?.call).toMatchObject({ status: 'MISSED', endReason: 'NO_ANSWER' });
       expect(await systemMessages(second, bob.token, thread)).toEqual(['Missed audio call']);
@@ -709,7 +708,7 @@ describe('restarts and other instances', () => {
           // Bob leaves instance three; he is still connected on instance two, so the call goes on.
           await b3.client.dispose();
           await until(() => three.app.services.connections.countFor(bob.id) === 0);
-          await ringTimers(three.app.services)!.settled();
+          await three.app.services.calls.settled();
           expect((await two.app.services.db.call.findUniqueOrThrow({ where: { id: call.id } })).status).toBe('ACTIVE');
           // His last connection, on instance two, closes: alice hears ENDED within 2 s.
           const closedAt = Date.now();

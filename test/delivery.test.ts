@@ -14,7 +14,6 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
-import { appendMessage } from '../src/modules/conversations/pipeline.js';
 import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../src/transport/ws.js';
@@ -369,7 +368,7 @@ describe('the append statement (one statement, batched per conversation)', () =>
     const id = await room(a, ws.admin.token, ws.id);
     // Called directly, all five look the key up before any inserts: four inserts hit the index.
     const input = { conversationId: id, authorId: ws.admin.id, body: 'once', clientMessageId: 'same-key' };
-    const results = await Promise.all(Array.from({ length: 5 }, () => appendMessage(a.app.services, input)));
+    const results = await Promise.all(Array.from({ length: 5 }, () => a.app.services.pipeline.append(a.app.services, input)));
     expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect((await send(a, ws.admin.token, id, 'next')).seq).toBe(2);
@@ -383,13 +382,13 @@ describe('the append statement (one statement, batched per conversation)', () =>
     // What one message written alone costs, guards of other modules (support's claim check)
     // included: the yardstick for the batch below.
     const loneBefore = a.app.database.stats.statements;
-    await appendMessage(a.app.services, { conversationId: other, authorId: ws.admin.id, body: 'alone' });
+    await a.app.services.pipeline.append(a.app.services, { conversationId: other, authorId: ws.admin.id, body: 'alone' });
     const lone = a.app.database.stats.statements - loneBefore;
     const statementsBefore = a.app.database.stats.statements;
     const author = (i: number) => (i % 2 ? ws.people.bob!.id : ws.admin.id);
     const settled = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        appendMessage(a.app.services, {
+        a.app.services.pipeline.append(a.app.services, {
           conversationId: id,
           authorId: author(i),
           body: `m${i}`,

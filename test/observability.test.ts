@@ -11,7 +11,6 @@ import { startTestApp, until, type TestApp } from './helpers/app.js';
 import { workspace } from './helpers/fixtures.js';
 import { gql, metricSum, parseMetrics } from './helpers/raw-client.js';
 import { resumable } from '../src/client/resume.js';
-import { catchUpOf } from '../src/modules/conversations/catch-up.js';
 
 const CreateRoom = `mutation ObsRoom($input: CreateRoomInput!) { createRoom(input: $input) { __typename ... on Room { id } ... on Error { code message } } }`;
 const Send = `mutation ObsSend($input: SendMessageInput!) { sendMessage(input: $input) { __typename ... on Message { id seq } ... on Error { code message } } }`;
@@ -74,7 +73,7 @@ describe('metrics', () => {
     }
     await until(() => subs.every((s) => s.seqs.length === 60));
     // A catch-up round (in production: after Redis returns, and periodically with Redis).
-    await catchUpOf(t.app.services)!.run('periodic');
+    await t.app.services.catchUp.run('periodic');
     // A refusal by a defense (more aliases than GRAPHQL_MAX_ALIASES), counted by its one refusal path.
     const aliases = await gql(t.url, `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: __typename`).join(' ')} }`);
     expect(aliases.body.errors?.[0]?.extensions?.code).toBe('ALIAS_LIMIT_EXCEEDED');

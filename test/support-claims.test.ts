@@ -69,6 +69,27 @@ const Send = graphql(`
   }
 `);
 
+const SendTyped = graphql(`
+  mutation ClaimsSendTyped($input: SendMessageInput!) {
+    sendMessage(input: $input) {
+      __typename
+      ... on Message {
+        id
+      }
+      ... on ClaimHeldError {
+        holderId
+        holderName
+        expiresAt
+        messageId
+      }
+      ... on Error {
+        code
+        message
+      }
+    }
+  }
+`);
+
 const SendTicketMessage = graphql(`
   mutation ClaimsSendTicket($input: SendTicketMessageInput!) {
     sendTicketMessage(input: $input) {
@@ -249,6 +270,32 @@ describe('claims', () => {
     expect(view.data!.ticket.claim).toEqual({ holderId: other.id });
     // 51 sign-ups (password hashing) and a lease to lapse, on a shared machine.
   }, 180_000);
+
+  it('sendMessage answers ClaimHeldError with the holder, and ConflictError on a closed ticket (the send guard’s errors are in its union)', async () => {
+    const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
+    const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
+    const prod = await product(t, ws.admin.token, ws.id);
+    const ticket = await openTicket(t, cus.token, { workspaceId: ws.id, productId: prod.id, message: 'help' });
+    const claim = (await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token })).data!.claimConversation;
+    if (claim.__typename !== 'ConversationClaim') throw new Error(JSON.stringify(claim));
+    const before = await t.app.services.db.message.count({ where: { conversationId: ticket.id } });
+
+    const refused = (await t.exec(SendTyped, { input: { conversationId: ticket.id, body: 'mine now' } }, { token: ben.token })).data!.sendMessage;
+    expect(refused).toMatchObject({
+      __typename: 'ClaimHeldError',
+      code: 'CONFLICT',
+      holderId: ann.id,
+      holderName: claim.holderName,
+      expiresAt: claim.expiresAt,
+      messageId: null,
+    });
+    expect(await t.app.services.db.message.count({ where: { conversationId: ticket.id } })).toBe(before);
+
+    // Closed, the ticket takes no message: a typed ConflictError, not a bare BaseError.
+    expect(await closeTicket(t, ws.admin.token, ticket.id)).toMatchObject({ __typename: 'Ticket' });
+    const closed = (await t.exec(SendTyped, { input: { conversationId: ticket.id, body: 'hello?' } }, { token: ann.token })).data!.sendMessage;
+    expect(closed).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+  });
 
   it('releases a claim when the ticket closes, and when the holder releases it', async () => {
     const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });

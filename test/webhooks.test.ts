@@ -21,7 +21,6 @@ import {
   verifyGitHubStyle,
   type Received,
 } from './helpers/webhooks.js';
-import { webhookWorker } from '../src/modules/webhooks/worker.js';
 import type { WebhookEventType } from './gql/graphql.js';
 
 const FAST = {
@@ -307,7 +306,7 @@ describe('webhooks', () => {
       [roomId, 'message.created'],
     ];
     await receiver.until(() => receiver.requests.length - from >= expected.length, 20_000, 'every event delivered');
-    await webhookWorker(t.app.services)!.settled();
+    await t.app.services.webhooks.settled();
     const got = receiver.requests.slice(from);
     expect(got).toHaveLength(expected.length);
     expect(got.map((r) => [r.body.conversationId, r.body.type]).sort()).toEqual([...expected].sort());
@@ -379,7 +378,7 @@ describe('webhooks', () => {
       expect(new Set(local.requests.map((r) => r.headers['webhook-id'])).size).toBe(1);
       expect(new Set(local.requests.map((r) => r.raw)).size).toBe(1);
       for (const r of local.requests) expect(verifyAsReadme(secret, r.raw, r.headers['webhook-signature'] as string)).toBe(true);
-      await webhookWorker(app.app.services)!.settled();
+      await app.app.services.webhooks.settled();
       const [retried] = await deliveries(app, admin.token, endpointId);
       expect(retried).toMatchObject({ status: 'SUCCEEDED', attempts: 3, lastStatusCode: 200, lastError: null });
       expect(retried!.attemptLog).toMatchObject([
@@ -393,12 +392,12 @@ describe('webhooks', () => {
       const before = local.requests.length;
       await send(app, admin.token, roomA, 'doomed');
       await local.until(() => local.requests.length - before === 3, 20_000, 'three failed attempts');
-      await webhookWorker(app.app.services)!.settled();
+      await app.app.services.webhooks.settled();
       let [doomed] = await deliveries(app, admin.token, endpointId);
       expect(doomed).toMatchObject({ status: 'PARKED', attempts: 3, lastStatusCode: 500, lastError: 'HTTP 500' });
       // Parked stays parked: a full look for due work after it sends nothing more.
-      webhookWorker(app.app.services)!.kick();
-      await webhookWorker(app.app.services)!.settled();
+      app.app.services.webhooks.kick();
+      await app.app.services.webhooks.settled();
       expect(local.requests.length - before).toBe(3);
 
       // Redelivered: a fourth attempt of the same event, which now succeeds.
@@ -407,7 +406,7 @@ describe('webhooks', () => {
       // PENDING, or already IN_FLIGHT: the worker is told at once.
       expect(again.data?.redeliverWebhook).toMatchObject({ __typename: 'WebhookDelivery', status: expect.stringMatching(/^(PENDING|IN_FLIGHT)$/) });
       await local.until(() => local.requests.length - before === 4, 20_000, 'the redelivery');
-      await webhookWorker(app.app.services)!.settled();
+      await app.app.services.webhooks.settled();
       [doomed] = await deliveries(app, admin.token, endpointId);
       expect(doomed).toMatchObject({ status: 'SUCCEEDED', attempts: 4 });
       expect(local.requests.at(-1)!.headers['webhook-attempt']).toBe('4');
@@ -438,7 +437,7 @@ describe('webhooks', () => {
         rooms.flatMap((r) => Array.from({ length: perRoom }, (_, i) => send(t, i % 2 ? admin.token : people.agent!.token, r, `m${i}`))),
       );
       await local.until(() => local.succeeded().length === rooms.length * perRoom, 60_000, 'every message delivered');
-      await webhookWorker(t.app.services)!.settled();
+      await t.app.services.webhooks.settled();
       expect(local.maxOpenPerConversation).toBe(1);
       expect(local.maxOpen).toBeLessThanOrEqual(t.app.config.WEBHOOK_CONCURRENCY);
       expectInOrderOnce(local.succeeded());
@@ -523,7 +522,7 @@ describe('webhooks', () => {
       }
       const r = await room(app, ws.admin.token, ws.id);
       await send(app, ws.admin.token, r, 'to loopback');
-      const worker = webhookWorker(app.app.services)!;
+      const worker = app.app.services.webhooks;
       const endpoints = await app.app.services.db.webhookEndpoint.findMany({ orderBy: { url: 'asc' } });
       await new Promise<void>((resolve, reject) => {
         const deadline = Date.now() + 20_000;
@@ -579,7 +578,7 @@ describe('webhooks', () => {
       });
       const r = await room(t, admin.token, ws.id);
       for (const body of ['one', 'two', 'three']) await send(t, admin.token, r, body);
-      const worker = webhookWorker(t.app.services)!;
+      const worker = t.app.services.webhooks;
       worker.kick();
       await worker.settled();
       expect(local.requests).toHaveLength(0);
@@ -621,7 +620,7 @@ describe('webhooks', () => {
       const r = await room(t, ws.admin.token, ws.id);
       for (const body of ['old', 'old and pending', 'recent']) await send(t, ws.admin.token, r, body);
       await local.until(() => local.succeeded().length === 3, 20_000, 'three deliveries');
-      const worker = webhookWorker(t.app.services)!;
+      const worker = t.app.services.webhooks;
       await worker.settled();
       const { db } = t.app.services;
       const events = await db.webhookEvent.findMany({ where: { conversationId: r }, orderBy: { sequence: 'asc' } });
@@ -656,7 +655,7 @@ describe('webhooks', () => {
 
       reader = await startTestApp(FAST, writer.db);
       await local.until(() => local.succeeded().length === 15, 20_000, 'the queued events delivered');
-      await webhookWorker(reader.app.services)!.settled();
+      await reader.app.services.webhooks.settled();
       expect(local.requests).toHaveLength(15);
       expectInOrderOnce(local.requests);
       expect(await deliveriesIn(reader, endpointId)).toEqual({ SUCCEEDED: 15 });
@@ -692,13 +691,13 @@ describe('webhooks', () => {
       );
       const total = rooms.length * (10 + 2 * 5);
       await local.until(() => local.requests.length >= total, 60_000, 'every event delivered');
-      await Promise.all(instances.map((inst) => webhookWorker(inst.app.services)!.settled()));
+      await Promise.all(instances.map((inst) => inst.app.services.webhooks.settled()));
       expect(local.requests).toHaveLength(total);
       expect(new Set(local.requests.map((r) => r.body.id)).size).toBe(total);
       expectInOrderOnce(local.requests);
       expect(local.maxOpenPerConversation).toBe(1);
       expect(await deliveriesIn(instances[0]!, endpointId)).toEqual({ SUCCEEDED: total });
-      const shares = instances.map((inst) => webhookWorker(inst.app.services)!.stats.succeeded);
+      const shares = instances.map((inst) => inst.app.services.webhooks.stats.succeeded);
       expect(shares[0]! + shares[1]!).toBe(total);
       console.info(`two instances delivered ${shares.join(' + ')} of ${total} events`);
     } finally {

@@ -18,7 +18,13 @@ import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from './errors.js';
 
-/** Long-lived parts shared by every request; built once by app.ts. */
+/**
+ * Long-lived parts shared by every request; built once by app.ts, which also starts and stops
+ * what runs in them. A module that keeps per-app state adds its part to this interface where it
+ * defines it (`declare module`, so the infrastructure here imports no module): `pipeline`
+ * (conversations/pipeline.ts), `catchUp` (conversations/catch-up.ts), `calls` (calls/worker.ts),
+ * `webhooks` (webhooks/worker.ts), `deskQueue` (support/desk.ts).
+ */
 export interface Services {
   db: PrismaClient;
   pubsub: PubSub;

@@ -2,6 +2,7 @@
 import { builder } from './builder.js';
 import {
   AppError,
+  ClaimHeldError,
   ConflictError,
   errorCodes,
   ForbiddenError,
@@ -66,6 +67,18 @@ builder.objectType(ConflictError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     field: t.exposeString('field', { nullable: true, description: 'The input field in conflict, when one is.' }),
+  }),
+});
+
+builder.objectType(ClaimHeldError, {
+  name: 'ClaimHeldError',
+  description: 'Another agent holds a claim on this conversation or message; nothing was changed. Wait for it to lapse or be released.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    holderId: t.exposeID('holderId', { description: 'Who holds it.' }),
+    holderName: t.exposeString('holderName', { description: 'Their display name.' }),
+    expiresAt: t.field({ type: 'DateTime', description: 'When their claim lapses unless renewed.', resolve: (e) => e.expiresAt }),
+    messageId: t.exposeID('messageId', { nullable: true, description: 'The message claimed; null for the whole conversation.' }),
   }),
 });
 

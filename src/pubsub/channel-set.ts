@@ -6,7 +6,7 @@
  * `maxChannels` channels, and at most `queueLimit` undelivered events, past which it ends with
  * SLOW_CONSUMER like any other subscriber.
  */
-import { SlowConsumerError, whenSubscribed, type PubSub } from './pubsub.js';
+import { SlowConsumerError, type PubSub } from './pubsub.js';
 import type { TopicName, Topics } from './topics.js';
 
 export interface ChannelSetOptions {
@@ -49,7 +49,7 @@ export class ChannelSet<K extends TopicName> implements AsyncIterableIterator<To
     const sub = this.pubsub.subscribe(topic, key) as AsyncIterableIterator<Topics[K]>;
     this.subs.set(name, sub);
     void this.pump(sub);
-    await whenSubscribed(sub);
+    await this.pubsub.whenSubscribed(sub);
     return true;
   }
 

@@ -26,18 +26,8 @@ export class SlowConsumerError extends AppError {
   }
 }
 
-const subscribed = new WeakMap<object, Promise<void>>();
-
 /** The longest a caller awaiting {@link PubSub.publish} waits for Redis' acknowledgement. */
 export const PUBLISH_WAIT_MS = 100;
-
-/**
- * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
- * subscribed (with Redis, once the server acknowledged), i.e. from when no event is missed.
- */
-export function whenSubscribed(iterator: object): Promise<void> {
-  return subscribed.get(iterator) ?? Promise.resolve();
-}
 
 export interface SubscribeOptions {
   /** Called once when this subscriber's queue overflows, before it is ended. */
@@ -144,6 +134,8 @@ interface Core {
   outage: OutageLog;
   /** Told once the subscriber connection is back and its channels are subscribed again. */
   resubscribedListeners: Set<() => void>;
+  /** Per subscription made here: when all its channels are subscribed. */
+  subscribed: WeakMap<object, Promise<void>>;
 }
 
 export class PubSub {
@@ -233,7 +225,16 @@ export class PubSub {
       publishBuffer: options.publishBuffer ?? 10_000,
       outage,
       resubscribedListeners,
+      subscribed: new WeakMap(),
     };
+  }
+
+  /**
+   * Resolves once every channel of a subscription made by {@link PubSub.subscribeMany} is
+   * subscribed (with Redis, once the server acknowledged), i.e. from when no event is missed.
+   */
+  whenSubscribed(iterator: object): Promise<void> {
+    return this.core.subscribed.get(iterator) ?? Promise.resolve();
   }
 
   /**
@@ -437,7 +438,7 @@ export class PubSub {
       };
       const failed = Promise.reject(new ServiceUnavailableError('pub/sub'));
       failed.catch(() => undefined);
-      subscribed.set(refused, failed);
+      this.core.subscribed.set(refused, failed);
       return refused;
     }
     stats.subscribers++;
@@ -506,7 +507,7 @@ export class PubSub {
     };
     const live = ready.then(() => undefined);
     live.catch(() => undefined);
-    subscribed.set(iterator, live);
+    this.core.subscribed.set(iterator, live);
     return iterator;
   }
 

@@ -571,6 +571,8 @@ export type Legacy000SendMutationVariables = Exact<{
 
 export type Legacy000SendMutation = { sendMessage:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message', id: string }
     | { __typename: 'NotFoundError', entity: string, code: ErrorCode, message: string }
@@ -733,6 +735,8 @@ export type Legacy001SendMutationVariables = Exact<{
 
 export type Legacy001SendMutation = { sendMessage:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message', id: string }
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
@@ -807,6 +811,8 @@ export type Legacy002SendMutationVariables = Exact<{
 
 export type Legacy002SendMutation = { sendMessage:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message', id: string, seq: number, conversationId: string, body: string, kind: MessageKind, side: MessageSide | null, clientMessageId: string | null, createdAt: string, deleted: boolean, replyTo: { id: string } | null, author: { id: string, displayName: string, kind: UserKind } | null }
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
@@ -1147,6 +1153,8 @@ export type Legacy003SendMutationVariables = Exact<{
 
 export type Legacy003SendMutation = { sendMessage:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message' }
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
@@ -1223,6 +1231,8 @@ export type Legacy004SendMutationVariables = Exact<{
 
 export type Legacy004SendMutation = { sendMessage:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message', id: string, seq: number, conversationId: string, body: string, createdAt: string, editedAt: string | null, deleted: boolean, author: { id: string } | null, attachments: Array<{ name: string, size: number, signedUrl: string }> }
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
@@ -1260,6 +1270,8 @@ export type Legacy004SendFileMutationVariables = Exact<{
 
 export type Legacy004SendFileMutation = { sendAttachment:
     | { __typename: 'BaseError', code: ErrorCode, message: string }
+    | { __typename: 'ClaimHeldError', code: ErrorCode, message: string }
+    | { __typename: 'ConflictError', code: ErrorCode, message: string }
     | { __typename: 'ForbiddenError', code: ErrorCode, message: string }
     | { __typename: 'Message', id: string, seq: number, conversationId: string, body: string, createdAt: string, editedAt: string | null, deleted: boolean, author: { id: string } | null, attachments: Array<{ name: string, size: number, signedUrl: string }> }
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }

@@ -17,7 +17,7 @@ import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { loadAccess } from '../conversations/permissions.js';
-import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
+import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
 import { messageSelect, toMessageRecord } from '../conversations/records.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
@@ -67,7 +67,7 @@ builder.mutationFields((t) => ({
       'Sends files (and an optional text) as one message, uploaded with a GraphQL multipart request. Each file’s type is ' +
       'detected from its bytes; an image-only message is IMAGE, any other FILE. A file over the size limit or of a type not ' +
       'allowed is refused while it streams, and then nothing is kept. With a clientMessageId, a retry returns the first message.',
-    errors: { types: [ValidationError, NotFoundError] },
+    errors: { types: APPEND_ERRORS },
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendAttachmentInput, description: 'The files and text; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
@@ -108,7 +108,7 @@ builder.mutationFields((t) => ({
         await ctx.db.attachment.createMany({
           data: stored.map((f, position) => ({ ...f, conversationId, uploaderId: authorId, position })),
         });
-        const { record, created } = await appendMessage(ctx, {
+        const { record, created } = await ctx.pipeline.append(ctx, {
           conversationId,
           authorId,
           body: input.body ?? '',

@@ -1,5 +1,5 @@
-// Registers the calls module (call signalling bound to conversations); exports nothing.
-// Its background worker (ring timeouts, disconnects) is started by app.ts from ./worker.ts.
+// Owns call signalling bound to conversations; registers its GraphQL types.
+// Exposes the call worker (worker.ts: ring timeouts, disconnects, who is connected anywhere), which app.ts builds and starts.
 import './types.js';
 import './queries.js';
 import './mutations.js';

@@ -20,11 +20,9 @@ import type { Context, Services } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { appendMessage } from '../conversations/pipeline.js';
 import { loadAccess } from '../conversations/permissions.js';
 import { callSelect, toCallRecord, type CallRecord, type IceCandidateRecord } from './records.js';
 import { loadCallForParty, requireCaller } from './permissions.js';
-import { ringTimers } from './registry.js';
 import type { CallEvent } from './topics.js';
 import { callData, recordWebhookEvent } from '../webhooks/events.js';
 
@@ -139,10 +137,10 @@ async function finish(services: Services, callId: string, from: CallStatus[], en
  * does not undo the end, which is already committed.
  */
 async function announceEnd(services: Services, callId: string): Promise<CallRecord> {
-  ringTimers(services)?.disarm(callId);
+  services.calls.disarm(callId);
   let record = await loadCallRecord(services, callId);
   try {
-    const { record: message } = await appendMessage(services, {
+    const { record: message } = await services.pipeline.append(services, {
       conversationId: record.conversationId,
       authorId: null,
       kind: 'SYSTEM',
@@ -264,7 +262,7 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
   }
   const record = await loadCallRecord(ctx, id);
   ctx.logger.debug({ callId: id, conversationId: conversation.id, callees: ringing.length, busy: busy.size }, 'call ringing');
-  ringTimers(ctx)?.arm(id, record.ringUntil);
+  ctx.calls.arm(id, record.ringUntil);
   await Promise.all([
     publish(ctx, me, { type: 'RINGING', call: record, toDevice: base.callerDeviceId }),
     ...ringing.map((userId) => publish(ctx, userId, { type: 'INCOMING', call: record, sdp: input.sdp })),
@@ -333,7 +331,7 @@ export async function answerCall(ctx: Context, input: { callId: string | number;
     }
     throw new ConflictError(overMessage(latest ?? { status: 'ENDED' }));
   }
-  ringTimers(ctx)?.disarm(row.id);
+  ctx.calls.disarm(row.id);
   const record = await loadCallRecord(ctx, row.id);
   await Promise.all([
     publish(ctx, row.callerId, { type: 'ACCEPTED', call: record, sdp: input.sdp, toDevice: row.callerDeviceId }),

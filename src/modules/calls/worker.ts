@@ -18,11 +18,18 @@ import type { Services } from '../../graphql/context.js';
 import type { ConnectionInfo } from '../../realtime/connections.js';
 import { dropParty, expireCall } from './lifecycle.js';
 import { LocalPresence, RedisPresence, type Presence } from './presence.js';
-import { registerRingTimers, type RingTimers } from './registry.js';
 
 const SWEEP_BATCH = 500;
 
-export class CallWorker implements RingTimers {
+declare module '../../graphql/context.js' {
+  interface Services {
+    /** This instance's call worker: ring timers, and who is connected on any instance (started by app.ts). */
+    calls: CallWorker;
+  }
+}
+
+/** The call worker of one app: idle until started (ring timers are then left to the sweeps of running instances). */
+export class CallWorker {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Set<Promise<unknown>>();
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -30,27 +37,30 @@ export class CallWorker implements RingTimers {
   /** `<callId>:<userId>` of parties on a line found connected nowhere by the last sweep. */
   private absent = new Set<string>();
   private stopped = false;
-
-  constructor(
-    private readonly services: Services,
-    readonly presence: Presence,
-  ) {}
+  private services!: Services;
+  /** Who has a live connection on any instance; null until started. */
+  presence: Presence | null = null;
 
   /**
-   * Starts listening and sweeping. The first sweep, which settles what passed while no instance
-   * watched (ring deadlines during a restart), runs at once but does not hold up the start.
+   * Starts listening and sweeping; returns how to stop. The first sweep, which settles what passed
+   * while no instance watched (ring deadlines during a restart), runs at once but does not hold up the start.
    */
-  start(): void {
+  start(services: Services): () => Promise<void> {
+    this.services = services;
+    this.presence = services.config.REDIS_URL
+      ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
+      : new LocalPresence(services.connections);
     this.services.connections.on('opened', this.onOpened);
     this.services.connections.on('closed', this.onClosed);
-    registerRingTimers(this.services, this);
     void this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.services.config.CALL_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
+    return () => this.stop();
   }
 
+  /** Turns the call MISSED at `ringUntil` unless something else settles it first (not started or stopped: the sweeps do). */
   arm(callId: string, ringUntil: string): void {
-    if (this.stopped || this.timers.has(callId)) return;
+    if (!this.presence || this.stopped || this.timers.has(callId)) return;
     const delay = Math.max(0, Date.parse(ringUntil) - Date.now()) + 5;
     const timer = setTimeout(() => {
       this.timers.delete(callId);
@@ -66,12 +76,13 @@ export class CallWorker implements RingTimers {
     this.timers.delete(callId);
   }
 
+  /** Resolves when the work started so far (timeouts, disconnect checks) has finished; for tests. */
   async settled(): Promise<void> {
     while (this.pending.size > 0 || this.sweeping) await Promise.allSettled([...this.pending, this.sweeping]);
   }
 
   private readonly onOpened = (info: ConnectionInfo): void => {
-    if (info.userId) this.track(this.presence.update(info.userId));
+    if (info.userId) this.track(this.presence!.update(info.userId));
   };
 
   private readonly onClosed = (info: ConnectionInfo, { remaining }: { remaining: number }): void => {
@@ -79,7 +90,7 @@ export class CallWorker implements RingTimers {
     if (!userId) return;
     this.track(
       (async () => {
-        await this.presence.update(userId);
+        await this.presence!.update(userId);
         if (remaining === 0) await this.partyLeft(userId);
       })(),
     );
@@ -94,7 +105,7 @@ export class CallWorker implements RingTimers {
         select: { callId: true, call: { select: { status: true } } },
       });
       if (!line) return;
-      const connected = await this.presence.connectedAmong([userId]);
+      const connected = await this.presence!.connectedAmong([userId]);
       if (connected.has(userId)) return;
       if (await dropParty(this.services, line.callId, line.call.status, userId)) return;
     }
@@ -142,7 +153,7 @@ export class CallWorker implements RingTimers {
         take: SWEEP_BATCH,
       });
       if (lines.length === 0) break;
-      const connected = await this.presence.connectedAmong(lines.map((l) => l.userId));
+      const connected = await this.presence!.connectedAmong(lines.map((l) => l.userId));
       for (const line of lines) {
         if (this.stopped) return;
         if (connected.has(line.userId)) continue;
@@ -164,23 +175,19 @@ export class CallWorker implements RingTimers {
   }
 
   /** Stops timers, listeners and sweeps, waits for work in flight, closes presence. */
-  async stop(): Promise<void> {
+  private async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.services.connections.off('opened', this.onOpened);
     this.services.connections.off('closed', this.onClosed);
-    registerRingTimers(this.services, null);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await this.sweeping;
     await Promise.allSettled([...this.pending]);
-    await this.presence.close();
+    await this.presence!.close();
   }
 }
-
-/** Per app (by its connection registry): who has a live connection on any instance. */
-const presences = new WeakMap<object, Presence>();
 
 /**
  * The users among `userIds` with a live WebSocket on any instance (with Redis; this instance's
@@ -188,16 +195,6 @@ const presences = new WeakMap<object, Presence>();
  * of two instances losing a user's last connections together, the later one sees none anywhere.
  */
 export function connectedAnywhere(services: Services, userIds: readonly string[]): Promise<Set<string>> {
-  const presence = presences.get(services.connections) ?? new LocalPresence(services.connections);
+  const presence = services.calls.presence ?? new LocalPresence(services.connections);
   return presence.connectedAmong(userIds);
-}
-
-export function startCallWorker(services: Services): CallWorker {
-  const presence = services.config.REDIS_URL
-    ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
-    : new LocalPresence(services.connections);
-  presences.set(services.connections, presence);
-  const worker = new CallWorker(services, presence);
-  worker.start();
-  return worker;
 }

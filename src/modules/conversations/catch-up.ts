@@ -15,7 +15,6 @@
  * (stream.ts). Streams drop what they already have by position, so a catch-up can never
  * duplicate anything.
  */
-import { runInBackground } from '../../background.js';
 import type { Services } from '../../graphql/context.js';
 import { readStream } from './replay.js';
 import type { ConversationEvent } from './topics.js';
@@ -23,28 +22,66 @@ import type { ConversationEvent } from './topics.js';
 /** Conversations compared per query. */
 const CHUNK = 500;
 
-export interface CatchUp {
+declare module '../../graphql/context.js' {
+  interface Services {
+    /** Delivers from the database what pub/sub missed (started and stopped by app.ts). */
+    catchUp: CatchUp;
+  }
+}
+
+/** The catch-up of one app: idle until started; `run` is there for tests to drive it. */
+export class CatchUp {
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private services: Services | null = null;
+
+  /**
+   * Tracks the positions delivered and runs on every resubscription and, with Redis, every
+   * CATCH_UP_INTERVAL_MS; returns how to stop.
+   */
+  start(services: Services): () => void {
+    this.services = services;
+    const { pubsub } = services;
+    pubsub.trackPositions('conversation', (event: ConversationEvent) => event.position ?? undefined);
+    const offResubscribed = pubsub.onResubscribed(() => void this.run('reconnect'));
+    // In memory nothing can be missed: events are emitted synchronously in this process.
+    const timer = pubsub.kind === 'redis' ? setInterval(() => void this.run('periodic'), services.config.CATCH_UP_INTERVAL_MS) : null;
+    timer?.unref();
+    return () => {
+      this.stopped = true;
+      offResubscribed();
+      if (timer) clearInterval(timer);
+    };
+  }
+
   /** Compares every served conversation with the database now; resolves when done. */
-  run(reason: 'reconnect' | 'periodic'): Promise<void>;
-  stop(): void;
-}
+  run(reason: 'reconnect' | 'periodic'): Promise<void> {
+    const services = this.services;
+    if (!services) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const logger = services.logger.child({ component: 'catch-up' });
+    this.running = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.round(services, logger, reason);
+        } while (this.again && !this.stopped);
+      } catch (err) {
+        // The database is down too: the next round (or reconnect) tries again.
+        logger.debug({ err, reason }, 'catch-up failed; will try again');
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
 
-const byPubSub = new WeakMap<object, CatchUp>();
-
-/** The catch-up of the app whose pub/sub this is (tests drive it directly). */
-export function catchUpOf(services: Services): CatchUp | undefined {
-  return byPubSub.get(services.pubsub.stats);
-}
-
-export function startCatchUp(services: Services): CatchUp {
-  const { pubsub, db, metrics } = services;
-  const logger = services.logger.child({ component: 'catch-up' });
-  pubsub.trackPositions('conversation', (event: ConversationEvent) => event.position ?? undefined);
-  let running: Promise<void> | null = null;
-  let again = false;
-  let stopped = false;
-
-  const round = async (reason: 'reconnect' | 'periodic') => {
+  private async round(services: Services, logger: Services['logger'], reason: 'reconnect' | 'periodic'): Promise<void> {
+    const { pubsub, db, metrics } = services;
     const served = [...pubsub.localPositions('conversation')].filter(([, seen]) => seen >= 0);
     if (served.length === 0) return;
     metrics.catchUps.inc({ reason });
@@ -59,7 +96,7 @@ export function startCatchUp(services: Services): CatchUp {
         // With their stream positions, as the pipeline publishes them: streams order and drop
         // duplicates by position (stream.ts), so nothing caught up is ever delivered twice.
         for await (const event of readStream(db, id, from, lastPosition + 1)) {
-          if (stopped) break;
+          if (this.stopped) break;
           pubsub.deliverLocally('conversation', id, event);
           read++;
         }
@@ -67,46 +104,5 @@ export function startCatchUp(services: Services): CatchUp {
         logger.info({ conversationId: id, reason, behind, upTo: lastPosition }, 'caught up from the database what pub/sub missed');
       }
     }
-  };
-
-  const run = (reason: 'reconnect' | 'periodic'): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await round(reason);
-        } while (again && !stopped);
-      } catch (err) {
-        // The database is down too: the next round (or reconnect) tries again.
-        logger.debug({ err, reason }, 'catch-up failed; will try again');
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  };
-
-  const offResubscribed = pubsub.onResubscribed(() => void run('reconnect'));
-  // In memory nothing can be missed: events are emitted synchronously in this process.
-  const timer = pubsub.kind === 'redis' ? setInterval(() => void run('periodic'), services.config.CATCH_UP_INTERVAL_MS) : null;
-  timer?.unref();
-  const catchUp: CatchUp = {
-    run,
-    stop: () => {
-      stopped = true;
-      offResubscribed();
-      if (timer) clearInterval(timer);
-    },
-  };
-  byPubSub.set(pubsub.stats, catchUp);
-  return catchUp;
+  }
 }
-
-runInBackground((services) => {
-  const catchUp = startCatchUp(services);
-  return () => catchUp.stop();
-});

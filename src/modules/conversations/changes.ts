@@ -19,19 +19,6 @@ import { publishConversationEvent } from './pipeline.js';
 import { messageData, recordWebhookEvent } from '../webhooks/events.js';
 import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 
-/**
- * Told after a change is committed and announced (notifications: mentions added by an edit).
- * Awaited; a failure is logged and never fails the change.
- */
-export type ChangeListener = (services: Services, type: ConversationChangeType, record: MessageRecord) => Promise<void>;
-
-const listeners: ChangeListener[] = [];
-
-/** Registers a listener; modules call this once when imported. */
-export function addChangeListener(listener: ChangeListener): void {
-  listeners.push(listener);
-}
-
 /** The webhook event a change is, for the changes webhooks carry (src/modules/webhooks). */
 const WEBHOOK_EVENTS: Partial<Record<ConversationChangeType, 'message.edited' | 'message.deleted'>> = {
   MESSAGE_EDITED: 'message.edited',
@@ -114,11 +101,7 @@ export async function recordChange(
     ...(change.userId ? { userId: change.userId } : {}),
     ...(change.emoji ? { emoji: change.emoji } : {}),
   });
-  for (const listener of listeners) {
-    await listener(services, change.type, record).catch((err: unknown) =>
-      services.logger.error({ err, conversationId: change.conversationId, position }, 'change listener failed'),
-    );
-  }
+  await services.pipeline.changed(services, change.type, record, position);
   return { record, changed: true };
 }
 

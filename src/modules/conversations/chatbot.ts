@@ -10,7 +10,6 @@ import { parseId } from '../../graphql/ids.js';
 import { roleIn } from '../../auth/viewer.js';
 import { WidgetPosition } from '../../generated/prisma/enums.js';
 import { announceOpened } from './membership.js';
-import { appendMessage } from './pipeline.js';
 import { openUnique, requireVisitor } from './rooms.js';
 import { RoomRef } from './types.js';
 import { requirePerson } from '../../graphql/permissions.js';
@@ -165,7 +164,7 @@ builder.mutationFields((t) => ({
           members: { create: [{ userId: adminId, role: 'OWNER' }, { userId: visitor, role: 'MEMBER' }] },
         },
         async (roomId) => {
-          await appendMessage(ctx, { conversationId: roomId, authorId: adminId, side: 'RIGHT', body: settings?.greeting ?? DEFAULT_CHATBOT.greeting });
+          await ctx.pipeline.append(ctx, { conversationId: roomId, authorId: adminId, side: 'RIGHT', body: settings?.greeting ?? DEFAULT_CHATBOT.greeting });
         },
       );
       if (created) await announceOpened(ctx, id);

@@ -8,7 +8,7 @@ import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
-import { appendMessage, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
+import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
 import { actingAuthor, loadAccess } from './permissions.js';
 import { recordChange, NoChange } from './changes.js';
 import { resolveMentions } from '../notifications/mentions.js';
@@ -266,7 +266,7 @@ builder.mutationFields((t) => ({
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
       'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
+    errors: { types: [...APPEND_ERRORS, ForbiddenError] },
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
@@ -280,7 +280,7 @@ builder.mutationFields((t) => ({
         }
         if (access.conversation.direct) throw new ForbiddenError('A one-to-one thread has no customer to keep a note from; write an ordinary message.');
       }
-      const { record } = await appendMessage(ctx, {
+      const { record } = await ctx.pipeline.append(ctx, {
         visibility,
         conversationId: access.conversation.id,
         authorId,

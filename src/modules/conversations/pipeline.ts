@@ -12,9 +12,9 @@
  * its seq so no hole is left.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
+import type { ConversationChangeType, ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
-import { NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { ClaimHeldError, ConflictError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { messageSelect, toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
@@ -22,6 +22,12 @@ import { messageCreatedOutbox, messageData, recordWebhookEvent } from '../webhoo
 import { resolveMentions } from '../notifications/mentions.js';
 
 export const MAX_BODY_LENGTH = 10_000;
+
+/**
+ * What an append refuses with, its own checks and its guards' (a claim held by another agent, a
+ * closed ticket): every mutation that sends through the pipeline lists these in its result union.
+ */
+export const APPEND_ERRORS = [ValidationError, NotFoundError, ClaimHeldError, ConflictError];
 
 export interface AppendInput {
   conversationId: string;
@@ -55,8 +61,8 @@ export interface AppendResult {
 
 /**
  * A check another module runs before a message is written (support: a claim held by another
- * agent, a closed ticket). Throwing an AppError refuses the send; nothing is written. Not run
- * for a retry that returns an earlier message.
+ * agent, a closed ticket). Throwing one of {@link APPEND_ERRORS} refuses the send; nothing is
+ * written. Not run for a retry that returns an earlier message.
  */
 export type AppendGuard = (services: Services, input: AppendInput) => Promise<void>;
 
@@ -75,17 +81,117 @@ export interface AppendedTo {
  */
 export type AppendListener = (services: Services, record: MessageRecord, conversation: AppendedTo) => Promise<void>;
 
-const guards: AppendGuard[] = [];
-const listeners: AppendListener[] = [];
+/**
+ * Told after a change to a message (edit, delete, reaction, pin) is committed and announced
+ * (changes.ts; notifications: mentions added by an edit). Awaited; a failure is logged and never
+ * fails the change.
+ */
+export type ChangeListener = (services: Services, type: ConversationChangeType, record: MessageRecord) => Promise<void>;
 
-/** Registers a guard; modules call this once when imported. */
-export function addAppendGuard(guard: AppendGuard): void {
-  guards.push(guard);
+/** What other modules add to the pipeline; app.ts gives them, in the order they run. */
+export interface PipelineHooks {
+  /** Run before a message is written, in order (support: claims, closed tickets). */
+  guards: AppendGuard[];
+  /** Told after a message is committed and announced, in order (support: urgency; notifications). */
+  appended: AppendListener[];
+  /** Told after a change to a message is committed and announced, in order (notifications). */
+  changed: ChangeListener[];
 }
 
-/** Registers a listener; modules call this once when imported. */
-export function addAppendListener(listener: AppendListener): void {
-  listeners.push(listener);
+declare module '../../graphql/context.js' {
+  interface Services {
+    /** The message pipeline: every message is written through it (built by app.ts with its hooks). */
+    pipeline: MessagePipeline;
+  }
+}
+
+/**
+ * The pipeline of one app: its hooks, and the appends waiting for a conversation's write in
+ * progress (the group commit, see `insertMessage`).
+ */
+export class MessagePipeline {
+  /** Per conversation: the appends waiting for its write in progress. */
+  private readonly waiting = new Map<string, Pending[]>();
+
+  constructor(private readonly hooks: PipelineHooks) {}
+
+  /** Appends a message and announces it. */
+  async append(services: Services, input: AppendInput): Promise<AppendResult> {
+    const body = input.body;
+    const attachmentIds = input.attachmentIds ?? [];
+    if (input.kind !== 'SYSTEM' && body.trim().length === 0 && attachmentIds.length === 0) {
+      throw new ValidationError([{ path: ['input', 'body'], message: 'must not be empty' }]);
+    }
+    if (body.length > MAX_BODY_LENGTH) {
+      throw new ValidationError([{ path: ['input', 'body'], message: `must be at most ${MAX_BODY_LENGTH} characters` }]);
+    }
+    if (input.visibility === 'INTERNAL' && attachmentIds.length > 0) {
+      throw new ValidationError([{ path: ['input', 'visibility'], message: 'an internal note carries text only' }]);
+    }
+    const earlier = await findByClientId(services, input);
+    if (earlier) return { record: earlier, created: false };
+    for (const guard of this.hooks.guards) await guard(services, input);
+    if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
+      input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId, input.visibility ?? 'PUBLIC') };
+    }
+
+    let record: MessageRecord;
+    let head: AppendedTo;
+    try {
+      // Text goes through the group commit; a message linking uploads (rare, and already slow for
+      // its bytes) takes a transaction of its own.
+      ({ record, head } = attachmentIds.length > 0 ? await insertWithAttachments(services, input, attachmentIds) : await this.insertMessage(services, input));
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        const winner = await findByClientId(services, input);
+        if (winner) return { record: winner, created: false };
+      }
+      throw err;
+    }
+    await publishConversationEvent(services, {
+      type: 'MESSAGE_ADDED',
+      conversationId: input.conversationId,
+      seq: record.seq,
+      position: record.position,
+      message: record,
+    });
+    for (const listener of this.hooks.appended) {
+      await listener(services, record, head).catch((err: unknown) =>
+        services.logger.error({ err, conversationId: record.conversationId, seq: record.seq }, 'append listener failed'),
+      );
+    }
+    return { record, created: true };
+  }
+
+  /** Tells the change listeners of a change committed and announced at `position` (changes.ts). */
+  async changed(services: Services, type: ConversationChangeType, record: MessageRecord, position: number): Promise<void> {
+    for (const listener of this.hooks.changed) {
+      await listener(services, type, record).catch((err: unknown) =>
+        services.logger.error({ err, conversationId: record.conversationId, position }, 'change listener failed'),
+      );
+    }
+  }
+
+  /**
+   * Writes a message: at once when its conversation has no write in progress in this process,
+   * otherwise with the others that arrived meanwhile, in one statement, when that write is done
+   * (group commit). A conversation's messages are numbered under its row lock, so its writes are
+   * serial whatever we do; batching pays for the lock and the commit once per batch instead of
+   * once per message, which is what bounds how many messages a busy conversation takes a second.
+   * Nothing waits on a timer: a lone message is written immediately.
+   */
+  private insertMessage(services: Services, input: AppendInput): Promise<Inserted> {
+    const conversations = this.waiting;
+    return new Promise((resolve, reject) => {
+      const queue = conversations.get(input.conversationId);
+      if (queue) {
+        queue.push({ input, resolve, reject });
+        return;
+      }
+      conversations.set(input.conversationId, [{ input, resolve, reject }]);
+      void drain(services, conversations, input.conversationId);
+    });
+  }
 }
 
 async function findByClientId(services: Services, input: AppendInput) {
@@ -103,54 +209,6 @@ async function findByClientId(services: Services, input: AppendInput) {
   return row ? toMessageRecord(row) : null;
 }
 
-/** Appends a message and announces it. */
-export async function appendMessage(services: Services, input: AppendInput): Promise<AppendResult> {
-  const body = input.body;
-  const attachmentIds = input.attachmentIds ?? [];
-  if (input.kind !== 'SYSTEM' && body.trim().length === 0 && attachmentIds.length === 0) {
-    throw new ValidationError([{ path: ['input', 'body'], message: 'must not be empty' }]);
-  }
-  if (body.length > MAX_BODY_LENGTH) {
-    throw new ValidationError([{ path: ['input', 'body'], message: `must be at most ${MAX_BODY_LENGTH} characters` }]);
-  }
-  if (input.visibility === 'INTERNAL' && attachmentIds.length > 0) {
-    throw new ValidationError([{ path: ['input', 'visibility'], message: 'an internal note carries text only' }]);
-  }
-  const earlier = await findByClientId(services, input);
-  if (earlier) return { record: earlier, created: false };
-  for (const guard of guards) await guard(services, input);
-  if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
-    input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId, input.visibility ?? 'PUBLIC') };
-  }
-
-  let record: MessageRecord;
-  let head: AppendedTo;
-  try {
-    // Text goes through the group commit; a message linking uploads (rare, and already slow for
-    // its bytes) takes a transaction of its own.
-    ({ record, head } = attachmentIds.length > 0 ? await insertWithAttachments(services, input, attachmentIds) : await insertMessage(services, input));
-  } catch (err) {
-    if (isUniqueViolation(err)) {
-      const winner = await findByClientId(services, input);
-      if (winner) return { record: winner, created: false };
-    }
-    throw err;
-  }
-  await publishConversationEvent(services, {
-    type: 'MESSAGE_ADDED',
-    conversationId: input.conversationId,
-    seq: record.seq,
-    position: record.position,
-    message: record,
-  });
-  for (const listener of listeners) {
-    await listener(services, record, head).catch((err: unknown) =>
-      services.logger.error({ err, conversationId: record.conversationId, seq: record.seq }, 'append listener failed'),
-    );
-  }
-  return { record, created: true };
-}
-
 interface Inserted {
   record: MessageRecord;
   head: AppendedTo;
@@ -164,7 +222,7 @@ async function insertWithAttachments(services: Services, input: AppendInput, att
       if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
     }
     const now = new Date();
-    // Attachments are never notes (appendMessage refuses that): this message is PUBLIC, so it
+    // Attachments are never notes (append refuses that): this message is PUBLIC, so it
     // takes the next number in both numberings of messages and of the stream.
     const {
       lastSeq: seq,
@@ -280,32 +338,6 @@ interface Pending {
   input: AppendInput;
   resolve: (inserted: Inserted) => void;
   reject: (err: unknown) => void;
-}
-
-/** Per database client, per conversation: the appends waiting for its write in progress. */
-const waiting = new WeakMap<object, Map<string, Pending[]>>();
-
-/**
- * Writes a message: at once when its conversation has no write in progress in this process,
- * otherwise with the others that arrived meanwhile, in one statement, when that write is done
- * (group commit). A conversation's messages are numbered under its row lock, so its writes are
- * serial whatever we do; batching pays for the lock and the commit once per batch instead of
- * once per message, which is what bounds how many messages a busy conversation takes a second.
- * Nothing waits on a timer: a lone message is written immediately.
- */
-function insertMessage(services: Services, input: AppendInput): Promise<Inserted> {
-  let byConversation = waiting.get(services.db);
-  if (!byConversation) waiting.set(services.db, (byConversation = new Map()));
-  const conversations = byConversation;
-  return new Promise((resolve, reject) => {
-    const queue = conversations.get(input.conversationId);
-    if (queue) {
-      queue.push({ input, resolve, reject });
-      return;
-    }
-    conversations.set(input.conversationId, [{ input, resolve, reject }]);
-    void drain(services, conversations, input.conversationId);
-  });
 }
 
 async function drain(services: Services, conversations: Map<string, Pending[]>, conversationId: string): Promise<void> {

@@ -13,7 +13,7 @@ import { roleIn } from '../../auth/viewer.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { UserRef } from '../users/types.js';
 import { announceOpened } from './membership.js';
-import { appendMessage, publishConversationEvent } from './pipeline.js';
+import { publishConversationEvent } from './pipeline.js';
 import { loadAccess, readableWhere } from './permissions.js';
 import { RoomRef, RoomTypeEnum } from './types.js';
 import { isStaff } from '../../graphql/permissions.js';
@@ -218,7 +218,7 @@ builder.mutationFields((t) => ({
           members: { create: { userId: visitor, role: 'OWNER' } },
         },
         async (roomId) => {
-          await appendMessage(ctx, { conversationId: roomId, authorId: null, kind: 'SYSTEM', side: 'RIGHT', body: SALES_AGENT_WELCOME });
+          await ctx.pipeline.append(ctx, { conversationId: roomId, authorId: null, kind: 'SYSTEM', side: 'RIGHT', body: SALES_AGENT_WELCOME });
         },
       );
       if (created) await announceOpened(ctx, id);

@@ -4,7 +4,7 @@ import { parseId } from '../../graphql/ids.js';
 import { canAccessWorkspace, STAFF_ROLES } from '../../graphql/permissions.js';
 import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { Context } from '../../graphql/context.js';
-import { returnsPromptly, whenSubscribed } from '../../pubsub/pubsub.js';
+import { returnsPromptly } from '../../pubsub/pubsub.js';
 import type { InboxEvent } from './topics.js';
 import { ConversationEventRef, InboxEventRef } from './types.js';
 import { inboxStream } from './inbox.js';
@@ -86,7 +86,7 @@ async function* opened(ctx: Context, workspaceId: string, signal: AbortSignal): 
     { signal },
   );
   try {
-    await whenSubscribed(live);
+    await ctx.pubsub.whenSubscribed(live);
     yield { type: 'INBOX_READY', conversationId: null, lastSeq: 0, unreadCount: null, at: new Date().toISOString() };
     for await (const event of live) {
       if (!('workspaceId' in event)) {

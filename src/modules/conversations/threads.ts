@@ -12,7 +12,7 @@ import { parseId } from '../../graphql/ids.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import { UserRef } from '../users/types.js';
 import { announceOpened } from './membership.js';
-import { appendMessage, MAX_BODY_LENGTH } from './pipeline.js';
+import { MAX_BODY_LENGTH } from './pipeline.js';
 import { loadAccess } from './permissions.js';
 import type { MessageRecord } from './records.js';
 import { byActivity, MAX_LIST_SIZE, openUnique } from './rooms.js';
@@ -251,7 +251,7 @@ builder.mutationFields((t) => ({
       });
       // A client taken out of their thread does not get back in by writing to it.
       if (!created) await loadAccess(ctx, id);
-      const { record } = await appendMessage(ctx, {
+      const { record } = await ctx.pipeline.append(ctx, {
         conversationId: id,
         authorId: client,
         body: input.body,

@@ -1,6 +1,6 @@
-// Registers the notifications module (mentions, the per-user feed, its listeners); exports nothing.
+// Owns mentions and the per-user feed; registers their GraphQL types.
+// Exposes the pipeline listeners that fill the feed (listeners.ts), which app.ts gives the message pipeline, and notify helpers for other modules.
 import './types.js';
 import './queries.js';
 import './mutations.js';
 import './subscriptions.js';
-import './listeners.js';

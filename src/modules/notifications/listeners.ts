@@ -7,8 +7,7 @@
  * reply never reaches a customer, so its excerpt never leaks.
  */
 import type { Services } from '../../graphql/context.js';
-import { addAppendListener, type AppendedTo } from '../conversations/pipeline.js';
-import { addChangeListener } from '../conversations/changes.js';
+import type { AppendListener, AppendedTo, ChangeListener } from '../conversations/pipeline.js';
 import type { MessageRecord } from '../conversations/records.js';
 import { notify, type NotificationInput } from './feed.js';
 
@@ -62,12 +61,14 @@ async function notifyOfMessage(services: Services, record: MessageRecord, conver
   await notify(services, inputs);
 }
 
-addAppendListener(async (services, record, conversation) => {
+/** A pipeline listener (app.ts): who a new message mentions or replies to hears of it. */
+export const notifyOfMessageSent: AppendListener = async (services, record, conversation) => {
   if (record.mentions.length === 0 && !record.replyTo?.authorId) return;
   await notifyOfMessage(services, record, conversation, new Set());
-});
+};
 
-addChangeListener(async (services, type, record) => {
+/** A pipeline change listener (app.ts): who an edit newly mentions hears of it. */
+export const notifyOfMessageEdited: ChangeListener = async (services, type, record) => {
   if (type !== 'MESSAGE_EDITED' || record.mentions.length === 0) return;
   const conversation = await services.db.conversation.findUnique({
     where: { id: record.conversationId },
@@ -78,7 +79,7 @@ addChangeListener(async (services, type, record) => {
   const already = await services.db.notification.findMany({ where: { messageId: record.id, kind: { in: ['MENTION', 'REPLY'] } }, select: { userId: true } });
   const skip = new Set(already.map((n) => n.userId));
   await notifyOfMessage(services, { ...record, replyTo: null }, conversation, skip);
-});
+};
 
 /** A ticket was assigned (or transferred) to a line manager: they hear of it. */
 export async function notifyTicketAssigned(

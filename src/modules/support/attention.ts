@@ -14,7 +14,7 @@
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { TicketPriority } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
-import { addAppendListener, type AppendedTo } from '../conversations/pipeline.js';
+import type { AppendedTo } from '../conversations/pipeline.js';
 import type { MessageRecord } from '../conversations/records.js';
 import { computeUrgency, keywordsIn, WAIT_POINTS_MAX, WAIT_POINTS_PER_MINUTE, type Urgency } from './urgency.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
@@ -203,5 +203,3 @@ export async function sweepUrgency(services: Services): Promise<number> {
   }
   return changed;
 }
-
-addAppendListener(noteMessage);

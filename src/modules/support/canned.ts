@@ -14,7 +14,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { appendMessage, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
+import { APPEND_ERRORS, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
 import { actingAuthor, loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageVisibilityEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
@@ -292,7 +292,7 @@ builder.mutationFields((t) => ({
       'Sends a canned reply in a conversation with its variables filled (for the conversation’s customer and the sender as the agent): an ' +
       'ordinary message, through the same pipeline, guards and events as sendMessage. Refused (BAD_USER_INPUT) when a variable has no value there.',
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
+    errors: { types: [...APPEND_ERRORS, ForbiddenError] },
     args: { input: t.arg({ type: SendCannedReplyInput, description: 'What to send; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const access = await loadAccess(ctx, input.conversationId);
@@ -319,7 +319,7 @@ builder.mutationFields((t) => ({
         throw new ForbiddenError('Internal notes are for staff, in conversations with a customer side.');
       }
       const body = fill(reply.body, await variablesFor(ctx, access.conversation.id, userId));
-      const { record } = await appendMessage(ctx, {
+      const { record } = await ctx.pipeline.append(ctx, {
         conversationId: access.conversation.id,
         authorId: userId,
         body,

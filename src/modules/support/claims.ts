@@ -12,9 +12,8 @@
 import type { Prisma } from '../../generated/prisma/client.js';
 import type { ClaimReleaseReason } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
-import { ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import { addAppendGuard } from '../conversations/pipeline.js';
-import { ClaimHeldError } from './errors.js';
+import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import type { AppendGuard } from '../conversations/pipeline.js';
 import type { SupportQueueEvent } from './topics.js';
 import { randomUUID } from 'node:crypto';
 
@@ -223,9 +222,10 @@ export { announce as announceClaims };
 /**
  * The send-path check: a closed ticket takes no messages, and while an agent holds a claim on the
  * conversation (or on the message replied to), another staff member's message is refused. The
- * customer is never held back by an agent's claim.
+ * customer is never held back by an agent's claim. A pipeline guard (app.ts): every mutation that
+ * sends a message lists ClaimHeldError and ConflictError in its result.
  */
-addAppendGuard(async (services, input) => {
+export const refuseWhileClaimed: AppendGuard = async (services, input) => {
   const now = new Date();
   const targets = [WHOLE_CONVERSATION, ...(input.replyToId ? [input.replyToId] : [])];
   const row = await services.db.conversation.findUnique({
@@ -254,4 +254,4 @@ addAppendGuard(async (services, input) => {
   });
   if (membership?.role !== 'ADMIN' && membership?.role !== 'AGENT') return;
   throw new ClaimHeldError(other.holder, other.expiresAt, other.messageId);
-});
+};

@@ -55,22 +55,34 @@ export interface Actor {
   admin: boolean;
 }
 
-const chains = new WeakMap<object, Map<string, Promise<unknown>>>();
+declare module '../../graphql/context.js' {
+  interface Services {
+    /** Routing changes of this instance waiting for their workspace's desk (built by app.ts). */
+    deskQueue: DeskQueue;
+  }
+}
 
-function serialised<T>(services: Services, workspaceId: string, work: () => Promise<T>): Promise<T> {
-  let byWorkspace = chains.get(services.db);
-  if (!byWorkspace) chains.set(services.db, (byWorkspace = new Map()));
-  const previous = byWorkspace.get(workspaceId) ?? Promise.resolve();
-  const run = previous.then(work, work);
-  const tail = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  byWorkspace.set(workspaceId, tail);
-  void tail.then(() => {
-    if (byWorkspace.get(workspaceId) === tail) byWorkspace.delete(workspaceId);
-  });
-  return run;
+/**
+ * Runs one workspace's routing changes one after another within this instance, so that a burst
+ * does not hold every pooled connection while waiting for the desk's row lock.
+ */
+export class DeskQueue {
+  /** Per workspace: the last change queued (settled either way). */
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  run<T>(workspaceId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(workspaceId) ?? Promise.resolve();
+    const run = previous.then(work, work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(workspaceId, tail);
+    void tail.then(() => {
+      if (this.chains.get(workspaceId) === tail) this.chains.delete(workspaceId);
+    });
+    return run;
+  }
 }
 
 async function lockDesk(tx: Tx, workspaceId: string): Promise<number> {
@@ -87,7 +99,7 @@ async function lockDesk(tx: Tx, workspaceId: string): Promise<number> {
  */
 export async function runDesk<T>(services: Services, workspaceId: string, work: (desk: Desk) => Promise<T>): Promise<T> {
   let assigned: TicketEvent[] = [];
-  const result = await serialised(services, workspaceId, async () => {
+  const result = await services.deskQueue.run(workspaceId, async () => {
     const effects: Effects = { ticketEvents: [], queueEvents: [], joins: [], releasedClaims: [], positionsChanged: false };
     let queueVersion = 0;
     const result = await services.db.$transaction(async (tx) => {

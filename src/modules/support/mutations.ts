@@ -1,19 +1,18 @@
 /** Topics, line managers, tickets and claims: every legacy 002 write, usable with an API key. */
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { appendMessage, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
+import { APPEND_ERRORS, MAX_BODY_LENGTH } from '../conversations/pipeline.js';
 import { loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
 import { asSeenBy } from '../conversations/visibility.js';
 import { recomputeUrgency } from './attention.js';
 import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
-import { ClaimHeldError } from './errors.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
 import { actingPerson, adminWorkspace, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
 import { productIn } from './queries.js';
@@ -304,7 +303,7 @@ builder.mutationFields((t) => ({
       const id = await runDesk(ctx, workspaceId, (desk) =>
         openTicketIn(desk, { customerId, productId, topicId: topic?.id ?? null, topicName: topic?.name ?? null, priority: input.priority ?? 'NORMAL' }),
       );
-      if (input.message) await appendMessage(ctx, { conversationId: id, authorId: customerId, body: input.message, side: 'LEFT' });
+      if (input.message) await ctx.pipeline.append(ctx, { conversationId: id, authorId: customerId, body: input.message, side: 'LEFT' });
       return findTicket(ctx, query, id);
     },
   }),
@@ -314,7 +313,7 @@ builder.mutationFields((t) => ({
       'Sends a message in a ticket (legacy 002 ticket_message_event), through the same pipeline as sendMessage. An API key writes as asUserId. ' +
       'Refused while another agent holds a claim on the ticket (or on the message replied to), and on a closed ticket.',
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError, NotFoundError, ClaimHeldError, ConflictError] },
+    errors: { types: APPEND_ERRORS },
     args: { input: t.arg({ type: SendTicketMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const access = await ticketAccess(ctx, input.ticketId);
@@ -328,7 +327,7 @@ builder.mutationFields((t) => ({
       if (ctx.viewer.kind === 'apiKey' && !member && !staff) {
         throw new ForbiddenError('That user is neither staff of the workspace nor part of this ticket.');
       }
-      const { record } = await appendMessage(ctx, {
+      const { record } = await ctx.pipeline.append(ctx, {
         conversationId: conversation.id,
         authorId: userId,
         body: input.body,

@@ -3,13 +3,19 @@
  * lapsed claims and recomputes urgency as customers' waits grow; and when a user's last live
  * connection on this instance closes and they have none on any other instance either (calls'
  * cross-instance presence, in Redis), it releases the claims they hold.
+ *
+ * Started after the call worker (whose listener writes the closed connection to the cross-instance
+ * presence before this one reads it) and stopped before the WebSockets close, like the call
+ * worker: a deploy's shutdown does not release the claims of agents who reconnect elsewhere; the
+ * lease bounds those who do not.
  */
-import { runInBackground } from '../../background.js';
+import type { Services } from '../../graphql/context.js';
 import { expireLapsedClaims, releaseClaimsOf } from './claims.js';
 import { sweepUrgency } from './attention.js';
 import { connectedAnywhere } from '../calls/worker.js';
 
-runInBackground((services) => {
+/** Starts the sweeps and the disconnect listener; the returned function stops them and waits for their work. */
+export function startSupportSweeper(services: Services): () => Promise<void> {
   const logger = services.logger.child({ component: 'support' });
   const pending = new Set<Promise<unknown>>();
   const track = (work: Promise<unknown>) => {
@@ -51,4 +57,4 @@ runInBackground((services) => {
     services.connections.off('closed', onClosed);
     await Promise.allSettled([...pending]);
   };
-});
+}

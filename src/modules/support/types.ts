@@ -3,12 +3,10 @@
  * SupportTicket row), topics, line managers, claims, urgency, the agents' queue and the events.
  */
 import { builder } from '../../graphql/builder.js';
-import { ErrorInterface } from '../../graphql/error-types.js';
 import type { Context } from '../../graphql/context.js';
 import { ConversationRef } from '../conversations/types.js';
 import { UserRef } from '../users/types.js';
 import { activeClaim, type ClaimRecord } from './claims.js';
-import { ClaimHeldError } from './errors.js';
 import { averageServingSeconds, estimateWait, queuePosition, serviceRate } from './queue.js';
 import type { SupportQueueEvent, TicketEvent } from './topics.js';
 import { computeUrgency, type Urgency } from './urgency.js';
@@ -116,18 +114,6 @@ export const ClaimRef = builder.objectRef<ClaimRecord>('ConversationClaim').impl
     expiresAt: t.field({ type: 'DateTime', description: 'When it lapses unless renewed.', resolve: (c) => c.expiresAt }),
     releasedAt: t.field({ type: 'DateTime', nullable: true, description: 'When it ended, if it has.', resolve: (c) => c.releasedAt }),
     releaseReason: t.field({ type: ClaimReleaseReasonEnum, nullable: true, description: 'Why it ended.', resolve: (c) => c.releaseReason }),
-  }),
-});
-
-builder.objectType(ClaimHeldError, {
-  name: 'ClaimHeldError',
-  description: 'Another agent holds a claim on this conversation or message; nothing was changed. Wait for it to lapse or be released.',
-  interfaces: [ErrorInterface],
-  fields: (t) => ({
-    holderId: t.exposeID('holderId', { description: 'Who holds it.' }),
-    holderName: t.exposeString('holderName', { description: 'Their display name.' }),
-    expiresAt: t.field({ type: 'DateTime', description: 'When their claim lapses unless renewed.', resolve: (e) => e.expiresAt }),
-    messageId: t.exposeID('messageId', { nullable: true, description: 'The message claimed; null for the whole conversation.' }),
   }),
 });
 

@@ -19,7 +19,6 @@ import { ConflictError, NotFoundError } from '../../graphql/errors.js';
 import type { Context, Services } from '../../graphql/context.js';
 import type { Prisma, PendingSignUp as PendingSignUpRow } from '../../generated/prisma/client.js';
 import { randomToken, sha256 } from '../../auth/tokens.js';
-import { runInBackground } from '../../background.js';
 import { usernameKey } from './usernames.js';
 
 /** Prefix of sign-up confirmation tokens, so a leaked one is recognizable (like rt_ and ck_). */
@@ -152,8 +151,11 @@ function formatHours(hours: number): string {
   return hours === 1 ? '1 hour' : `${Number(hours.toFixed(1))} hours`;
 }
 
-// Expired pending sign-ups are dead weight (their links are refused anyway): pruned hourly.
-runInBackground((services) => {
+/**
+ * Expired pending sign-ups are dead weight (their links are refused anyway): pruned hourly.
+ * Started by app.ts; returns how to stop.
+ */
+export function startPendingSignUpPruner(services: Services): () => void {
   const prune = () =>
     services.db.pendingSignUp
       .deleteMany({ where: { expiresAt: { lt: new Date() } } })
@@ -161,4 +163,4 @@ runInBackground((services) => {
   const timer = setInterval(prune, 3_600_000);
   timer.unref();
   return () => clearInterval(timer);
-});
+}

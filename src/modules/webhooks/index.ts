@@ -1,6 +1,5 @@
-// Registers the webhooks module (endpoints, the delivery log, redelivery); exports nothing.
-// The outbox writer (events.ts) is called by the modules whose changes it reports; the worker
-// (worker.ts) is started by buildApp.
+// Owns webhook endpoints, the outbox and the delivery log; registers their GraphQL types.
+// Exposes the outbox writer (events.ts, called where changes are written) and the delivery worker (worker.ts), which app.ts builds and starts.
 import './types.js';
 import './queries.js';
 import './mutations.js';

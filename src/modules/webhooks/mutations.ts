@@ -7,7 +7,6 @@ import { parseId } from '../../graphql/ids.js';
 import { checkEndpointUrl } from './address.js';
 import { endpointFor, requireIn, webhookWorkspace } from './permissions.js';
 import { toWireName, WebhookDeliveryRef, WebhookEndpointRef, WebhookEndpointSecretRef, WebhookEventTypeEnum } from './types.js';
-import { webhookWorker } from './worker.js';
 
 /** Endpoints one workspace may register. */
 const MAX_ENDPOINTS = 20;
@@ -120,7 +119,7 @@ builder.mutationFields((t) => ({
           ...(input.enabled !== undefined && input.enabled !== null ? { enabled: input.enabled } : {}),
         },
       });
-      if (input.enabled) webhookWorker(ctx)?.kick();
+      if (input.enabled) ctx.webhooks.kick();
       return updated;
     },
   }),
@@ -177,7 +176,7 @@ builder.mutationFields((t) => ({
         data: { status: 'PENDING', nextAttemptAt: new Date(), lastError: null },
       });
       if (count === 0) throw new ConflictError('This delivery is being sent right now; look at its log in a moment.');
-      webhookWorker(ctx)?.kick();
+      ctx.webhooks.kick();
       return ctx.db.webhookDelivery.findUniqueOrThrow({ ...query, where: { id } });
     },
   }),

@@ -49,6 +49,14 @@ export interface WebhookWorkerStats {
   parked: number;
 }
 
+declare module '../../graphql/context.js' {
+  interface Services {
+    /** This instance's webhook delivery worker (started by app.ts unless WEBHOOK_WORKER=false). */
+    webhooks: WebhookWorker;
+  }
+}
+
+/** The delivery worker of one app: idle (kick does nothing) until started. */
 export class WebhookWorker {
   readonly stats: WebhookWorkerStats = { claimed: 0, succeeded: 0, failed: 0, parked: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -60,9 +68,13 @@ export class WebhookWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
 
-  constructor(private readonly services: Services) {}
+  private services!: Services;
+  private started = false;
 
-  start(): void {
+  /** Starts polling and pruning, and looks for due deliveries at once; returns how to stop. */
+  start(services: Services): () => Promise<void> {
+    this.services = services;
+    this.started = true;
     this.timer = setInterval(() => this.kick(), this.services.config.WEBHOOK_POLL_INTERVAL_MS);
     this.timer.unref();
     this.pruneTimer = setInterval(() => {
@@ -72,6 +84,7 @@ export class WebhookWorker {
     }, PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
     this.kick();
+    return () => this.stop();
   }
 
   /**
@@ -96,7 +109,7 @@ export class WebhookWorker {
 
   /** Looks for due deliveries now (coalesced with a look already running). */
   kick(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     if (this.polling) {
       this.again = true;
       return;
@@ -244,7 +257,7 @@ export class WebhookWorker {
     while (this.inFlight.size > 0 || this.polling) await Promise.allSettled([...this.inFlight, this.polling]);
   }
 
-  async stop(): Promise<void> {
+  private async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
@@ -259,24 +272,4 @@ export class WebhookWorker {
 export function retryDelay(attempt: number, baseMs: number, maxMs: number): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 40));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-const workers = new WeakMap<object, WebhookWorker>();
-
-/** Starts this instance's worker (unless WEBHOOK_WORKER=false); the returned function stops it. */
-export function startWebhookWorker(services: Services): () => Promise<void> {
-  if (!services.config.WEBHOOK_WORKER) return async () => undefined;
-  const worker = new WebhookWorker(services);
-  // Keyed like the call worker's registry: by an object every request context shares.
-  workers.set(services.connections, worker);
-  worker.start();
-  return async () => {
-    await worker.stop();
-    workers.delete(services.connections);
-  };
-}
-
-/** This instance's worker, if it runs one. */
-export function webhookWorker(services: Services): WebhookWorker | undefined {
-  return workers.get(services.connections);
 }

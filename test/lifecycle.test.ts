@@ -1,0 +1,146 @@
+/**
+ * What buildApp starts, stop() stops: an app started and stopped twice in one process leaves no
+ * timer, socket, server or process listener behind (counted with process.getActiveResourcesInfo),
+ * on whichever setup the run uses (embedded, or PostgreSQL + Redis from the environment).
+ */
+import { createHook } from 'node:async_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './gql/index.js';
+import { collect, startTestApp } from './helpers/app.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { workspace } from './helpers/fixtures.js';
+import { createLogger } from '../src/logger.js';
+
+const CreateRoom = graphql(`
+  mutation LifecycleCreateRoom($input: CreateRoomInput!) {
+    createRoom(input: $input) {
+      __typename
+      ... on Room {
+        id
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+const Send = graphql(`
+  mutation LifecycleSend($input: SendMessageInput!) {
+    sendMessage(input: $input) {
+      __typename
+      ... on Message {
+        seq
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+const Events = graphql(`
+  subscription LifecycleEvents($id: ID!) {
+    conversationEvents(conversationId: $id) {
+      type
+      seq
+    }
+  }
+`);
+
+/**
+ * Timers and sockets created since `tracking.enable()` and not yet closed, by async resource type.
+ * process.getActiveResourcesInfo() lists only what keeps the event loop alive, and the app unrefs
+ * its timers, so they are counted here as they are created and destroyed.
+ */
+const TRACKED = new Set(['Timeout', 'TCPWRAP', 'TCPSERVERWRAP', 'PIPEWRAP', 'PIPESERVERWRAP', 'UDPWRAP']);
+const live = new Map<number, string>();
+const tracking = createHook({
+  init: (id, type) => void (TRACKED.has(type) && live.set(id, type)),
+  destroy: (id) => void live.delete(id),
+});
+
+/**
+ * What is open, by kind: handles that keep the process alive (Timeout, TCPSocketWrap,
+ * TCPServerWrap, …), timers and sockets made since tracking began (ref'd or not), and the
+ * process' listeners by event.
+ */
+function handles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const add = (kind: string, n = 1) => (counts[kind] = (counts[kind] ?? 0) + n);
+  for (const kind of process.getActiveResourcesInfo()) add(kind);
+  for (const type of live.values()) add(`created: ${type}`);
+  for (const event of process.eventNames()) add(`process listener: ${String(event)}`, process.listenerCount(event));
+  return counts;
+}
+
+/** What runs now beyond `baseline`: kinds with more handles or listeners than then. */
+function leftOver(baseline: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(handles())
+      .map(([kind, n]) => [kind, n - (baseline[kind] ?? 0)] as const)
+      .filter(([, extra]) => extra > 0),
+  );
+}
+
+/**
+ * What is left over once closing has settled: a socket's close callback runs on a later turn,
+ * so the count is given up to 10 s to come down.
+ */
+async function settledLeftOver(baseline: Record<string, number>): Promise<Record<string, number>> {
+  const deadline = Date.now() + 10_000;
+  let extra = leftOver(baseline);
+  while (Object.keys(extra).length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    // On the next turn, when this wait's own timer has been counted as gone.
+    await new Promise((r) => setImmediate(r));
+    extra = leftOver(baseline);
+  }
+  return extra;
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('lifecycle', () => {
+  it('starts and stops an app twice in one process and leaves no timer, socket or listener behind', async () => {
+    // The process' logger exists before any app (as in src/main.ts): pino's one exit hook is
+    // the process', not an app's.
+    const logger = createLogger('silent', 'lifecycle');
+    tracking.enable();
+    const baseline = handles();
+    for (let round = 1; round <= 2; round++) {
+      const t = await startTestApp({}, db);
+      try {
+        // Exercise what keeps resources: HTTP keep-alive, a WebSocket with a live
+        // subscription, a message through the pipeline and its listeners.
+        const ws = await workspace(t, { bob: 'AGENT' });
+        const bob = ws.people.bob!;
+        const room = (await t.exec(CreateRoom, { input: { workspaceId: ws.id, name: `r${round}`, memberIds: [bob.id] } }, { token: ws.admin.token })).data!
+          .createRoom;
+        if (room.__typename !== 'Room') throw new Error(JSON.stringify(room));
+        const events = collect(t.ws({ token: bob.token }), Events, { id: room.id });
+        // Until the subscription is live, a message sent may be missed: send until one arrives.
+        for (let i = 0; events.results.length === 0 && i < 50; i++) {
+          const sent = (await t.exec(Send, { input: { conversationId: room.id, body: `hello ${i}` } }, { token: ws.admin.token })).data!.sendMessage;
+          expect(sent).toMatchObject({ __typename: 'Message' });
+          await events.next(1, 200).catch(() => undefined);
+        }
+        expect(events.results[0]?.data?.conversationEvents).toMatchObject({ type: 'MESSAGE_ADDED' });
+        // Stopped with the subscription still open: the server closes it (1001).
+        expect(leftOver(baseline)).toMatchObject({ TCPServerWrap: 1 });
+      } finally {
+        await t.stop();
+      }
+      // The client's side of the closed sockets goes too.
+      expect(await settledLeftOver(baseline), `left over after stop ${round}`).toEqual({});
+    }
+    tracking.disable();
+    logger.flush();
+  }, 120_000);
+});
