@@ -1,7 +1,7 @@
 /**
  * `npm run bench:abuse`: issue 11's attacks, each in a loop for --seconds (default 10) from a
  * process of its own, against the chat server (NODE_ENV=production, embedded database, the
- * default limits) in another process, while a well-behaved client in a third process times
+ * default limits; `--postgres`: on PostgreSQL + Redis) in another process, while a well-behaved client in a third process times
  * `{ __typename }` and sendMessage. Prints a table: each attack's p99 against the idle p99,
  * and what the server answered the attacker. Only servers it starts itself, on loopback.
  */
@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import pg from 'pg';
 import { forkScript, log, waitFor, type LatencySummary } from './lib.js';
 
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? process.env.BENCH_SECONDS ?? 10);
@@ -46,9 +47,28 @@ const env: NodeJS.ProcessEnv = {
   // flood's cost is the same work either way (a password hash and one insert per sign-up).
   SIGNUP_CONFIRMATION: 'false',
 };
-// The embedded database and in-memory pub/sub, as `npm start` runs by default.
+// The embedded database and in-memory pub/sub, as `npm start` runs by default; with --postgres,
+// PostgreSQL (a throwaway database) and Redis, as production runs: the embedded database runs
+// its SQL and file I/O on the server's own event loop, so attacks that write (sends) cost the
+// other clients more there.
+const onPostgres = process.argv.includes('--postgres');
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const dbName = `bench_abuse_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 delete env.DATABASE_URL;
 delete env.REDIS_URL;
+if (onPostgres) {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const url = new URL(databaseUrl);
+  url.pathname = `/${dbName}`;
+  env.DATABASE_URL = url.toString();
+  env.REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  // Counters of earlier runs in the shared Redis must not count here.
+  env.RATE_LIMIT_KEY_PREFIX = `bench-abuse-${dbName}`;
+}
+const setup = onPostgres ? 'PostgreSQL + Redis' : 'embedded database, in-memory pub/sub';
 
 async function gql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<Record<string, any>> {
   const res = await fetch(`${url}/graphql`, {
@@ -92,7 +112,7 @@ const phases: Phase[] = [];
 try {
   const server = track(forkScript('server.ts', [], env));
   const { url } = await waitFor<{ type: string; url: string }>(server, (m) => m.type === 'ready', 180_000, 'the chat server');
-  log(`server at ${url} (NODE_ENV=production, embedded database)`);
+  log(`server at ${url} (NODE_ENV=production, ${setup})`);
   const probeSeed = await seed(url, 'probe');
   const attackerSeed = await seed(url, 'attacker');
   const probe = track(forkScript('abuse-probe.ts', [url, probeSeed.token, probeSeed.conversationId]));
@@ -126,6 +146,12 @@ try {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1500));
   rmSync(dataDir, { recursive: true, force: true });
+  if (onPostgres) {
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
 }
 
 const idle = phases.find((p) => p.name === 'idle');
@@ -147,7 +173,7 @@ const output = [
   '',
   `- CPU: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown'}; Node ${process.version}`,
   `- Load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join(' / ')} at the end`,
-  `- Server: NODE_ENV=production, embedded database, in-memory pub/sub, default limits; each attack ${seconds} s from its own process`,
+  `- Server: NODE_ENV=production, ${setup}, default limits; each attack ${seconds} s from its own process`,
   '- Normal client: `{ __typename }` every 20 ms and sendMessage every 300 ms over HTTP, from a third process',
   '',
   '| Attack | `{ __typename }` p99 ms (× idle) | sendMessage p99 ms (× idle) | Normal requests | Normal failures | p99 < 5× idle | What the attacker got (top 3) |',

@@ -216,6 +216,10 @@ export const envSchema = z.object({
   WS_MAX_CONNECTIONS_PER_ADDRESS: limit(200, 'Open WebSockets (graphql-ws and legacy) one client address may hold on one instance.'),
   WS_MAX_CONNECTIONS_PER_USER: limit(50, 'Open graphql-ws connections one user or API key may hold on one instance.'),
   WS_MAX_SUBSCRIPTIONS: limit(50, 'Operations one graphql-ws connection may have running at once.'),
+  WS_MAX_CONCURRENT_EXECUTIONS: limit(
+    4,
+    'Queries and mutations one graphql-ws connection runs at once; more wait their turn, in the order sent (subscriptions are not counted). A burst from one socket then takes turns with other clients instead of holding the server for all of it at once.',
+  ),
   WS_MAX_OPERATIONS: rate.prefault('100/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
   CATCH_UP_INTERVAL_MS: z.coerce
     .number()

@@ -21,6 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, type SubscribePayload } from 'graphql-ws';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { authenticate, credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
@@ -55,6 +56,12 @@ type Extra = {
   pubsub?: PubSub;
   /** Ids of the operations running on this connection (capped: src/security/sockets.ts). */
   running?: Set<string>;
+  /**
+   * Runs this connection's queries and mutations, WS_MAX_CONCURRENT_EXECUTIONS at a time, in the
+   * order sent: a burst from one socket takes turns with everyone else's requests instead of
+   * holding the event loop for all of its operations at once.
+   */
+  turns?: LimitFunction;
 };
 
 type Envelope = ReturnType<Yoga['getEnveloped']>;
@@ -65,6 +72,8 @@ interface RootValue {
   requestId: string;
   /** Where a subscription's results are written (see writeResults). */
   target: Target;
+  /** The connection's turns for queries and mutations (Extra.turns). */
+  turns: LimitFunction;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -258,13 +267,15 @@ export function attachGraphQLWs(
       execute: (args) => {
         const root = args.rootValue as RootValue;
         inFlight++;
-        return runInRequest(root.requestId, async () => {
-          try {
-            return await root.execute(args as ExecutionArgs);
-          } finally {
-            inFlight--;
-          }
-        });
+        return root.turns(() =>
+          runInRequest(root.requestId, async () => {
+            try {
+              return await root.execute(args as ExecutionArgs);
+            } finally {
+              inFlight--;
+            }
+          }),
+        );
       },
       subscribe: (args) => {
         const root = args.rootValue as RootValue;
@@ -343,7 +354,9 @@ export function attachGraphQLWs(
           }
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
-          const contextValue = await contextFactory();
+          // Building the context reads the viewer's standing from the database: it takes turns too.
+          const turns = (ctx.extra.turns ??= pLimit(services.config.WS_MAX_CONCURRENT_EXECUTIONS));
+          const contextValue = await turns(() => contextFactory());
           if (ctx.extra.pubsub) (contextValue as { pubsub: PubSub }).pubsub = ctx.extra.pubsub;
           const args: ExecutionArgs = {
             schema,
@@ -356,6 +369,7 @@ export function attachGraphQLWs(
               subscribe,
               requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}`,
               target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id },
+              turns,
             } satisfies RootValue,
           };
           running.add(id);
