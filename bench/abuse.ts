@@ -11,8 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
-import { forkScript, log, waitFor, type LatencySummary } from './lib.js';
+import { forkScript, log, scratchDatabase, waitFor, type LatencySummary } from './lib.js';
 
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? process.env.BENCH_SECONDS ?? 10);
 const only = process.argv.find((a) => a.startsWith('--attacks='))?.split('=')[1]?.split(',');
@@ -52,21 +51,14 @@ const env: NodeJS.ProcessEnv = {
 // its SQL and file I/O on the server's own event loop, so attacks that write (sends) cost the
 // other clients more there.
 const onPostgres = process.argv.includes('--postgres');
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const dbName = `bench_abuse_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 delete env.DATABASE_URL;
 delete env.REDIS_URL;
-if (onPostgres) {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const url = new URL(databaseUrl);
-  url.pathname = `/${dbName}`;
-  env.DATABASE_URL = url.toString();
+const scratch = onPostgres ? await scratchDatabase('bench_abuse', process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres') : null;
+if (scratch) {
+  env.DATABASE_URL = scratch.url;
   env.REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
   // Counters of earlier runs in the shared Redis must not count here.
-  env.RATE_LIMIT_KEY_PREFIX = `bench-abuse-${dbName}`;
+  env.RATE_LIMIT_KEY_PREFIX = `bench-abuse-${randomBytes(6).toString('hex')}`;
 }
 const setup = onPostgres ? 'PostgreSQL + Redis' : 'embedded database, in-memory pub/sub';
 
@@ -146,12 +138,7 @@ try {
   for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 1500));
   rmSync(dataDir, { recursive: true, force: true });
-  if (onPostgres) {
-    const admin = new pg.Client({ connectionString: databaseUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-  }
+  await scratch?.drop();
 }
 
 const idle = phases.find((p) => p.name === 'idle');

@@ -173,11 +173,10 @@ export function log(...parts: unknown[]): void {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A scratch PostgreSQL database on the server of DATABASE_URL, for one benchmark run; null when
- * DATABASE_URL is unset (the run then uses the embedded database).
+ * A scratch PostgreSQL database on the server of `base` (default DATABASE_URL), for one benchmark
+ * run; null when there is none (the run then uses the embedded database).
  */
-export async function scratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const base = process.env.DATABASE_URL;
+export async function scratchDatabase(prefix: string, base = process.env.DATABASE_URL): Promise<{ url: string; drop: () => Promise<void> } | null> {
   if (!base) return null;
   const { randomBytes } = await import('node:crypto');
   const { default: pg } = await import('pg');

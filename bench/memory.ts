@@ -19,8 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { BENCH_LIMITS, forkScript, log, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
+import { BENCH_LIMITS, forkScript, log, scratchDatabase, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
 
 const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
 const count = Number(flags.subscriptions ?? 2000);
@@ -35,7 +34,6 @@ const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'start.mjs
 if (build.status !== 0) throw new Error('the build failed; see above');
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-mem-'));
-const dbName = `bench_mem_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   NODE_ENV: 'production',
@@ -50,15 +48,9 @@ const env: NodeJS.ProcessEnv = {
   DATABASE_URL: '',
   REDIS_URL: '',
 };
-const admin = () => new pg.Client({ connectionString: databaseUrl });
-if (!flags.embedded) {
-  const c = admin();
-  await c.connect();
-  await c.query(`CREATE DATABASE ${dbName}`);
-  await c.end();
-  const url = new URL(databaseUrl);
-  url.pathname = `/${dbName}`;
-  env.DATABASE_URL = url.toString();
+const scratch = flags.embedded ? null : await scratchDatabase('bench_mem', databaseUrl);
+if (scratch) {
+  env.DATABASE_URL = scratch.url;
   env.REDIS_URL = redisUrl;
 }
 
@@ -155,10 +147,5 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
-  if (!flags.embedded) {
-    const c = admin();
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await c.end();
-  }
+  await scratch?.drop();
 }
