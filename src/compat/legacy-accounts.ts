@@ -5,7 +5,7 @@
  * before usernames existed. Shared by every legacy API that names users (000-004) and by the
  * shim's credentials.
  */
-import { RESERVED_USERNAMES, USERNAME_PATTERN } from '../modules/users/usernames.js';
+import { RESERVED_USERNAMES, USERNAME_PATTERN } from '../graphql/validators.js';
 
 export const LEGACY_EMAIL_DOMAIN = 'users.legacy.invalid';
 

@@ -1,4 +1,5 @@
 /** Opening conversations, membership, and the message operations. */
+import { clientMessageId, name } from '../../graphql/validators.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
@@ -24,9 +25,7 @@ import {
   ThreadRef,
 } from './types.js';
 
-const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const body = z.string().max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
-const clientMessageId = z.string().trim().min(1).max(100, 'must be at most 100 characters');
 
 /** Checks that users belong to the workspace (as members or its guests); NOT_FOUND otherwise. */
 async function assertUsersInWorkspace(ctx: Context, workspaceId: string, userIds: string[]): Promise<void> {

@@ -12,7 +12,7 @@
 import type { Services } from '../../graphql/context.js';
 import type { MessageVisibility } from '../../generated/prisma/enums.js';
 import type { MentionRecord } from '../conversations/records.js';
-import { USERNAME_PATTERN } from '../users/usernames.js';
+import { USERNAME_PATTERN } from '../../graphql/validators.js';
 
 /** An "@" not preceded by a handle character or another "@" (so emails are not mentions). */
 const MENTION = /(?<![A-Za-z0-9_.@-])@([A-Za-z0-9_.-]+)/g;

@@ -6,6 +6,7 @@
  * Sending one (`sendCannedReply`) is an ordinary message through the one pipeline: same guards
  * (claims, closed tickets), same events, same idempotency.
  */
+import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { builder } from '../../graphql/builder.js';
@@ -169,7 +170,7 @@ const SendCannedReplyInput = builder.inputType('SendCannedReplyInput', {
     cannedReplyId: t.id({ required: false, description: 'The reply, by id.' }),
     shortCode: t.string({ required: false, description: 'Or by short code: the viewer’s private reply wins over the workspace’s.', validate: shortCode }),
     visibility: t.field({ type: MessageVisibilityEnum, required: false, defaultValue: 'PUBLIC', description: 'PUBLIC (default), or INTERNAL to send it as a note.' }),
-    clientMessageId: t.string({ required: false, description: 'An idempotency key, as for sendMessage.', validate: z.string().trim().min(1).max(100) }),
+    clientMessageId: t.string({ required: false, description: 'An idempotency key, as for sendMessage.', validate: clientMessageId }),
     asUserId: t.id({ required: false, description: 'For API keys: the staff member it is sent as (and whose name fills {{agent.name}}).' }),
   }),
 });

@@ -1,4 +1,5 @@
 /** Topics, line managers, tickets and claims: every legacy 002 write, usable with an API key. */
+import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
@@ -26,7 +27,6 @@ const seconds = z.number().min(0, 'must not be negative').max(86_400 * 30, 'must
 const body = z.string().max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
 const firstMessage = z.string().trim().min(1, 'must not be empty').max(MAX_BODY_LENGTH, `must be at most ${MAX_BODY_LENGTH} characters`);
 const note = z.string().max(2000, 'must be at most 2000 characters');
-const clientMessageId = z.string().min(1).max(100);
 
 /** The capacity a line manager gets when none is given. */
 export const DEFAULT_CAPACITY = 10;

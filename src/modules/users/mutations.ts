@@ -9,17 +9,12 @@ import type { Context } from '../../graphql/context.js';
 import type { Role } from '../../generated/prisma/enums.js';
 import { UserRef } from './types.js';
 import { actAs, issueSession, renewSession, revokeRefreshToken, type Session } from './sessions.js';
-import { claimUsername, username, usernameKey } from './usernames.js';
+import { claimUsername } from './usernames.js';
+import { displayName, email, password, username, usernameKey } from '../../graphql/validators.js';
 import { requirePerson } from '../../graphql/permissions.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { needsConfirmation, requireUsernameFree, SignUpPending, SignUpPendingRef, startPendingSignUp, takePendingSignUp } from './signup-confirmation.js';
 
-export const email = z.string().trim().toLowerCase().email('must be an email address').max(254);
-export const password = z
-  .string()
-  .min(8, 'must be at least 8 characters')
-  .max(200, 'must be at most 200 characters');
-export const displayName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 
 const AuthPayload = builder.objectRef<Session>('AuthPayload').implement({
   description: 'A signed-in session. Send `accessToken` as "Authorization: Bearer <token>"; renew it with refreshSession.',

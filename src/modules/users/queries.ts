@@ -1,7 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
-import { usernameKey } from './usernames.js';
+import { usernameKey } from '../../graphql/validators.js';
 import { UserRef } from './types.js';
 
 builder.queryFields((t) => ({

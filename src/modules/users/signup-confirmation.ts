@@ -19,7 +19,7 @@ import { ConflictError, NotFoundError } from '../../graphql/errors.js';
 import type { Context, Services } from '../../graphql/context.js';
 import type { Prisma, PendingSignUp as PendingSignUpRow } from '../../generated/prisma/client.js';
 import { randomToken, sha256 } from '../../auth/tokens.js';
-import { usernameKey } from './usernames.js';
+import { usernameKey } from '../../graphql/validators.js';
 
 /** Prefix of sign-up confirmation tokens, so a leaked one is recognizable (like rt_ and ck_). */
 export const SIGNUP_TOKEN_PREFIX = 'su_';

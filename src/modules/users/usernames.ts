@@ -4,31 +4,9 @@
  * for them for USERNAME_HOLD_DAYS, so nobody can take it over to receive their mentions or pose
  * as them in the meantime. Uniqueness and the hold are one atomic upsert on UsernameClaim's key.
  */
-import { z } from 'zod';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { ConflictError } from '../../graphql/errors.js';
-
-/** Letters, digits, `_`, `.` and `-`; 3 to 32 characters; begins with a letter or digit and
- * ends with a letter, digit or `_` (so "@ada." at the end of a sentence mentions "ada"). */
-export const USERNAME_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{1,30})[A-Za-z0-9_]$/;
-
-/** Words that mean something else in a mention or would mislead others; nobody may hold them. */
-export const RESERVED_USERNAMES = new Set([
-  'here', 'everyone', 'channel', 'all', 'admin', 'administrator', 'root', 'system', 'support', 'staff',
-  'moderator', 'me', 'null', 'undefined', 'api', 'help', 'anonymous', 'guest',
-]);
-
-export const username = z
-  .string()
-  .trim()
-  .min(3, 'must be at least 3 characters')
-  .max(32, 'must be at most 32 characters')
-  .regex(USERNAME_PATTERN, 'may hold letters, digits, _ . - only, begin with a letter or digit and end with a letter, digit or _')
-  .refine((u) => !RESERVED_USERNAMES.has(u.toLowerCase()), 'is reserved');
-
-export function usernameKey(name: string): string {
-  return name.trim().toLowerCase();
-}
+import { usernameKey } from '../../graphql/validators.js';
 
 /**
  * Gives `userId` the handle `name` inside the caller's transaction: claims its key (free, lapsed

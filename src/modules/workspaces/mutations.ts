@@ -8,15 +8,14 @@ import { API_KEY_PREFIX, randomToken, sha256 } from '../../auth/tokens.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { hashPassword } from '../../auth/passwords.js';
 import { RoleEnum } from '../users/types.js';
-import { createAccount, displayName, email, password, requireEmailOrUsername } from '../users/mutations.js';
-import { username, usernameKey } from '../users/usernames.js';
+import { createAccount, requireEmailOrUsername } from '../users/mutations.js';
+import { displayName, email, name, password, username, usernameKey } from '../../graphql/validators.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
 import { ADMIN_ROLES } from '../../graphql/permissions.js';
 import { announceLeftMany, leaveWorkspaceConversations } from '../conversations/membership.js';
 import type { WorkspaceEvent } from './topics.js';
 
-const name = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 
 function announce(ctx: Context, event: Omit<WorkspaceEvent, 'at'>): void {
   void ctx.pubsub.publish('workspace', event.workspaceId, { ...event, at: new Date().toISOString() });

@@ -1,5 +1,5 @@
 import { builder } from '../../graphql/builder.js';
-import { usernameKey } from '../users/usernames.js';
+import { usernameKey } from '../../graphql/validators.js';
 import { roleIn } from '../../auth/viewer.js';
 import { RoleEnum, UserRef } from '../users/types.js';
 import { ADMIN_ROLES, STAFF_ROLES } from '../../graphql/permissions.js';
