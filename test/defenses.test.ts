@@ -406,6 +406,39 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('runs a connection’s queries and mutations WS_MAX_CONCURRENT_EXECUTIONS at a time, in the order sent', async () => {
+    // One at a time: a quick `{ __typename }` sent after a slow logIn (a password hash to check)
+    // answers after it; with two at a time it overtakes it. Either way, nothing is refused.
+    const order = async (concurrency: string): Promise<string[]> => {
+      const t = await startTestApp({ WS_MAX_CONCURRENT_EXECUTIONS: concurrency });
+      try {
+        const owner = await person(t, `turns-${concurrency}`);
+        const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+        await new Promise((r) => socket.once('open', r));
+        const answered: string[] = [];
+        const done = new Promise<void>((resolve) =>
+          socket.on('message', (raw) => {
+            const message = JSON.parse(String(raw)) as { type: string; id?: string };
+            if (message.type === 'next') answered.push(message.id!);
+            if (answered.length === 2) resolve();
+          }),
+        );
+        socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+        await new Promise((r) => socket.once('message', r));
+        const logIn = `mutation { logIn(input: { email: "${owner.email}", password: "not-the-password" }) { __typename } }`;
+        socket.send(JSON.stringify({ id: 'slow', type: 'subscribe', payload: { query: logIn } }));
+        socket.send(JSON.stringify({ id: 'quick', type: 'subscribe', payload: { query: '{ __typename }' } }));
+        await done;
+        socket.close();
+        return answered;
+      } finally {
+        await t.close();
+      }
+    };
+    expect(await order('1')).toEqual(['slow', 'quick']);
+    expect(await order('2')).toEqual(['quick', 'slow']);
+  });
+
   it('closes a graphql-ws connection that starts operations faster than WS_MAX_OPERATIONS with 4429', async () => {
     const t = await startTestApp({ WS_MAX_OPERATIONS: '5/600' });
     try {
