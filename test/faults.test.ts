@@ -42,9 +42,22 @@ interface Subscriber {
   dispose: () => void;
 }
 
+/**
+ * Subscriptions this file holds open. A disposed one is ended by a message the server handles
+ * a moment later, so a test that counts the instances' subscriptions first waits for the
+ * previous test's to be gone (or it would count them and then see them leave).
+ */
+let open = 0;
+
 function subscribe(client: Client & { connects: number }, conversationId: string, after: number | null): Subscriber {
   const sub: Subscriber = { client, seqs: [], entries: [], errors: [], done: false, dispose: () => {} };
-  sub.dispose = client.subscribe(
+  let ended = false;
+  const end = () => {
+    if (!ended) open--;
+    ended = true;
+  };
+  open++;
+  const unsubscribe = client.subscribe(
     { query: Events, variables: { id: conversationId, after } },
     {
       next: (r) => {
@@ -53,10 +66,20 @@ function subscribe(client: Client & { connects: number }, conversationId: string
         if (e?.type === 'MESSAGE_ADDED') sub.seqs.push(e.seq);
         if (e) sub.entries.push(`${e.type}:${e.seq}`);
       },
-      error: (err) => sub.errors.push(err),
-      complete: () => (sub.done = true),
+      error: (err) => {
+        sub.errors.push(err);
+        end();
+      },
+      complete: () => {
+        sub.done = true;
+        end();
+      },
     },
   );
+  sub.dispose = () => {
+    end();
+    unsubscribe();
+  };
   return sub;
 }
 
@@ -98,6 +121,14 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
 
   /** `n` subscribers through nginx, spread over the instances by its round robin; checked. */
   async function subscribers(conversationId: string, n: number): Promise<Subscriber[]> {
+    // After an outage an instance reconnects to Redis on its own schedule (ioredis backs off up
+    // to 2 s), and until then it refuses new subscriptions, retryable. These subscribers do not
+    // retry, so they start once every instance is ready again.
+    await until(async () => (await Promise.all(cluster.instances.map((i) => readyz(i.url)))).every((r) => r.status === 200), 30_000);
+    await until(async () => {
+      const now = await Promise.all(cluster.instances.map((i) => scrape(i.url)));
+      return now.reduce((a, m) => a + metricSum(m, 'chat_subscriptions'), 0) === open;
+    }, 30_000);
     const before = await Promise.all(cluster.instances.map((i) => scrape(i.url)));
     const subs: Subscriber[] = [];
     for (let k = 0; k < n; k++) {

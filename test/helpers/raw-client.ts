@@ -79,6 +79,10 @@ export function wsClient(wsUrl: string, token: string, options: { retryAttempts?
     retryAttempts: options.retryAttempts ?? 0,
     retryWait: async () => new Promise((r) => setTimeout(r, 200)),
     shouldRetry: () => true,
+    // A connection closed for good (an instance stopped under it) reaches the subscriptions'
+    // error sinks, where the tests look; graphql-ws's default would also print the whole
+    // CloseEvent to stderr.
+    onNonLazyError: () => undefined,
     connectionParams: { authorization: `Bearer ${token}` },
   }) as Client & { connects: number };
   client.connects = 0;
