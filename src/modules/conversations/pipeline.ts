@@ -10,15 +10,20 @@
  * Sends are idempotent on (conversation, author, clientMessageId) through a unique index: a
  * retry returns the first message, never a second row, and a losing concurrent insert rolls back
  * its seq so no hole is left.
+ *
+ * A message carrying uploads takes the same path: the statement also links its pending
+ * attachments, and runs in a transaction that is undone if one of them could not be linked.
  */
 import { randomUUID } from 'node:crypto';
 import type { ConversationChangeType, ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { ClaimHeldError, ConflictError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import type { AttachmentRow } from '../attachments/records.js';
 import { messageSelect, toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
-import { messageCreatedOutbox, messageData, recordWebhookEvent } from '../webhooks/events.js';
+import { messageCreatedOutbox } from '../webhooks/events.js';
 import { resolveMentions } from '../notifications/mentions.js';
 
 export const MAX_BODY_LENGTH = 10_000;
@@ -46,7 +51,9 @@ export interface AppendInput {
   joinAuthor?: boolean;
   /**
    * Pending attachments (stored, not yet linked) of this conversation to link to the message in
-   * its transaction (their order is their `position`); a message with attachments may have an empty body.
+   * its statement (they keep the `position` they were stored with, which orders them); a message
+   * with attachments may have an empty body. One that is not a pending upload of this
+   * conversation refuses the send (NotFoundError) and nothing is written.
    */
   attachmentIds?: string[];
   /** The body's @mentions, resolved before the write (see notifications/mentions.ts); stored with it. */
@@ -138,9 +145,8 @@ export class MessagePipeline {
     let record: MessageRecord;
     let head: AppendedTo;
     try {
-      // Text goes through the group commit; a message linking uploads (rare, and already slow for
-      // its bytes) takes a transaction of its own.
-      ({ record, head } = attachmentIds.length > 0 ? await insertWithAttachments(services, input, attachmentIds) : await this.insertMessage(services, input));
+      // Every message, with uploads or without, goes through the group commit's one statement.
+      ({ record, head } = await this.insertMessage(services, input));
     } catch (err) {
       if (isUniqueViolation(err)) {
         const winner = await findByClientId(services, input);
@@ -214,87 +220,7 @@ interface Inserted {
   head: AppendedTo;
 }
 
-/** A message with attachments: one transaction that numbers it, inserts it and links its files. */
-async function insertWithAttachments(services: Services, input: AppendInput, attachmentIds: string[]): Promise<Inserted> {
-  return services.db.$transaction(async (tx) => {
-    if (input.replyToId) {
-      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId, visibility: 'PUBLIC' }, select: { id: true } });
-      if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
-    }
-    const now = new Date();
-    // Attachments are never notes (append refuses that): this message is PUBLIC, so it
-    // takes the next number in both numberings of messages and of the stream.
-    const {
-      lastSeq: seq,
-      lastPublicSeq: publicSeq,
-      lastPosition: position,
-      lastPublicPosition: publicPosition,
-      ...head
-    } = await tx.conversation.update({
-      where: { id: input.conversationId },
-      data: {
-        lastSeq: { increment: 1 },
-        lastPublicSeq: { increment: 1 },
-        lastPosition: { increment: 1 },
-        lastPublicPosition: { increment: 1 },
-        lastMessageAt: now,
-      },
-      select: {
-        lastSeq: true,
-        lastPublicSeq: true,
-        lastPosition: true,
-        lastPublicPosition: true,
-        id: true,
-        workspaceId: true,
-        kind: true,
-        roomType: true,
-        direct: true,
-      },
-    });
-    const message = await tx.message.create({
-      data: {
-        conversationId: input.conversationId,
-        seq,
-        publicSeq,
-        authorId: input.authorId,
-        kind: input.kind ?? 'TEXT',
-        side: input.side ?? null,
-        body: input.body,
-        replyToId: input.replyToId ?? null,
-        clientMessageId: input.clientMessageId ?? null,
-        createdAt: now,
-        position,
-        publicPosition,
-        mentions: (input.mentions ?? []) as never,
-      },
-      select: { id: true },
-    });
-    const { count } = await tx.attachment.updateMany({
-      where: { id: { in: attachmentIds }, conversationId: input.conversationId, messageId: null },
-      data: { messageId: message.id },
-    });
-    if (count !== new Set(attachmentIds).size) throw new NotFoundError('Attachment', 'An attachment is not a pending upload of this conversation.');
-    if (input.authorId) {
-      if (input.joinAuthor) {
-        await tx.conversationMember.upsert({
-          where: { conversationId_userId: { conversationId: input.conversationId, userId: input.authorId } },
-          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-          update: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-        });
-      } else {
-        await tx.conversationMember.updateMany({
-          where: { conversationId: input.conversationId, userId: input.authorId },
-          data: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-        });
-      }
-    }
-    const row = await tx.message.findUniqueOrThrow({ where: { id: message.id }, select: messageSelect });
-    const record = toMessageRecord(row);
-    await recordWebhookEvent(tx, { type: 'message.created', workspaceId: head.workspaceId, conversationId: input.conversationId, data: messageData(record) });
-    return { record, head };
-  });
-}
-
+/** A row of the append statement: the message, its author, what it replies to, its files, its conversation. */
 interface InsertedRow {
   id: string;
   conversationId: string;
@@ -315,6 +241,8 @@ interface InsertedRow {
   reactionSummary: unknown;
   pinnedAt: Date | null;
   pinnedById: string | null;
+  /** The attachments it linked, in their order (jsonb: every field is JSON-safe). */
+  attachments: AttachmentRow[];
   author_id: string | null;
   author_displayName: string | null;
   author_kind: UserKind | null;
@@ -329,6 +257,34 @@ interface InsertedRow {
   conv_kind: ConversationKind;
   conv_roomType: RoomType | null;
   conv_direct: boolean;
+}
+
+/** The one mapping of an appended row: to the record every reader gets, and its conversation. */
+function toInserted(row: InsertedRow): Inserted {
+  const record = toMessageRecord({
+    ...row,
+    author: row.author_id
+      ? { id: row.author_id, displayName: row.author_displayName!, kind: row.author_kind!, createdAt: row.author_createdAt! }
+      : null,
+    replyTo: row.reply_id
+      ? {
+          id: row.reply_id,
+          seq: row.reply_seq!,
+          publicSeq: row.reply_publicSeq!,
+          authorId: row.reply_authorId,
+          body: row.reply_body!,
+          deletedAt: row.reply_deletedAt,
+        }
+      : null,
+  });
+  const head: AppendedTo = {
+    id: row.conversationId,
+    workspaceId: row.conv_workspaceId,
+    kind: row.conv_kind,
+    roomType: row.conv_roomType,
+    direct: row.conv_direct,
+  };
+  return { record, head };
 }
 
 /** Messages written together at most, when many wait for one conversation. */
@@ -372,9 +328,16 @@ async function drain(services: Services, conversations: Map<string, Pending[]>, 
 /**
  * The write, in ONE statement for one message or many: the conversation's UPDATE numbers them
  * (taking its row lock for one round trip, not a transaction's seven), the INSERT stores them,
- * the authors' read marks advance (staff answering by role join). The statement is atomic: a
- * reply target outside the conversation matches no row and writes nothing; a duplicate
- * clientMessageId fails the INSERT and undoes the UPDATE, so no seq is ever skipped.
+ * their pending attachments are linked, the authors' read marks advance (staff answering by role
+ * join). The statement is atomic: a reply target outside the conversation matches no row and
+ * writes nothing; a duplicate clientMessageId fails the INSERT and undoes the UPDATE, so no seq is
+ * ever skipped.
+ *
+ * Attachments: the link takes the conversation's lock first and each attachment's row after it
+ * (as a room's deletion does), and skips one that is not, when it gets there, a pending upload of
+ * this conversation (unknown, another conversation's, already linked, swept). A statement cannot
+ * undo itself for a row it skipped, so a batch carrying attachments runs in a transaction that
+ * is rolled back when a message linked fewer than it was given.
  */
 async function insertMessages(services: Services, conversationId: string, inputs: AppendInput[]): Promise<Inserted[]> {
   const now = new Date();
@@ -384,7 +347,9 @@ async function insertMessages(services: Services, conversationId: string, inputs
   // takes the number of the public message before it.
   let publicCount = 0;
   const publicOrd = inputs.map((i) => ((i.visibility ?? 'PUBLIC') === 'PUBLIC' ? ++publicCount : publicCount));
-  const rows = await services.db.$queryRaw<InsertedRow[]>`
+  // The attachments to link, as (message, attachment) pairs.
+  const links = inputs.flatMap((input, i) => (input.attachmentIds ?? []).map((attachmentId) => ({ messageId: ids[i]!, attachmentId })));
+  const statement = Prisma.sql`
     WITH input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
                            ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
@@ -417,6 +382,12 @@ async function insertMessages(services: Services, conversationId: string, inputs
              i.mentions
       FROM input i, conv
       RETURNING *
+    ), linked AS (
+      UPDATE "Attachment" a SET "messageId" = l."messageId"
+      FROM unnest(${links.map((l) => l.messageId)}::uuid[], ${links.map((l) => l.attachmentId)}::uuid[]) AS l("messageId", id)
+      JOIN msg ON msg.id = l."messageId"
+      WHERE a.id = l.id AND a."conversationId" = ${conversationId}::uuid AND a."messageId" IS NULL
+      RETURNING a.id, a."messageId", a.position, a.name, a.size, a."contentType", a.sha256, a.width, a.height
     ), ${messageCreatedOutbox(conversationId, inputs.length)}, authors AS (
       SELECT msg."authorId", max(msg.seq) AS seq, max(msg."publicSeq") AS "publicSeq", bool_or(i."joinAuthor") AS "join"
       FROM msg JOIN input i ON i.id = msg.id
@@ -436,6 +407,9 @@ async function insertMessages(services: Services, conversationId: string, inputs
            msg.side::text AS side, msg.body, msg."authorId",
            msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt", msg.position, msg."publicPosition", msg.mentions,
            msg."reactionSummary", msg."pinnedAt", msg."pinnedById",
+           COALESCE((SELECT jsonb_agg(jsonb_build_object('id', l.id, 'name', l.name, 'size', l.size, 'contentType', l."contentType",
+                                                         'sha256', l.sha256, 'width', l.width, 'height', l.height) ORDER BY l.position)
+                     FROM linked l WHERE l."messageId" = msg.id), '[]'::jsonb) AS attachments,
            u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",
            r.id AS reply_id, r.seq AS reply_seq, r."publicSeq" AS "reply_publicSeq", r."authorId" AS "reply_authorId", r.body AS reply_body,
            r."deletedAt" AS "reply_deletedAt",
@@ -446,41 +420,27 @@ async function insertMessages(services: Services, conversationId: string, inputs
     LEFT JOIN "User" u ON u.id = msg."authorId"
     LEFT JOIN "Message" r ON r.id = msg."replyToId"
     ORDER BY msg.seq`;
+  const rows =
+    links.length === 0
+      ? await services.db.$queryRaw<InsertedRow[]>(statement)
+      : await services.db.$transaction(async (tx) => {
+          const written = await tx.$queryRaw<InsertedRow[]>(statement);
+          const byId = new Map(written.map((row) => [row.id, row]));
+          const short = inputs.some((input, i) => {
+            const row = byId.get(ids[i]!);
+            return row !== undefined && row.attachments.length !== new Set(input.attachmentIds ?? []).size;
+          });
+          if (short) throw new NotFoundError('Attachment', 'An attachment is not a pending upload of this conversation.');
+          return written;
+        });
   if (rows.length !== inputs.length) {
     if (inputs.length > 1) throw new Error('a message of the batch was refused');
     const exists = await services.db.conversation.count({ where: { id: conversationId } });
     if (!exists) throw new NotFoundError('Conversation');
     throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
   }
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return ids.map((id) => {
-    const row = byId.get(id)!;
-    const record = toMessageRecord({
-      ...row,
-      attachments: [],
-      author: row.author_id
-        ? { id: row.author_id, displayName: row.author_displayName!, kind: row.author_kind!, createdAt: row.author_createdAt! }
-        : null,
-      replyTo: row.reply_id
-        ? {
-            id: row.reply_id,
-            seq: row.reply_seq!,
-            publicSeq: row.reply_publicSeq!,
-            authorId: row.reply_authorId,
-            body: row.reply_body!,
-            deletedAt: row.reply_deletedAt,
-          }
-        : null,
-    });
-    const head: AppendedTo = {
-      id: conversationId,
-      workspaceId: row.conv_workspaceId,
-      kind: row.conv_kind,
-      roomType: row.conv_roomType,
-      direct: row.conv_direct,
-    };
-    return { record, head };
-  });
+  const byId = new Map(rows.map((row) => [row.id, toInserted(row)]));
+  return ids.map((id) => byId.get(id)!);
 }
 
 /** Publishes one event on the conversation's channel, stamped with the time. */
