@@ -6,7 +6,7 @@
  * finish (up to SHUTDOWN_TIMEOUT_MS), stop the sweeps, then close pub/sub and the database.
  * Importing a module registers its GraphQL types (Pothos) and nothing else.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,7 @@ import type { Config } from './config/env.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
+import { RedisFactory } from './redis/connect.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
 import { createStorage, UrlSigner } from './storage/index.js';
@@ -46,6 +47,8 @@ import { noteMessage } from './modules/support/attention.js';
 import { notifyOfMessageEdited, notifyOfMessageSent } from './modules/notifications/listeners.js';
 
 export interface App {
+  /** This instance's id: its presence marks, and its Redis connections' names (`chat:<id>:<role>`). */
+  readonly instanceId: string;
   readonly config: Config;
   readonly services: Services;
   readonly database: Database;
@@ -101,14 +104,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   started('the database', () => database.close());
-  const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  // Redis, when configured: three connections per instance, the pub/sub's two and one shared by
+  // everything that keeps state there (presence, calls, rate limits), named after this instance
+  // in Redis' CLIENT LIST (src/redis/connect.ts).
+  const instanceId = randomUUID();
+  const redis = config.REDIS_URL ? new RedisFactory({ url: config.REDIS_URL, name: `chat:${instanceId}`, logger }) : null;
+  const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redis: redis ?? undefined });
   started('pub/sub', () => pubsub.close());
+  const state = redis?.state() ?? null;
+  if (state) {
+    started('the Redis state connection', () => state.close());
+    // Its commands fail fast while Redis is down (never holding a request); at start, wait for
+    // it so the first requests' rate limits count where the rest do.
+    await state.ready(5000);
+  }
   const secret = jwtSecret(config, logger);
   const connections = new Connections();
-  const presence = new Presence(
-    { connections, pubsub, logger },
-    { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
-  );
+  const presence = new Presence({ connections, pubsub, logger }, { instanceId, ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redis: state });
   presence.start();
   started('presence', () => presence.stop());
   const databaseHealth = new DatabaseHealth(logger, () => database.ping());
@@ -121,11 +133,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     database: () => ({ up: databaseHealth.up, statements: database.stats.statements, outages: databaseHealth.outage.count }),
     sharedExecution: () => sharedExecution,
   });
-  const defenses = createDefenses(config, logger, metrics.rateLimitRefusals);
-  // Rate-limit counters fail fast while Redis is down (never holding a request); at start, wait
-  // for their connection so the first requests count where the rest do.
-  started('the rate limits', () => defenses.close());
-  await defenses.rateLimits.ready();
+  const defenses = createDefenses(config, logger, state?.client ?? null, metrics.rateLimitRefusals);
   const services: Services = {
     defenses,
     db: database.prisma,
@@ -148,7 +156,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }),
     deskQueue: new DeskQueue(),
     catchUp: new CatchUp(),
-    calls: new CallWorker(),
+    calls: new CallWorker(state),
     webhooks: new WebhookWorker(),
   };
 
@@ -292,6 +300,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.WEBHOOK_WORKER) started('the webhook worker', services.webhooks.start(services));
 
   return {
+    instanceId,
     config,
     services,
     database,

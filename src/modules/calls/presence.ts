@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisConnection } from '../../redis/connect.js';
+import type { RedisConnection } from '../../redis/connect.js';
 import type { Logger } from 'pino';
 import type { Connections } from '../../realtime/connections.js';
 
@@ -51,21 +51,20 @@ const instanceKey = (instanceId: string) => `presence:instance:${instanceId}`;
 
 export class RedisPresence implements Presence {
   readonly instanceId = randomUUID();
-  private readonly connection: RedisConnection;
   private readonly redis: Redis;
   private readonly heartbeat: NodeJS.Timeout;
 
+  /** `connection`: the instance's state connection (the app opens and closes it). */
   constructor(
-    url: string,
+    private readonly connection: RedisConnection,
     private readonly connections: Connections,
     private readonly logger: Logger,
   ) {
-    this.connection = connectRedis(url, 'call presence', logger, { maxRetriesPerRequest: 3 });
-    this.redis = this.connection.client;
+    this.redis = connection.client;
     // A failed beat during an outage is part of it (logged once by the connection's outage log).
     const beat = () =>
       this.redis.set(instanceKey(this.instanceId), '1', 'PX', INSTANCE_TTL_MS).catch((err: unknown) => {
-        if (this.connection.outage.down) this.logger.debug({ err }, 'presence heartbeat failed during a Redis outage');
+        if (this.connection.unavailable) this.logger.debug({ err }, 'presence heartbeat failed during a Redis outage');
         else this.logger.warn({ err }, 'presence heartbeat failed');
       });
     void beat();
@@ -110,6 +109,5 @@ export class RedisPresence implements Presence {
     clearInterval(this.heartbeat);
     // Gone at once rather than after the TTL: other instances stop counting our connections.
     await this.redis.del(instanceKey(this.instanceId)).catch(() => undefined);
-    await this.connection.close();
   }
 }

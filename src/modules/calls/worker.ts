@@ -18,6 +18,7 @@ import type { Services } from '../../graphql/context.js';
 import type { ConnectionInfo } from '../../realtime/connections.js';
 import { dropParty, expireCall } from './lifecycle.js';
 import { LocalPresence, RedisPresence, type Presence } from './presence.js';
+import type { RedisConnection } from '../../redis/connect.js';
 
 const SWEEP_BATCH = 500;
 
@@ -41,14 +42,17 @@ export class CallWorker {
   /** Who has a live connection on any instance; null until started. */
   presence: Presence | null = null;
 
+  /** `redis`: the instance's state connection, for cross-instance presence (this instance's alone without it). */
+  constructor(private readonly redis: RedisConnection | null = null) {}
+
   /**
    * Starts listening and sweeping; returns how to stop. The first sweep, which settles what passed
    * while no instance watched (ring deadlines during a restart), runs at once but does not hold up the start.
    */
   start(services: Services): () => Promise<void> {
     this.services = services;
-    this.presence = services.config.REDIS_URL
-      ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
+    this.presence = this.redis
+      ? new RedisPresence(this.redis, services.connections, services.logger.child({ component: 'presence' }))
       : new LocalPresence(services.connections);
     this.services.connections.on('opened', this.onOpened);
     this.services.connections.on('closed', this.onClosed);

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisConnection } from '../../redis/connect.js';
+import type { RedisConnection } from '../../redis/connect.js';
 import type { Logger } from 'pino';
 import type { Viewer } from '../../auth/viewer.js';
 import type { PubSub } from '../../pubsub/pubsub.js';
@@ -156,12 +156,11 @@ export class MemoryPresenceStore implements PresenceStore {
  *   instance that died (ZREM decides which instance announces it).
  */
 export class RedisPresenceStore implements PresenceStore {
-  private readonly connection: RedisConnection;
   private readonly redis: Redis;
 
-  constructor(url: string, logger: Logger) {
-    this.connection = connectRedis(url, 'presence', logger, { maxRetriesPerRequest: 3 });
-    this.redis = this.connection.client;
+  /** `connection`: the instance's state connection (the app opens and closes it). */
+  constructor(private readonly connection: RedisConnection) {
+    this.redis = connection.client;
   }
 
   private static liveIn(hash: Record<string, string>, now: number): boolean {
@@ -252,12 +251,10 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   get unavailable(): boolean {
-    return this.connection.outage.down;
+    return this.connection.unavailable;
   }
 
-  async close(): Promise<void> {
-    await this.connection.close();
-  }
+  async close(): Promise<void> {}
 }
 
 function placesOf(viewer: Viewer): Place[] {
@@ -273,7 +270,8 @@ export interface PresenceDeps {
 }
 
 export class Presence {
-  readonly instanceId = randomUUID();
+  /** Names this instance's marks (the app's instance id). */
+  readonly instanceId: string;
   readonly ttlMs: number;
   readonly store: PresenceStore;
   private readonly deps: PresenceDeps;
@@ -286,11 +284,13 @@ export class Presence {
   private ticking: Promise<void> | null = null;
   private stopping = false;
 
-  constructor(deps: PresenceDeps, options: { ttlMs: number; redisUrl?: string }) {
+  /** `redis`: the instance's state connection, where the marks live (in memory without it). */
+  constructor(deps: PresenceDeps, options: { instanceId?: string; ttlMs: number; redis?: RedisConnection | null }) {
     this.deps = deps;
+    this.instanceId = options.instanceId ?? randomUUID();
     this.ttlMs = options.ttlMs;
     this.logger = deps.logger.child({ component: 'presence' });
-    this.store = options.redisUrl ? new RedisPresenceStore(options.redisUrl, this.logger) : new MemoryPresenceStore();
+    this.store = options.redis ? new RedisPresenceStore(options.redis) : new MemoryPresenceStore();
   }
 
   start(): void {
