@@ -156,7 +156,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     }),
     deskQueue: new DeskQueue(),
     catchUp: new CatchUp(),
-    calls: new CallWorker(state),
+    calls: new CallWorker(),
     webhooks: new WebhookWorker(),
   };
 
@@ -288,9 +288,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   // Workers that stop before the WebSockets close, so that a deploy's shutdown neither ends the
-  // calls nor releases the claims of people who reconnect to another instance. The call worker
-  // goes first: its listener writes a closed connection to the cross-instance presence before
-  // the support sweeper's reads it.
+  // calls nor releases the claims of people who reconnect to another instance. Both ask
+  // presence (started above, so its listener records a closed connection before theirs ask)
+  // whether someone whose last connection here closed is connected anywhere.
   // Ring timeouts and disconnects of calls, including what passed while no instance ran.
   started('the call worker', services.calls.start(services));
   // Lapsed claims, urgency as waits grow, claims of holders who left.

@@ -1,6 +1,8 @@
 /**
  * Presence: who is ONLINE, AWAY or OFFLINE, and when they were last seen. Ephemeral by design:
- * nothing goes to the database and nothing is a message; every mark lapses on its own.
+ * nothing goes to the database and nothing is a message; every mark lapses on its own. The one
+ * answer to "is this user connected anywhere" ({@link Presence.connectedAmong}), which calls and
+ * support claims ask when someone's last connection closes.
  *
  * - A user is online while they hold a live graphql-ws connection on some instance. Each instance
  *   marks the users connected to it as live until now + TTL, and renews the marks every TTL/3;
@@ -57,6 +59,8 @@ export interface PresenceStore {
   /** Sets or clears the AWAY mark; it lapses after ttl unless a beat renews it. */
   setAway(userId: string, away: boolean, ttlMs: number): Promise<void>;
   read(userIds: readonly string[]): Promise<PresenceState[]>;
+  /** The users among these with a live mark of an instance other than `instanceId`. */
+  liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>>;
   /** Users whose every live mark lapsed (an instance died), with where to announce them; each is reported to one caller only. */
   sweep(limit: number): Promise<Holder[]>;
   /** True while the store is in an outage (its own line says so): failures then go to debug. */
@@ -71,9 +75,14 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly seen = new Map<string, number>();
   private readonly places = new Map<string, Place[]>();
 
-  private liveAnywhere(userId: string, now: number): boolean {
-    for (const until of this.live.get(userId)?.values() ?? []) if (until > now) return true;
+  private liveAnywhere(userId: string, now: number, except?: string): boolean {
+    for (const [instanceId, until] of this.live.get(userId) ?? []) if (until > now && instanceId !== except) return true;
     return false;
+  }
+
+  async liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const now = Date.now();
+    return new Set(userIds.filter((userId) => this.liveAnywhere(userId, now, instanceId)));
   }
 
   async beat(instanceId: string, holders: readonly Holder[], ttlMs: number): Promise<string[]> {
@@ -163,8 +172,21 @@ export class RedisPresenceStore implements PresenceStore {
     this.redis = connection.client;
   }
 
-  private static liveIn(hash: Record<string, string>, now: number): boolean {
-    return Object.values(hash).some((until) => Number(until) > now);
+  private static liveIn(hash: Record<string, string>, now: number, except?: string): boolean {
+    return Object.entries(hash).some(([instanceId, until]) => Number(until) > now && instanceId !== except);
+  }
+
+  async liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const now = Date.now();
+    const marks = (await this.redis.pipeline(userIds.map((u) => ['hgetall', `presence:live:${u}`])).exec()) ?? [];
+    return new Set(
+      userIds.filter((_, i) => {
+        const [err, hash] = marks[i] ?? [null, {}];
+        if (err) throw err;
+        return RedisPresenceStore.liveIn((hash ?? {}) as Record<string, string>, now, instanceId);
+      }),
+    );
   }
 
   async beat(instanceId: string, holders: readonly Holder[], ttlMs: number): Promise<string[]> {
@@ -316,6 +338,34 @@ export class Presence {
 
   read(userIds: readonly string[]): Promise<PresenceState[]> {
     return this.store.read(userIds);
+  }
+
+  /** True while the marks' store (Redis) is in an outage, whose own line says so. */
+  get unavailable(): boolean {
+    return this.store.unavailable;
+  }
+
+  /**
+   * The users among these with a live WebSocket on any instance: "is this user connected
+   * anywhere", what ending a call or releasing a support claim on a last disconnect asks. This
+   * instance's own connections answer for it; other instances' live marks for them. A user whose
+   * last connection here just closed has their mark here dropped first (their queue is awaited;
+   * this tracker's 'closed' listener runs before any worker's, as it starts before them in
+   * app.ts), so of two instances losing a user's last connections at the same moment, the later
+   * one sees them connected nowhere. An instance that dies stops renewing its marks: its users
+   * count as connected until the marks lapse (PRESENCE_TTL_SECONDS), as they show ONLINE.
+   */
+  async connectedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    const connected = new Set<string>();
+    const elsewhere: string[] = [];
+    for (const userId of userIds) {
+      if (this.deps.connections.countFor(userId) > 0) connected.add(userId);
+      else elsewhere.push(userId);
+    }
+    if (elsewhere.length === 0) return connected;
+    await Promise.all(elsewhere.map((userId) => this.queues.get(userId)));
+    for (const userId of await this.store.liveElsewhere(this.instanceId, elsewhere)) connected.add(userId);
+    return connected;
   }
 
   /** Sets or clears AWAY for the viewer and announces the result. */
