@@ -26,6 +26,7 @@ import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { useSharedEventExecution, type SharedExecutionStats } from './transport/shared-execution.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import type { FrameStats } from './transport/frames.js';
 import type { Host, HttpRoute, UpgradeRoute } from './transport/routes.js';
 import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
@@ -56,6 +57,8 @@ export interface App {
   readonly server: Server;
   /** How subscription events were executed: once for all their subscribers, or per subscriber. */
   readonly sharedExecution: Readonly<SharedExecutionStats>;
+  /** Subscription payloads serialized over graphql-ws, and deliveries that reused one (src/transport/frames.ts). */
+  readonly frames: Readonly<FrameStats>;
   /** Listens on HOST:PORT (PORT 0 picks a free port); resolves with the base URL. */
   start(): Promise<string>;
   /** The base URL once started, e.g. http://127.0.0.1:4000. */
@@ -307,6 +310,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     yoga,
     server,
     sharedExecution,
+    frames: graphqlWs.frames,
     get url() {
       return url;
     },

@@ -117,6 +117,8 @@ describe('lifecycle', () => {
     const baseline = handles();
     for (let round = 1; round <= 2; round++) {
       const t = await startTestApp({}, db);
+      // Per-app state starts afresh: nothing of the first round's frames is seen by the second.
+      expect(t.app.frames).toEqual({ encoded: 0, reused: 0 });
       try {
         // Exercise what keeps resources: HTTP keep-alive, a WebSocket with a live
         // subscription, a message through the pipeline and its listeners.
@@ -133,6 +135,7 @@ describe('lifecycle', () => {
           await events.next(1, 200).catch(() => undefined);
         }
         expect(events.results[0]?.data?.conversationEvents).toMatchObject({ type: 'MESSAGE_ADDED' });
+        expect(t.app.frames.encoded).toBeGreaterThan(0);
         // Stopped with the subscription still open: the server closes it (1001).
         expect(leftOver(baseline)).toMatchObject({ TCPServerWrap: 1 });
       } finally {

@@ -33,7 +33,7 @@ import { refuse } from '../security/refusal.js';
 import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { runInRequest } from '../observability/request-context.js';
-import { corkForTurn, nextMessage, nextPayload, nextPrefix } from './frames.js';
+import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -92,6 +92,8 @@ interface Target {
   /** The TCP socket under `socket` (the upgrade request's), corked for a turn and watched for drain. */
   raw: Socket;
   id: string;
+  /** The transport's encoder and corker (frames.ts). */
+  frames: Frames;
 }
 
 const draining = new WeakMap<Socket, Promise<void>>();
@@ -167,11 +169,11 @@ function writeResults(
       const step = await inner.next();
       if (finished) return done;
       if (step.done) return step;
-      const payload = nextPayload(step.value);
+      const payload = target.frames.nextPayload(step.value);
       if (!payload) return step;
       // As graphql-ws' own sends: nothing is written to a closing socket.
       if (socket.readyState !== WebSocket.OPEN) continue;
-      corkForTurn(raw);
+      target.frames.corkForTurn(raw);
       // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
       socket.send(nextMessage(prefix, payload), { binary: false });
     }
@@ -273,8 +275,10 @@ export function attachGraphQLWs(
   yoga: Yoga,
   services: Services,
   mask: (error: unknown) => Error,
-): { dispose: () => void | Promise<void>; inFlight: () => number } {
+): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
+  // This transport's `next` frames: encoded once per result, corked per socket for a turn.
+  const frames = new Frames();
   // Queries and mutations running now: a draining server closes sockets once they are done.
   let inFlight = 0;
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
@@ -385,7 +389,7 @@ export function attachGraphQLWs(
               execute,
               subscribe,
               requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}`,
-              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id },
+              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, frames },
               turns,
             } satisfies RootValue,
           };
@@ -400,5 +404,12 @@ export function attachGraphQLWs(
     },
     wss,
   );
-  return { dispose: () => server.dispose(), inFlight: () => inFlight };
+  return {
+    dispose: async () => {
+      await server.dispose();
+      frames.uncorkAll();
+    },
+    inFlight: () => inFlight,
+    frames: frames.stats,
+  };
 }
