@@ -165,12 +165,15 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     const TOTAL = 1000;
     const latencies: Array<{ i: number; at: number; ms: number }> = [];
     let redisDownAt = 0;
+    /** When stopping Redis began: connections see it close before stop() returns. */
+    let redisStoppingAt = 0;
     let redisBackAt = 0;
     const readyDuringOutage: Array<{ status: number; checks: Record<string, string> }> = [];
     const start = Date.now();
     const sends: Promise<void>[] = [];
     const outage = (async () => {
       await until(() => Date.now() - start >= 3000, 60_000);
+      redisStoppingAt = Date.now();
       await redis.stop();
       redisDownAt = Date.now();
       // Readiness while down, on every instance (directly, not through nginx).
@@ -230,7 +233,7 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     console.log(`[faults] warn/error lines per instance during the Redis outage: ${outageLines.map((lines) => lines.length).join('/')}: ${JSON.stringify([...new Set(outageLines.flat())])}`);
     for (const lines of outageLines) expect(lines.filter((msg) => !/outage (began|ended)$/.test(msg))).toEqual([]);
     const outageOf = (inst: (typeof cluster.instances)[number]) =>
-      inst.logs.filter((l) => (l.time as number) >= redisDownAt - 100 && typeof l.outage === 'string' && /outage (began|ended)$/.test(l.msg)).map((l) => l.msg);
+      inst.logs.filter((l) => (l.time as number) >= redisStoppingAt && typeof l.outage === 'string' && /outage (began|ended)$/.test(l.msg)).map((l) => l.msg);
     await until(() => cluster.instances.every((inst) => outageOf(inst).filter((msg) => /ended$/.test(msg)).length >= 2), 30_000);
     for (const inst of cluster.instances) {
       expect(outageOf(inst).sort()).toEqual([
