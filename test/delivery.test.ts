@@ -15,6 +15,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
+import { RedisFactory } from '../src/redis/connect.js';
 import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../src/transport/ws.js';
@@ -593,7 +594,9 @@ describe('shared execution of subscription events', () => {
 
 describe('pub/sub queues', () => {
   it('ends a subscriber that never reads at its limit, once, without making publish throw', async () => {
-    const pubsub = new PubSub({ queueLimit: 10, logger: createLogger('silent'), redisUrl: process.env.REDIS_URL });
+    const logger = createLogger('silent');
+    const redisUrl = process.env.REDIS_URL;
+    const pubsub = new PubSub({ queueLimit: 10, logger, redis: redisUrl ? new RedisFactory({ url: redisUrl, name: 'delivery-test', logger }) : undefined });
     try {
       const key = `slow-${Date.now()}-${Math.random()}`;
       let overflows = 0;
