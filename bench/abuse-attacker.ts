@@ -57,7 +57,11 @@ function rawWs(): Promise<WebSocket> {
       else if (msg.type === 'error') count(`ws error ${msg.payload?.[0]?.extensions?.code ?? ''}`);
       else if (msg.type === 'next') count('ws next');
     });
-    socket.once('close', (code) => count(`ws closed ${code}`));
+    socket.once('close', (code) => {
+      count(`ws closed ${code}`);
+      // Closed before it was acknowledged (refused at connection_init): the caller reconnects.
+      reject(new Error(`closed ${code}`));
+    });
     socket.on('error', reject);
     socket.once('unexpected-response', (_req, res) => {
       count(`upgrade ${res.statusCode}`);
@@ -78,8 +82,10 @@ async function reconnecting(attack: (socket: WebSocket) => Promise<void>): Promi
     let socket: WebSocket;
     try {
       socket = await rawWs();
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+    } catch (err) {
+      // Refused: straight back, as a flooder would; only a refused upgrade (429 with its own
+      // Retry-After) waits a moment.
+      if (/^upgrade/.test((err as Error).message)) await new Promise((r) => setTimeout(r, 100));
       continue;
     }
     await attack(socket);

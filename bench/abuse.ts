@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { forkScript, log, scratchDatabase, waitFor, type LatencySummary } from './lib.js';
+import { buildServer, forkScript, log, scratchDatabase, waitFor, type LatencySummary } from './lib.js';
 
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? process.env.BENCH_SECONDS ?? 10);
 const only = process.argv.find((a) => a.startsWith('--attacks='))?.split('=')[1]?.split(',');
@@ -98,6 +98,7 @@ interface Phase {
 
 const fmt = (n: number) => (Number.isNaN(n) ? '–' : n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 
+buildServer();
 const loadBefore = os.loadavg();
 const started = Date.now();
 const phases: Phase[] = [];

@@ -3,8 +3,9 @@
  * and small helpers. The orchestrator (run.ts) forks the server (server.ts or floor.ts), the
  * receivers (receiver.ts) and the senders (sender.ts), each in its own process.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Which server a scenario measures: the plain `ws` floor, this product, or the Socket.IO + PostgreSQL peer. */
@@ -117,6 +118,16 @@ export interface SenderReport {
   /** Send-to-response (persisted) latency. */
   histogram: [number, number][];
   max: number;
+}
+
+/**
+ * Builds dist/ when sources changed (`scripts/start.mjs --build-only`): the bench's server runs
+ * compiled, as `npm start` runs it, so a bench without this measures whatever was built last.
+ */
+export function buildServer(): void {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'start.mjs'), '--build-only'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('the build failed; see above');
 }
 
 /** Forks one of the bench's scripts with tsx, so it runs TypeScript like the server does. */

@@ -11,7 +11,7 @@
  *   npm run bench:memory -- [--subscriptions 2000] [--embedded]
  * Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BENCH_LIMITS, forkScript, log, scratchDatabase, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
+import { BENCH_LIMITS, buildServer, forkScript, log, scratchDatabase, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
 
 const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
 const count = Number(flags.subscriptions ?? 2000);
@@ -30,8 +30,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
-const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'start.mjs'), '--build-only'], { stdio: 'inherit' });
-if (build.status !== 0) throw new Error('the build failed; see above');
+buildServer();
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'chat-bench-mem-'));
 const env: NodeJS.ProcessEnv = {

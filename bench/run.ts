@@ -41,9 +41,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import {
+  buildServer,
   BENCH_LIMITS,
   forkScript,
   Histogram,
@@ -118,7 +119,6 @@ function parseLoad(key: string): Load {
 const loads = options.loads.map(parseLoad);
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface Row {
   setup: Setup;
@@ -457,9 +457,7 @@ const labels: Record<Setup, string> = {
   pglite: 'product, embedded',
 };
 
-// The product runs compiled, as `npm start` runs it: build dist/ first if sources changed.
-const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'start.mjs'), '--build-only'], { stdio: 'inherit' });
-if (build.status !== 0) throw new Error('the build failed; see above');
+buildServer();
 
 const loadBefore = os.loadavg();
 const started = Date.now();

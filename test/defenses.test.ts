@@ -460,6 +460,42 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('counts WS_MAX_OPERATIONS_PER_USER over all of a user\'s connections: a flooder closed with 4429 is refused at connection_init when it reconnects, before any operation; another user is not', async () => {
+    const t = await startTestApp({ WS_MAX_OPERATIONS_PER_USER: '6/600' });
+    try {
+      const [flooder, other] = [await person(t), await person(t)];
+      /** One connection: sends `operations` { __typename } once acknowledged; how it ended. */
+      const connect = (token: string, operations: number) =>
+        new Promise<{ acked: boolean; answers: number; code: number; reason: string }>((resolve) => {
+          const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+          const seen = { acked: false, answers: 0 };
+          socket.on('message', (data) => {
+            const msg = JSON.parse(String(data)) as { type: string };
+            if (msg.type === 'connection_ack') {
+              seen.acked = true;
+              for (let i = 1; i <= operations; i++) socket.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: '{ __typename }' } }));
+              // A well-behaved connection that stayed under the budget says goodbye itself.
+              setTimeout(() => socket.close(1000), 500);
+            } else if (msg.type === 'next') seen.answers++;
+          });
+          socket.once('close', (code, reason) => resolve({ ...seen, code, reason: String(reason) }));
+          socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+        });
+      // Two connections of 4 each: the second spends the user's 6 and is closed.
+      expect(await connect(flooder.token, 4)).toMatchObject({ acked: true, answers: 4, code: 1000 });
+      const second = await connect(flooder.token, 4);
+      expect(second).toMatchObject({ acked: true, code: 4429 });
+      expect(second.answers).toBeLessThanOrEqual(2);
+      expect(second.reason).toContain('WS_MAX_OPERATIONS_PER_USER');
+      // Reconnecting buys nothing: refused at connection_init, never acknowledged.
+      expect(await connect(flooder.token, 4)).toMatchObject({ acked: false, answers: 0, code: 4429 });
+      // Someone else's budget is their own.
+      expect(await connect(other.token, 4)).toMatchObject({ acked: true, answers: 4, code: 1000 });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('caps open WebSockets per address (429 at the upgrade) and per user (close 4429)', async () => {
     const t = await startTestApp({ WS_MAX_CONNECTIONS_PER_ADDRESS: '3', WS_MAX_CONNECTIONS_PER_USER: '2' });
     try {

@@ -221,6 +221,11 @@ export const envSchema = z.object({
     'Queries and mutations one graphql-ws connection runs at once; more wait their turn, in the order sent (subscriptions are not counted). A burst from one socket then takes turns with other clients instead of holding the server for all of it at once.',
   ),
   WS_MAX_OPERATIONS: rate.prefault('100/10').describe('Operations one graphql-ws connection may start (each subscribe message).'),
+  WS_MAX_OPERATIONS_PER_USER: rate
+    .prefault('300/10')
+    .describe(
+      'Operations one user or API key (a signed-out client: its address) may start over all its graphql-ws connections on this instance. Once spent, its connections are closed with 4429 and a new one is refused at connection_init until the window frees, so reconnecting does not buy a fresh WS_MAX_OPERATIONS.',
+    ),
   CATCH_UP_INTERVAL_MS: z.coerce
     .number()
     .int()

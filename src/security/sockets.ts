@@ -2,7 +2,8 @@
  * Caps on open WebSockets, counted on this instance: per client address (every WebSocket path,
  * checked at the upgrade, before the handshake) and per user or API key (graphql-ws, at
  * connection_init). Operations per graphql-ws connection are capped here too: how many may run
- * at once, and how many may start in a window.
+ * at once, and how many may start in a window, per connection and per user over all its
+ * connections (so a flooder closed with 4429 gains nothing by reconnecting).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,6 +20,7 @@ export class SocketLimits {
   private readonly perAddress = new Map<string, number>();
   private readonly perUser = new Map<string, number>();
   private readonly operations: RateLimiterMemory;
+  private readonly identityOperations: RateLimiterMemory;
 
   constructor(
     private readonly config: Config,
@@ -26,6 +28,29 @@ export class SocketLimits {
   ) {
     const { points, seconds } = config.WS_MAX_OPERATIONS;
     this.operations = new RateLimiterMemory({ keyPrefix: 'ws-ops', points, duration: seconds });
+    const perIdentity = config.WS_MAX_OPERATIONS_PER_USER;
+    this.identityOperations = new RateLimiterMemory({ keyPrefix: 'ws-ops-identity', points: perIdentity.points, duration: perIdentity.seconds });
+  }
+
+  /**
+   * Who a connection's operations count against: its user or API key, or its address when signed
+   * out. A connection closed for flooding otherwise comes back as a new connection with a fresh
+   * budget.
+   */
+  static identity(user: string | null, address: string | undefined): string {
+    return user ?? `address:${address ?? 'unknown'}`;
+  }
+
+  /**
+   * At connection_init: a refusal while the identity's operation budget is spent (its last
+   * connection was closed for it), before the connection costs anything more; or null.
+   */
+  async admitConnection(identity: string): Promise<Refusal | null> {
+    const state = await this.identityOperations.get(identity);
+    if (state && state.remainingPoints <= 0) {
+      return { kind: 'rate', limit: 'WS_MAX_OPERATIONS_PER_USER', retryAfterMs: state.msBeforeNext };
+    }
+    return null;
   }
 
   /**
@@ -65,9 +90,15 @@ export class SocketLimits {
   }
 
   /** Before an operation starts on a connection already running `running`: a refusal, or null. */
-  async admitOperation(connectionId: string, running: number): Promise<Refusal | null> {
+  async admitOperation(connectionId: string, identity: string, running: number): Promise<Refusal | null> {
     if (running >= this.config.WS_MAX_SUBSCRIPTIONS) {
       return { kind: 'connection', limit: 'WS_MAX_SUBSCRIPTIONS', max: this.config.WS_MAX_SUBSCRIPTIONS };
+    }
+    try {
+      await this.identityOperations.consume(identity);
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { kind: 'rate', limit: 'WS_MAX_OPERATIONS_PER_USER', retryAfterMs: err.msBeforeNext };
+      throw err;
     }
     try {
       await this.operations.consume(connectionId);

@@ -30,7 +30,7 @@ import type { PubSub } from '../pubsub/pubsub.js';
 import { envelopeFor, type Yoga } from './http.js';
 import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
-import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
+import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { runInRequest } from '../observability/request-context.js';
 import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
@@ -52,6 +52,8 @@ type Extra = {
   credential?: Credential;
   /** This connection's id in services.connections, once accepted. */
   connectionId?: string;
+  /** Whom its operations count against (SocketLimits.identity), once accepted. */
+  identity?: string;
   /** Pub/sub for this connection's operations: an overflow closes the socket as a slow consumer. */
   pubsub?: PubSub;
   /** Ids of the operations running on this connection (capped: src/security/sockets.ts). */
@@ -309,7 +311,16 @@ export function attachGraphQLWs(
         try {
           const credential = credentialFromConnectionParams(ctx.connectionParams);
           const viewer = await authenticate(services, credential);
-          const admitted = services.defenses.sockets.admitUser(viewerKey(viewer), clientAddress(ctx.extra.request, services.config.TRUST_PROXY));
+          const address = clientAddress(ctx.extra.request, services.config.TRUST_PROXY);
+          const identity = SocketLimits.identity(viewerKey(viewer), address);
+          const spent = await services.defenses.sockets.admitConnection(identity);
+          if (spent) {
+            const error = refuse(services.defenses.logger, spent, { identity });
+            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+            return false;
+          }
+          ctx.extra.identity = identity;
+          const admitted = services.defenses.sockets.admitUser(viewerKey(viewer), address);
           if (typeof admitted !== 'function') {
             ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(`Too many connections for this user (at most ${admitted.kind === 'connection' ? admitted.max : ''}).`));
             return false;
@@ -344,7 +355,7 @@ export function attachGraphQLWs(
       },
       onSubscribe: async (ctx, id, payload: SubscribePayload) => {
         const running = (ctx.extra.running ??= new Set());
-        const refusal = await services.defenses.sockets.admitOperation(ctx.extra.connectionId ?? '', running.size);
+        const refusal = await services.defenses.sockets.admitOperation(ctx.extra.connectionId ?? '', ctx.extra.identity ?? '', running.size);
         const trusted = services.defenses.trusted;
         if (trusted) {
           // Over graphql-ws too, only trusted documents run (src/security/trusted-documents.ts).
