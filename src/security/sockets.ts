@@ -21,6 +21,11 @@ export class SocketLimits {
   private readonly perUser = new Map<string, number>();
   private readonly operations: RateLimiterMemory;
   private readonly identityOperations: RateLimiterMemory;
+  /**
+   * Credentials whose identity's operation budget is spent, with when it frees: a reconnecting
+   * flooder is refused on sight, before its credential costs a database read to authenticate.
+   */
+  private readonly spentCredentials = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -51,6 +56,27 @@ export class SocketLimits {
       return { kind: 'rate', limit: 'WS_MAX_OPERATIONS_PER_USER', retryAfterMs: state.msBeforeNext };
     }
     return null;
+  }
+
+  /** Before authenticating a connection: the refusal its credential met last, while it holds. */
+  spentCredential(credential: string): Refusal | null {
+    const until = this.spentCredentials.get(credential);
+    if (until === undefined) return null;
+    const retryAfterMs = until - Date.now();
+    if (retryAfterMs <= 0) {
+      this.spentCredentials.delete(credential);
+      return null;
+    }
+    return { kind: 'rate', limit: 'WS_MAX_OPERATIONS_PER_USER', retryAfterMs };
+  }
+
+  /** Remembers that a credential's budget is spent (a per-user refusal), until it frees. */
+  noteSpent(credential: string, refusal: Refusal): void {
+    if (refusal.kind !== 'rate' || refusal.limit !== 'WS_MAX_OPERATIONS_PER_USER') return;
+    // Bounded: beyond this many flooders at once, the oldest are forgotten (and authenticated
+    // again, which is all it costs).
+    if (this.spentCredentials.size >= 10_000) this.spentCredentials.delete(this.spentCredentials.keys().next().value!);
+    this.spentCredentials.set(credential, Date.now() + refusal.retryAfterMs);
   }
 
   /**

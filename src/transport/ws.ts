@@ -310,11 +310,18 @@ export function attachGraphQLWs(
       onConnect: async (ctx) => {
         try {
           const credential = credentialFromConnectionParams(ctx.connectionParams);
+          const sockets = services.defenses.sockets;
+          const known = credential.kind === 'bearer' ? sockets.spentCredential(credential.value) : null;
+          if (known) {
+            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(refuse(services.defenses.logger, known).message));
+            return false;
+          }
           const viewer = await authenticate(services, credential);
           const address = clientAddress(ctx.extra.request, services.config.TRUST_PROXY);
           const identity = SocketLimits.identity(viewerKey(viewer), address);
           const spent = await services.defenses.sockets.admitConnection(identity);
           if (spent) {
+            if (credential.kind === 'bearer') sockets.noteSpent(credential.value, spent);
             const error = refuse(services.defenses.logger, spent, { identity });
             ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
             return false;
@@ -367,7 +374,11 @@ export function attachGraphQLWs(
           const error = refuse(services.defenses.logger, refusal, { connectionId: ctx.extra.connectionId });
           // A connection starting operations faster than WS_MAX_OPERATIONS is flooding: answering
           // each with an error would still cost per frame, so it is closed (clients back off on 4429).
-          if (refusal.kind === 'rate') ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+          if (refusal.kind === 'rate') {
+            const credential = ctx.extra.credential;
+            if (credential?.kind === 'bearer') services.defenses.sockets.noteSpent(credential.value, refusal);
+            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+          }
           return [error];
         }
         try {
