@@ -78,7 +78,6 @@ builder.mutationFields((t) => ({
       'until one answers, all decline, the caller ends it, or the ring timeout makes it MISSED. Comes back BUSY when every callee is in another call; ' +
       'CONFLICT when the caller is.',
     errors,
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: StartCallInput, description: 'The call; each field is described on its type.' }) },
     resolve: (_root, { input }, ctx) =>
       startCall(ctx, {
@@ -95,7 +94,6 @@ builder.mutationFields((t) => ({
       'Answers a ringing call with the callee’s SDP answer. The first answer wins; a later one (another device, another member) gets CONFLICT. ' +
       'The caller gets ACCEPTED with the answer; the answerer’s other devices get ANSWERED_ELSEWHERE.',
     errors,
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: AnswerCallInput, description: 'The answer; each field is described on its type.' }) },
     resolve: (_root, { input }, ctx) => answerCall(ctx, { callId: input.callId, sdp: input.sdp, deviceId: input.deviceId }),
   }),
@@ -103,7 +101,6 @@ builder.mutationFields((t) => ({
     type: CallRef,
     description: 'Declines a ringing call: REJECTED once every callee has declined (at once, for one callee); the caller is told ENDED.',
     errors,
-    authScopes: { authenticated: true },
     args: { callId: t.arg.id({ description: 'The call.' }) },
     resolve: (_root, args, ctx) => declineCall(ctx, args.callId),
   }),
@@ -113,7 +110,6 @@ builder.mutationFields((t) => ({
       'Hangs up: cancels a call still ringing (the caller), declines it (a callee), or ends an active one; both sides get ENDED. ' +
       'CONFLICT when the call is already over.',
     errors,
-    authScopes: { authenticated: true },
     args: {
       callId: t.arg.id({ description: 'The call.' }),
       failed: t.arg.boolean({
@@ -130,7 +126,6 @@ builder.mutationFields((t) => ({
       'Relays an ICE candidate to the other party’s device (from the caller while ringing: to every callee). Relayed, never stored. ' +
       'A callee sends candidates once answerCall has returned.',
     errors,
-    authScopes: { authenticated: true },
     args: {
       callId: t.arg.id({ description: 'The call.' }),
       candidate: t.arg({ type: IceCandidateInput, description: 'The candidate.' }),

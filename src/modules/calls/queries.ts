@@ -58,7 +58,6 @@ builder.queryFields((t) => ({
   call: t.field({
     type: CallRef,
     description: 'A call the viewer is a party to (its caller or a callee it rang). NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The call’s id.' }) },
     resolve: async (_root, args, ctx) => toCallRecord((await loadCallForParty(ctx, args.id)).row),
   }),
@@ -67,7 +66,6 @@ builder.queryFields((t) => ({
     description:
       'The viewer’s call history, newest first: every call they placed or were rung by; with `conversationId`, those of one conversation. ' +
       'At most 100 a page.',
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ required: false, description: 'Only the calls of this conversation.' }),
     },

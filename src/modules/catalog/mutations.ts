@@ -61,7 +61,6 @@ builder.mutationFields((t) => ({
   createOrganization: t.prismaField({
     type: OrganizationRef,
     description: 'Creates an organization. Admins and API keys only.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateOrganizationInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -77,7 +76,6 @@ builder.mutationFields((t) => ({
   createProduct: t.prismaField({
     type: ProductRef,
     description: 'Creates a product. Admins and API keys only.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateProductInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -102,6 +100,8 @@ builder.mutationFields((t) => ({
     },
   }),
   createPortfolio: t.prismaField({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: PortfolioRef,
     description: 'Creates the signed-in guest’s portfolio, or returns the one it has (legacy 000 create-user-profile).',
     errors: { types: [ValidationError, NotFoundError, UnauthenticatedError] },

@@ -83,7 +83,6 @@ builder.queryFields((t) => ({
     description:
       'An admin’s chatbot settings (legacy 003 GET /chatbot/api): the viewer’s own when adminId is omitted. Anyone of the workspace may ' +
       'read them, its website visitors included (the widget needs them); null while the admin has saved none.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       adminId: t.arg.id({ required: false, description: 'The admin; the viewer when omitted.' }),
@@ -103,7 +102,6 @@ builder.mutationFields((t) => ({
     description:
       'Creates or changes an admin’s chatbot settings (legacy 003 POST /chatbot/api). The admin themself, another admin of the workspace, or an API key.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: UpdateChatbotSettingsInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
@@ -135,7 +133,6 @@ builder.mutationFields((t) => ({
       'Opens the visitor’s chatbot room with an admin, starting with the admin’s greeting; opening it again returns the same room. ' +
       'Guests only. The admin gets CONVERSATION_ADDED in their inbox (legacy 003 new_room). FORBIDDEN while the chatbot is switched off.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace whose website the visitor is on.' }),
       adminId: t.arg.id({ description: 'The admin whose chatbot it is.' }),

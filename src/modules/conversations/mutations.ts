@@ -102,7 +102,6 @@ builder.mutationFields((t) => ({
     type: RoomRef,
     description: 'Opens a room in a workspace. Admins and agents only.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
@@ -139,7 +138,6 @@ builder.mutationFields((t) => ({
       'Opens the GROUP room with this key, or returns the one already there (concurrent openers get the same room), and adds `memberIds` to it. ' +
       'Admins, agents and API keys.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: OpenRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
@@ -165,7 +163,6 @@ builder.mutationFields((t) => ({
     type: ThreadRef,
     description: 'Opens (or returns) the one-to-one thread between the viewer and another user of the workspace.',
     errors: { types: [NotFoundError, ValidationError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace both users belong to.' }),
       userId: t.arg.id({ description: 'The other user.' }),
@@ -195,7 +192,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Joins a room the viewer may reach (a GROUP room of their workspace, or any room for staff).',
     errors: { types: [NotFoundError], directResult: false },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -213,7 +209,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Leaves a conversation; the viewer’s live subscriptions to it end.',
     errors: { types: [NotFoundError], directResult: false },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -229,7 +224,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Adds a user of the workspace to a conversation. Staff, or an owner of it.',
     errors: { types: [NotFoundError, ForbiddenError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       userId: t.arg.id({ description: 'The user to add.' }),
@@ -246,7 +240,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Removes a member; their live subscriptions to it end within moments. Staff, or an owner of it.',
     errors: { types: [NotFoundError, ForbiddenError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       userId: t.arg.id({ description: 'The member to remove.' }),
@@ -266,7 +259,6 @@ builder.mutationFields((t) => ({
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
       'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
     errors: { types: [...APPEND_ERRORS, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
@@ -299,7 +291,6 @@ builder.mutationFields((t) => ({
       'Edits a message’s text (a change of the conversation’s stream: MESSAGE_EDITED with its position). Its author, or an admin of the workspace. ' +
       'Keeps the edit time; its @mentions are parsed again and people newly mentioned are notified. A deleted message cannot be edited.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       id: t.arg.id({ description: 'The message.' }),
       body: t.arg.string({ description: 'The new text.', validate: body }),
@@ -330,7 +321,6 @@ builder.mutationFields((t) => ({
     description:
       'Deletes a message: it stays in the history as deleted, its body withheld (MESSAGE_DELETED with its position; deleting again changes nothing). Its author, or an admin.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
@@ -356,7 +346,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Marks the conversation read up to a seq (never backwards); others see a READ event (read receipts).',
     errors: { types: [NotFoundError, ValidationError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       seq: t.arg.int({ description: 'The highest seq read.', validate: z.number().int().min(0, 'must not be negative') }),

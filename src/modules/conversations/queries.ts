@@ -7,7 +7,6 @@ builder.queryFields((t) => ({
   conversation: t.prismaField({
     type: ConversationRef,
     description: 'A conversation the viewer may read. NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const access = await loadAccess(ctx, args.id);
@@ -18,7 +17,6 @@ builder.queryFields((t) => ({
     type: ConversationRef,
     cursor: 'id',
     description: 'The conversations the viewer is a member of, most recently active first, with last message and unread count.',
-    authScopes: { authenticated: true },
     maxSize: 100,
     defaultSize: 30,
     resolve: (query, _root, _args, ctx) =>

@@ -22,7 +22,6 @@ builder.mutationFields((t) => ({
       `Tells the conversation’s subscribers that the viewer is (or stopped) typing: a TYPING event that lapses at its expiresAt ` +
       `(${TYPING_TTL_MS / 1000} s) unless renewed. Nothing is stored. Returns the event sent.`,
     errors: { types: [NotFoundError] },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       typing: t.arg.boolean({ required: false, defaultValue: true, description: 'True while typing (default), false on stopping.' }),

@@ -183,7 +183,6 @@ builder.queryFields((t) => ({
     description:
       `The canned replies the viewer may use in a workspace: its own and the viewer’s private ones, by short code (at most ${MAX_LISTED}). ` +
       'With `search`, those whose short code starts with it or whose title or body contains it (any case), exact short code first. Staff and API keys.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       search: t.arg.string({ required: false, description: 'Text to look for, up to 100 characters.', validate: z.string().trim().max(100, 'must be at most 100 characters') }),
@@ -221,7 +220,6 @@ builder.mutationFields((t) => ({
   createCannedReply: t.prismaField({
     type: CannedReplyRef,
     description: 'Saves a canned reply: private to the viewer (any staff member), or the workspace’s (admins and API keys).',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: CreateCannedReplyInput, description: 'The reply; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -255,7 +253,6 @@ builder.mutationFields((t) => ({
   updateCannedReply: t.prismaField({
     type: CannedReplyRef,
     description: 'Changes a canned reply: one’s own private one, or the workspace’s as an admin or API key.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: UpdateCannedReplyInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -279,7 +276,6 @@ builder.mutationFields((t) => ({
   deleteCannedReply: t.prismaField({
     type: CannedReplyRef,
     description: 'Deletes a canned reply (answers it as it was): one’s own private one, or the workspace’s as an admin or API key.',
-    authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { id: t.arg.id({ description: 'The reply.' }) },
     resolve: async (query, _root, args, ctx) => {
@@ -292,7 +288,6 @@ builder.mutationFields((t) => ({
     description:
       'Sends a canned reply in a conversation with its variables filled (for the conversation’s customer and the sender as the agent): an ' +
       'ordinary message, through the same pipeline, guards and events as sendMessage. Refused (BAD_USER_INPUT) when a variable has no value there.',
-    authScopes: { authenticated: true },
     errors: { types: [...APPEND_ERRORS, ForbiddenError] },
     args: { input: t.arg({ type: SendCannedReplyInput, description: 'What to send; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {

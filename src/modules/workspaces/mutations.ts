@@ -84,7 +84,6 @@ builder.mutationFields((t) => ({
     type: MembershipRef,
     description: 'Adds a registered user to a workspace, or changes their role there. Admins only.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: AddMemberInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -110,7 +109,6 @@ builder.mutationFields((t) => ({
     type: MembershipRef,
     description: 'Creates a registered user directly in a workspace with a role. Admins and API keys only.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateUserInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -139,7 +137,6 @@ builder.mutationFields((t) => ({
       'Removes a member from a workspace, and from its conversations (their live subscriptions end), and returns the workspace. ' +
       'Admins only; the last admin cannot be removed.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       userId: t.arg.id({ description: 'The member to remove.' }),
@@ -167,7 +164,6 @@ builder.mutationFields((t) => ({
     type: IssuedApiKeyRef,
     description: 'Issues an API key for a workspace. Admins only. The secret is in the result and never shown again.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: IssueApiKeyInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -190,7 +186,6 @@ builder.mutationFields((t) => ({
     type: ApiKeyRef,
     description: 'Revokes an API key at once; calls made with it are refused from then on. Admins only.',
     errors: { types: [NotFoundError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The key’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'ApiKey');
