@@ -60,3 +60,14 @@ export function assertWorkspaceAccess<T extends { workspaceId: string }>(
   }
   return object;
 }
+
+/**
+ * The id at `path` ("id", "input.conversationId") in a field's arguments as the client sent
+ * them, for a parameterized scope: scopes run before input is validated, and refuse what cannot
+ * be an id (NOT_FOUND).
+ */
+export function idArg(args: Record<string, unknown>, path: string): string | number | null {
+  let value: unknown = args;
+  for (const key of path.split('.')) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? value : null;
+}

@@ -8,6 +8,7 @@ import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
+import { loadOnce } from '../../graphql/request-cache.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { callSelect } from './records.js';
 
@@ -25,8 +26,26 @@ export const callStateSelect = {
   answerDeviceId: true,
 } satisfies Prisma.CallSelect;
 
-/** Loads a call the viewer is a party to, or throws NOT_FOUND. */
-export async function loadCallForParty(ctx: Context, rawId: string | number) {
+/**
+ * Loads a call the viewer is a party to, or throws NOT_FOUND. Once per request (per mutation
+ * field): the callParty scope loads it, and the resolver it guards gets the same row.
+ */
+export function loadCallForParty(ctx: Context, rawId: string | number) {
+  return loadOnce(ctx, `call:${String(rawId).toLowerCase()}`, () => loadParty(ctx, rawId));
+}
+
+/** The callParty scope's rule (Services.resources): NOT_FOUND is false. */
+export async function isCallParty(ctx: Context, id: string): Promise<boolean> {
+  try {
+    await loadCallForParty(ctx, id);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
+
+async function loadParty(ctx: Context, rawId: string | number) {
   const id = parseId(rawId, 'Call');
   const me = actingUserId(ctx.viewer);
   if (!me) throw new NotFoundError('Call');

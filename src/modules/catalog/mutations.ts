@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { ADMIN_ROLES, canAccessWorkspace, idArg } from '../../graphql/permissions.js';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { ADMIN_ROLES, canAccessWorkspace } from '../../graphql/permissions.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Context } from '../../graphql/context.js';
 import { OrganizationRef, PortfolioRef, ProductRef } from './types.js';
@@ -58,7 +58,7 @@ const CreatePortfolioInput = builder.inputType('CreatePortfolioInput', {
 });
 
 builder.mutationFields((t) => ({
-  createOrganization: t.prismaField({
+  createOrganization: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: OrganizationRef,
     description: 'Creates an organization. Admins and API keys only.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
@@ -73,7 +73,7 @@ builder.mutationFields((t) => ({
       }
     },
   }),
-  createProduct: t.prismaField({
+  createProduct: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: ProductRef,
     description: 'Creates a product. Admins and API keys only.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg, requirePerson } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -12,7 +13,6 @@ import { WidgetPosition } from '../../generated/prisma/enums.js';
 import { announceOpened } from './membership.js';
 import { openUnique, requireVisitor } from './rooms.js';
 import { RoomRef } from './types.js';
-import { requirePerson } from '../../graphql/permissions.js';
 
 /** What an admin's chatbot says and is called before its settings are saved. */
 export const DEFAULT_CHATBOT = { name: 'Chat', greeting: 'Hi! How can we help you today?' } as const;
@@ -97,7 +97,7 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  updateChatbotSettings: t.prismaField({
+  updateChatbotSettings: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: ChatbotSettingsRef,
     description:
       'Creates or changes an admin’s chatbot settings (legacy 003 POST /chatbot/api). The admin themself, another admin of the workspace, or an API key.',
@@ -105,7 +105,8 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpdateChatbotSettingsInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (roleIn(ctx.viewer, workspaceId) !== 'ADMIN' || ctx.viewer.kind === 'guest') throw new NotFoundError('Workspace');
+      // The workspaceMember scope let no guest through (the narrowed viewer is a user or an API key).
+      if (roleIn(ctx.viewer, workspaceId) !== 'ADMIN') throw new NotFoundError('Workspace');
       if (input.adminId == null && ctx.viewer.kind === 'apiKey') {
         throw new ValidationError([{ path: ['input', 'adminId'], message: 'an API key must name the admin whose chatbot it sets' }]);
       }

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace, isStaff, requirePerson, STAFF_ROLES } from '../../graphql/permissions.js';
+import { idArg, isStaff, requirePerson } from '../../graphql/permissions.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
-import { actingAuthor, loadAccess } from './permissions.js';
+import { actingAuthor, conversationAccess, loadAccess } from './permissions.js';
 import { recordChange, NoChange } from './changes.js';
 import { resolveMentions } from '../notifications/mentions.js';
 import { asSeenBy, publicSeqOf, seesNotes, seqOfPublic } from './visibility.js';
@@ -98,14 +98,13 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
 });
 
 builder.mutationFields((t) => ({
-  createRoom: t.prismaField({
+  createRoom: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: RoomRef,
     description: 'Opens a room in a workspace. Admins and agents only.',
     errors: { types: [ValidationError, NotFoundError] },
     args: { input: t.arg({ type: CreateRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))].filter((id) => id !== creator);
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -132,7 +131,7 @@ builder.mutationFields((t) => ({
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: room.id } });
     },
   }),
-  openRoom: t.prismaField({
+  openRoom: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: RoomRef,
     description:
       'Opens the GROUP room with this key, or returns the one already there (concurrent openers get the same room), and adds `memberIds` to it. ' +
@@ -141,7 +140,6 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: OpenRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))];
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -253,7 +251,7 @@ builder.mutationFields((t) => ({
       return ctx.db.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
     },
   }),
-  sendMessage: t.field({
+  sendMessage: t.withAuth((_root, args) => ({ conversationWriter: idArg(args, 'input.conversationId') })).field({
     type: MessageRef,
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
@@ -262,7 +260,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
-      const access = await loadAccess(ctx, input.conversationId);
+      const access = await conversationAccess(ctx, input.conversationId);
       const { userId: authorId, member, staff } = await actingAuthor(ctx, access, input.asUserId);
       const visibility = input.visibility ?? 'PUBLIC';
       if (visibility === 'INTERNAL') {
@@ -342,7 +340,7 @@ builder.mutationFields((t) => ({
       return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
-  markRead: t.field({
+  markRead: t.withAuth((_root, args) => ({ conversationReader: idArg(args, 'conversationId') })).field({
     type: ConversationRef,
     description: 'Marks the conversation read up to a seq (never backwards); others see a READ event (read receipts).',
     errors: { types: [NotFoundError, ValidationError], directResult: false },
@@ -352,7 +350,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
-      const access = await loadAccess(ctx, args.conversationId);
+      const access = await conversationAccess(ctx, args.conversationId);
       if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
       const { id, lastSeq, lastPublicSeq } = access.conversation;
       // The seq is in the viewer's numbering (visibility.ts); both read marks move together.

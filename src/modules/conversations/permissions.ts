@@ -12,6 +12,7 @@ import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
+import { loadOnce } from '../../graphql/request-cache.js';
 
 export interface ConversationHead {
   id: string;
@@ -71,6 +72,30 @@ export async function loadAccess(ctx: Context, rawId: string | number): Promise<
   if (member && roleIn(ctx.viewer, conversation.workspaceId)) return { conversation, member, viaRole: false };
   if (reachesByRole(ctx.viewer, conversation)) return { conversation, member, viaRole: true };
   throw new NotFoundError('Conversation');
+}
+
+/**
+ * {@link loadAccess}, loaded once per request (per mutation field): what the conversationReader
+ * and conversationWriter scopes use, so the resolver they guard gets the same Access with no SQL.
+ * Not for checks that must see changes during a subscription (stream.ts uses loadAccess).
+ */
+export function conversationAccess(ctx: Context, rawId: string | number): Promise<Access> {
+  return loadOnce(ctx, `conversation:${String(rawId).toLowerCase()}`, () => loadAccess(ctx, rawId));
+}
+
+/**
+ * The conversation scopes' rule (Services.resources): a reader reaches it (loadAccess); a writer
+ * too, for now the same set of people: who they may write as, and what, is decided by the
+ * resolver (actingAuthor, visibility), since it depends on the input. NOT_FOUND is false.
+ */
+export async function reachesConversation(ctx: Context, id: string, _mode: 'read' | 'write'): Promise<boolean> {
+  try {
+    await conversationAccess(ctx, id);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
 }
 
 /**

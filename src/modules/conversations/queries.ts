@@ -1,15 +1,16 @@
 import { builder } from '../../graphql/builder.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { ConversationRef } from './types.js';
-import { loadAccess } from './permissions.js';
+import { conversationAccess } from './permissions.js';
+import { idArg } from '../../graphql/permissions.js';
 
 builder.queryFields((t) => ({
-  conversation: t.prismaField({
+  conversation: t.withAuth((_root, args) => ({ conversationReader: idArg(args, 'id') })).prismaField({
     type: ConversationRef,
     description: 'A conversation the viewer may read. NOT_FOUND otherwise.',
     args: { id: t.arg.id({ description: 'The conversation’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
-      const access = await loadAccess(ctx, args.id);
+      const access = await conversationAccess(ctx, args.id);
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: access.conversation.id } });
     },
   }),

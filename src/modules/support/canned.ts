@@ -10,6 +10,7 @@ import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { builder } from '../../graphql/builder.js';
+import { idArg, isAdmin, isStaff } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -20,7 +21,6 @@ import { actingAuthor, loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageVisibilityEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { UserRef } from '../users/types.js';
-import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 /** The variables a canned reply may use. */
 export const CANNED_VARIABLES = ['customer.name', 'agent.name', 'ticket.id'] as const;
@@ -217,14 +217,13 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  createCannedReply: t.prismaField({
+  createCannedReply: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: CannedReplyRef,
     description: 'Saves a canned reply: private to the viewer (any staff member), or the workspace’s (admins and API keys).',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: CreateCannedReplyInput, description: 'The reply; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!isStaff(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
       const me = actingUserId(ctx.viewer);
       if (input.private && !me) throw new ForbiddenError('An API key has no private replies; save a workspace reply.');
       if (!input.private && !isAdmin(ctx.viewer, workspaceId)) {

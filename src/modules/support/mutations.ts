@@ -2,6 +2,7 @@
 import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg, isAdmin, isStaff } from '../../graphql/permissions.js';
 import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
@@ -18,7 +19,6 @@ import { publishTicketChange, ticketStateSelect } from './events.js';
 import { actingPerson, adminWorkspace, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
 import { productIn } from './queries.js';
 import { ClaimRef, LineManagerRef, SupportTopicRef, TicketPriorityEnum, TicketRef } from './types.js';
-import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 const topicName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const capacity = z.number().int('must be a whole number').min(0, 'must not be negative').max(1000, 'must be at most 1000');
@@ -161,7 +161,7 @@ const UpdateTicketInput = builder.inputType('UpdateTicketInput', {
 });
 
 builder.mutationFields((t) => ({
-  createSupportTopic: t.prismaField({
+  createSupportTopic: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: SupportTopicRef,
     description: 'Creates a ticket topic (legacy 002 create_topic). Admins and API keys.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
@@ -209,7 +209,7 @@ builder.mutationFields((t) => ({
       return ctx.db.supportTopic.update({ ...query, where: { id: topic.id }, data: { archivedAt } });
     },
   }),
-  createLineManager: t.prismaField({
+  createLineManager: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: LineManagerRef,
     description: 'Makes an admin or agent a line manager (legacy 002 create_line_manager); queued tickets flow to them at once. Admins and API keys.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -70,7 +71,7 @@ const DeletedWebhookEndpointRef = builder.objectRef<{ id: string }>('DeletedWebh
 });
 
 builder.mutationFields((t) => ({
-  createWebhookEndpoint: t.field({
+  createWebhookEndpoint: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).field({
     type: WebhookEndpointSecretRef,
     description:
       'Registers a webhook endpoint and returns its signing secret, this once. Events of the chosen types that happen from now on are ' +
