@@ -6,17 +6,16 @@
  */
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
-import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { loadOnce } from '../../graphql/request-cache.js';
+import { requirePerson } from '../../graphql/permissions.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { callSelect } from './records.js';
 
 /** The acting person; API keys act for a workspace and cannot be on a call. */
 export function requireCaller(ctx: Context): string {
-  const id = actingUserId(ctx.viewer);
-  if (!id) throw new ForbiddenError('Only a signed-in user or guest can take part in calls; an API key acts for a workspace, not a person.');
-  return id;
+  return requirePerson(ctx.viewer, 'Only a signed-in user or guest can take part in calls; an API key acts for a workspace, not a person.');
 }
 
 /** The selection of a call with what the state machine needs besides the record. */

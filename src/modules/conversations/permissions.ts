@@ -6,7 +6,7 @@
  * - nobody else: a guest or client reaches only conversations they are a member of.
  * Anything else is NOT_FOUND, exactly as for an id that does not exist.
  */
-import { isStaff, requirePerson } from '../../graphql/permissions.js';
+import { actingAs, isStaff } from '../../graphql/permissions.js';
 import type { ConversationKind, MemberRole, RoomType } from '../../generated/prisma/enums.js';
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
@@ -140,23 +140,19 @@ export function readableWhere(viewer: Viewer) {
 }
 
 /**
- * Who writes in a conversation: the viewer themself, or, for an API key (a server integration
- * such as the legacy shim, whose legacy clients name their user by id), the user it names with
- * `asUserId`, who must be a member of the conversation or staff of its workspace. `member` is
- * that person's membership. `asUserId` from anyone but an API key must be the viewer.
+ * Who writes in a conversation, by the one acting-as rule (graphql/permissions.ts `actingAs`):
+ * the viewer themself, or, for an API key (a server integration such as the legacy shim, whose
+ * legacy clients name their user by id), the user it names with `asUserId`, who must be a member
+ * of the conversation or staff of its workspace. `member` is that person's membership.
  */
 export async function actingAuthor(
   ctx: Context,
   access: Access,
   asUserId: string | number | null | undefined,
 ): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null; staff: boolean }> {
-  if (ctx.viewer.kind !== 'apiKey') {
-    const me = requirePerson(ctx.viewer);
-    if (asUserId != null && parseId(asUserId, 'User') !== me) throw new ForbiddenError('asUserId is for API keys only; you write as yourself.');
-    return { userId: me, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
-  }
-  if (asUserId == null) throw new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.');
-  const userId = parseId(asUserId, 'User');
+  const { userId, named } = actingAs(ctx.viewer, asUserId, () => new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.'));
+  if (!named) return { userId, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
+  // The person an API key names: their standing and membership in one query.
   const { workspaceId } = access.conversation;
   const user = await ctx.db.user.findUnique({
     where: { id: userId },

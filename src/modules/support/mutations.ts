@@ -2,7 +2,7 @@
 import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
-import { idArg, isAdmin, isStaff } from '../../graphql/permissions.js';
+import { actingAs, actingPerson, idArg, isAdmin, isStaff, standingOf } from '../../graphql/permissions.js';
 import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
@@ -16,7 +16,7 @@ import { recomputeUrgency } from './attention.js';
 import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
-import { actingPerson, adminWorkspace, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
+import { adminWorkspace, memberWorkspace, ticketAccess } from './permissions.js';
 import { productIn } from './queries.js';
 import { ClaimRef, LineManagerRef, SupportTopicRef, TicketPriorityEnum, TicketRef } from './types.js';
 
@@ -56,19 +56,20 @@ function staffActor(ctx: Context, workspaceId: string, what: string): Actor {
  * shim, whose agents are named by id), the admin or agent of its workspace it names.
  */
 async function claimant(ctx: Context, workspaceId: string, asUserId: string | number | null | undefined): Promise<string> {
-  if (ctx.viewer.kind === 'apiKey') {
-    if (asUserId == null) throw new ForbiddenError('Claims are held by people: an API key names the admin or agent with asUserId.');
-    const userId = parseId(asUserId, 'User');
+  const { userId, named } = actingAs(
+    ctx.viewer,
+    asUserId,
+    () => new ForbiddenError('Claims are held by people: an API key names the admin or agent with asUserId.'),
+  );
+  if (named) {
     const standing = await standingOf(ctx, workspaceId, userId);
     if (!standing) throw new NotFoundError('User');
     if (standing !== 'ADMIN' && standing !== 'AGENT') throw new ForbiddenError('Only admins and agents claim conversations.');
     return userId;
   }
-  const holderId = actingUserId(ctx.viewer);
-  if (!holderId || ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
-  if (asUserId != null && parseId(asUserId, 'User') !== holderId) throw new ForbiddenError('asUserId is for API keys only; you claim as yourself.');
+  if (ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
   if (!isStaff(ctx.viewer, workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
-  return holderId;
+  return userId;
 }
 
 function findTicket(ctx: Context, query: object, id: string) {

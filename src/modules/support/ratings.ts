@@ -18,11 +18,11 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { UserRef } from '../users/types.js';
-import { actingPerson, staffWorkspace, ticketAccess } from './permissions.js';
+import { staffWorkspace, ticketAccess } from './permissions.js';
 import type { SupportQueueEvent } from './topics.js';
 import { LineManagerRef, TicketRef } from './types.js';
 import { recordWebhookEvent, ticketData } from '../webhooks/events.js';
-import { isStaff } from '../../graphql/permissions.js';
+import { actingPerson, isStaff } from '../../graphql/permissions.js';
 
 const MAX_COMMENT = 2000;
 
