@@ -58,12 +58,34 @@ function rawWs(): Promise<WebSocket> {
       else if (msg.type === 'next') count('ws next');
     });
     socket.once('close', (code) => count(`ws closed ${code}`));
-    socket.once('error', reject);
+    socket.on('error', reject);
     socket.once('unexpected-response', (_req, res) => {
       count(`upgrade ${res.statusCode}`);
       reject(new Error(`upgrade ${res.statusCode}`));
     });
   });
+}
+
+let sent = 0;
+
+/**
+ * Runs `attack` on a graphql-ws socket, and on a new one each time the server closes it or
+ * refuses the upgrade, until the deadline: the attack lasts the whole phase, as a real
+ * attacker's would, rather than ending at the first close.
+ */
+async function reconnecting(attack: (socket: WebSocket) => Promise<void>): Promise<void> {
+  while (Date.now() < deadline) {
+    let socket: WebSocket;
+    try {
+      socket = await rawWs();
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    await attack(socket);
+    if (socket.readyState === WebSocket.OPEN) socket.close();
+  }
+  if (sent) count('sent', sent);
 }
 
 const attacks: Record<string, () => Promise<void>> = {
@@ -93,29 +115,26 @@ const attacks: Record<string, () => Promise<void>> = {
     ),
   // Sign-ups as fast as they are answered.
   signUps: () => loop(4, (i) => post(`mutation { signUp(input: { email: "flood-${process.pid}-${i}@example.com", password: "password-123", displayName: "x" }) { __typename } }`, {}, false)),
-  // One graphql-ws socket sending 1,000 sendMessage a second.
-  wsSendFlood: async () => {
-    const socket = await rawWs();
-    let id = 0;
-    while (Date.now() < deadline && socket.readyState === WebSocket.OPEN) {
-      for (let k = 0; k < 10; k++) {
-        socket.send(JSON.stringify({ id: String(++id), type: 'subscribe', payload: { query: SEND, variables: { input: { conversationId, body: `flood ${id}` } } } }));
+  // A graphql-ws socket sending 1,000 sendMessage a second; when the server closes it, the
+  // attacker connects again and goes on, for the whole phase (one socket at a time).
+  wsSendFlood: () =>
+    reconnecting(async (socket) => {
+      while (Date.now() < deadline && socket.readyState === WebSocket.OPEN) {
+        for (let k = 0; k < 10; k++) {
+          socket.send(JSON.stringify({ id: String(++sent), type: 'subscribe', payload: { query: SEND, variables: { input: { conversationId, body: `flood ${sent}` } } } }));
+        }
+        await new Promise((r) => setTimeout(r, 10));
       }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    count('sent', id);
-    socket.close();
-  },
-  // One socket asking for 5,000 subscriptions.
-  wsSubscriptions: async () => {
-    const socket = await rawWs();
-    const query = `subscription S($id: ID!) { conversationEvents(conversationId: $id) { type seq } }`;
-    for (let id = 1; id <= 5000 && socket.readyState === WebSocket.OPEN; id++) {
-      socket.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query, variables: { id: conversationId } } }));
-    }
-    while (Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    socket.close();
-  },
+    }),
+  // A socket asking for 5,000 subscriptions; again on a new socket whenever closed.
+  wsSubscriptions: () =>
+    reconnecting(async (socket) => {
+      const query = `subscription S($id: ID!) { conversationEvents(conversationId: $id) { type seq } }`;
+      for (let id = 1; id <= 5000 && socket.readyState === WebSocket.OPEN; id++) {
+        socket.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query, variables: { id: conversationId } } }));
+      }
+      while (Date.now() < deadline && socket.readyState === WebSocket.OPEN) await new Promise((r) => setTimeout(r, 100));
+    }),
   // 3,000 idle sockets from one address.
   idleSockets: async () => {
     const sockets: WebSocket[] = [];

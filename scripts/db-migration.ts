@@ -4,7 +4,7 @@
  * migrations are replayed on in-memory PGlite databases.
  */
 import path from 'node:path';
-import { writeMigration } from '../src/db/migrations.js';
+import { writeMigration } from '../src/db/write-migration.js';
 
 const name = process.argv.slice(2).join(' ').trim();
 if (!name) {

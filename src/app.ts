@@ -6,7 +6,7 @@
  * finish (up to SHUTDOWN_TIMEOUT_MS), stop the sweeps, then close pub/sub and the database.
  * Importing a module registers its GraphQL types (Pothos) and nothing else.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,7 @@ import type { Config } from './config/env.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createLogger, type Logger } from './logger.js';
 import { PubSub } from './pubsub/pubsub.js';
+import { RedisFactory } from './redis/connect.js';
 import { TokenService } from './auth/tokens.js';
 import { Connections } from './realtime/connections.js';
 import { createStorage, UrlSigner } from './storage/index.js';
@@ -25,6 +26,7 @@ import { schema } from './graphql/schema.js';
 import { createHttpHandler, maskUnexpected, type Yoga } from './transport/http.js';
 import { useSharedEventExecution, type SharedExecutionStats } from './transport/shared-execution.js';
 import { attachGraphQLWs } from './transport/ws.js';
+import type { FrameStats } from './transport/frames.js';
 import type { Host, HttpRoute, UpgradeRoute } from './transport/routes.js';
 import { installCompat } from './compat/index.js';
 import { createFileHandler, isFilePath } from './modules/attachments/download.js';
@@ -48,6 +50,8 @@ import { reachesConversation } from './modules/conversations/permissions.js';
 import { isCallParty } from './modules/calls/permissions.js';
 
 export interface App {
+  /** This instance's id: its presence marks, and its Redis connections' names (`chat:<id>:<role>`). */
+  readonly instanceId: string;
   readonly config: Config;
   readonly services: Services;
   readonly database: Database;
@@ -55,6 +59,8 @@ export interface App {
   readonly server: Server;
   /** How subscription events were executed: once for all their subscribers, or per subscriber. */
   readonly sharedExecution: Readonly<SharedExecutionStats>;
+  /** Subscription payloads serialized over graphql-ws, and deliveries that reused one (src/transport/frames.ts). */
+  readonly frames: Readonly<FrameStats>;
   /** Listens on HOST:PORT (PORT 0 picks a free port); resolves with the base URL. */
   start(): Promise<string>;
   /** The base URL once started, e.g. http://127.0.0.1:4000. */
@@ -103,14 +109,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     throw err;
   }
   started('the database', () => database.close());
-  const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redisUrl: config.REDIS_URL });
+  // Redis, when configured: three connections per instance, the pub/sub's two and one shared by
+  // everything that keeps state there (presence, calls, rate limits), named after this instance
+  // in Redis' CLIENT LIST (src/redis/connect.ts).
+  const instanceId = randomUUID();
+  const redis = config.REDIS_URL ? new RedisFactory({ url: config.REDIS_URL, name: `chat:${instanceId}`, logger }) : null;
+  const pubsub = new PubSub({ queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT, logger, redis: redis ?? undefined });
   started('pub/sub', () => pubsub.close());
+  const state = redis?.state() ?? null;
+  if (state) {
+    started('the Redis state connection', () => state.close());
+    // Its commands fail fast while Redis is down (never holding a request); at start, wait for
+    // it so the first requests' rate limits count where the rest do.
+    await state.ready(5000);
+  }
   const secret = jwtSecret(config, logger);
   const connections = new Connections();
-  const presence = new Presence(
-    { connections, pubsub, logger },
-    { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redisUrl: config.REDIS_URL },
-  );
+  const presence = new Presence({ connections, pubsub, logger }, { instanceId, ttlMs: config.PRESENCE_TTL_SECONDS * 1000, redis: state });
   presence.start();
   started('presence', () => presence.stop());
   const databaseHealth = new DatabaseHealth(logger, () => database.ping());
@@ -123,11 +138,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     database: () => ({ up: databaseHealth.up, statements: database.stats.statements, outages: databaseHealth.outage.count }),
     sharedExecution: () => sharedExecution,
   });
-  const defenses = createDefenses(config, logger, metrics.rateLimitRefusals);
-  // Rate-limit counters fail fast while Redis is down (never holding a request); at start, wait
-  // for their connection so the first requests count where the rest do.
-  started('the rate limits', () => defenses.close());
-  await defenses.rateLimits.ready();
+  const defenses = createDefenses(config, logger, state?.client ?? null, metrics.rateLimitRefusals);
   const services: Services = {
     defenses,
     db: database.prisma,
@@ -284,9 +295,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
 
   // Workers that stop before the WebSockets close, so that a deploy's shutdown neither ends the
-  // calls nor releases the claims of people who reconnect to another instance. The call worker
-  // goes first: its listener writes a closed connection to the cross-instance presence before
-  // the support sweeper's reads it.
+  // calls nor releases the claims of people who reconnect to another instance. Both ask
+  // presence (started above, so its listener records a closed connection before theirs ask)
+  // whether someone whose last connection here closed is connected anywhere.
   // Ring timeouts and disconnects of calls, including what passed while no instance ran.
   started('the call worker', services.calls.start(services));
   // Lapsed claims, urgency as waits grow, claims of holders who left.
@@ -296,12 +307,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.WEBHOOK_WORKER) started('the webhook worker', services.webhooks.start(services));
 
   return {
+    instanceId,
     config,
     services,
     database,
     yoga,
     server,
     sharedExecution,
+    frames: graphqlWs.frames,
     get url() {
       return url;
     },

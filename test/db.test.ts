@@ -12,13 +12,8 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/client.js';
-import {
-  applyMigrations,
-  defaultMigrationsDir,
-  defaultSchemaPath,
-  isCurrent,
-  writeMigration,
-} from '../src/db/migrations.js';
+import { applyMigrations, defaultMigrationsDir, defaultSchemaPath, isCurrent } from '../src/db/migrations.js';
+import { writeMigration } from '../src/db/write-migration.js';
 import { Prisma } from '../src/generated/prisma/client.js';
 
 const migrationNames = (await readdir(defaultMigrationsDir, { withFileTypes: true }))
@@ -118,6 +113,19 @@ describe('embedded database (PGlite)', () => {
       expect(runs.flat()).toEqual(migrationNames);
     } finally {
       await db.close();
+    }
+  });
+
+  it('applies to two databases at once, each run on its own (the queue is per database)', async () => {
+    const dbs = await Promise.all([openDatabase({ dataDir: 'memory://' }), openDatabase({ dataDir: 'memory://' })]);
+    try {
+      // Both at once, each twice: every database gets every migration exactly once.
+      const runs = await Promise.all(dbs.flatMap((db) => [db.migrate(), db.migrate()]));
+      expect([...runs[0]!, ...runs[1]!]).toEqual(migrationNames);
+      expect([...runs[2]!, ...runs[3]!]).toEqual(migrationNames);
+      for (const db of dbs) await expectEveryModelQueryable(db);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
     }
   });
 

@@ -9,11 +9,13 @@
  * (PGlite, in-memory pub/sub) one process cannot share either, so the same scenarios run with
  * A and B being the same instance.
  */
+import { randomUUID } from 'node:crypto';
 import { parse, print, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
+import { RedisFactory } from '../src/redis/connect.js';
 import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../src/transport/ws.js';
@@ -415,6 +417,126 @@ describe('the append statement (one statement, batched per conversation)', () =>
   });
 });
 
+describe('the append statement with attachments (the same statement, no path of its own)', () => {
+  /** Pending attachments (stored, not yet linked) of a conversation, stored last to first. */
+  async function pending(conversationId: string, uploaderId: string, count: number): Promise<string[]> {
+    const rows = range(1, count).map((n) => ({
+      id: randomUUID(),
+      conversationId,
+      uploaderId,
+      position: count - n,
+      name: `f${n}.txt`,
+      size: n,
+      contentType: 'text/plain',
+      sha256: '0'.repeat(64),
+    }));
+    await a.app.services.db.attachment.createMany({ data: rows });
+    return rows.map((r) => r.id);
+  }
+
+  it('links the files in position order, tells the webhook in the same statement, and costs at most a transaction more than text', async () => {
+    const ws = await workspace(a);
+    const id = await room(a, ws.admin.token, ws.id);
+    const db = a.app.services.db;
+    // An endpoint that wants message.created: the outbox is written by the same statement. Its
+    // host never resolves, and the worker polls far apart here.
+    const endpoint = await db.webhookEndpoint.create({
+      data: { workspaceId: ws.id, url: 'https://hooks.example.invalid/', secret: 'secret', eventTypes: ['message.created'] },
+    });
+    try {
+      const textBefore = a.app.database.stats.statements;
+      await a.app.services.pipeline.append(a.app.services, { conversationId: id, authorId: ws.admin.id, body: 'text' });
+      const textCost = a.app.database.stats.statements - textBefore;
+
+      const files = await pending(id, ws.admin.id, 3);
+      const before = a.app.database.stats.statements;
+      const { record, created } = await a.app.services.pipeline.append(a.app.services, {
+        conversationId: id,
+        authorId: ws.admin.id,
+        body: '',
+        kind: 'FILE',
+        clientMessageId: 'files-1',
+        attachmentIds: files,
+      });
+      const cost = a.app.database.stats.statements - before;
+      expect(created).toBe(true);
+      expect(record).toMatchObject({ seq: 2, position: 2, publicSeq: 2, kind: 'FILE', body: '' });
+      // Stored last to first: position orders them, not the order given. (This record is what
+      // the MESSAGE_ADDED event carries.)
+      expect(record.attachments.map((f) => f.name)).toEqual(['f3.txt', 'f2.txt', 'f1.txt']);
+      expect(record.attachments[0]).toEqual({ id: files[2], name: 'f3.txt', size: 3, contentType: 'text/plain', sha256: '0'.repeat(64), width: null, height: null });
+      // One statement as for text; on PostgreSQL the transaction's COMMIT (and BEGIN) on top.
+      expect(cost).toBeLessThanOrEqual(textCost + 2);
+
+      const linked = await db.attachment.findMany({ where: { id: { in: files } } });
+      expect(linked.map((f) => f.messageId)).toEqual([record.id, record.id, record.id]);
+      const events = await db.webhookEvent.findMany({ where: { conversationId: id }, orderBy: { sequence: 'asc' } });
+      expect(events.map((e) => e.sequence)).toEqual([1, 2]);
+      expect((events[1]!.payload as { message: { id: string; attachments: unknown } }).message).toMatchObject({
+        id: record.id,
+        attachments: [3, 2, 1].map((n) => ({ id: files[n - 1], name: `f${n}.txt`, contentType: 'text/plain', size: n })),
+      });
+
+      // A retry with the key returns the message, and links nothing more.
+      const again = await pending(id, ws.admin.id, 1);
+      const retry = await a.app.services.pipeline.append(a.app.services, {
+        conversationId: id,
+        authorId: ws.admin.id,
+        body: '',
+        kind: 'FILE',
+        clientMessageId: 'files-1',
+        attachmentIds: again,
+      });
+      expect(retry).toMatchObject({ created: false, record: { id: record.id } });
+      expect((await db.attachment.findUniqueOrThrow({ where: { id: again[0]! } })).messageId).toBeNull();
+    } finally {
+      await db.webhookEndpoint.delete({ where: { id: endpoint.id } });
+    }
+  });
+
+  it('refuses a file that is not a pending upload of the conversation, writing nothing, alone or in a batch', async () => {
+    const ws = await workspace(a, { bob: 'AGENT' });
+    const id = await room(a, ws.admin.token, ws.id, [ws.people.bob!.id]);
+    const other = await room(a, ws.admin.token, ws.id);
+    const db = a.app.services.db;
+    const first = await a.app.services.pipeline.append(a.app.services, {
+      conversationId: id,
+      authorId: ws.admin.id,
+      body: 'linked',
+      attachmentIds: await pending(id, ws.admin.id, 1),
+    });
+    const linkedId = first.record.attachments[0]!.id;
+    const elsewhere = await pending(other, ws.admin.id, 1);
+    const mine = await pending(id, ws.admin.id, 2);
+    const append = (attachmentIds: string[]) =>
+      a.app.services.pipeline.append(a.app.services, { conversationId: id, authorId: ws.admin.id, body: 'files', attachmentIds });
+
+    for (const bad of [elsewhere[0]!, linkedId, randomUUID()]) {
+      // With a good file beside it: the good one is not linked either.
+      await expect(append([mine[0]!, bad])).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'An attachment is not a pending upload of this conversation.' });
+    }
+    expect((await db.conversation.findUniqueOrThrow({ where: { id } })).lastSeq).toBe(1);
+    expect(await db.attachment.count({ where: { id: { in: [...mine, ...elsewhere] }, messageId: null } })).toBe(3);
+    expect(await db.message.count({ where: { conversationId: id } })).toBe(1);
+
+    // Concurrent appends are written together; the refused one fails alone and leaves no hole.
+    const settled = await Promise.allSettled([
+      a.app.services.pipeline.append(a.app.services, { conversationId: id, authorId: ws.people.bob!.id, body: 'b1' }),
+      append([mine[0]!]),
+      append([elsewhere[0]!]),
+      append([mine[1]!]),
+      a.app.services.pipeline.append(a.app.services, { conversationId: id, authorId: ws.people.bob!.id, body: 'b2' }),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(settled[2]).toMatchObject({ reason: { code: 'NOT_FOUND' } });
+    const written = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.record] : []));
+    expect(written.map((m) => m.seq)).toEqual([2, 3, 4, 5]);
+    expect(written.map((m) => m.attachments.map((f) => f.id))).toEqual([[], [mine[0]], [mine[1]], []]);
+    expect((await db.attachment.findUniqueOrThrow({ where: { id: elsewhere[0]! } })).messageId).toBeNull();
+    expect((await db.conversation.findUniqueOrThrow({ where: { id } })).lastSeq).toBe(5);
+  });
+});
+
 describe('shared execution of subscription events', () => {
   const events = [{ n: 1 }, { n: 2 }];
   const schema = createSchema<{ viewer: string }>({
@@ -472,7 +594,9 @@ describe('shared execution of subscription events', () => {
 
 describe('pub/sub queues', () => {
   it('ends a subscriber that never reads at its limit, once, without making publish throw', async () => {
-    const pubsub = new PubSub({ queueLimit: 10, logger: createLogger('silent'), redisUrl: process.env.REDIS_URL });
+    const logger = createLogger('silent');
+    const redisUrl = process.env.REDIS_URL;
+    const pubsub = new PubSub({ queueLimit: 10, logger, redis: redisUrl ? new RedisFactory({ url: redisUrl, name: 'delivery-test', logger }) : undefined });
     try {
       const key = `slow-${Date.now()}-${Math.random()}`;
       let overflows = 0;

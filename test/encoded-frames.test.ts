@@ -12,7 +12,6 @@ import { parse, type DocumentNode } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { frameStats } from '../src/transport/frames.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { workspace, type Person } from './helpers/fixtures.js';
 import { openTicket, product } from './helpers/support.js';
@@ -140,7 +139,7 @@ describe('live messages encoded once per shared execution', () => {
     await until(() => [staff.next('full-1'), staff.next('full-2'), staff.next('short'), otherStaff.next('x'), customer.next('full-1'), customer.next('short')].every((f) => f.length === 1), 'every subscription to be live');
 
     const note = `internal note ${Date.now()}`;
-    const reusedBefore = frameStats.reused;
+    const reusedBefore = t.app.frames.reused;
     await sent(ann.token, id, note, 'INTERNAL');
     const after = await sent(ann.token, id, 'public after the note');
     await until(() => staff.next('full-1').length === 3 && staff.next('short').length === 3 && otherStaff.next('x').length === 3, 'staff to get all three');
@@ -177,7 +176,7 @@ describe('live messages encoded once per shared execution', () => {
 
     // Within an audience and a selection, the same bytes for everyone, serialized once (three
     // staff operations of FULL, two events: four reuses); only the id differs.
-    expect(frameStats.reused - reusedBefore).toBeGreaterThanOrEqual(4);
+    expect(t.app.frames.reused - reusedBefore).toBeGreaterThanOrEqual(4);
     for (let i = 0; i < 3; i++) {
       const bytes = payloadBytes(staff.next('full-1')[i]!);
       expect(payloadBytes(staff.next('full-2')[i]!)).toBe(bytes);

@@ -121,8 +121,8 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
 
   /** `n` subscribers through nginx, spread over the instances by its round robin; checked. */
   async function subscribers(conversationId: string, n: number): Promise<Subscriber[]> {
-    // After an outage an instance reconnects to Redis on its own schedule (ioredis backs off up
-    // to 2 s), and until then it refuses new subscriptions, retryable. These subscribers do not
+    // After an outage an instance reconnects to Redis on its own schedule (backing off up to
+    // 500 ms, src/redis/connect.ts), and until then it refuses new subscriptions, retryable. These subscribers do not
     // retry, so they start once every instance is ready again.
     await until(async () => (await Promise.all(cluster.instances.map((i) => readyz(i.url)))).every((r) => r.status === 200), 30_000);
     await until(async () => {
@@ -165,12 +165,15 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     const TOTAL = 1000;
     const latencies: Array<{ i: number; at: number; ms: number }> = [];
     let redisDownAt = 0;
+    /** When stopping Redis began: connections see it close before stop() returns. */
+    let redisStoppingAt = 0;
     let redisBackAt = 0;
     const readyDuringOutage: Array<{ status: number; checks: Record<string, string> }> = [];
     const start = Date.now();
     const sends: Promise<void>[] = [];
     const outage = (async () => {
       await until(() => Date.now() - start >= 3000, 60_000);
+      redisStoppingAt = Date.now();
       await redis.stop();
       redisDownAt = Date.now();
       // Readiness while down, on every instance (directly, not through nginx).
@@ -221,13 +224,25 @@ describe.skipIf(Boolean(skipReason))(`faults behind nginx, three instances${skip
     // is left behind: once Redis is back and the last send answered, every subscriber has every
     // message within 10 s (a stream reads all its gaps at once: stream.ts).
     expect(allDelivered - Math.max(redisBackAt, sendingEnded)).toBeLessThan(10_000);
-    // Operators read the outage, not its reconnection attempts: per instance, each Redis
-    // connection's outage opens with one line and closes with one (src/redis/connect.ts).
+    // Operators read the outage, not its reconnection attempts: per instance, each group of Redis
+    // connections (the pub/sub's two, the one for state) opens its outage with one line and
+    // closes it with one (src/redis/connect.ts), and nothing else is logged at warn or above.
     const outageLines = cluster.instances.map((inst) =>
       inst.logs.filter((l) => (l.time as number) >= redisDownAt - 100 && (l.time as number) <= allDelivered && l.level >= 40).map((l) => l.msg),
     );
     console.log(`[faults] warn/error lines per instance during the Redis outage: ${outageLines.map((lines) => lines.length).join('/')}: ${JSON.stringify([...new Set(outageLines.flat())])}`);
     for (const lines of outageLines) expect(lines.filter((msg) => !/outage (began|ended)$/.test(msg))).toEqual([]);
+    const outageOf = (inst: (typeof cluster.instances)[number]) =>
+      inst.logs.filter((l) => (l.time as number) >= redisStoppingAt && typeof l.outage === 'string' && /outage (began|ended)$/.test(l.msg)).map((l) => l.msg);
+    await until(() => cluster.instances.every((inst) => outageOf(inst).filter((msg) => /ended$/.test(msg)).length >= 2), 30_000);
+    for (const inst of cluster.instances) {
+      expect(outageOf(inst).sort()).toEqual([
+        'Redis (state) available again: outage ended',
+        'Redis (state) unavailable: outage began',
+        'pub/sub (Redis) available again: outage ended',
+        'pub/sub (Redis) unavailable: outage began',
+      ]);
+    }
     expect(log.failed).toEqual([]);
     subs.forEach((s) => s.dispose());
   }, 300_000);

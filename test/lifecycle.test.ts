@@ -7,7 +7,8 @@ import { createHook } from 'node:async_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { Redis } from 'ioredis';
+import { createTestDatabase, usingRedis, type TestDatabase } from './helpers/database.js';
 import { workspace } from './helpers/fixtures.js';
 import { createLogger } from '../src/logger.js';
 
@@ -116,6 +117,8 @@ describe('lifecycle', () => {
     const baseline = handles();
     for (let round = 1; round <= 2; round++) {
       const t = await startTestApp({}, db);
+      // Per-app state starts afresh: nothing of the first round's frames is seen by the second.
+      expect(t.app.frames).toEqual({ encoded: 0, reused: 0 });
       try {
         // Exercise what keeps resources: HTTP keep-alive, a WebSocket with a live
         // subscription, a message through the pipeline and its listeners.
@@ -132,6 +135,7 @@ describe('lifecycle', () => {
           await events.next(1, 200).catch(() => undefined);
         }
         expect(events.results[0]?.data?.conversationEvents).toMatchObject({ type: 'MESSAGE_ADDED' });
+        expect(t.app.frames.encoded).toBeGreaterThan(0);
         // Stopped with the subscription still open: the server closes it (1001).
         expect(leftOver(baseline)).toMatchObject({ TCPServerWrap: 1 });
       } finally {
@@ -143,4 +147,40 @@ describe('lifecycle', () => {
     tracking.disable();
     logger.flush();
   }, 120_000);
+
+  it.runIf(usingRedis)('holds three Redis connections per instance (the pub/sub’s two, one for state) and none once stopped', async () => {
+    const redis = new Redis(process.env.REDIS_URL!);
+    // This instance's connections, by role, as Redis lists them (named `chat:<instance id>:<role>`).
+    const roles = async (instanceId: string) =>
+      ((await redis.client('LIST')) as string)
+        .split('\n')
+        .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '')
+        .filter((name) => name.startsWith(`chat:${instanceId}:`))
+        .map((name) => name.slice(`chat:${instanceId}:`.length))
+        .sort();
+    const t = await startTestApp({}, db);
+    try {
+      // Exercise every user of Redis: sign-ups and sends (rate limits), a WebSocket (presence,
+      // the call worker's "connected anywhere?"), a live subscription (pub/sub).
+      const ws = await workspace(t, { bob: 'AGENT' });
+      const bob = ws.people.bob!;
+      const room = (await t.exec(CreateRoom, { input: { workspaceId: ws.id, name: 'redis', memberIds: [bob.id] } }, { token: ws.admin.token })).data!.createRoom;
+      if (room.__typename !== 'Room') throw new Error(JSON.stringify(room));
+      const events = collect(t.ws({ token: bob.token }), Events, { id: room.id });
+      for (let i = 0; events.results.length === 0 && i < 50; i++) {
+        await t.exec(Send, { input: { conversationId: room.id, body: `hello ${i}` } }, { token: ws.admin.token });
+        await events.next(1, 200).catch(() => undefined);
+      }
+      expect(events.results.length).toBeGreaterThan(0);
+      expect(await t.app.services.presence.read([bob.id])).toMatchObject([{ status: 'ONLINE' }]);
+      expect(await roles(t.app.instanceId)).toEqual(['publisher', 'state', 'subscriber']);
+    } finally {
+      await t.stop();
+    }
+    // QUIT is answered before Redis drops the connection from its list: give it a moment.
+    const deadline = Date.now() + 5000;
+    while ((await roles(t.app.instanceId)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await roles(t.app.instanceId)).toEqual([]);
+    redis.disconnect();
+  }, 60_000);
 });

@@ -112,6 +112,15 @@ describe('a running server', () => {
     expect(t.app.services.pubsub.kind).toBe(usingRedis ? 'redis' : 'memory');
   });
 
+  it('leaves health to /healthz: Yoga’s built-in check answers no URL, whatever it ends with', async () => {
+    // Yoga answers an empty 200 to any URL ending with its health endpoint; it used to be given
+    // `false`, which made every URL ending in "false" a health check instead of its operation.
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ __typename }')}&flag=false`, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
+    for (const path of ['/health', '/graphql/health', '/false']) expect((await fetch(`${t.url}${path}`)).status, path).toBe(404);
+  });
+
   it('serves GraphiQL from /graphql to browsers, with its assets bundled', async () => {
     const res = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);

@@ -228,9 +228,15 @@ describe('presence', () => {
       collect(client, Events, { workspaceId: ws.id });
       await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE']));
       expect((await statusOf(ws.admin, ws.id, bob.id)).status).toBe('ONLINE');
+      // The same marks answer "connected anywhere" (what calls and support claims ask), on both
+      // instances: bob is connected to the other one, the admin (watching) to this one.
+      expect(await t.app.services.presence.connectedAmong([bob.id, ws.admin.id])).toEqual(new Set([bob.id, ws.admin.id]));
+      expect(await other.app.services.presence.connectedAmong([bob.id, ws.admin.id])).toEqual(new Set([bob.id, ws.admin.id]));
       await client.dispose();
       await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE', 'OFFLINE']));
       expect((await statusOf(ws.admin, ws.id, bob.id)).status).toBe('OFFLINE');
+      expect(await t.app.services.presence.connectedAmong([bob.id])).toEqual(new Set());
+      expect(await other.app.services.presence.connectedAmong([bob.id])).toEqual(new Set());
       // An instance that shuts down takes its users offline on its way out.
       collect(other.ws({ token: bob.token }), Events, { workspaceId: ws.id });
       await eventually(() => expect(statuses(sub, bob.id)).toEqual(['ONLINE', 'OFFLINE', 'ONLINE']));

@@ -8,7 +8,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Credential } from '../graphql/context.js';
 import { AppError } from '../graphql/errors.js';
-import type { Yoga } from '../transport/http.js';
+import { envelopeFor, type Yoga } from '../transport/http.js';
 
 export interface Executor {
   /** Runs a query or mutation as the holder of `credential`. */
@@ -25,6 +25,24 @@ export interface Executor {
   ): Promise<AsyncIterableIterator<ExecutionResult<R>> | ExecutionResult<R>>;
 }
 
+/**
+ * The shim's one cast, stated once: envelop declares the envelope's `execute` and `subscribe` as
+ * returning `any` (it wraps whichever GraphQL implementation is plugged in). Yoga's are
+ * graphql-js', which return an ExecutionResult (the shim's documents use no @defer/@stream), or
+ * for a subscription an async iterator of them or an ExecutionResult of errors; and their `data`
+ * has the shape `R` of the typed document run, since codegen derived `R` from the schema the
+ * document is validated against just before. GraphQL's types cannot carry that from a document
+ * to its result, so it is asserted here and nowhere else.
+ */
+function resultOf<R>(_document: TypedDocumentNode<R, never>, result: unknown): ExecutionResult<R> {
+  return result as ExecutionResult<R>;
+}
+
+/** The same for a subscription: its events, or the errors that prevented it. */
+function streamOf<R>(_document: TypedDocumentNode<R, never>, result: unknown): AsyncIterableIterator<ExecutionResult<R>> | ExecutionResult<R> {
+  return result as AsyncIterableIterator<ExecutionResult<R>> | ExecutionResult<R>;
+}
+
 function refused(err: unknown): ExecutionResult<never> {
   if (err instanceof AppError) return { errors: [err] };
   throw err;
@@ -34,7 +52,7 @@ export function createExecutor(yoga: Yoga): Executor {
   // Legacy clients have no notion of internal notes (their formats cannot mark a message as
   // one): every legacy call, whoever it acts as, reads as a customer sees the conversation.
   const envelope = (credential: Credential) =>
-    yoga.getEnveloped({ credential: credential.kind === 'bearer' ? { ...credential, customerView: true } : credential } as never);
+    envelopeFor(yoga, { credential: credential.kind === 'bearer' ? { ...credential, customerView: true } : credential });
   return {
     async run(document, variables, credential) {
       const { schema, execute, validate, contextFactory } = envelope(credential);
@@ -48,7 +66,7 @@ export function createExecutor(yoga: Yoga): Executor {
       } catch (err) {
         return refused(err);
       }
-      return (await execute({ schema, document, variableValues: variables, contextValue })) as ExecutionResult<never>;
+      return resultOf(document, await execute({ schema, document, variableValues: variables, contextValue }));
     },
     async subscribe(document, variables, credential) {
       const { schema, subscribe, validate, contextFactory } = envelope(credential);
@@ -60,8 +78,7 @@ export function createExecutor(yoga: Yoga): Executor {
       } catch (err) {
         return refused(err);
       }
-      const result = await subscribe({ schema, document, variableValues: variables, contextValue });
-      return result as never;
+      return streamOf(document, await subscribe({ schema, document, variableValues: variables, contextValue }));
     },
   };
 }

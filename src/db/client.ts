@@ -64,7 +64,10 @@ export interface Database {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Live counters of what `prisma` sent; read them before and after to measure a cost. */
   readonly stats: Readonly<DatabaseStats>;
-  /** Applies pending migrations (see `applyMigrations`); returns the names applied. */
+  /**
+   * Applies pending migrations (see `applyMigrations`); returns the names applied. Calls on one
+   * embedded database take turns.
+   */
   migrate(): Promise<string[]>;
   /** Resolves once the database answers `SELECT 1`; rejects otherwise. */
   ping(): Promise<void>;
@@ -114,13 +117,25 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     transactionOptions: kind === 'pglite' ? { maxWait: 10_000 } : {},
   });
 
+  // PGlite is a single session, where the advisory lock that keeps PostgreSQL runs apart is
+  // re-entrant and excludes nothing, so this database's runs take turns here. Per database, not
+  // per process: runs on two PGlite databases share only the engine's wasm instance, which keeps
+  // no state of a run (test/db.test.ts applies to two at once).
+  let migrating: Promise<unknown> = Promise.resolve();
+  const migrate = () => {
+    if (kind === 'postgres') return applyMigrations(adapterFactory, { migrationsDir, logger });
+    const run = migrating.then(() => applyMigrations(adapterFactory, { migrationsDir, logger }));
+    migrating = run.catch(() => undefined);
+    return run;
+  };
+
   let closing: Promise<void> | undefined;
   return {
     prisma,
     kind,
     adapterFactory,
     stats,
-    migrate: () => applyMigrations(adapterFactory, { migrationsDir, logger }),
+    migrate,
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },

@@ -11,10 +11,11 @@
 import { EventEmitter } from 'node:events';
 import { PubSub as MemoryEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError, ServiceUnavailableError } from '../graphql/errors.js';
 import { OutageLog } from '../observability/outage.js';
+import type { RedisConnections, RedisFactory } from '../redis/connect.js';
 import type { TopicName, Topics } from './topics.js';
 
 export class SlowConsumerError extends AppError {
@@ -75,8 +76,8 @@ export interface PubSubOptions {
   /** Events buffered per subscriber before it is ended as a slow consumer. */
   queueLimit: number;
   logger: Logger;
-  /** Redis URL; in-memory when omitted. */
-  redisUrl?: string;
+  /** Makes the Redis connections between instances; in-memory when omitted. */
+  redis?: RedisFactory;
   /**
    * Publishes sent to Redis and not yet acknowledged, at most; past it (or while Redis is down) an
    * event is not rung but delivered to this instance's own subscribers, and the other instances
@@ -120,7 +121,8 @@ interface LocalChannel {
 /** What a PubSub and its views share: one engine, one set of connections and counters. */
 interface Core {
   engine: PubSubEngine;
-  redisClients: Redis[];
+  /** The Redis connections; null in memory. */
+  redis: (RedisConnections & { publisher: Redis }) | null;
   queueLimit: number;
   logger: Logger;
   stats: PubSubStats;
@@ -146,43 +148,15 @@ export class PubSub {
 
   constructor(options: PubSubOptions) {
     const logger = options.logger.child({ component: 'pubsub' });
-    const redisClients: Redis[] = [];
-    const outage = new OutageLog(logger, 'pub/sub (Redis)');
+    // With Redis: the publisher and the subscriber, down while either is not ready (one outage,
+    // logged once: src/redis/connect.ts).
+    const redis = options.redis?.pubsub(logger) ?? null;
+    const outage = redis?.outage ?? new OutageLog(logger, 'pub/sub (Redis)');
     const resubscribedListeners = new Set<() => void>();
     let engine: PubSubEngine;
     const stats: PubSubStats = { published: 0, subscribers: 0, overflows: 0, deliveries: 0, dropped: 0, failed: 0, resubscribed: 0 };
-    if (options.redisUrl) {
-      const states = new Map<string, string>();
-      // Down while either connection is not ready; one line opens the outage and one closes it,
-      // however many reconnection attempts and errors fall in between.
-      const update = () => {
-        const failing = [...states].filter(([, state]) => state !== 'ready');
-        if (failing.length === 0) outage.ended();
-        // Still connecting at start is not an outage (health says "not up yet" meanwhile).
-        else if (outage.seenUp) outage.began(failing.map(([role, state]) => `${role} connection ${state}`).join(', '));
-      };
-      const make = (role: string) => {
-        // While Redis is down nothing waits for it: publishes are not sent (see publish()) and new
-        // subscriptions are refused at once (SERVICE_UNAVAILABLE). Commands queued while
-        // starting up are sent once connected.
-        const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: false });
-        states.set(role, 'connecting');
-        client.on('error', (err) => outage.error(err, { role }));
-        client.on('ready', () => {
-          states.set(role, 'ready');
-          update();
-        });
-        for (const event of ['close', 'reconnecting', 'end'] as const) {
-          client.on(event, () => {
-            states.set(role, event === 'close' ? 'closed' : event);
-            update();
-          });
-        }
-        redisClients.push(client);
-        return client;
-      };
-      const publisher = make('publisher');
-      const subscriber = make('subscriber');
+    if (redis) {
+      const { publisher, subscriber } = redis;
       let readyBefore = false;
       subscriber.on('ready', () => {
         if (!readyBefore) {
@@ -215,7 +189,7 @@ export class PubSub {
     }
     this.core = {
       engine,
-      redisClients,
+      redis,
       queueLimit: options.queueLimit,
       logger,
       stats,
@@ -278,7 +252,7 @@ export class PubSub {
       void core.engine.publish(channel, payload).catch((err: unknown) => core.logger.error({ err, channel }, 'publish failed'));
       return Promise.resolve();
     }
-    const publisher = core.redisClients[0]!;
+    const publisher = core.redis!.publisher;
     if (publisher.status !== 'ready' || core.inFlight >= core.publishBuffer) {
       core.stats.dropped++;
       this.deliverLocally(topic, key, payload);
@@ -513,10 +487,10 @@ export class PubSub {
 
   /** Resolves when Redis answers (or at once in memory). */
   async ping(): Promise<void> {
-    await Promise.all(this.core.redisClients.map((c) => c.ping()));
+    await Promise.all((this.core.redis?.clients ?? []).map((c) => c.ping()));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.core.redisClients.map((c) => c.quit().catch(() => c.disconnect())));
+    await this.core.redis?.close();
   }
 }

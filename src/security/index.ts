@@ -3,6 +3,7 @@
  * and the production posture; every refusal goes through ./refusal.ts.
  */
 import type { Plugin } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { useOperationLimits } from './operation-limits.js';
@@ -19,12 +20,12 @@ export interface Defenses {
   /** The allow-list of documents clients may run, when TRUSTED_DOCUMENTS_FILE is set. */
   trusted: TrustedDocuments | null;
   logger: Logger;
-  close(): Promise<void>;
 }
 
-export function createDefenses(config: Config, logger: Logger, refusals?: RefusalCounter): Defenses {
+/** `redis`: the instance's state connection, where rate limits count (null: in memory). */
+export function createDefenses(config: Config, logger: Logger, redis: Redis | null, refusals?: RefusalCounter): Defenses {
   const log: DefensesLogger = Object.assign(logger.child({ component: 'defenses' }), { refusals });
-  const rateLimits = new RateLimits(config, log);
+  const rateLimits = new RateLimits(config, log, redis);
   const trusted = loadTrustedDocuments(config, log);
   return {
     trusted,
@@ -32,6 +33,5 @@ export function createDefenses(config: Config, logger: Logger, refusals?: Refusa
     rateLimits,
     sockets: new SocketLimits(config, log),
     logger: log,
-    close: () => rateLimits.close(),
   };
 }

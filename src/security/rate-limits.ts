@@ -6,7 +6,6 @@
  * 200 aliased `logIn`s spend 200 attempts and a refused operation does nothing at all.
  */
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisConnection } from '../redis/connect.js';
 import {
   getArgumentValues,
   getOperationAST,
@@ -31,22 +30,19 @@ export type RateSetting = {
 }[keyof Config];
 
 export class RateLimits {
-  private readonly connection: RedisConnection | null;
-  private readonly redis: Redis | null;
   private readonly limiters = new Map<RateSetting, RateLimiterAbstract>();
 
+  /**
+   * `redis` is the instance's state connection (src/redis/connect.ts), or null to count in
+   * memory. While it is unreachable a command fails at once (no offline queue, a short timeout)
+   * instead of holding the request until Redis returns: a rate limit must never make a send wait
+   * on Redis (README "Outages"). The limiters then count in memory (their insurance).
+   */
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
-  ) {
-    // While Redis is unreachable a command fails at once (no offline queue, a short timeout)
-    // instead of holding the request until Redis returns: a rate limit must never make a send
-    // wait on Redis (README "Outages"). The limiters then count in memory (their insurance).
-    this.connection = config.REDIS_URL
-      ? connectRedis(config.REDIS_URL, 'rate limits', logger, { lazyConnect: false, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 })
-      : null;
-    this.redis = this.connection?.client ?? null;
-  }
+    private readonly redis: Redis | null,
+  ) {}
 
   private limiter(setting: RateSetting): RateLimiterAbstract {
     let limiter = this.limiters.get(setting);
@@ -78,27 +74,6 @@ export class RateLimits {
     }
   }
 
-  /**
-   * Resolves once the counters' Redis connection is up (at most `timeoutMs`), so that an app's
-   * first requests count in Redis like the rest; without Redis, at once.
-   */
-  ready(timeoutMs = 5000): Promise<void> {
-    const redis = this.redis;
-    if (!redis || redis.status === 'ready') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        redis.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      redis.once('ready', done);
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.connection?.close();
-  }
 }
 
 /**

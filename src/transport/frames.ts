@@ -15,32 +15,65 @@
  * Results are read-only once delivered (shared-execution.ts), so their bytes cannot go stale.
  *
  * Writes to one socket in the same turn of the event loop go out in one system call: the socket
- * is corked at its first frame and uncorked once the turn is over ({@link corkForTurn}).
+ * is corked at its first frame and uncorked once the turn is over ({@link Frames.corkForTurn}).
+ *
+ * The encoded payloads, the corked sockets and the counters belong to one WebSocket transport
+ * (a {@link Frames} made by attachGraphQLWs), so two apps in one process share none of them.
  */
 import type { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 
-const payloads = new WeakMap<object, Buffer>();
-
 /** Counters for tests: payloads serialized, and deliveries that reused one already serialized. */
-export const frameStats = { encoded: 0, reused: 0 };
+export interface FrameStats {
+  encoded: number;
+  reused: number;
+}
 
-/**
- * The end of a `next` message carrying `result`: its JSON payload and the message's closing
- * brace, encoded once per result object. Null for a result with errors: graphql-ws formats those
- * (each error's toJSON()) itself; they are rare and per subscriber anyway.
- */
-export function nextPayload(result: ExecutionResult): Buffer | null {
-  if (typeof result !== 'object' || result === null || result.errors) return null;
-  let bytes = payloads.get(result);
-  if (bytes !== undefined) frameStats.reused++;
-  else {
-    frameStats.encoded++;
-    // graphql-ws sends `{ ...resultWithoutErrors }`: without errors, the same keys in the same order.
-    bytes = Buffer.from(`${JSON.stringify(result)}}`);
-    payloads.set(result, bytes);
+/** The `next` messages of one WebSocket transport: encoded once per result, written once per turn per socket. */
+export class Frames {
+  readonly stats: FrameStats = { encoded: 0, reused: 0 };
+  private readonly payloads = new WeakMap<object, Buffer>();
+  private readonly corked = new Set<Socket>();
+  private uncork: NodeJS.Immediate | null = null;
+
+  /**
+   * The end of a `next` message carrying `result`: its JSON payload and the message's closing
+   * brace, encoded once per result object. Null for a result with errors: graphql-ws formats
+   * those (each error's toJSON()) itself; they are rare and per subscriber anyway.
+   */
+  nextPayload(result: ExecutionResult): Buffer | null {
+    if (typeof result !== 'object' || result === null || result.errors) return null;
+    let bytes = this.payloads.get(result);
+    if (bytes !== undefined) this.stats.reused++;
+    else {
+      this.stats.encoded++;
+      // graphql-ws sends `{ ...resultWithoutErrors }`: without errors, the same keys in the same order.
+      bytes = Buffer.from(`${JSON.stringify(result)}}`);
+      this.payloads.set(result, bytes);
+    }
+    return bytes;
   }
-  return bytes;
+
+  /**
+   * Corks `socket` until the end of this turn of the event loop (setImmediate: after every
+   * microtask and I/O callback of the turn), so that every frame written to it meanwhile (one
+   * event's messages for each of its subscriptions, or a burst of events) leaves in one write
+   * rather than one system call each. ws corks and uncorks around each frame too; corks nest.
+   */
+  corkForTurn(socket: Socket): void {
+    if (this.corked.has(socket) || socket.destroyed) return;
+    socket.cork();
+    this.corked.add(socket);
+    this.uncork ??= setImmediate(() => this.uncorkAll());
+  }
+
+  /** Writes out what is corked now (the transport closing: nothing waits for the turn's end). */
+  uncorkAll(): void {
+    if (this.uncork) clearImmediate(this.uncork);
+    this.uncork = null;
+    for (const socket of this.corked) socket.uncork();
+    this.corked.clear();
+  }
 }
 
 /** The start of every `next` message of one operation, up to its payload. */
@@ -48,32 +81,7 @@ export function nextPrefix(id: string): Buffer {
   return Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
 }
 
-/** One operation's `next` message for a payload from {@link nextPayload}. */
+/** One operation's `next` message for a payload from {@link Frames.nextPayload}. */
 export function nextMessage(prefix: Buffer, payload: Buffer): Buffer {
   return Buffer.concat([prefix, payload], prefix.length + payload.length);
-}
-
-const corked = new Set<Socket>();
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  for (const socket of corked) socket.uncork();
-  corked.clear();
-}
-
-/**
- * Corks `socket` until the end of this turn of the event loop (setImmediate: after every
- * microtask and I/O callback of the turn), so that every frame written to it meanwhile (one
- * event's messages for each of its subscriptions, or a burst of events) leaves in one write
- * rather than one system call each. ws corks and uncorks around each frame too; corks nest.
- */
-export function corkForTurn(socket: Socket): void {
-  if (corked.has(socket) || socket.destroyed) return;
-  socket.cork();
-  corked.add(socket);
-  if (!uncorkScheduled) {
-    uncorkScheduled = true;
-    setImmediate(uncorkAll);
-  }
 }

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
@@ -23,6 +23,27 @@ export interface ServerContext {
 }
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
+
+/**
+ * What an operation that did not come through Yoga's HTTP handler (graphql-ws, the legacy shim's
+ * executor) gives the envelope, i.e. what the context builder below reads in place of an HTTP
+ * request: the credential (accepted when the socket connected, or the shim's), and the upgrade
+ * request when there is one (the client's address). Yoga's own plugins expect no more of an
+ * envelope used outside HTTP (they skip what needs `request` or `params` when those are absent).
+ */
+export interface EnvelopeInput {
+  credential: Credential;
+  req?: IncomingMessage;
+  connectionId?: string;
+}
+
+/** Yoga's envelope (its plugins, schema, context builder) for an operation run outside its HTTP handler. */
+export function envelopeFor(yoga: Yoga, input: EnvelopeInput) {
+  return yoga.getEnveloped(input);
+}
+
+/** What the context builder receives: an HTTP request through Yoga, or an {@link EnvelopeInput}. */
+type ContextInput = (YogaInitialContext & ServerContext) | (Partial<YogaInitialContext> & EnvelopeInput);
 
 /**
  * `classifyFault` turns an outage of a dependency (the database unreachable) into a typed,
@@ -52,7 +73,12 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    healthCheckEndpoint: false as unknown as string,
+    // Yoga always installs a health check answering 200 to any URL that *ends with* this string
+    // (no option turns it off; `false` used to be cast in, which made it answer any URL ending in
+    // "false", e.g. `/graphql?query=…&x=false`). /healthz is the app's own, so this is a string
+    // no request URL can end with: URLs carry no raw space (Node refuses one in the request
+    // line, and URL parsing strips trailing spaces and encodes the others).
+    healthCheckEndpoint: ' ',
     // Uploads are parsed once, by graphql-upload-minimal (the plugin below), not by Yoga.
     multipart: false,
     plugins: [useMultipartUploads(services.config), ...plugins],
@@ -79,8 +105,9 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
       error: (...args) =>
         args.some((a) => a instanceof Error) ? logger.debug({ args }, 'yoga: error already handled') : logger.error({ args }, 'yoga'),
     },
-    context: async ({ request, credential, connectionId, req }) => {
-      const viewer = await authenticate(services, credential ?? credentialFromHeaders(request.headers));
+    context: async (input: ContextInput) => {
+      const { credential, connectionId, req } = input;
+      const viewer = await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
       const address = clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
       return { ...makeContext(services, viewer), connectionId, clientAddress: address };
     },

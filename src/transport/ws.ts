@@ -27,13 +27,13 @@ import { WebSocket, type WebSocketServer } from 'ws';
 import { authenticate, credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
 import { AppError } from '../graphql/errors.js';
 import type { PubSub } from '../pubsub/pubsub.js';
-import type { Yoga } from './http.js';
+import { envelopeFor, type Yoga } from './http.js';
 import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
 import { TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { runInRequest } from '../observability/request-context.js';
-import { corkForTurn, nextMessage, nextPayload, nextPrefix } from './frames.js';
+import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -92,6 +92,8 @@ interface Target {
   /** The TCP socket under `socket` (the upgrade request's), corked for a turn and watched for drain. */
   raw: Socket;
   id: string;
+  /** The transport's encoder and corker (frames.ts). */
+  frames: Frames;
 }
 
 const draining = new WeakMap<Socket, Promise<void>>();
@@ -167,11 +169,11 @@ function writeResults(
       const step = await inner.next();
       if (finished) return done;
       if (step.done) return step;
-      const payload = nextPayload(step.value);
+      const payload = target.frames.nextPayload(step.value);
       if (!payload) return step;
       // As graphql-ws' own sends: nothing is written to a closing socket.
       if (socket.readyState !== WebSocket.OPEN) continue;
-      corkForTurn(raw);
+      target.frames.corkForTurn(raw);
       // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
       socket.send(nextMessage(prefix, payload), { binary: false });
     }
@@ -232,23 +234,40 @@ export function closeSlowConsumer(socket: WebSocket, why: string, logger: Servic
  * `socket.send`, so the cap is applied there, per socket.
  */
 function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services['logger'], metrics: Services['metrics']): void {
-  type Send = (data: string | Buffer, options: object, cb?: (err?: Error) => void) => void;
-  const send = socket.send as unknown as Send;
-  const capped = (data: string | Buffer, options?: object | ((err?: Error) => void), cb?: (err?: Error) => void) => {
+  const send = socket.send.bind(socket);
+  // One signature that serves both of ws' overloads of send, so it replaces send as it is typed.
+  const capped = (data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): void => {
     if (typeof options === 'function') {
-      cb = options as (err?: Error) => void;
+      cb = options;
       options = {};
     }
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const size = byteSize(data);
     if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount + size > maxBytes) {
       closeSlowConsumer(socket, `more than ${maxBytes} bytes unsent`, logger, metrics);
       // Dropped, not failed: the client recovers it by resuming from its cursor.
       cb?.();
       return;
     }
-    send.call(socket, data, options ?? {}, cb);
+    send(data, options ?? {}, cb);
   };
-  socket.send = capped as unknown as WebSocket['send'];
+  socket.send = capped;
+}
+
+type SendData = Parameters<WebSocket['send']>[0];
+type SendOptions = NonNullable<Parameters<WebSocket['send']>[1]>;
+type SendCallback = (err?: Error) => void;
+
+/**
+ * The bytes a send adds to the socket's buffer. graphql-ws and the encoded frames send strings
+ * and Buffers; the other forms ws accepts (numbers, arrays, objects converted by valueOf) are
+ * never sent here and count as nothing rather than guessed.
+ */
+function byteSize(data: SendData): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  return 0;
 }
 
 export function attachGraphQLWs(
@@ -256,8 +275,10 @@ export function attachGraphQLWs(
   yoga: Yoga,
   services: Services,
   mask: (error: unknown) => Error,
-): { dispose: () => void | Promise<void>; inFlight: () => number } {
+): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
+  // This transport's `next` frames: encoded once per result, corked per socket for a turn.
+  const frames = new Frames();
   // Queries and mutations running now: a draining server closes sockets once they are done.
   let inFlight = 0;
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
@@ -339,13 +360,13 @@ export function attachGraphQLWs(
           return [error];
         }
         try {
-          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          const { schema, execute, subscribe, contextFactory, parse, validate } = envelopeFor(yoga, {
             req: ctx.extra.request,
-            socket: ctx.extra.socket,
-            params: payload,
-            credential: ctx.extra.credential,
+            // Set when the connection was accepted, before any operation can start; were it
+            // missing, the operation runs as nobody rather than failing on a missing header.
+            credential: ctx.extra.credential ?? { kind: 'none' },
             connectionId: ctx.extra.connectionId,
-          } as never);
+          });
           let document;
           try {
             document = parse(payload.query);
@@ -368,7 +389,7 @@ export function attachGraphQLWs(
               execute,
               subscribe,
               requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}`,
-              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id },
+              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, frames },
               turns,
             } satisfies RootValue,
           };
@@ -383,5 +404,12 @@ export function attachGraphQLWs(
     },
     wss,
   );
-  return { dispose: () => server.dispose(), inFlight: () => inFlight };
+  return {
+    dispose: async () => {
+      await server.dispose();
+      frames.uncorkAll();
+    },
+    inFlight: () => inFlight,
+    frames: frames.stats,
+  };
 }

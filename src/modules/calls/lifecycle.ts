@@ -12,160 +12,28 @@
  * SDP is kept on the row only while it is useful (the offer while ringing, so a device that
  * connects late still rings; the answer while active) and cleared when the call ends; ICE
  * candidates are relayed and never stored.
+ *
+ * How a call ends and is announced is ending.ts; what calls say in words (the SYSTEM message,
+ * CONFLICT messages) is texts.ts.
  */
-import { notifyMissedCall } from '../notifications/listeners.js';
-import type { CallEndReason, CallMedia, CallStatus } from '../../generated/prisma/enums.js';
-import type { Prisma } from '../../generated/prisma/client.js';
+import type { CallMedia, CallStatus } from '../../generated/prisma/enums.js';
 import type { Context, Services } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { conversationAccess } from '../conversations/permissions.js';
-import { callSelect, toCallRecord, type CallRecord, type IceCandidateRecord } from './records.js';
+import { toCallRecord, type CallRecord, type IceCandidateRecord } from './records.js';
 import { loadCallForParty, requireCaller } from './permissions.js';
-import type { CallEvent } from './topics.js';
 import { callData, recordWebhookEvent } from '../webhooks/events.js';
+import { announceEnd, endInTx, finish, loadCallRecord, publish, type Ending } from './ending.js';
+import { alreadyAnswered, NOT_IN_TIME, overText } from './texts.js';
 
 /** A call rings at most this many members at once; in larger conversations, name the callee. */
 export const MAX_CALLEES = 16;
 
-type Tx = Prisma.TransactionClient;
-
-interface Ending {
-  status: CallStatus;
-  reason: CallEndReason;
-  endedById: string | null;
-}
-
 /** The device a request speaks for: the one the client named, else its graphql-ws connection. */
 function deviceOf(ctx: Context, deviceId: string | null | undefined): string | null {
   return deviceId ?? ctx.connectionId ?? null;
-}
-
-export async function loadCallRecord(services: Services, id: string): Promise<CallRecord> {
-  return toCallRecord(await services.db.call.findUniqueOrThrow({ where: { id }, select: callSelect }));
-}
-
-function publish(services: Services, userId: string, event: Omit<CallEvent, 'at'>): Promise<void> {
-  return services.pubsub.publish('calls', userId, { ...event, at: new Date().toISOString() });
-}
-
-function noun(media: CallMedia): string {
-  return media === 'VIDEO' ? 'video call' : 'audio call';
-}
-
-function capitalised(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-/** "45 s", "3 min", "1 h 5 min". */
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  const rest = minutes % 60;
-  return rest ? `${hours} h ${rest} min` : `${hours} h`;
-}
-
-/** The SYSTEM message a finished call leaves in its conversation. */
-export function systemText(call: Pick<CallRecord, 'status' | 'media' | 'durationSeconds'>): string {
-  const what = noun(call.media);
-  switch (call.status) {
-    case 'ENDED':
-      return `${capitalised(what)}, ${formatDuration(call.durationSeconds ?? 0)}`;
-    case 'MISSED':
-      return `Missed ${what}`;
-    case 'REJECTED':
-      return `Declined ${what}`;
-    case 'CANCELLED':
-      return `Cancelled ${what}`;
-    case 'BUSY':
-      return `Missed ${what} (busy)`;
-    case 'FAILED':
-      return call.durationSeconds !== null
-        ? `${capitalised(what)} failed after ${formatDuration(call.durationSeconds)}`
-        : `${capitalised(what)} failed`;
-    default:
-      return capitalised(what);
-  }
-}
-
-function overMessage(call: Pick<CallRecord, 'status'>): string {
-  return `This call is over (${call.status}); nothing was changed.`;
-}
-
-/**
- * Ends a call inside a transaction if it is still in one of `from`: status, reason, duration,
- * SDP cleared, every line freed. False when something else settled it first.
- */
-async function endInTx(tx: Tx, callId: string, from: CallStatus[], ending: Ending, now: Date, also: Prisma.CallWhereInput = {}): Promise<boolean> {
-  const current = await tx.call.findUnique({ where: { id: callId }, select: { status: true, answeredAt: true, workspaceId: true, conversationId: true } });
-  if (!current || !from.includes(current.status)) return false;
-  const durationSeconds =
-    current.status === 'ACTIVE' && current.answeredAt ? Math.max(0, Math.round((now.getTime() - current.answeredAt.getTime()) / 1000)) : null;
-  const { count } = await tx.call.updateMany({
-    // answeredAt cannot change while the status stays what was read, so the duration holds.
-    where: { id: callId, status: current.status, ...also },
-    data: {
-      status: ending.status,
-      endReason: ending.reason,
-      endedById: ending.endedById,
-      endedAt: now,
-      durationSeconds,
-      offerSdp: null,
-      answerSdp: null,
-      version: { increment: 1 },
-    },
-  });
-  if (count === 0) return false;
-  await tx.callParticipant.updateMany({ where: { callId, lineUserId: { not: null } }, data: { lineUserId: null } });
-  await recordWebhookEvent(tx, { type: 'call.ended', workspaceId: current.workspaceId, conversationId: current.conversationId, data: callData(callId) });
-  return true;
-}
-
-/** Ends a call that is still in one of `from`; null when something else settled it first. */
-async function finish(services: Services, callId: string, from: CallStatus[], ending: Ending, also: Prisma.CallWhereInput = {}): Promise<CallRecord | null> {
-  const now = new Date();
-  const done = await services.db.$transaction((tx) => endInTx(tx, callId, from, ending, now, also));
-  return done ? announceEnd(services, callId) : null;
-}
-
-/**
- * After a call ended: its SYSTEM message in the conversation, then ENDED to every party (to the
- * caller alone for BUSY: the callees never rang). A failure to write the message is logged and
- * does not undo the end, which is already committed.
- */
-async function announceEnd(services: Services, callId: string): Promise<CallRecord> {
-  services.calls.disarm(callId);
-  let record = await loadCallRecord(services, callId);
-  try {
-    const { record: message } = await services.pipeline.append(services, {
-      conversationId: record.conversationId,
-      authorId: null,
-      kind: 'SYSTEM',
-      body: systemText(record),
-    });
-    await services.db.call.update({ where: { id: callId }, data: { messageId: message.id }, select: { id: true } });
-    record = { ...record, messageId: message.id };
-  } catch (err) {
-    services.logger.warn({ err, callId }, 'could not write the call’s system message');
-  }
-  services.logger.debug({ callId, status: record.status, reason: record.endReason, durationSeconds: record.durationSeconds }, 'call ended');
-  const recipients = record.status === 'BUSY' ? [record.callerId] : record.parties.map((p) => p.userId);
-  await Promise.all(recipients.map((userId) => publish(services, userId, { type: 'ENDED', call: record, reason: record.endReason })));
-  if (record.status === 'MISSED') {
-    await notifyMissedCall(services, {
-      id: record.id,
-      workspaceId: record.workspaceId,
-      conversationId: record.conversationId,
-      callerId: record.callerId,
-      media: record.media,
-      // A callee who declined knows of the call already.
-      calleeIds: record.parties.filter((p) => p.role === 'CALLEE' && !p.declinedAt).map((p) => p.userId),
-    }).catch((err: unknown) => services.logger.error({ err, callId }, 'could not notify of a missed call'));
-  }
-  return record;
 }
 
 export interface StartCallInput {
@@ -272,8 +140,6 @@ export async function startCall(ctx: Context, input: StartCallInput): Promise<Ca
 
 class LostRace extends Error {}
 
-const NOT_IN_TIME = 'This call was not answered in time: it is MISSED, and the answer was not taken.';
-
 /**
  * Answers a ringing call. The first answer wins: the switch to ACTIVE is one conditional update,
  * so of two devices (or two members) answering at once exactly one succeeds and the other gets
@@ -285,11 +151,9 @@ export async function answerCall(ctx: Context, input: { callId: string | number;
   if (party.role !== 'CALLEE') throw new ForbiddenError('Only someone this call rings can answer it.');
   if (party.declinedAt) throw new ConflictError('You declined this call; nothing was changed.');
   if (row.status === 'ACTIVE') {
-    throw new ConflictError(
-      row.answeredById === me ? 'This call was already answered on another of your devices.' : 'This call was already answered by someone else.',
-    );
+    throw new ConflictError(alreadyAnswered(row.answeredById === me));
   }
-  if (row.status !== 'RINGING') throw new ConflictError(overMessage(row));
+  if (row.status !== 'RINGING') throw new ConflictError(overText(row));
   const now = new Date();
   if (row.ringUntil <= now) {
     await expireCall(ctx, row.id);
@@ -320,16 +184,14 @@ export async function answerCall(ctx: Context, input: { callId: string | number;
     if (!(err instanceof LostRace)) throw err;
     const latest = await ctx.db.call.findUnique({ where: { id: row.id }, select: { status: true, answeredById: true } });
     if (latest?.status === 'ACTIVE') {
-      throw new ConflictError(
-        latest.answeredById === me ? 'This call was already answered on another of your devices.' : 'This call was already answered by someone else.',
-      );
+      throw new ConflictError(alreadyAnswered(latest.answeredById === me));
     }
     if (latest?.status === 'RINGING') {
       // Still ringing, so the deadline passed in between.
       await expireCall(ctx, row.id);
       throw new ConflictError(NOT_IN_TIME);
     }
-    throw new ConflictError(overMessage(latest ?? { status: 'ENDED' }));
+    throw new ConflictError(overText(latest ?? { status: 'ENDED' }));
   }
   ctx.calls.disarm(row.id);
   const record = await loadCallRecord(ctx, row.id);
@@ -364,10 +226,10 @@ async function decline(
   if (party.declinedAt) throw new ConflictError('You already declined this call; nothing was changed.');
   if (row.status === 'ACTIVE') {
     throw new ConflictError(
-      row.answeredById === me ? 'This call is in progress; end it with endCall.' : 'This call was already answered by someone else.',
+      row.answeredById === me ? 'This call is in progress; end it with endCall.' : alreadyAnswered(false),
     );
   }
-  if (row.status !== 'RINGING') throw new ConflictError(overMessage(row));
+  if (row.status !== 'RINGING') throw new ConflictError(overText(row));
   const now = new Date();
   const outcome = await ctx.db.$transaction(async (tx) => {
     // Locks the row, so that of callees declining together the last one sees nobody left.
@@ -381,7 +243,7 @@ async function decline(
   });
   if (outcome === 'lost') {
     const latest = await ctx.db.call.findUniqueOrThrow({ where: { id: row.id }, select: { status: true, answeredById: true } });
-    throw new ConflictError(latest.status === 'ACTIVE' ? 'This call was already answered.' : overMessage(latest));
+    throw new ConflictError(latest.status === 'ACTIVE' ? 'This call was already answered.' : overText(latest));
   }
   if (outcome === 'rejected') return announceEnd(ctx, row.id);
   const record = await loadCallRecord(ctx, row.id);
@@ -404,13 +266,13 @@ export async function endCall(ctx: Context, rawId: string | number, failed = fal
     if (me !== row.callerId && me !== row.answeredById) throw new ForbiddenError('This call was answered by someone else; you are not in it.');
     ended = await finish(ctx, row.id, ['ACTIVE'], failed ? { status: 'FAILED', reason: 'FAILED', endedById: me } : { status: 'ENDED', reason: 'HUNG_UP', endedById: me });
   } else {
-    throw new ConflictError(overMessage(row));
+    throw new ConflictError(overText(row));
   }
   if (ended) return ended;
   // Something settled it first (an answer, the timeout, the other party): say what.
   const latest = await loadCallRecord(ctx, row.id);
   if (latest.status === 'ACTIVE') throw new ConflictError('The call was answered meanwhile; end it again to hang up.');
-  throw new ConflictError(overMessage(latest));
+  throw new ConflictError(overText(latest));
 }
 
 /**
@@ -438,7 +300,7 @@ export async function relayIceCandidate(ctx: Context, rawId: string | number, ca
     }
     return record;
   }
-  throw new ConflictError(`${overMessage(row)} Candidates are no longer relayed.`);
+  throw new ConflictError(`${overText(row)} Candidates are no longer relayed.`);
 }
 
 /** RINGING past its ring timeout becomes MISSED; both sides are told. False if already settled. */

@@ -7,7 +7,8 @@
  *   its next sweep. So a call still turns MISSED on time when the instance that started it
  *   restarts or dies; the conditional update lets exactly one instance win.
  * - Disconnects. When a user's last connection on this instance closes, and they have none on any
- *   other (see presence.ts), the call they are on ends for the other side (reason DISCONNECTED).
+ *   other (presence's `connectedAmong`, src/modules/presence/tracker.ts), the call they are on
+ *   ends for the other side (reason DISCONNECTED).
  *   The sweep catches what no close event reports (a crashed instance, a restart): a party on a
  *   line found connected nowhere on two sweeps in a row is dropped.
  *
@@ -17,13 +18,12 @@
 import type { Services } from '../../graphql/context.js';
 import type { ConnectionInfo } from '../../realtime/connections.js';
 import { dropParty, expireCall } from './lifecycle.js';
-import { LocalPresence, RedisPresence, type Presence } from './presence.js';
 
 const SWEEP_BATCH = 500;
 
 declare module '../../graphql/context.js' {
   interface Services {
-    /** This instance's call worker: ring timers, and who is connected on any instance (started by app.ts). */
+    /** This instance's call worker: ring timers and disconnects (started by app.ts). */
     calls: CallWorker;
   }
 }
@@ -36,10 +36,9 @@ export class CallWorker {
   private sweeping: Promise<void> | null = null;
   /** `<callId>:<userId>` of parties on a line found connected nowhere by the last sweep. */
   private absent = new Set<string>();
+  private started = false;
   private stopped = false;
   private services!: Services;
-  /** Who has a live connection on any instance; null until started. */
-  presence: Presence | null = null;
 
   /**
    * Starts listening and sweeping; returns how to stop. The first sweep, which settles what passed
@@ -47,10 +46,7 @@ export class CallWorker {
    */
   start(services: Services): () => Promise<void> {
     this.services = services;
-    this.presence = services.config.REDIS_URL
-      ? new RedisPresence(services.config.REDIS_URL, services.connections, services.logger.child({ component: 'presence' }))
-      : new LocalPresence(services.connections);
-    this.services.connections.on('opened', this.onOpened);
+    this.started = true;
     this.services.connections.on('closed', this.onClosed);
     void this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.services.config.CALL_SWEEP_INTERVAL_MS);
@@ -60,7 +56,7 @@ export class CallWorker {
 
   /** Turns the call MISSED at `ringUntil` unless something else settles it first (not started or stopped: the sweeps do). */
   arm(callId: string, ringUntil: string): void {
-    if (!this.presence || this.stopped || this.timers.has(callId)) return;
+    if (!this.started || this.stopped || this.timers.has(callId)) return;
     const delay = Math.max(0, Date.parse(ringUntil) - Date.now()) + 5;
     const timer = setTimeout(() => {
       this.timers.delete(callId);
@@ -81,19 +77,10 @@ export class CallWorker {
     while (this.pending.size > 0 || this.sweeping) await Promise.allSettled([...this.pending, this.sweeping]);
   }
 
-  private readonly onOpened = (info: ConnectionInfo): void => {
-    if (info.userId) this.track(this.presence!.update(info.userId));
-  };
-
   private readonly onClosed = (info: ConnectionInfo, { remaining }: { remaining: number }): void => {
     const userId = info.userId;
-    if (!userId) return;
-    this.track(
-      (async () => {
-        await this.presence!.update(userId);
-        if (remaining === 0) await this.partyLeft(userId);
-      })(),
-    );
+    if (!userId || remaining > 0) return;
+    this.track(this.partyLeft(userId));
   };
 
   /** The user's last connection here closed: if they hold a line and are connected nowhere, drop them. */
@@ -105,7 +92,7 @@ export class CallWorker {
         select: { callId: true, call: { select: { status: true } } },
       });
       if (!line) return;
-      const connected = await this.presence!.connectedAmong([userId]);
+      const connected = await this.services.presence.connectedAmong([userId]);
       if (connected.has(userId)) return;
       if (await dropParty(this.services, line.callId, line.call.status, userId)) return;
     }
@@ -153,7 +140,7 @@ export class CallWorker {
         take: SWEEP_BATCH,
       });
       if (lines.length === 0) break;
-      const connected = await this.presence!.connectedAmong(lines.map((l) => l.userId));
+      const connected = await this.services.presence.connectedAmong(lines.map((l) => l.userId));
       for (const line of lines) {
         if (this.stopped) return;
         if (connected.has(line.userId)) continue;
@@ -169,32 +156,25 @@ export class CallWorker {
 
   private track(work: Promise<unknown>): void {
     const tracked: Promise<unknown> = work
-      .catch((err: unknown) => this.services.logger.error({ err }, 'call worker task failed'))
+      // During a Redis outage ("connected anywhere?" cannot be answered) its own line says it.
+      .catch((err: unknown) =>
+        this.services.presence.unavailable
+          ? this.services.logger.debug({ err }, 'call worker task failed during a Redis outage; the sweep catches up')
+          : this.services.logger.error({ err }, 'call worker task failed'),
+      )
       .finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
   }
 
-  /** Stops timers, listeners and sweeps, waits for work in flight, closes presence. */
+  /** Stops timers, listeners and sweeps, waits for work in flight. */
   private async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.services.connections.off('opened', this.onOpened);
     this.services.connections.off('closed', this.onClosed);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await this.sweeping;
     await Promise.allSettled([...this.pending]);
-    await this.presence!.close();
   }
-}
-
-/**
- * The users among `userIds` with a live WebSocket on any instance (with Redis; this instance's
- * alone otherwise). The count of the connection that just closed is written before this reads, so
- * of two instances losing a user's last connections together, the later one sees none anywhere.
- */
-export function connectedAnywhere(services: Services, userIds: readonly string[]): Promise<Set<string>> {
-  const presence = services.calls.presence ?? new LocalPresence(services.connections);
-  return presence.connectedAmong(userIds);
 }

@@ -1,5 +1,5 @@
 // Owns rooms, threads, messages, reactions, pins and their live streams; registers their GraphQL types.
-// Exposes the message pipeline (pipeline.ts: MessagePipeline, in services.pipeline) and the catch-up (catch-up.ts), which app.ts builds and starts.
+// Exposes the message pipeline (pipeline.ts, services.pipeline) and the catch-up (catch-up.ts) to app.ts; records, types, access (permissions.ts), visibility, membership and the chatbot settings type to other modules.
 import './types.js';
 import './queries.js';
 import './mutations.js';

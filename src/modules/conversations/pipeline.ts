@@ -10,16 +10,24 @@
  * Sends are idempotent on (conversation, author, clientMessageId) through a unique index: a
  * retry returns the first message, never a second row, and a losing concurrent insert rolls back
  * its seq so no hole is left.
+ *
+ * A message carrying uploads takes the same path: the statement also links its pending
+ * attachments, and runs in a transaction that is undone if one of them could not be linked.
+ *
+ * This file decides when a message is written (checks, guards, the group commit) and what
+ * follows (publish, listeners); the write itself, one statement and its row mapping, is
+ * append-statement.ts.
  */
-import { randomUUID } from 'node:crypto';
-import type { ConversationChangeType, ConversationKind, MessageKind, MessageSide, MessageVisibility, RoomType, UserKind } from '../../generated/prisma/enums.js';
+import type { ConversationChangeType } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { ClaimHeldError, ConflictError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { messageSelect, toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
+import { insertMessages, type AppendedTo, type AppendInput, type Inserted } from './append-statement.js';
+import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
-import { messageCreatedOutbox, messageData, recordWebhookEvent } from '../webhooks/events.js';
 import { resolveMentions } from '../notifications/mentions.js';
+
+export type { AppendedTo, AppendInput } from './append-statement.js';
 
 export const MAX_BODY_LENGTH = 10_000;
 
@@ -28,30 +36,6 @@ export const MAX_BODY_LENGTH = 10_000;
  * closed ticket): every mutation that sends through the pipeline lists these in its result union.
  */
 export const APPEND_ERRORS = [ValidationError, NotFoundError, ClaimHeldError, ConflictError];
-
-export interface AppendInput {
-  conversationId: string;
-  authorId: string | null;
-  body: string;
-  kind?: MessageKind;
-  side?: MessageSide | null;
-  replyToId?: string | null;
-  clientMessageId?: string | null;
-  /**
-   * PUBLIC (the default) or INTERNAL: a staff note (visibility.ts). The caller checks that the
-   * author is staff. A PUBLIC message may not reply to a note (the customer could not see what it answers).
-   */
-  visibility?: MessageVisibility;
-  /** Make the author a member if they are not (staff answering a room they reach by role). */
-  joinAuthor?: boolean;
-  /**
-   * Pending attachments (stored, not yet linked) of this conversation to link to the message in
-   * its transaction (their order is their `position`); a message with attachments may have an empty body.
-   */
-  attachmentIds?: string[];
-  /** The body's @mentions, resolved before the write (see notifications/mentions.ts); stored with it. */
-  mentions?: MentionRecord[];
-}
 
 export interface AppendResult {
   record: MessageRecord;
@@ -65,15 +49,6 @@ export interface AppendResult {
  * written. Not run for a retry that returns an earlier message.
  */
 export type AppendGuard = (services: Services, input: AppendInput) => Promise<void>;
-
-/** The conversation a message was appended to, as the append's own update returned it. */
-export interface AppendedTo {
-  id: string;
-  workspaceId: string;
-  kind: ConversationKind;
-  roomType: RoomType | null;
-  direct: boolean;
-}
 
 /**
  * Told after a message is committed and announced (support: ticket status and urgency). Awaited,
@@ -138,9 +113,8 @@ export class MessagePipeline {
     let record: MessageRecord;
     let head: AppendedTo;
     try {
-      // Text goes through the group commit; a message linking uploads (rare, and already slow for
-      // its bytes) takes a transaction of its own.
-      ({ record, head } = attachmentIds.length > 0 ? await insertWithAttachments(services, input, attachmentIds) : await this.insertMessage(services, input));
+      // Every message, with uploads or without, goes through the group commit's one statement.
+      ({ record, head } = await this.insertMessage(services, input));
     } catch (err) {
       if (isUniqueViolation(err)) {
         const winner = await findByClientId(services, input);
@@ -209,128 +183,6 @@ async function findByClientId(services: Services, input: AppendInput) {
   return row ? toMessageRecord(row) : null;
 }
 
-interface Inserted {
-  record: MessageRecord;
-  head: AppendedTo;
-}
-
-/** A message with attachments: one transaction that numbers it, inserts it and links its files. */
-async function insertWithAttachments(services: Services, input: AppendInput, attachmentIds: string[]): Promise<Inserted> {
-  return services.db.$transaction(async (tx) => {
-    if (input.replyToId) {
-      const target = await tx.message.findFirst({ where: { id: input.replyToId, conversationId: input.conversationId, visibility: 'PUBLIC' }, select: { id: true } });
-      if (!target) throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
-    }
-    const now = new Date();
-    // Attachments are never notes (append refuses that): this message is PUBLIC, so it
-    // takes the next number in both numberings of messages and of the stream.
-    const {
-      lastSeq: seq,
-      lastPublicSeq: publicSeq,
-      lastPosition: position,
-      lastPublicPosition: publicPosition,
-      ...head
-    } = await tx.conversation.update({
-      where: { id: input.conversationId },
-      data: {
-        lastSeq: { increment: 1 },
-        lastPublicSeq: { increment: 1 },
-        lastPosition: { increment: 1 },
-        lastPublicPosition: { increment: 1 },
-        lastMessageAt: now,
-      },
-      select: {
-        lastSeq: true,
-        lastPublicSeq: true,
-        lastPosition: true,
-        lastPublicPosition: true,
-        id: true,
-        workspaceId: true,
-        kind: true,
-        roomType: true,
-        direct: true,
-      },
-    });
-    const message = await tx.message.create({
-      data: {
-        conversationId: input.conversationId,
-        seq,
-        publicSeq,
-        authorId: input.authorId,
-        kind: input.kind ?? 'TEXT',
-        side: input.side ?? null,
-        body: input.body,
-        replyToId: input.replyToId ?? null,
-        clientMessageId: input.clientMessageId ?? null,
-        createdAt: now,
-        position,
-        publicPosition,
-        mentions: (input.mentions ?? []) as never,
-      },
-      select: { id: true },
-    });
-    const { count } = await tx.attachment.updateMany({
-      where: { id: { in: attachmentIds }, conversationId: input.conversationId, messageId: null },
-      data: { messageId: message.id },
-    });
-    if (count !== new Set(attachmentIds).size) throw new NotFoundError('Attachment', 'An attachment is not a pending upload of this conversation.');
-    if (input.authorId) {
-      if (input.joinAuthor) {
-        await tx.conversationMember.upsert({
-          where: { conversationId_userId: { conversationId: input.conversationId, userId: input.authorId } },
-          create: { conversationId: input.conversationId, userId: input.authorId, lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-          update: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-        });
-      } else {
-        await tx.conversationMember.updateMany({
-          where: { conversationId: input.conversationId, userId: input.authorId },
-          data: { lastReadSeq: seq, lastReadPublicSeq: publicSeq, lastReadAt: now },
-        });
-      }
-    }
-    const row = await tx.message.findUniqueOrThrow({ where: { id: message.id }, select: messageSelect });
-    const record = toMessageRecord(row);
-    await recordWebhookEvent(tx, { type: 'message.created', workspaceId: head.workspaceId, conversationId: input.conversationId, data: messageData(record) });
-    return { record, head };
-  });
-}
-
-interface InsertedRow {
-  id: string;
-  conversationId: string;
-  seq: number;
-  visibility: MessageVisibility;
-  publicSeq: number;
-  kind: MessageKind;
-  side: MessageSide | null;
-  body: string;
-  authorId: string | null;
-  clientMessageId: string | null;
-  createdAt: Date;
-  editedAt: Date | null;
-  deletedAt: Date | null;
-  position: number;
-  publicPosition: number | null;
-  mentions: unknown;
-  reactionSummary: unknown;
-  pinnedAt: Date | null;
-  pinnedById: string | null;
-  author_id: string | null;
-  author_displayName: string | null;
-  author_kind: UserKind | null;
-  author_createdAt: Date | null;
-  reply_id: string | null;
-  reply_seq: number | null;
-  reply_publicSeq: number | null;
-  reply_authorId: string | null;
-  reply_body: string | null;
-  reply_deletedAt: Date | null;
-  conv_workspaceId: string;
-  conv_kind: ConversationKind;
-  conv_roomType: RoomType | null;
-  conv_direct: boolean;
-}
-
 /** Messages written together at most, when many wait for one conversation. */
 const MAX_BATCH = 100;
 
@@ -356,8 +208,9 @@ async function drain(services: Services, conversations: Map<string, Pending[]>, 
         batch[0]!.reject(err);
         continue;
       }
-      // One refused message (a reply target elsewhere, a repeated clientMessageId) fails the
-      // statement for all: write each alone, so each gets its own answer.
+      // One refused message (a reply target elsewhere, a repeated clientMessageId, a file that
+      // is not a pending upload) fails the statement for all: write each alone, so each gets its
+      // own answer.
       for (const p of batch) {
         try {
           p.resolve((await insertMessages(services, conversationId, [p.input]))[0]!);
@@ -367,120 +220,6 @@ async function drain(services: Services, conversations: Map<string, Pending[]>, 
       }
     }
   }
-}
-
-/**
- * The write, in ONE statement for one message or many: the conversation's UPDATE numbers them
- * (taking its row lock for one round trip, not a transaction's seven), the INSERT stores them,
- * the authors' read marks advance (staff answering by role join). The statement is atomic: a
- * reply target outside the conversation matches no row and writes nothing; a duplicate
- * clientMessageId fails the INSERT and undoes the UPDATE, so no seq is ever skipped.
- */
-async function insertMessages(services: Services, conversationId: string, inputs: AppendInput[]): Promise<Inserted[]> {
-  const now = new Date();
-  const ids = inputs.map(() => randomUUID());
-  const column = <T>(pick: (i: AppendInput) => T | null | undefined) => inputs.map((i) => pick(i) ?? null);
-  // The customer's numbering: each PUBLIC message of the batch takes the next publicSeq; a note
-  // takes the number of the public message before it.
-  let publicCount = 0;
-  const publicOrd = inputs.map((i) => ((i.visibility ?? 'PUBLIC') === 'PUBLIC' ? ++publicCount : publicCount));
-  const rows = await services.db.$queryRaw<InsertedRow[]>`
-    WITH input AS (
-      SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
-                           ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
-                           ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[],
-                           ${column((i) => JSON.stringify(i.mentions ?? []))}::jsonb[],
-                           ${column((i) => i.visibility ?? 'PUBLIC')}::text[], ${publicOrd}::int[])
-        WITH ORDINALITY AS t(id, "authorId", kind, side, body, "replyToId", "clientMessageId", "joinAuthor", mentions, visibility, "publicOrd", ord)
-    ), conv AS (
-      UPDATE "Conversation"
-      SET "lastSeq" = "lastSeq" + ${inputs.length}::int, "lastPublicSeq" = "lastPublicSeq" + ${publicCount}::int,
-          "lastPosition" = "lastPosition" + ${inputs.length}::int,
-          "lastPublicPosition" = "lastPublicPosition" + ${publicCount}::int,
-          "lastMessageAt" = CASE WHEN ${publicCount}::int > 0 THEN ${now}::timestamptz ELSE "lastMessageAt" END,
-          "updatedAt" = ${now}::timestamptz
-      WHERE id = ${conversationId}::uuid
-        AND NOT EXISTS (
-          SELECT 1 FROM input i
-          WHERE i."replyToId" IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM "Message" t WHERE t.id = i."replyToId" AND t."conversationId" = ${conversationId}::uuid
-                              AND (i.visibility = 'INTERNAL' OR t.visibility = 'PUBLIC')))
-      RETURNING "lastSeq", "lastPublicSeq", "lastPosition", "lastPublicPosition", "workspaceId", kind, "roomType", direct
-    ), msg AS (
-      INSERT INTO "Message" (id, "conversationId", seq, visibility, "publicSeq", "authorId", kind, side, body, "replyToId", "clientMessageId",
-                             "createdAt", position, "publicPosition", mentions)
-      SELECT i.id, ${conversationId}::uuid, conv."lastSeq" - ${inputs.length}::int + i.ord::int, i.visibility::"MessageVisibility",
-             conv."lastPublicSeq" - ${publicCount}::int + i."publicOrd", i."authorId", i.kind::"MessageKind",
-             i.side::"MessageSide", i.body, i."replyToId", i."clientMessageId", ${now}::timestamptz,
-             conv."lastPosition" - ${inputs.length}::int + i.ord::int,
-             CASE WHEN i.visibility = 'PUBLIC' THEN conv."lastPublicPosition" - ${publicCount}::int + i."publicOrd" END,
-             i.mentions
-      FROM input i, conv
-      RETURNING *
-    ), ${messageCreatedOutbox(conversationId, inputs.length)}, authors AS (
-      SELECT msg."authorId", max(msg.seq) AS seq, max(msg."publicSeq") AS "publicSeq", bool_or(i."joinAuthor") AS "join"
-      FROM msg JOIN input i ON i.id = msg.id
-      WHERE msg."authorId" IS NOT NULL
-      GROUP BY msg."authorId"
-    ), read_mark AS (
-      UPDATE "ConversationMember" m SET "lastReadSeq" = a.seq, "lastReadPublicSeq" = a."publicSeq", "lastReadAt" = ${now}::timestamptz
-      FROM authors a
-      WHERE NOT a."join" AND m."conversationId" = ${conversationId}::uuid AND m."userId" = a."authorId"
-    ), joined AS (
-      INSERT INTO "ConversationMember" ("conversationId", "userId", "lastReadSeq", "lastReadPublicSeq", "lastReadAt")
-      SELECT ${conversationId}::uuid, a."authorId", a.seq, a."publicSeq", ${now}::timestamptz FROM authors a WHERE a."join"
-      ON CONFLICT ("conversationId", "userId")
-      DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadPublicSeq" = EXCLUDED."lastReadPublicSeq", "lastReadAt" = EXCLUDED."lastReadAt"
-    )
-    SELECT msg.id, msg."conversationId", msg.seq, msg.visibility::text AS visibility, msg."publicSeq", msg.kind::text AS kind,
-           msg.side::text AS side, msg.body, msg."authorId",
-           msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt", msg.position, msg."publicPosition", msg.mentions,
-           msg."reactionSummary", msg."pinnedAt", msg."pinnedById",
-           u.id AS author_id, u."displayName" AS "author_displayName", u.kind::text AS author_kind, u."createdAt" AS "author_createdAt",
-           r.id AS reply_id, r.seq AS reply_seq, r."publicSeq" AS "reply_publicSeq", r."authorId" AS "reply_authorId", r.body AS reply_body,
-           r."deletedAt" AS "reply_deletedAt",
-           conv."workspaceId" AS "conv_workspaceId", conv.kind::text AS conv_kind, conv."roomType"::text AS "conv_roomType",
-           conv.direct AS conv_direct
-    FROM msg
-    CROSS JOIN conv
-    LEFT JOIN "User" u ON u.id = msg."authorId"
-    LEFT JOIN "Message" r ON r.id = msg."replyToId"
-    ORDER BY msg.seq`;
-  if (rows.length !== inputs.length) {
-    if (inputs.length > 1) throw new Error('a message of the batch was refused');
-    const exists = await services.db.conversation.count({ where: { id: conversationId } });
-    if (!exists) throw new NotFoundError('Conversation');
-    throw new NotFoundError('Message', 'The message replied to is not in this conversation.');
-  }
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return ids.map((id) => {
-    const row = byId.get(id)!;
-    const record = toMessageRecord({
-      ...row,
-      attachments: [],
-      author: row.author_id
-        ? { id: row.author_id, displayName: row.author_displayName!, kind: row.author_kind!, createdAt: row.author_createdAt! }
-        : null,
-      replyTo: row.reply_id
-        ? {
-            id: row.reply_id,
-            seq: row.reply_seq!,
-            publicSeq: row.reply_publicSeq!,
-            authorId: row.reply_authorId,
-            body: row.reply_body!,
-            deletedAt: row.reply_deletedAt,
-          }
-        : null,
-    });
-    const head: AppendedTo = {
-      id: conversationId,
-      workspaceId: row.conv_workspaceId,
-      kind: row.conv_kind,
-      roomType: row.conv_roomType,
-      direct: row.conv_direct,
-    };
-    return { record, head };
-  });
 }
 
 /** Publishes one event on the conversation's channel, stamped with the time. */

@@ -1,6 +1,8 @@
 /**
  * Presence: who is ONLINE, AWAY or OFFLINE, and when they were last seen. Ephemeral by design:
- * nothing goes to the database and nothing is a message; every mark lapses on its own.
+ * nothing goes to the database and nothing is a message; every mark lapses on its own. The one
+ * answer to "is this user connected anywhere" ({@link Presence.connectedAmong}), which calls and
+ * support claims ask when someone's last connection closes.
  *
  * - A user is online while they hold a live graphql-ws connection on some instance. Each instance
  *   marks the users connected to it as live until now + TTL, and renews the marks every TTL/3;
@@ -14,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisConnection } from '../../redis/connect.js';
+import type { RedisConnection } from '../../redis/connect.js';
 import type { Logger } from 'pino';
 import type { Viewer } from '../../auth/viewer.js';
 import type { PubSub } from '../../pubsub/pubsub.js';
@@ -57,6 +59,8 @@ export interface PresenceStore {
   /** Sets or clears the AWAY mark; it lapses after ttl unless a beat renews it. */
   setAway(userId: string, away: boolean, ttlMs: number): Promise<void>;
   read(userIds: readonly string[]): Promise<PresenceState[]>;
+  /** The users among these with a live mark of an instance other than `instanceId`. */
+  liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>>;
   /** Users whose every live mark lapsed (an instance died), with where to announce them; each is reported to one caller only. */
   sweep(limit: number): Promise<Holder[]>;
   /** True while the store is in an outage (its own line says so): failures then go to debug. */
@@ -71,9 +75,14 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly seen = new Map<string, number>();
   private readonly places = new Map<string, Place[]>();
 
-  private liveAnywhere(userId: string, now: number): boolean {
-    for (const until of this.live.get(userId)?.values() ?? []) if (until > now) return true;
+  private liveAnywhere(userId: string, now: number, except?: string): boolean {
+    for (const [instanceId, until] of this.live.get(userId) ?? []) if (until > now && instanceId !== except) return true;
     return false;
+  }
+
+  async liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const now = Date.now();
+    return new Set(userIds.filter((userId) => this.liveAnywhere(userId, now, instanceId)));
   }
 
   async beat(instanceId: string, holders: readonly Holder[], ttlMs: number): Promise<string[]> {
@@ -156,16 +165,28 @@ export class MemoryPresenceStore implements PresenceStore {
  *   instance that died (ZREM decides which instance announces it).
  */
 export class RedisPresenceStore implements PresenceStore {
-  private readonly connection: RedisConnection;
   private readonly redis: Redis;
 
-  constructor(url: string, logger: Logger) {
-    this.connection = connectRedis(url, 'presence', logger, { maxRetriesPerRequest: 3 });
-    this.redis = this.connection.client;
+  /** `connection`: the instance's state connection (the app opens and closes it). */
+  constructor(private readonly connection: RedisConnection) {
+    this.redis = connection.client;
   }
 
-  private static liveIn(hash: Record<string, string>, now: number): boolean {
-    return Object.values(hash).some((until) => Number(until) > now);
+  private static liveIn(hash: Record<string, string>, now: number, except?: string): boolean {
+    return Object.entries(hash).some(([instanceId, until]) => Number(until) > now && instanceId !== except);
+  }
+
+  async liveElsewhere(instanceId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const now = Date.now();
+    const marks = (await this.redis.pipeline(userIds.map((u) => ['hgetall', `presence:live:${u}`])).exec()) ?? [];
+    return new Set(
+      userIds.filter((_, i) => {
+        const [err, hash] = marks[i] ?? [null, {}];
+        if (err) throw err;
+        return RedisPresenceStore.liveIn((hash ?? {}) as Record<string, string>, now, instanceId);
+      }),
+    );
   }
 
   async beat(instanceId: string, holders: readonly Holder[], ttlMs: number): Promise<string[]> {
@@ -252,12 +273,10 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   get unavailable(): boolean {
-    return this.connection.outage.down;
+    return this.connection.unavailable;
   }
 
-  async close(): Promise<void> {
-    await this.connection.close();
-  }
+  async close(): Promise<void> {}
 }
 
 function placesOf(viewer: Viewer): Place[] {
@@ -273,7 +292,8 @@ export interface PresenceDeps {
 }
 
 export class Presence {
-  readonly instanceId = randomUUID();
+  /** Names this instance's marks (the app's instance id). */
+  readonly instanceId: string;
   readonly ttlMs: number;
   readonly store: PresenceStore;
   private readonly deps: PresenceDeps;
@@ -286,11 +306,13 @@ export class Presence {
   private ticking: Promise<void> | null = null;
   private stopping = false;
 
-  constructor(deps: PresenceDeps, options: { ttlMs: number; redisUrl?: string }) {
+  /** `redis`: the instance's state connection, where the marks live (in memory without it). */
+  constructor(deps: PresenceDeps, options: { instanceId?: string; ttlMs: number; redis?: RedisConnection | null }) {
     this.deps = deps;
+    this.instanceId = options.instanceId ?? randomUUID();
     this.ttlMs = options.ttlMs;
     this.logger = deps.logger.child({ component: 'presence' });
-    this.store = options.redisUrl ? new RedisPresenceStore(options.redisUrl, this.logger) : new MemoryPresenceStore();
+    this.store = options.redis ? new RedisPresenceStore(options.redis) : new MemoryPresenceStore();
   }
 
   start(): void {
@@ -316,6 +338,34 @@ export class Presence {
 
   read(userIds: readonly string[]): Promise<PresenceState[]> {
     return this.store.read(userIds);
+  }
+
+  /** True while the marks' store (Redis) is in an outage, whose own line says so. */
+  get unavailable(): boolean {
+    return this.store.unavailable;
+  }
+
+  /**
+   * The users among these with a live WebSocket on any instance: "is this user connected
+   * anywhere", what ending a call or releasing a support claim on a last disconnect asks. This
+   * instance's own connections answer for it; other instances' live marks for them. A user whose
+   * last connection here just closed has their mark here dropped first (their queue is awaited;
+   * this tracker's 'closed' listener runs before any worker's, as it starts before them in
+   * app.ts), so of two instances losing a user's last connections at the same moment, the later
+   * one sees them connected nowhere. An instance that dies stops renewing its marks: its users
+   * count as connected until the marks lapse (PRESENCE_TTL_SECONDS), as they show ONLINE.
+   */
+  async connectedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    const connected = new Set<string>();
+    const elsewhere: string[] = [];
+    for (const userId of userIds) {
+      if (this.deps.connections.countFor(userId) > 0) connected.add(userId);
+      else elsewhere.push(userId);
+    }
+    if (elsewhere.length === 0) return connected;
+    await Promise.all(elsewhere.map((userId) => this.queues.get(userId)));
+    for (const userId of await this.store.liveElsewhere(this.instanceId, elsewhere)) connected.add(userId);
+    return connected;
   }
 
   /** Sets or clears AWAY for the viewer and announces the result. */

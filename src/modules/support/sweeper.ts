@@ -1,18 +1,16 @@
 /**
  * The support desk's background work, one per app: every SUPPORT_SWEEP_INTERVAL_MS it releases
  * lapsed claims and recomputes urgency as customers' waits grow; and when a user's last live
- * connection on this instance closes and they have none on any other instance either (calls'
- * cross-instance presence, in Redis), it releases the claims they hold.
+ * connection on this instance closes and they have none on any other instance either (presence's
+ * `connectedAmong`, in Redis across instances), it releases the claims they hold.
  *
- * Started after the call worker (whose listener writes the closed connection to the cross-instance
- * presence before this one reads it) and stopped before the WebSockets close, like the call
- * worker: a deploy's shutdown does not release the claims of agents who reconnect elsewhere; the
+ * Started after presence (whose listener records the closed connection before this one asks) and
+ * stopped before the WebSockets close, like the call worker: a deploy's shutdown does not release the claims of agents who reconnect elsewhere; the
  * lease bounds those who do not.
  */
 import type { Services } from '../../graphql/context.js';
 import { expireLapsedClaims, releaseClaimsOf } from './claims.js';
 import { sweepUrgency } from './attention.js';
-import { connectedAnywhere } from '../calls/worker.js';
 
 /** Starts the sweeps and the disconnect listener; the returned function stops them and waits for their work. */
 export function startSupportSweeper(services: Services): () => Promise<void> {
@@ -29,9 +27,14 @@ export function startSupportSweeper(services: Services): () => Promise<void> {
     track(
       (async () => {
         // Still connected through another instance: the claim stays (its lease still bounds it).
-        if ((await connectedAnywhere(services, [userId])).has(userId)) return;
+        if ((await services.presence.connectedAmong([userId])).has(userId)) return;
         await releaseClaimsOf(services, userId, 'DISCONNECTED');
-      })().catch((err: unknown) => logger.error({ err }, 'releasing a disconnected holder’s claims failed; the lease will end them')),
+      })().catch((err: unknown) =>
+        // During a Redis outage ("connected anywhere?" cannot be answered) its own line says it.
+        services.presence.unavailable
+          ? logger.debug({ err }, 'releasing a disconnected holder’s claims failed during a Redis outage; the lease will end them')
+          : logger.error({ err }, 'releasing a disconnected holder’s claims failed; the lease will end them'),
+      ),
     );
   };
   services.connections.on('closed', onClosed);

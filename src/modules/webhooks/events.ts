@@ -76,7 +76,8 @@ export async function recordWebhookEvent(tx: Tx, event: RecordedEvent): Promise<
 
 /**
  * `message.created` for the message pipeline's single append statement: CTEs to add right after
- * its `conv` (RETURNING "lastSeq", "workspaceId") and `msg` (the inserted rows) CTEs, BEFORE its
+ * its `conv` (RETURNING "lastSeq", "workspaceId"), `msg` (the inserted rows) and `linked` (the
+ * attachments it linked: id, "messageId", position, name, "contentType", size) CTEs, BEFORE its
  * read-mark and member writes. PostgreSQL runs the data-modifying CTEs that the final SELECT
  * does not read at the end, later-listed first; listed before the member writes, these run after
  * them, so the statement takes the conversation's counter lock last, as every other recorder
@@ -104,7 +105,10 @@ export function messageCreatedOutbox(conversationId: string, count: number): Pri
                'body', msg.body, 'authorId', msg."authorId",
                'author', (SELECT jsonb_build_object('id', u.id, 'displayName', u."displayName", 'kind', u.kind) FROM "User" u WHERE u.id = msg."authorId"),
                'replyToId', msg."replyToId", 'clientMessageId', msg."clientMessageId",
-               'attachments', '[]'::jsonb, 'createdAt', ${iso('msg."createdAt"')}, 'editedAt', NULL, 'deletedAt', NULL))
+               'attachments', COALESCE((SELECT jsonb_agg(jsonb_build_object('id', l.id, 'name', l.name, 'contentType', l."contentType", 'size', l.size)
+                                                         ORDER BY l.position)
+                                        FROM linked l WHERE l."messageId" = msg.id), '[]'::jsonb),
+               'createdAt', ${iso('msg."createdAt"')}, 'editedAt', NULL, 'deletedAt', NULL))
       FROM msg, conv, wh_stream
       RETURNING id, "conversationId", sequence
     ), wh_deliveries AS (

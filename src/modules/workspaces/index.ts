@@ -1,4 +1,5 @@
-// Registers the workspaces module's types and fields with the builder; exports nothing.
+// Owns workspaces, their members and roles, workspace users and API keys, and the workspace event stream; registers their GraphQL types.
+// Exposes WorkspaceRef (types.ts), the workspace events (topics.ts) and endsStaffStanding (permissions.ts) to conversations, presence and catalog.
 import './types.js';
 import './queries.js';
 import './mutations.js';
