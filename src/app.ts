@@ -46,6 +46,8 @@ import { DeskQueue } from './modules/support/desk.js';
 import { refuseWhileClaimed } from './modules/support/claims.js';
 import { noteMessage } from './modules/support/attention.js';
 import { notifyOfMessageEdited, notifyOfMessageSent } from './modules/notifications/listeners.js';
+import { reachesConversation } from './modules/conversations/permissions.js';
+import { isCallParty } from './modules/calls/permissions.js';
 
 export interface App {
   /** This instance's id: its presence marks, and its Redis connections' names (`chat:<id>:<role>`). */
@@ -161,6 +163,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     catchUp: new CatchUp(),
     calls: new CallWorker(),
     webhooks: new WebhookWorker(),
+    // What the parameterized scopes (conversationReader/Writer, callParty) ask the modules.
+    resources: { conversation: reachesConversation, call: isCallParty },
   };
 
   // Mail still being relayed is given its chance after the last request that sent it.

@@ -47,6 +47,21 @@ export interface Services {
   databaseHealth: DatabaseHealth;
   /** Mail out of band (sign-up confirmations); src/mail/. */
   mailer: Mailer;
+  /** How the parameterized scopes reach the modules' objects (graphql/builder.ts); wired in app.ts. */
+  resources: ResourceAccess;
+}
+
+/**
+ * Whether the viewer reaches an object, for scope-auth's parameterized scopes. Each answers false
+ * for what the viewer may not reach (another workspace's, an id that names nothing), which the
+ * builder turns into NOT_FOUND; the modules own the rules and load through a per-request cache
+ * (request-cache.ts), so the resolver the scope guards loads nothing again.
+ */
+export interface ResourceAccess {
+  /** A conversation the viewer may read (`read`) or write in (`write`): conversations/permissions.ts. */
+  conversation(ctx: Context, id: string, mode: 'read' | 'write'): Promise<boolean>;
+  /** A call the viewer is a party to: calls/permissions.ts. */
+  call(ctx: Context, id: string): Promise<boolean>;
 }
 
 export interface Context extends Services {

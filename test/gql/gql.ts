@@ -21,6 +21,11 @@ type Documents = {
     "\n  mutation AttAnnounce($id: ID!) {\n    announceMessage(id: $id) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.AttAnnounceDocument,
     "\n  mutation AttDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n    }\n  }\n": typeof types.AttDeleteDocument,
     "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n": typeof types.AttLimitsDocument,
+    "\n  mutation AoCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.AoCreateRoomDocument,
+    "\n  mutation AoCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.AoCreateWorkspaceDocument,
+    "\n  mutation AoSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.AoSendDocument,
+    "\n  query AoLastSeq($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n    }\n  }\n": typeof types.AoLastSeqDocument,
+    "\n  mutation AoSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.AoSignUpDocument,
     "\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n": typeof types.CallFieldsFragmentDoc,
     "\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": typeof types.CallsStartDocument,
     "\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.CallsAnswerDocument,
@@ -262,6 +267,11 @@ const documents: Documents = {
     "\n  mutation AttAnnounce($id: ID!) {\n    announceMessage(id: $id) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.AttAnnounceDocument,
     "\n  mutation AttDelete($id: ID!) {\n    deleteMessage(id: $id) {\n      __typename\n    }\n  }\n": types.AttDeleteDocument,
     "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n": types.AttLimitsDocument,
+    "\n  mutation AoCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.AoCreateRoomDocument,
+    "\n  mutation AoCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.AoCreateWorkspaceDocument,
+    "\n  mutation AoSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.AoSendDocument,
+    "\n  query AoLastSeq($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n    }\n  }\n": types.AoLastSeqDocument,
+    "\n  mutation AoSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.AoSignUpDocument,
     "\n  fragment CallFields on Call {\n    id\n    conversationId\n    media\n    status\n    endReason\n    version\n    caller {\n      userId\n    }\n    callees {\n      userId\n      declinedAt\n    }\n    answeredBy {\n      userId\n    }\n    endedById\n    startedAt\n    ringUntil\n    answeredAt\n    endedAt\n    durationSeconds\n    messageId\n  }\n": types.CallFieldsFragmentDoc,
     "\n  mutation CallsStart($input: StartCallInput!) {\n    startCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.CallsStartDocument,
     "\n  mutation CallsAnswer($input: AnswerCallInput!) {\n    answerCall(input: $input) {\n      __typename\n      ...CallFields\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.CallsAnswerDocument,
@@ -538,6 +548,26 @@ export function graphql(source: "\n  mutation AttDelete($id: ID!) {\n    deleteM
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n"): (typeof documents)["\n  query AttLimits {\n    uploadLimits {\n      maxFileBytes\n      maxFiles\n      allowedTypes\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AoCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AoCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AoCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AoCreateWorkspace($name: String!) {\n    createWorkspace(input: { name: $name }) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AoSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AoSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AoLastSeq($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n    }\n  }\n"): (typeof documents)["\n  query AoLastSeq($id: ID!) {\n    conversation(id: $id) {\n      lastSeq\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AoSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation AoSignUp($input: SignUpInput!) {\n    signUp(input: $input) {\n      __typename\n      ... on Error {\n        code\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -68,7 +68,6 @@ builder.mutationFields((t) => ({
       'detected from its bytes; an image-only message is IMAGE, any other FILE. A file over the size limit or of a type not ' +
       'allowed is refused while it streams, and then nothing is kept. With a clientMessageId, a retry returns the first message.',
     errors: { types: APPEND_ERRORS },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendAttachmentInput, description: 'The files and text; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const authorId = requirePerson(ctx.viewer);
@@ -134,7 +133,6 @@ builder.mutationFields((t) => ({
       'Publishes a message the viewer wrote to the conversation’s live subscribers again (the legacy 004 "announce" after an ' +
       'upload). Subscribers that already have it drop it as a duplicate of its seq, so repeating this is harmless.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await loadMessage(ctx, parseId(args.id, 'Message'));

@@ -5,7 +5,6 @@ builder.queryFields((t) => ({
   uploadLimits: t.field({
     type: UploadLimitsRef,
     description: 'What uploads this server accepts (size, count, types), so a client can check before sending.',
-    authScopes: { authenticated: true },
     resolve: (_root, _args, ctx) => ({
       maxFileBytes: ctx.config.UPLOAD_MAX_FILE_BYTES,
       maxFiles: ctx.config.UPLOAD_MAX_FILES,

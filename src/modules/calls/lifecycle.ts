@@ -21,7 +21,7 @@ import type { Context, Services } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
-import { loadAccess } from '../conversations/permissions.js';
+import { conversationAccess } from '../conversations/permissions.js';
 import { toCallRecord, type CallRecord, type IceCandidateRecord } from './records.js';
 import { loadCallForParty, requireCaller } from './permissions.js';
 import { callData, recordWebhookEvent } from '../webhooks/events.js';
@@ -51,7 +51,7 @@ export interface StartCallInput {
  */
 export async function startCall(ctx: Context, input: StartCallInput): Promise<CallRecord> {
   const me = requireCaller(ctx);
-  const { conversation } = await loadAccess(ctx, input.conversationId);
+  const { conversation } = await conversationAccess(ctx, input.conversationId);
   let calleeIds: string[];
   if (input.calleeId !== null && input.calleeId !== undefined) {
     const calleeId = parseId(input.calleeId, 'User');

@@ -1,6 +1,7 @@
 /** Signalling: start (with the offer), answer (with the answer), decline, end, and ICE relay. */
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg } from '../../graphql/permissions.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { answerCall, declineCall, endCall, MAX_CALLEES, relayIceCandidate, startCall } from './lifecycle.js';
 import { CallMediaEnum, CallRef } from './types.js';
@@ -71,14 +72,13 @@ const IceCandidateInput = builder.inputType('IceCandidateInput', {
 const errors = { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] };
 
 builder.mutationFields((t) => ({
-  startCall: t.field({
+  startCall: t.withAuth((_root, args) => ({ conversationWriter: idArg(args, 'input.conversationId') })).field({
     type: CallRef,
     description:
       'Places an audio or video call in a conversation with the caller’s SDP offer: the other members (or `calleeId`) ring on every device, ' +
       'until one answers, all decline, the caller ends it, or the ring timeout makes it MISSED. Comes back BUSY when every callee is in another call; ' +
       'CONFLICT when the caller is.',
     errors,
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: StartCallInput, description: 'The call; each field is described on its type.' }) },
     resolve: (_root, { input }, ctx) =>
       startCall(ctx, {
@@ -89,31 +89,28 @@ builder.mutationFields((t) => ({
         deviceId: input.deviceId,
       }),
   }),
-  answerCall: t.field({
+  answerCall: t.withAuth((_root, args) => ({ callParty: idArg(args, 'input.callId') })).field({
     type: CallRef,
     description:
       'Answers a ringing call with the callee’s SDP answer. The first answer wins; a later one (another device, another member) gets CONFLICT. ' +
       'The caller gets ACCEPTED with the answer; the answerer’s other devices get ANSWERED_ELSEWHERE.',
     errors,
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: AnswerCallInput, description: 'The answer; each field is described on its type.' }) },
     resolve: (_root, { input }, ctx) => answerCall(ctx, { callId: input.callId, sdp: input.sdp, deviceId: input.deviceId }),
   }),
-  rejectCall: t.field({
+  rejectCall: t.withAuth((_root, args) => ({ callParty: idArg(args, 'callId') })).field({
     type: CallRef,
     description: 'Declines a ringing call: REJECTED once every callee has declined (at once, for one callee); the caller is told ENDED.',
     errors,
-    authScopes: { authenticated: true },
     args: { callId: t.arg.id({ description: 'The call.' }) },
     resolve: (_root, args, ctx) => declineCall(ctx, args.callId),
   }),
-  endCall: t.field({
+  endCall: t.withAuth((_root, args) => ({ callParty: idArg(args, 'callId') })).field({
     type: CallRef,
     description:
       'Hangs up: cancels a call still ringing (the caller), declines it (a callee), or ends an active one; both sides get ENDED. ' +
       'CONFLICT when the call is already over.',
     errors,
-    authScopes: { authenticated: true },
     args: {
       callId: t.arg.id({ description: 'The call.' }),
       failed: t.arg.boolean({
@@ -124,13 +121,12 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) => endCall(ctx, args.callId, args.failed ?? false),
   }),
-  sendIceCandidate: t.field({
+  sendIceCandidate: t.withAuth((_root, args) => ({ callParty: idArg(args, 'callId') })).field({
     type: CallRef,
     description:
       'Relays an ICE candidate to the other party’s device (from the caller while ringing: to every callee). Relayed, never stored. ' +
       'A callee sends candidates once answerCall has returned.',
     errors,
-    authScopes: { authenticated: true },
     args: {
       callId: t.arg.id({ description: 'The call.' }),
       candidate: t.arg({ type: IceCandidateInput, description: 'The candidate.' }),

@@ -6,16 +6,16 @@
  */
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
-import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
+import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
+import { loadOnce } from '../../graphql/request-cache.js';
+import { requirePerson } from '../../graphql/permissions.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { callSelect } from './records.js';
 
 /** The acting person; API keys act for a workspace and cannot be on a call. */
 export function requireCaller(ctx: Context): string {
-  const id = actingUserId(ctx.viewer);
-  if (!id) throw new ForbiddenError('Only a signed-in user or guest can take part in calls; an API key acts for a workspace, not a person.');
-  return id;
+  return requirePerson(ctx.viewer, 'Only a signed-in user or guest can take part in calls; an API key acts for a workspace, not a person.');
 }
 
 /** The selection of a call with what the state machine needs besides the record. */
@@ -25,8 +25,26 @@ export const callStateSelect = {
   answerDeviceId: true,
 } satisfies Prisma.CallSelect;
 
-/** Loads a call the viewer is a party to, or throws NOT_FOUND. */
-export async function loadCallForParty(ctx: Context, rawId: string | number) {
+/**
+ * Loads a call the viewer is a party to, or throws NOT_FOUND. Once per request (per mutation
+ * field): the callParty scope loads it, and the resolver it guards gets the same row.
+ */
+export function loadCallForParty(ctx: Context, rawId: string | number) {
+  return loadOnce(ctx, `call:${String(rawId).toLowerCase()}`, () => loadParty(ctx, rawId));
+}
+
+/** The callParty scope's rule (Services.resources): NOT_FOUND is false. */
+export async function isCallParty(ctx: Context, id: string): Promise<boolean> {
+  try {
+    await loadCallForParty(ctx, id);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
+
+async function loadParty(ctx: Context, rawId: string | number) {
   const id = parseId(rawId, 'Call');
   const me = actingUserId(ctx.viewer);
   if (!me) throw new NotFoundError('Call');

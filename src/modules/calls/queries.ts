@@ -6,6 +6,7 @@ import type { Context } from '../../graphql/context.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { callWorkspaces, loadCallForParty } from './permissions.js';
+import { idArg } from '../../graphql/permissions.js';
 import { callSelect, toCallRecord, type CallRecord } from './records.js';
 import { CallRef } from './types.js';
 
@@ -55,10 +56,9 @@ function callPage(ctx: Context, conversationId: string | null, args: DefaultConn
 }
 
 builder.queryFields((t) => ({
-  call: t.field({
+  call: t.withAuth((_root, args) => ({ callParty: idArg(args, 'id') })).field({
     type: CallRef,
     description: 'A call the viewer is a party to (its caller or a callee it rang). NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The call’s id.' }) },
     resolve: async (_root, args, ctx) => toCallRecord((await loadCallForParty(ctx, args.id)).row),
   }),
@@ -67,7 +67,6 @@ builder.queryFields((t) => ({
     description:
       'The viewer’s call history, newest first: every call they placed or were rung by; with `conversationId`, those of one conversation. ' +
       'At most 100 a page.',
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ required: false, description: 'Only the calls of this conversation.' }),
     },

@@ -10,7 +10,6 @@ builder.subscriptionFields((t) => ({
       'On subscribing, what this device must know is replayed first: a call ringing for the viewer as INCOMING (so a device connecting late rings too), ' +
       'a call placed from this device as RINGING or ACCEPTED; then events arrive live, each state event once (by `call.version`). ' +
       'Name the device with `deviceId` when its mutations go over HTTP; over graphql-ws the connection is the device.',
-    authScopes: { authenticated: true },
     args: {
       deviceId: t.arg.string({
         required: false,

@@ -64,6 +64,8 @@ export const CallPartyRef = builder.objectRef<CallPartyRecord>('CallParty').impl
 });
 
 export const CallRef = builder.objectRef<CallRecord>('Call').implement({
+  // The tenant boundary, from the record itself (no SQL), however a call is reached.
+  authScopes: (call) => ({ workspace: { workspaceId: call.workspaceId, guests: true } }),
   description:
     'An audio or video call placed in a conversation. Only its parties see it. Signalling (SDP, ICE) travels in `callEvents`; ' +
     'the call keeps its state and history.',

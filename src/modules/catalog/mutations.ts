@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { ADMIN_ROLES, canAccessWorkspace, idArg } from '../../graphql/permissions.js';
 import { ConflictError, NotFoundError, UnauthenticatedError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { ADMIN_ROLES, canAccessWorkspace } from '../../graphql/permissions.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import type { Context } from '../../graphql/context.js';
 import { OrganizationRef, PortfolioRef, ProductRef } from './types.js';
@@ -58,10 +58,9 @@ const CreatePortfolioInput = builder.inputType('CreatePortfolioInput', {
 });
 
 builder.mutationFields((t) => ({
-  createOrganization: t.prismaField({
+  createOrganization: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: OrganizationRef,
     description: 'Creates an organization. Admins and API keys only.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateOrganizationInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -74,10 +73,9 @@ builder.mutationFields((t) => ({
       }
     },
   }),
-  createProduct: t.prismaField({
+  createProduct: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: ProductRef,
     description: 'Creates a product. Admins and API keys only.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateProductInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -102,6 +100,8 @@ builder.mutationFields((t) => ({
     },
   }),
   createPortfolio: t.prismaField({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: PortfolioRef,
     description: 'Creates the signed-in guest’s portfolio, or returns the one it has (legacy 000 create-user-profile).',
     errors: { types: [ValidationError, NotFoundError, UnauthenticatedError] },

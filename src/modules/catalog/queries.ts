@@ -9,7 +9,6 @@ builder.queryFields((t) => ({
   products: t.prismaField({
     type: [ProductRef],
     description: 'A workspace’s products by name (legacy 000 admin_product_list / client_product_list / product_list).',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       audience: t.arg({ type: ProductAudienceEnum, defaultValue: 'CLIENT', description: 'Which list; ADMIN is for staff only.' }),
@@ -34,6 +33,8 @@ builder.queryFields((t) => ({
     },
   }),
   myPortfolio: t.prismaField({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: PortfolioRef,
     nullable: true,
     description: 'The signed-in guest’s portfolio, if one was created.',

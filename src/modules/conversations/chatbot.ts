@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg, requirePerson } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -12,7 +13,6 @@ import { WidgetPosition } from '../../generated/prisma/enums.js';
 import { announceOpened } from './membership.js';
 import { openUnique, requireVisitor } from './rooms.js';
 import { RoomRef } from './types.js';
-import { requirePerson } from '../../graphql/permissions.js';
 
 /** What an admin's chatbot says and is called before its settings are saved. */
 export const DEFAULT_CHATBOT = { name: 'Chat', greeting: 'Hi! How can we help you today?' } as const;
@@ -83,7 +83,6 @@ builder.queryFields((t) => ({
     description:
       'An admin’s chatbot settings (legacy 003 GET /chatbot/api): the viewer’s own when adminId is omitted. Anyone of the workspace may ' +
       'read them, its website visitors included (the widget needs them); null while the admin has saved none.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       adminId: t.arg.id({ required: false, description: 'The admin; the viewer when omitted.' }),
@@ -98,16 +97,16 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  updateChatbotSettings: t.prismaField({
+  updateChatbotSettings: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: ChatbotSettingsRef,
     description:
       'Creates or changes an admin’s chatbot settings (legacy 003 POST /chatbot/api). The admin themself, another admin of the workspace, or an API key.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: UpdateChatbotSettingsInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (roleIn(ctx.viewer, workspaceId) !== 'ADMIN' || ctx.viewer.kind === 'guest') throw new NotFoundError('Workspace');
+      // The workspaceMember scope let no guest through (the narrowed viewer is a user or an API key).
+      if (roleIn(ctx.viewer, workspaceId) !== 'ADMIN') throw new NotFoundError('Workspace');
       if (input.adminId == null && ctx.viewer.kind === 'apiKey') {
         throw new ValidationError([{ path: ['input', 'adminId'], message: 'an API key must name the admin whose chatbot it sets' }]);
       }
@@ -135,7 +134,6 @@ builder.mutationFields((t) => ({
       'Opens the visitor’s chatbot room with an admin, starting with the admin’s greeting; opening it again returns the same room. ' +
       'Guests only. The admin gets CONVERSATION_ADDED in their inbox (legacy 003 new_room). FORBIDDEN while the chatbot is switched off.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace whose website the visitor is on.' }),
       adminId: t.arg.id({ description: 'The admin whose chatbot it is.' }),

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { canAccessWorkspace, isStaff, requirePerson, STAFF_ROLES } from '../../graphql/permissions.js';
+import { idArg, isStaff, requirePerson } from '../../graphql/permissions.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
-import { actingAuthor, loadAccess } from './permissions.js';
+import { actingAuthor, conversationAccess, loadAccess } from './permissions.js';
 import { recordChange, NoChange } from './changes.js';
 import { resolveMentions } from '../notifications/mentions.js';
 import { asSeenBy, publicSeqOf, seesNotes, seqOfPublic } from './visibility.js';
@@ -98,15 +98,13 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
 });
 
 builder.mutationFields((t) => ({
-  createRoom: t.prismaField({
+  createRoom: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: RoomRef,
     description: 'Opens a room in a workspace. Admins and agents only.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))].filter((id) => id !== creator);
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -133,17 +131,15 @@ builder.mutationFields((t) => ({
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: room.id } });
     },
   }),
-  openRoom: t.prismaField({
+  openRoom: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: RoomRef,
     description:
       'Opens the GROUP room with this key, or returns the one already there (concurrent openers get the same room), and adds `memberIds` to it. ' +
       'Admins, agents and API keys.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: OpenRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!canAccessWorkspace(ctx.viewer, { workspaceId, roles: STAFF_ROLES })) throw new NotFoundError('Workspace');
       const creator = actingUserId(ctx.viewer);
       const memberIds = [...new Set((input.memberIds ?? []).map((id) => parseId(id, 'User')))];
       await assertUsersInWorkspace(ctx, workspaceId, memberIds);
@@ -165,7 +161,6 @@ builder.mutationFields((t) => ({
     type: ThreadRef,
     description: 'Opens (or returns) the one-to-one thread between the viewer and another user of the workspace.',
     errors: { types: [NotFoundError, ValidationError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace both users belong to.' }),
       userId: t.arg.id({ description: 'The other user.' }),
@@ -195,7 +190,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Joins a room the viewer may reach (a GROUP room of their workspace, or any room for staff).',
     errors: { types: [NotFoundError], directResult: false },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -213,7 +207,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Leaves a conversation; the viewer’s live subscriptions to it end.',
     errors: { types: [NotFoundError], directResult: false },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation.' }) },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -229,7 +222,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Adds a user of the workspace to a conversation. Staff, or an owner of it.',
     errors: { types: [NotFoundError, ForbiddenError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       userId: t.arg.id({ description: 'The user to add.' }),
@@ -246,7 +238,6 @@ builder.mutationFields((t) => ({
     type: ConversationRef,
     description: 'Removes a member; their live subscriptions to it end within moments. Staff, or an owner of it.',
     errors: { types: [NotFoundError, ForbiddenError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       userId: t.arg.id({ description: 'The member to remove.' }),
@@ -260,17 +251,16 @@ builder.mutationFields((t) => ({
       return ctx.db.conversation.findUniqueOrThrow({ where: { id: conversation.id } });
     },
   }),
-  sendMessage: t.field({
+  sendMessage: t.withAuth((_root, args) => ({ conversationWriter: idArg(args, 'input.conversationId') })).field({
     type: MessageRef,
     description:
       'Sends a message. With a clientMessageId, sending again (a retry, a second tab) returns the first message. ' +
       'Staff answering a room they reach by role join it. An API key writes as the user it names with asUserId.',
     errors: { types: [...APPEND_ERRORS, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
-      const access = await loadAccess(ctx, input.conversationId);
+      const access = await conversationAccess(ctx, input.conversationId);
       const { userId: authorId, member, staff } = await actingAuthor(ctx, access, input.asUserId);
       const visibility = input.visibility ?? 'PUBLIC';
       if (visibility === 'INTERNAL') {
@@ -299,7 +289,6 @@ builder.mutationFields((t) => ({
       'Edits a message’s text (a change of the conversation’s stream: MESSAGE_EDITED with its position). Its author, or an admin of the workspace. ' +
       'Keeps the edit time; its @mentions are parsed again and people newly mentioned are notified. A deleted message cannot be edited.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       id: t.arg.id({ description: 'The message.' }),
       body: t.arg.string({ description: 'The new text.', validate: body }),
@@ -330,7 +319,6 @@ builder.mutationFields((t) => ({
     description:
       'Deletes a message: it stays in the history as deleted, its body withheld (MESSAGE_DELETED with its position; deleting again changes nothing). Its author, or an admin.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const message = await messageForChange(ctx, args.id);
@@ -352,18 +340,17 @@ builder.mutationFields((t) => ({
       return asSeenBy(ctx.viewer, message.workspaceId, record);
     },
   }),
-  markRead: t.field({
+  markRead: t.withAuth((_root, args) => ({ conversationReader: idArg(args, 'conversationId') })).field({
     type: ConversationRef,
     description: 'Marks the conversation read up to a seq (never backwards); others see a READ event (read receipts).',
     errors: { types: [NotFoundError, ValidationError], directResult: false },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       seq: t.arg.int({ description: 'The highest seq read.', validate: z.number().int().min(0, 'must not be negative') }),
     },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
-      const access = await loadAccess(ctx, args.conversationId);
+      const access = await conversationAccess(ctx, args.conversationId);
       if (!access.member) throw new NotFoundError('Membership', 'Only members have a read mark; join the conversation first.');
       const { id, lastSeq, lastPublicSeq } = access.conversation;
       // The seq is in the viewer's numbering (visibility.ts); both read marks move together.

@@ -6,12 +6,13 @@
  * - nobody else: a guest or client reaches only conversations they are a member of.
  * Anything else is NOT_FOUND, exactly as for an id that does not exist.
  */
-import { isStaff, requirePerson } from '../../graphql/permissions.js';
+import { actingAs, isStaff } from '../../graphql/permissions.js';
 import type { ConversationKind, MemberRole, RoomType } from '../../generated/prisma/enums.js';
 import { actingUserId, roleIn, type Viewer } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
+import { loadOnce } from '../../graphql/request-cache.js';
 
 export interface ConversationHead {
   id: string;
@@ -74,6 +75,30 @@ export async function loadAccess(ctx: Context, rawId: string | number): Promise<
 }
 
 /**
+ * {@link loadAccess}, loaded once per request (per mutation field): what the conversationReader
+ * and conversationWriter scopes use, so the resolver they guard gets the same Access with no SQL.
+ * Not for checks that must see changes during a subscription (stream.ts uses loadAccess).
+ */
+export function conversationAccess(ctx: Context, rawId: string | number): Promise<Access> {
+  return loadOnce(ctx, `conversation:${String(rawId).toLowerCase()}`, () => loadAccess(ctx, rawId));
+}
+
+/**
+ * The conversation scopes' rule (Services.resources): a reader reaches it (loadAccess); a writer
+ * too, for now the same set of people: who they may write as, and what, is decided by the
+ * resolver (actingAuthor, visibility), since it depends on the input. NOT_FOUND is false.
+ */
+export async function reachesConversation(ctx: Context, id: string, _mode: 'read' | 'write'): Promise<boolean> {
+  try {
+    await conversationAccess(ctx, id);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
  * Whom a viewer reads as: their own conversations in the workspaces they belong to, and every
  * conversation but one-to-one threads in the workspaces they serve as staff. One description
  * for the Prisma filter below and the SQL of search.
@@ -115,23 +140,19 @@ export function readableWhere(viewer: Viewer) {
 }
 
 /**
- * Who writes in a conversation: the viewer themself, or, for an API key (a server integration
- * such as the legacy shim, whose legacy clients name their user by id), the user it names with
- * `asUserId`, who must be a member of the conversation or staff of its workspace. `member` is
- * that person's membership. `asUserId` from anyone but an API key must be the viewer.
+ * Who writes in a conversation, by the one acting-as rule (graphql/permissions.ts `actingAs`):
+ * the viewer themself, or, for an API key (a server integration such as the legacy shim, whose
+ * legacy clients name their user by id), the user it names with `asUserId`, who must be a member
+ * of the conversation or staff of its workspace. `member` is that person's membership.
  */
 export async function actingAuthor(
   ctx: Context,
   access: Access,
   asUserId: string | number | null | undefined,
 ): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null; staff: boolean }> {
-  if (ctx.viewer.kind !== 'apiKey') {
-    const me = requirePerson(ctx.viewer);
-    if (asUserId != null && parseId(asUserId, 'User') !== me) throw new ForbiddenError('asUserId is for API keys only; you write as yourself.');
-    return { userId: me, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
-  }
-  if (asUserId == null) throw new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.');
-  const userId = parseId(asUserId, 'User');
+  const { userId, named } = actingAs(ctx.viewer, asUserId, () => new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.'));
+  if (!named) return { userId, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
+  // The person an API key names: their standing and membership in one query.
   const { workspaceId } = access.conversation;
   const user = await ctx.db.user.findUnique({
     where: { id: userId },

@@ -41,7 +41,6 @@ builder.mutationFields((t) => ({
       'Pins a message in its conversation (Conversation.pinnedMessages); members see MESSAGE_PINNED. Staff and owners of the conversation; ' +
       'either party of a one-to-one thread. FORBIDDEN for other members; BAD_USER_INPUT (ValidationError) for a deleted message.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { messageId: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const { me, message, workspaceId } = await pinnable(ctx, args.messageId);
@@ -61,7 +60,6 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     description: 'Unpins a message; members see MESSAGE_UNPINNED. Whoever may pin it.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { messageId: t.arg.id({ description: 'The message.' }) },
     resolve: async (_root, args, ctx) => {
       const { me, message, workspaceId } = await pinnable(ctx, args.messageId);

@@ -1,16 +1,16 @@
 import { builder } from '../../graphql/builder.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { ConversationRef } from './types.js';
-import { loadAccess } from './permissions.js';
+import { conversationAccess } from './permissions.js';
+import { idArg } from '../../graphql/permissions.js';
 
 builder.queryFields((t) => ({
-  conversation: t.prismaField({
+  conversation: t.withAuth((_root, args) => ({ conversationReader: idArg(args, 'id') })).prismaField({
     type: ConversationRef,
     description: 'A conversation the viewer may read. NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The conversation’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
-      const access = await loadAccess(ctx, args.id);
+      const access = await conversationAccess(ctx, args.id);
       return ctx.db.conversation.findUniqueOrThrow({ ...query, where: { id: access.conversation.id } });
     },
   }),
@@ -18,7 +18,6 @@ builder.queryFields((t) => ({
     type: ConversationRef,
     cursor: 'id',
     description: 'The conversations the viewer is a member of, most recently active first, with last message and unread count.',
-    authScopes: { authenticated: true },
     maxSize: 100,
     defaultSize: 30,
     resolve: (query, _root, _args, ctx) =>

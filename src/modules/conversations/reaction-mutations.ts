@@ -13,7 +13,6 @@ builder.mutationFields((t) => ({
       'Reacts to a message with an emoji (one reaction per person per emoji: again changes nothing). Anyone who can read the ' +
       'conversation; the others see REACTION_ADDED on conversationEvents. BAD_USER_INPUT (ValidationError) for an emoji that is not one or for a deleted message.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       messageId: t.arg.id({ description: 'The message.' }),
       emoji: t.arg.string({ description: 'One Unicode emoji (👍, 👍🏽, 🇫🇷), or a :shortcode: (a-z, 0-9, _ + -).', validate: emoji }),
@@ -38,7 +37,6 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     description: 'Takes back the viewer’s reaction with an emoji (none: changes nothing); the others see REACTION_REMOVED.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       messageId: t.arg.id({ description: 'The message.' }),
       emoji: t.arg.string({ description: 'The emoji reacted with.', validate: emoji }),

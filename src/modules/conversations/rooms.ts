@@ -141,7 +141,6 @@ builder.queryFields((t) => ({
     description:
       'Rooms of a workspace that the viewer may read, most recently active first (legacy 000 room_list by product and organization; ' +
       `legacy 003 fetch_rooms with roomType CHATBOT and memberId the admin). At most ${MAX_LIST_SIZE} a page.`,
-    authScopes: { authenticated: true },
     maxSize: MAX_LIST_SIZE,
     defaultSize: 30,
     args: {
@@ -174,7 +173,6 @@ builder.queryFields((t) => ({
     type: RoomRef,
     nullable: true,
     description: 'The room opened with this key by openRoom, or null while there is none (or the viewer may not read it).',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       key: t.arg.string({ description: 'The key it was opened with.', validate: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters') }),
@@ -197,7 +195,6 @@ builder.mutationFields((t) => ({
       `Opens the visitor’s sales-agent room for a product, starting with "${SALES_AGENT_WELCOME}" on the staff side; opening it again ` +
       'returns the same room (legacy 000 create-room/sales-agent). Guests only. The workspace’s staff are told (inboxEvents).',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: OpenVisitorRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
@@ -231,7 +228,6 @@ builder.mutationFields((t) => ({
       'Opens the visitor’s support room for a product and organization; opening it again returns the same room ' +
       '(legacy 000 customer-support). Guests only. The workspace’s staff are told (inboxEvents).',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: OpenVisitorRoomInput, description: 'The room; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
@@ -261,7 +257,6 @@ builder.mutationFields((t) => ({
       'CONVERSATION_DELETED and its members CONVERSATION_REMOVED in their inbox. Staff of the workspace, or the visitor whose own ' +
       'sales-agent or support room it is.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The room.' }) },
     resolve: async (_root, args, ctx) => {
       const access = await loadAccess(ctx, args.id);

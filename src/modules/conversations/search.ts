@@ -91,7 +91,6 @@ builder.queryFields((t) => ({
       'Messages whose text matches, newest first, within the conversations the viewer may read (optionally one workspace or one ' +
       'conversation). Web-search syntax: words (matched by their English stem), "quoted phrases", -excluded, or. Deleted messages never ' +
       `match. At most ${MAX_SEARCH_PAGE} a page.`,
-    authScopes: { authenticated: true },
     args: {
       query: t.arg.string({
         description: `The words to find, 1 to ${MAX_QUERY_LENGTH} characters.`,

@@ -21,7 +21,6 @@ builder.subscriptionFields((t) => ({
       'MEMBER_* events have no position and are not replayed. Positions and seqs are in the viewer’s numbering: staff count internal ' +
       'notes and changes to notes; customers (and anyone reading as one) never get those, and count only what they see, with no holes ' +
       '(so their cursors stay exact). Ends with FORBIDDEN if you are removed.',
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       after: t.arg.int({
@@ -44,7 +43,6 @@ builder.subscriptionFields((t) => ({
       'threads, which its staff reach by role. For dashboards and server integrations, which have no inbox of their own (the legacy ' +
       'shim tells legacy 003 admins of new chatbot rooms with it). Admins, agents and API keys; NOT_FOUND for anyone else. Ends with ' +
       'FORBIDDEN when the viewer is no longer staff there, or the API key is revoked.',
-    authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     subscribe: (_root, args, ctx) => {
       const workspaceId = parseId(args.workspaceId, 'Workspace');
@@ -59,7 +57,6 @@ builder.subscriptionFields((t) => ({
       'The viewer’s inbox, live: first INBOX_READY (from then on nothing is missed), then conversations added (legacy 003 new_room) or ' +
       'removed, unread counts as messages arrive and as the viewer reads, and, for staff, conversations customers open. Refetch ' +
       'myConversations after INBOX_READY (or after reconnecting) to start from the truth.',
-    authScopes: { authenticated: true },
     subscribe: (_root, _args, ctx) => inboxStream(ctx),
     resolve: (event) => event,
   }),

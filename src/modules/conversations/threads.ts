@@ -112,7 +112,6 @@ builder.queryFields((t) => ({
     description:
       'A client’s thread of a type, null until their first message opens it (legacy 001 message-list with Thread_type). ' +
       'Clients read their own (omit clientId); staff name the client.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       threadType: t.arg.string({ description: 'The thread type.', validate: threadType }),
@@ -147,7 +146,6 @@ builder.queryFields((t) => ({
     description:
       'Agent/client threads of a workspace, most recently active first (legacy 001 thread-list with Agent_id and Client_id, and an agent’s ' +
       `message-list). Staff see every client’s; a client only their own. At most ${MAX_LIST_SIZE} a page.`,
-    authScopes: { authenticated: true },
     maxSize: MAX_LIST_SIZE,
     defaultSize: 30,
     args: {
@@ -181,7 +179,6 @@ builder.queryFields((t) => ({
     cursor: 'id',
     description:
       `The viewer’s threads, most recently active first (legacy 004 get-user-threads). At most ${MAX_LIST_SIZE} a page.`,
-    authScopes: { authenticated: true },
     maxSize: MAX_LIST_SIZE,
     defaultSize: 30,
     args: {
@@ -206,7 +203,6 @@ builder.queryFields((t) => ({
     description:
       'The viewer’s one-to-one thread with another user of the workspace, without opening one: null while they have none ' +
       '(legacy 004 messages/<uid>). Open one with openDirectThread.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace both users belong to.' }),
       userId: t.arg.id({ description: 'The other user.' }),
@@ -232,7 +228,6 @@ builder.mutationFields((t) => ({
       'A client’s message in their thread of a type: the first one opens the thread (legacy 001 send-message), which the workspace’s ' +
       'staff then reach and are told of (inboxEvents CONVERSATION_OPENED). Clients and website visitors only; staff answer with sendMessage.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: SendThreadMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');

@@ -196,6 +196,10 @@ export const ConversationRef = builder.prismaInterface('Conversation', {
   name: 'Conversation',
   description: 'Anything people chat in: a Room, a Thread or a Ticket. Members and an ordered stream of messages.',
   select: { kind: true, workspaceId: true },
+  // The tenant boundary, checked on every Room, Thread and Ticket however it was reached (a
+  // future relation included), from the row itself: no SQL. Who in the workspace may read it is
+  // the conversationReader scope's, on the fields that take its id.
+  authScopes: (c) => ({ workspace: { workspaceId: c.workspaceId, guests: true } }),
   resolveType: (c) => (c.kind === 'ROOM' ? 'Room' : c.kind === 'THREAD' ? 'Thread' : 'Ticket'),
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The conversation’s id.' }),

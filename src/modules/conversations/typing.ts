@@ -6,23 +6,22 @@
 import { builder } from '../../graphql/builder.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import { publishConversationEvent } from './pipeline.js';
-import { loadAccess } from './permissions.js';
+import { conversationAccess } from './permissions.js';
 import type { ConversationEvent } from './topics.js';
 import { ConversationEventRef } from './types.js';
 import { seesNotes } from './visibility.js';
-import { requirePerson } from '../../graphql/permissions.js';
+import { idArg, requirePerson } from '../../graphql/permissions.js';
 
 /** How long a typing indicator lasts unless renewed; clients renew it while the user types. */
 export const TYPING_TTL_MS = 6_000;
 
 builder.mutationFields((t) => ({
-  setTyping: t.field({
+  setTyping: t.withAuth((_root, args) => ({ conversationWriter: idArg(args, 'conversationId') })).field({
     type: ConversationEventRef,
     description:
       `Tells the conversation’s subscribers that the viewer is (or stopped) typing: a TYPING event that lapses at its expiresAt ` +
       `(${TYPING_TTL_MS / 1000} s) unless renewed. Nothing is stored. Returns the event sent.`,
     errors: { types: [NotFoundError] },
-    authScopes: { authenticated: true },
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       typing: t.arg.boolean({ required: false, defaultValue: true, description: 'True while typing (default), false on stopping.' }),
@@ -34,7 +33,7 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
-      const access = await loadAccess(ctx, args.conversationId);
+      const access = await conversationAccess(ctx, args.conversationId);
       const now = Date.now();
       const event: ConversationEvent = {
         type: 'TYPING',

@@ -19,7 +19,6 @@ builder.mutationFields((t) => ({
       'Marks the viewer’s notifications read: those with the given ids, or every one up to a seq (give one of the two). The viewer’s ' +
       'other devices see NOTIFICATIONS_READ. Ids of other people’s notifications are ignored.',
     errors: { types: [ValidationError, ForbiddenError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: {
       ids: t.arg.idList({ required: false, description: 'The notifications to mark read (at most 100).' }),
       upToSeq: t.arg.int({ required: false, description: 'Mark every notification with a seq up to this one read.' }),

@@ -13,7 +13,6 @@ builder.queryFields((t) => ({
     description:
       `The viewer’s notifications (mentions, replies to their messages, tickets assigned to them, missed calls), newest first, at most ` +
       `${MAX_NOTIFICATIONS_PAGE} a page, with the unread count. For people; API keys get FORBIDDEN.`,
-    authScopes: { authenticated: true },
     args: {
       first: t.arg.int({ required: false, description: `How many (default 20, at most ${MAX_NOTIFICATIONS_PAGE}).`, validate: z.number().int().min(1) }),
       before: t.arg.int({ required: false, description: 'Only those with a seq below this (the last seq of the previous page).' }),

@@ -87,7 +87,6 @@ builder.subscriptionFields((t) => ({
       'The viewer’s notification feed, live: each new notification (with the unread count) and reads marked on any device. With ' +
       '`after`, first replays the notifications after that seq, then goes live with no gap and no duplicate: resume with the last seq ' +
       'you saw. For people; API keys get FORBIDDEN.',
-    authScopes: { authenticated: true },
     args: { after: t.arg.int({ required: false, description: 'Replay notifications after this seq first (0 for all).' }) },
     subscribe: (_root, args, ctx) => notificationStream(ctx, args.after),
     resolve: (event) => event,

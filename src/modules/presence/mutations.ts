@@ -10,7 +10,6 @@ builder.mutationFields((t) => ({
       'Says the viewer is AWAY, or ONLINE again. It shows while they are connected and lapses with their connection; OFFLINE follows ' +
       'from closing every connection and cannot be set.',
     errors: { types: [ValidationError] },
-    authScopes: { authenticated: true },
     args: { status: t.arg({ type: PresenceStatusEnum, description: 'ONLINE or AWAY.' }) },
     resolve: (_root, args, ctx) => {
       const me = requirePerson(ctx.viewer);

@@ -15,7 +15,6 @@ builder.queryFields((t) => ({
     description:
       `The presence of users of a workspace (at most ${MAX_PRESENCE_USERS}), in the order asked. Staff see everyone; clients and ` +
       'visitors see staff, themselves and whoever shares a conversation with them. NOT_FOUND for anyone else.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       userIds: t.arg.idList({

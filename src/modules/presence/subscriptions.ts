@@ -53,7 +53,6 @@ builder.subscriptionFields((t) => ({
     description:
       'Presence changes in a workspace, live: someone came online, went away, or went offline. Staff see everyone; clients and visitors ' +
       'see staff and whoever shares a conversation with them. Never a message, never stored.',
-    authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace to watch.' }) },
     subscribe: (_root, args, ctx) => presenceStream(ctx, args.workspaceId),
     resolve: (event) => event,

@@ -10,6 +10,7 @@ import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { builder } from '../../graphql/builder.js';
+import { idArg, isAdmin, isStaff } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -20,7 +21,6 @@ import { actingAuthor, loadAccess } from '../conversations/permissions.js';
 import { MessageRef, MessageVisibilityEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { UserRef } from '../users/types.js';
-import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 /** The variables a canned reply may use. */
 export const CANNED_VARIABLES = ['customer.name', 'agent.name', 'ticket.id'] as const;
@@ -183,7 +183,6 @@ builder.queryFields((t) => ({
     description:
       `The canned replies the viewer may use in a workspace: its own and the viewer’s private ones, by short code (at most ${MAX_LISTED}). ` +
       'With `search`, those whose short code starts with it or whose title or body contains it (any case), exact short code first. Staff and API keys.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       search: t.arg.string({ required: false, description: 'Text to look for, up to 100 characters.', validate: z.string().trim().max(100, 'must be at most 100 characters') }),
@@ -218,15 +217,13 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  createCannedReply: t.prismaField({
+  createCannedReply: t.withAuth((_root, args) => ({ workspaceStaff: idArg(args, 'input.workspaceId') })).prismaField({
     type: CannedReplyRef,
     description: 'Saves a canned reply: private to the viewer (any staff member), or the workspace’s (admins and API keys).',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: CreateCannedReplyInput, description: 'The reply; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = parseId(input.workspaceId, 'Workspace');
-      if (!isStaff(ctx.viewer, workspaceId)) throw new NotFoundError('Workspace');
       const me = actingUserId(ctx.viewer);
       if (input.private && !me) throw new ForbiddenError('An API key has no private replies; save a workspace reply.');
       if (!input.private && !isAdmin(ctx.viewer, workspaceId)) {
@@ -255,7 +252,6 @@ builder.mutationFields((t) => ({
   updateCannedReply: t.prismaField({
     type: CannedReplyRef,
     description: 'Changes a canned reply: one’s own private one, or the workspace’s as an admin or API key.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: UpdateCannedReplyInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -279,7 +275,6 @@ builder.mutationFields((t) => ({
   deleteCannedReply: t.prismaField({
     type: CannedReplyRef,
     description: 'Deletes a canned reply (answers it as it was): one’s own private one, or the workspace’s as an admin or API key.',
-    authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError] },
     args: { id: t.arg.id({ description: 'The reply.' }) },
     resolve: async (query, _root, args, ctx) => {
@@ -292,7 +287,6 @@ builder.mutationFields((t) => ({
     description:
       'Sends a canned reply in a conversation with its variables filled (for the conversation’s customer and the sender as the agent): an ' +
       'ordinary message, through the same pipeline, guards and events as sendMessage. Refused (BAD_USER_INPUT) when a variable has no value there.',
-    authScopes: { authenticated: true },
     errors: { types: [...APPEND_ERRORS, ForbiddenError] },
     args: { input: t.arg({ type: SendCannedReplyInput, description: 'What to send; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {

@@ -2,6 +2,7 @@
 import { clientMessageId } from '../../graphql/validators.js';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { actingAs, actingPerson, idArg, isAdmin, isStaff, standingOf } from '../../graphql/permissions.js';
 import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
@@ -15,10 +16,9 @@ import { recomputeUrgency } from './attention.js';
 import { releaseClaim, takeClaim } from './claims.js';
 import { closeTicketIn, drainQueue, openTicketIn, reopenTicketIn, runDesk, takeTicketIn, transferTicketIn, type Actor } from './desk.js';
 import { publishTicketChange, ticketStateSelect } from './events.js';
-import { actingPerson, adminWorkspace, memberWorkspace, standingOf, ticketAccess } from './permissions.js';
+import { adminWorkspace, memberWorkspace, ticketAccess } from './permissions.js';
 import { productIn } from './queries.js';
 import { ClaimRef, LineManagerRef, SupportTopicRef, TicketPriorityEnum, TicketRef } from './types.js';
-import { isAdmin, isStaff } from '../../graphql/permissions.js';
 
 const topicName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 const capacity = z.number().int('must be a whole number').min(0, 'must not be negative').max(1000, 'must be at most 1000');
@@ -56,19 +56,20 @@ function staffActor(ctx: Context, workspaceId: string, what: string): Actor {
  * shim, whose agents are named by id), the admin or agent of its workspace it names.
  */
 async function claimant(ctx: Context, workspaceId: string, asUserId: string | number | null | undefined): Promise<string> {
-  if (ctx.viewer.kind === 'apiKey') {
-    if (asUserId == null) throw new ForbiddenError('Claims are held by people: an API key names the admin or agent with asUserId.');
-    const userId = parseId(asUserId, 'User');
+  const { userId, named } = actingAs(
+    ctx.viewer,
+    asUserId,
+    () => new ForbiddenError('Claims are held by people: an API key names the admin or agent with asUserId.'),
+  );
+  if (named) {
     const standing = await standingOf(ctx, workspaceId, userId);
     if (!standing) throw new NotFoundError('User');
     if (standing !== 'ADMIN' && standing !== 'AGENT') throw new ForbiddenError('Only admins and agents claim conversations.');
     return userId;
   }
-  const holderId = actingUserId(ctx.viewer);
-  if (!holderId || ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
-  if (asUserId != null && parseId(asUserId, 'User') !== holderId) throw new ForbiddenError('asUserId is for API keys only; you claim as yourself.');
+  if (ctx.viewer.kind !== 'user') throw new ForbiddenError('Claims are held by people: claim with an agent’s own sign-in.');
   if (!isStaff(ctx.viewer, workspaceId)) throw new ForbiddenError('Only admins and agents claim conversations.');
-  return holderId;
+  return userId;
 }
 
 function findTicket(ctx: Context, query: object, id: string) {
@@ -161,10 +162,9 @@ const UpdateTicketInput = builder.inputType('UpdateTicketInput', {
 });
 
 builder.mutationFields((t) => ({
-  createSupportTopic: t.prismaField({
+  createSupportTopic: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: SupportTopicRef,
     description: 'Creates a ticket topic (legacy 002 create_topic). Admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateTopicInput, description: 'The topic; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -180,7 +180,6 @@ builder.mutationFields((t) => ({
   renameSupportTopic: t.prismaField({
     type: SupportTopicRef,
     description: 'Renames a ticket topic; its tickets keep it. Admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: {
       id: t.arg.id({ description: 'The topic.' }),
@@ -199,7 +198,6 @@ builder.mutationFields((t) => ({
   archiveSupportTopic: t.prismaField({
     type: SupportTopicRef,
     description: 'Archives a ticket topic (no new tickets under it; existing ones keep it), or restores it. Admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [NotFoundError] },
     args: {
       id: t.arg.id({ description: 'The topic.' }),
@@ -212,10 +210,9 @@ builder.mutationFields((t) => ({
       return ctx.db.supportTopic.update({ ...query, where: { id: topic.id }, data: { archivedAt } });
     },
   }),
-  createLineManager: t.prismaField({
+  createLineManager: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: LineManagerRef,
     description: 'Makes an admin or agent a line manager (legacy 002 create_line_manager); queued tickets flow to them at once. Admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CreateLineManagerInput, description: 'The line manager; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -253,7 +250,6 @@ builder.mutationFields((t) => ({
   updateLineManager: t.prismaField({
     type: LineManagerRef,
     description: 'Changes a line manager’s position in line, capacity or activity; more room takes queued tickets at once. Admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError] },
     args: { input: t.arg({ type: UpdateLineManagerInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -282,7 +278,6 @@ builder.mutationFields((t) => ({
     description:
       'Opens a ticket for a product (and topic) (legacy 002 create_ticket): queued, then given to the line manager with the fewest open tickets (ties by position in line) who has room. ' +
       'A user or guest opens it for themselves; an API key names the customer with asUserId.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError] },
     args: { input: t.arg({ type: OpenTicketInput, description: 'The ticket; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -312,7 +307,6 @@ builder.mutationFields((t) => ({
     description:
       'Sends a message in a ticket (legacy 002 ticket_message_event), through the same pipeline as sendMessage. An API key writes as asUserId. ' +
       'Refused while another agent holds a claim on the ticket (or on the message replied to), and on a closed ticket.',
-    authScopes: { authenticated: true },
     errors: { types: APPEND_ERRORS },
     args: { input: t.arg({ type: SendTicketMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
@@ -343,7 +337,6 @@ builder.mutationFields((t) => ({
     type: TicketRef,
     description:
       'Closes a ticket with a note (legacy 002 close_ticket): by its line manager or an admin (API keys are admins). Frees the line manager, measures the serving time, ends claims, and gives the next queued ticket its turn.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: { input: t.arg({ type: CloseTicketInput, description: 'The ticket and note; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -359,7 +352,6 @@ builder.mutationFields((t) => ({
   reopenTicket: t.prismaField({
     type: TicketRef,
     description: 'Reopens a closed ticket: it joins the back of the queue and is routed again. Its customer, staff and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ConflictError] },
     args: { id: t.arg.id({ description: 'The ticket.' }) },
     resolve: async (query, _root, args, ctx) => {
@@ -372,7 +364,6 @@ builder.mutationFields((t) => ({
     type: TicketRef,
     description:
       'A line manager takes a queued ticket out of turn (within their capacity). Without lineManagerId, the viewer’s own line; admins and API keys may name any line manager.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: {
       id: t.arg.id({ description: 'The ticket.' }),
@@ -400,7 +391,6 @@ builder.mutationFields((t) => ({
   transferTicket: t.prismaField({
     type: TicketRef,
     description: 'Moves an open ticket to another line manager with room. Its line manager, admins and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
     args: {
       id: t.arg.id({ description: 'The ticket.' }),
@@ -417,7 +407,6 @@ builder.mutationFields((t) => ({
   updateTicket: t.prismaField({
     type: TicketRef,
     description: 'Changes a ticket’s priority (its urgency follows at once) or topic. Staff and API keys.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError] },
     args: { input: t.arg({ type: UpdateTicketInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -451,7 +440,6 @@ builder.mutationFields((t) => ({
     description:
       'Claims a conversation (or one message of it) to work on it, exclusively, for SUPPORT_CLAIM_LEASE_SECONDS; claiming again renews the lease. ' +
       'While held, other agents’ claims and replies are refused naming the holder. Ends on releaseClaim, when a ticket closes, or when the holder’s last connection closes. Admins and agents (an API key names one with asUserId).',
-    authScopes: { authenticated: true },
     errors: { types: [ClaimHeldError, NotFoundError, ConflictError] },
     args: {
       conversationId: t.arg.id({ description: 'The conversation or ticket.' }),
@@ -486,7 +474,6 @@ builder.mutationFields((t) => ({
   releaseClaim: t.field({
     type: ClaimRef,
     description: 'Releases a claim on a conversation (or message): its holder, or an admin.',
-    authScopes: { authenticated: true },
     errors: { types: [NotFoundError] },
     args: {
       conversationId: t.arg.id({ description: 'The conversation or ticket.' }),

@@ -43,7 +43,6 @@ builder.queryFields((t) => ({
   supportTopics: t.prismaField({
     type: [SupportTopicRef],
     description: 'A workspace’s ticket topics by name (legacy 002 get_all_topics). Anyone in the workspace; archived ones for staff only.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       includeArchived: t.arg.boolean({ defaultValue: false, description: 'Include archived topics (staff only).' }),
@@ -61,7 +60,6 @@ builder.queryFields((t) => ({
   lineManagers: t.prismaField({
     type: [LineManagerRef],
     description: 'A workspace’s line managers in line order (legacy 002 get_all_line_managers). Staff and API keys.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       includeInactive: t.arg.boolean({ defaultValue: true, description: 'Include inactive line managers.' }),
@@ -78,7 +76,6 @@ builder.queryFields((t) => ({
   lineManager: t.prismaField({
     type: LineManagerRef,
     description: 'One line manager. Staff and API keys of its workspace; NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The line manager’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'LineManager');
@@ -90,7 +87,6 @@ builder.queryFields((t) => ({
   ticket: t.prismaField({
     type: TicketRef,
     description: 'A ticket: its customer, staff and API keys of its workspace may read it; NOT_FOUND otherwise. Its `messages` are legacy 002 get_ticket_messages.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The ticket’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const access = await ticketAccess(ctx, args.id);
@@ -101,7 +97,6 @@ builder.queryFields((t) => ({
     type: TicketRef,
     cursor: 'id',
     description: 'A workspace’s tickets, newest first, optionally of one product (legacy 002 get_tickets) or status. Staff and API keys.',
-    authScopes: { authenticated: true },
     maxSize: 100,
     defaultSize: 50,
     args: {
@@ -129,7 +124,6 @@ builder.queryFields((t) => ({
     type: TicketRef,
     cursor: 'id',
     description: 'The tickets opened for the viewer (a user or guest), newest first.',
-    authScopes: { authenticated: true },
     maxSize: 100,
     defaultSize: 30,
     args: { workspaceId: t.arg.id({ required: false, description: 'Only tickets of this workspace.' }) },
@@ -149,7 +143,6 @@ builder.queryFields((t) => ({
     description:
       'An agent’s queue, most urgent first (then longest waiting, then first come): open tickets, and other conversations whose customer awaits an answer. ' +
       '`mine` (the default) keeps the viewer’s own tickets and the unassigned ones; API keys see everything. Staff and API keys.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       mine: t.arg.boolean({ defaultValue: true, description: 'Only tickets assigned to the viewer or to no one (and conversations awaiting an answer).' }),

@@ -18,11 +18,11 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { parseId } from '../../graphql/ids.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { UserRef } from '../users/types.js';
-import { actingPerson, staffWorkspace, ticketAccess } from './permissions.js';
+import { staffWorkspace, ticketAccess } from './permissions.js';
 import type { SupportQueueEvent } from './topics.js';
 import { LineManagerRef, TicketRef } from './types.js';
 import { recordWebhookEvent, ticketData } from '../webhooks/events.js';
-import { isStaff } from '../../graphql/permissions.js';
+import { actingPerson, isStaff } from '../../graphql/permissions.js';
 
 const MAX_COMMENT = 2000;
 
@@ -236,7 +236,6 @@ builder.queryFields((t) => ({
     description:
       'Satisfaction ratings of a workspace’s tickets per line manager (and per period when `period` is given): count and average, computed from ' +
       'every rating. Staff and API keys.',
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       lineManagerId: t.arg.id({ required: false, description: 'Only this line manager.' }),
@@ -259,7 +258,6 @@ builder.mutationFields((t) => ({
     description:
       'The customer rates a closed ticket, 1 to 5 with an optional comment, once per closing (again: CONFLICT), within ' +
       'CSAT_RATING_WINDOW_SECONDS of the close (after: FORBIDDEN). Staff hear of it on supportQueueEvents (TICKET_RATED). An API key rates as the customer it names.',
-    authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     args: { input: t.arg({ type: RateTicketInput, description: 'The rating; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {

@@ -97,7 +97,6 @@ builder.subscriptionFields((t) => ({
     type: TicketEventRef,
     description:
       'A ticket’s events, live, for its customer (and staff): where it stands first (SNAPSHOT, with queue position and estimated wait), then assignment, position and estimate changes, status changes, closing. NOT_FOUND for anyone else.',
-    authScopes: { authenticated: true },
     args: { ticketId: t.arg.id({ description: 'The ticket.' }) },
     subscribe: (_root, args, ctx) => {
       const stop = new AbortController();
@@ -109,7 +108,6 @@ builder.subscriptionFields((t) => ({
     type: SupportQueueEventRef,
     description:
       'A workspace’s support queue, live, for its agents. First READY, once live: read supportQueue then and miss nothing. Then new tickets, assignments and transfers, status and priority changes, closes, urgency changes (TURNED_URGENT when one becomes urgent), and claims taken or released. Staff and API keys.',
-    authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     subscribe: (_root, args, ctx) => {
       const stop = new AbortController();

@@ -116,6 +116,8 @@ async function insertAccount(tx: Prisma.TransactionClient, holdDays: number, dat
 
 builder.mutationFields((t) => ({
   signUp: t.errorUnionField({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     description:
       'Creates an account and signs it in (AuthPayload). While the server confirms addresses (SIGNUP_CONFIRMATION, on in production), ' +
       'a sign-up with an email answers SignUpPending instead, the same whether the address is free or registered, and the account ' +
@@ -152,6 +154,8 @@ builder.mutationFields((t) => ({
     },
   }),
   confirmSignUp: t.field({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: AuthPayload,
     description:
       'Finishes a sign-up that waited for its email address (SignUpPending): creates the account from the token in the link mailed ' +
@@ -192,7 +196,6 @@ builder.mutationFields((t) => ({
       'Sets or changes the viewer’s username. The previous one stays reserved for the viewer for a while (USERNAME_HOLD_DAYS) and ' +
       'then becomes free. CONFLICT when someone else holds it; FORBIDDEN for guests and API keys.',
     errors: { types: [ValidationError, ConflictError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { username: t.arg.string({ description: 'The new handle (rules as for signUp).', validate: username }) },
     resolve: async (query, _root, args, ctx) => {
       const me = requirePerson(ctx.viewer);
@@ -202,6 +205,8 @@ builder.mutationFields((t) => ({
     },
   }),
   logIn: t.field({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: AuthPayload,
     description:
       'Signs in with the username or the email, and the password. The same INVALID_CREDENTIALS error whether the login or the password is wrong.',
@@ -221,6 +226,8 @@ builder.mutationFields((t) => ({
     },
   }),
   refreshSession: t.field({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: AuthPayload,
     description: 'Exchanges a refresh token for a new session; the old refresh token stops working.',
     errors: { types: [UnauthenticatedError] },
@@ -232,11 +239,15 @@ builder.mutationFields((t) => ({
     },
   }),
   logOut: t.boolean({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     description: 'Revokes a refresh token. True when it was still active.',
     args: { refreshToken: t.arg.string({ description: 'The refresh token to revoke.' }) },
     resolve: (_root, args, ctx) => revokeRefreshToken(ctx, args.refreshToken),
   }),
   startGuestSession: t.field({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: AuthPayload,
     description:
       'Starts (or, with the same sessionId, resumes) an anonymous visitor session in a workspace. ' +

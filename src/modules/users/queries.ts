@@ -6,6 +6,8 @@ import { UserRef } from './types.js';
 
 builder.queryFields((t) => ({
   me: t.prismaField({
+    // Public: open to anonymous callers (the root types ask for a credential by default).
+    skipTypeScopes: true,
     type: UserRef,
     nullable: true,
     description: 'The signed-in user or guest; null for anonymous callers and API keys.',
@@ -17,7 +19,6 @@ builder.queryFields((t) => ({
   user: t.prismaField({
     type: UserRef,
     description: 'A user who shares a workspace with the viewer, by id or by username (give one). NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: {
       id: t.arg.id({ required: false, description: 'The user’s id.' }),
       username: t.arg.string({ required: false, description: 'The user’s username; case does not matter.' }),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { idArg } from '../../graphql/permissions.js';
 import type { Context } from '../../graphql/context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
@@ -70,13 +71,12 @@ const DeletedWebhookEndpointRef = builder.objectRef<{ id: string }>('DeletedWebh
 });
 
 builder.mutationFields((t) => ({
-  createWebhookEndpoint: t.field({
+  createWebhookEndpoint: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).field({
     type: WebhookEndpointSecretRef,
     description:
       'Registers a webhook endpoint and returns its signing secret, this once. Events of the chosen types that happen from now on are ' +
       'POSTed to it, signed (see the README, "Webhooks"). Admins and API keys of the workspace; at most 20 endpoints per workspace.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateWebhookEndpointInput, description: 'The endpoint; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const workspaceId = webhookWorkspace(ctx, input.workspaceId, 'manage');
@@ -104,7 +104,6 @@ builder.mutationFields((t) => ({
     type: WebhookEndpointRef,
     description: 'Changes a webhook endpoint’s URL, events, description, or whether it is enabled. Admins and API keys of its workspace.',
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: UpdateWebhookEndpointInput, description: 'The changes; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const endpoint = await endpointFor(ctx, input.id, 'manage');
@@ -129,7 +128,6 @@ builder.mutationFields((t) => ({
       'Replaces an endpoint’s signing secret and returns the new one, this once. Attempts from now on are signed with it; the old one ' +
       'stops verifying at once. Admins and API keys of its workspace.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The endpoint.' }) },
     resolve: async (_root, args, ctx) => {
       const endpoint = await endpointFor(ctx, args.id, 'manage');
@@ -142,7 +140,6 @@ builder.mutationFields((t) => ({
     type: DeletedWebhookEndpointRef,
     description: 'Deletes a webhook endpoint with its pending deliveries and its delivery log. Admins and API keys of its workspace.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The endpoint.' }) },
     resolve: async (_root, args, ctx) => {
       const endpoint = await endpointFor(ctx, args.id, 'manage');
@@ -158,7 +155,6 @@ builder.mutationFields((t) => ({
       'turn in its conversation’s order; its attempts continue its log, with the same event id. A delivery being sent right now is a ' +
       'CONFLICT. Admins and API keys of its workspace.',
     errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The delivery (from `webhookDeliveries`).' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'WebhookDelivery');

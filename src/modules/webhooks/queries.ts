@@ -10,7 +10,6 @@ builder.queryFields((t) => ({
   webhookEndpoints: t.prismaField({
     type: [WebhookEndpointRef],
     description: 'The workspace’s webhook endpoints, oldest first. Staff and API keys of the workspace.',
-    authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     resolve: (query, _root, args, ctx) => {
       const workspaceId = webhookWorkspace(ctx, args.workspaceId, 'read');
@@ -20,7 +19,6 @@ builder.queryFields((t) => ({
   webhookEndpoint: t.prismaField({
     type: WebhookEndpointRef,
     description: 'One webhook endpoint. Staff and API keys of its workspace; NOT_FOUND for anyone else.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The endpoint.' }) },
     resolve: async (query, _root, args, ctx) => {
       const { id } = await endpointFor(ctx, args.id, 'read');
@@ -32,7 +30,6 @@ builder.queryFields((t) => ({
     description:
       'The delivery log of an endpoint, newest first: each event sent (or to be sent) to it, its status and its attempts. Page with ' +
       '`after` (the last id of the previous page). Staff and API keys of its workspace.',
-    authScopes: { authenticated: true },
     args: {
       endpointId: t.arg.id({ description: 'The endpoint.' }),
       status: t.arg({ type: WebhookDeliveryStatusEnum, required: false, description: 'Only deliveries in this status.' }),
@@ -67,7 +64,6 @@ builder.queryFields((t) => ({
   webhookDelivery: t.prismaField({
     type: WebhookDeliveryRef,
     description: 'One delivery with its attempts. Staff and API keys of its workspace; NOT_FOUND for anyone else.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The delivery.' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'WebhookDelivery');

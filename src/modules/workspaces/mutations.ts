@@ -1,9 +1,9 @@
 /** Creating workspaces, managing members, issuing and revoking API keys. */
 import { z } from 'zod';
 import { builder } from '../../graphql/builder.js';
+import { ADMIN_ROLES, assertWorkspaceAccess, canAccessWorkspace, idArg } from '../../graphql/permissions.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
-import { assertWorkspaceAccess, canAccessWorkspace } from '../../graphql/permissions.js';
 import { API_KEY_PREFIX, randomToken, sha256 } from '../../auth/tokens.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { hashPassword } from '../../auth/passwords.js';
@@ -12,7 +12,6 @@ import { createAccount, requireEmailOrUsername } from '../users/mutations.js';
 import { displayName, email, name, password, username, usernameKey } from '../../graphql/validators.js';
 import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
-import { ADMIN_ROLES } from '../../graphql/permissions.js';
 import { announceLeftMany, leaveWorkspaceConversations } from '../conversations/membership.js';
 import type { WorkspaceEvent } from './topics.js';
 
@@ -80,11 +79,10 @@ builder.mutationFields((t) => ({
       return workspace;
     },
   }),
-  addWorkspaceMember: t.prismaField({
+  addWorkspaceMember: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: MembershipRef,
     description: 'Adds a registered user to a workspace, or changes their role there. Admins only.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: AddMemberInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -106,11 +104,10 @@ builder.mutationFields((t) => ({
       return membership;
     },
   }),
-  createWorkspaceUser: t.prismaField({
+  createWorkspaceUser: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: MembershipRef,
     description: 'Creates a registered user directly in a workspace with a role. Admins and API keys only.',
     errors: { types: [ValidationError, NotFoundError, ConflictError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: CreateUserInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -139,7 +136,6 @@ builder.mutationFields((t) => ({
       'Removes a member from a workspace, and from its conversations (their live subscriptions end), and returns the workspace. ' +
       'Admins only; the last admin cannot be removed.',
     errors: { types: [NotFoundError, ForbiddenError] },
-    authScopes: { authenticated: true },
     args: {
       workspaceId: t.arg.id({ description: 'The workspace.' }),
       userId: t.arg.id({ description: 'The member to remove.' }),
@@ -163,11 +159,10 @@ builder.mutationFields((t) => ({
       return ctx.db.workspace.findUniqueOrThrow({ ...query, where: { id: workspaceId } });
     },
   }),
-  issueApiKey: t.field({
+  issueApiKey: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).field({
     type: IssuedApiKeyRef,
     description: 'Issues an API key for a workspace. Admins only. The secret is in the result and never shown again.',
     errors: { types: [ValidationError, NotFoundError] },
-    authScopes: { authenticated: true },
     args: { input: t.arg({ type: IssueApiKeyInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       const workspaceId = managedWorkspaceId(ctx, input.workspaceId);
@@ -190,7 +185,6 @@ builder.mutationFields((t) => ({
     type: ApiKeyRef,
     description: 'Revokes an API key at once; calls made with it are refused from then on. Admins only.',
     errors: { types: [NotFoundError] },
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The key’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'ApiKey');

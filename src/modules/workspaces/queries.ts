@@ -8,7 +8,6 @@ builder.queryFields((t) => ({
   workspace: t.prismaField({
     type: WorkspaceRef,
     description: 'A workspace the viewer belongs to (or, for an API key or guest, its own). NOT_FOUND otherwise.',
-    authScopes: { authenticated: true },
     args: { id: t.arg.id({ description: 'The workspace’s id.' }) },
     resolve: async (query, _root, args, ctx) => {
       const id = parseId(args.id, 'Workspace');
@@ -21,7 +20,6 @@ builder.queryFields((t) => ({
   myWorkspaces: t.prismaField({
     type: [WorkspaceRef],
     description: 'The workspaces the viewer belongs to, oldest first (an API key’s or guest’s own workspace).',
-    authScopes: { authenticated: true },
     resolve: (query, _root, _args, ctx) => {
       const v = ctx.viewer;
       const ids = v.kind === 'user' ? [...v.roles.keys()] : v.kind === 'anonymous' ? [] : [v.workspaceId];

@@ -15,7 +15,6 @@ builder.subscriptionFields((t) => ({
     description:
       'Changes to a workspace’s members and API keys, live. Admins, agents and API keys; ends with FORBIDDEN when the viewer is no ' +
       'longer staff there (or the API key is revoked), after the event that says so.',
-    authScopes: { authenticated: true },
     args: { workspaceId: t.arg.id({ description: 'The workspace to watch.' }) },
     subscribe: (_root, args, ctx) => {
       const workspaceId = parseId(args.workspaceId, 'Workspace');
