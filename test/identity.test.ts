@@ -485,6 +485,9 @@ describe('bad input gets a clear, typed error and changes nothing', () => {
       expect(res.errors).toHaveLength(1);
       expect(res.errors![0]).toMatchObject({ message: 'Workspace not found.', extensions: { code: 'NOT_FOUND' } });
     }
+    // A user's id that is not an id at all is NOT_FOUND too (not a database error).
+    const userNotAnId = await t.exec(UserSession, { id: 'drop table users' }, { token: alice.accessToken });
+    expect(userNotAnId.errors![0]).toMatchObject({ message: 'User not found.', extensions: { code: 'NOT_FOUND' } });
     // An API key of A is confined to A too.
     const keyForeign = await t.exec(WorkspaceQuery, { id: b.id }, { token: aKey.secret });
     expect(keyForeign.errors![0]!.extensions!.code).toBe('NOT_FOUND');

@@ -1,6 +1,7 @@
 import { builder } from '../../graphql/builder.js';
 import { actingUserId, roleIn } from '../../auth/viewer.js';
 import { NotFoundError, ValidationError } from '../../graphql/errors.js';
+import { parseId } from '../../graphql/ids.js';
 import { usernameKey } from '../../graphql/validators.js';
 import { UserRef } from './types.js';
 
@@ -29,7 +30,7 @@ builder.queryFields((t) => ({
       }
       const user = await ctx.db.user.findUnique({
         ...query,
-        where: args.id != null ? { id: String(args.id) } : { usernameKey: usernameKey(args.username!) },
+        where: args.id != null ? { id: parseId(args.id, 'User') } : { usernameKey: usernameKey(args.username!) },
       });
       if (!user) throw new NotFoundError('User');
       const id = user.id;
