@@ -17,8 +17,7 @@ import type { Context } from '../../graphql/context.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../graphql/errors.js';
 import { parseId } from '../../graphql/ids.js';
 import { loadAccess } from '../conversations/permissions.js';
-import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
-import { messageSelect, toMessageRecord } from '../conversations/records.js';
+import { APPEND_ERRORS, findByClientId, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from '../conversations/pipeline.js';
 import { MessageRef, MessageSideEnum } from '../conversations/types.js';
 import { asSeenBy, seesNotes } from '../conversations/visibility.js';
 import { isInlineImage } from './content-types.js';
@@ -79,13 +78,8 @@ builder.mutationFields((t) => ({
       const access = await loadAccess(ctx, input.conversationId);
       const conversationId = access.conversation.id;
       const clientMessageId = input.clientMessageId?.trim() || null;
-      if (clientMessageId) {
-        const earlier = await ctx.db.message.findUnique({
-          where: { conversationId_authorId_clientMessageId: { conversationId, authorId, clientMessageId } },
-          select: messageSelect,
-        });
-        if (earlier) return asSeenBy(ctx.viewer, access.conversation.workspaceId, toMessageRecord(earlier));
-      }
+      const earlier = await findByClientId(ctx, { conversationId, authorId, clientMessageId });
+      if (earlier) return asSeenBy(ctx.viewer, access.conversation.workspaceId, earlier);
 
       const stored: IngestedFile[] = [];
       try {

@@ -168,7 +168,11 @@ export class MessagePipeline {
   }
 }
 
-async function findByClientId(services: Services, input: AppendInput) {
+/**
+ * The message an earlier send with the same clientMessageId stored, or null: how a retried send
+ * finds its first answer (sendAttachment asks before storing files, the pipeline before writing).
+ */
+export async function findByClientId(services: Pick<Services, 'db'>, input: Pick<AppendInput, 'conversationId' | 'authorId' | 'clientMessageId'>): Promise<MessageRecord | null> {
   if (!input.clientMessageId || !input.authorId) return null;
   const row = await services.db.message.findUnique({
     where: {
