@@ -271,8 +271,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       socket.end(`HTTP/1.1 ${stopping ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
-    if (!defenses.sockets.admitUpgrade(req, socket)) return;
-    handler(req, socket, head);
+    defenses.sockets.admitUpgrade(req, socket).then(
+      (admitted) => {
+        if (admitted && !socket.destroyed) handler(req, socket, head);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'admitting a WebSocket failed');
+        socket.destroy();
+      },
+    );
   });
 
   let url = '';

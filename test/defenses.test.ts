@@ -496,6 +496,40 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('refuses an address opening WebSockets faster than WS_UPGRADES_PER_ADDRESS: 429 with Retry-After at the upgrade, before any handshake; closing them does not help', async () => {
+    const t = await startTestApp({ WS_UPGRADES_PER_ADDRESS: '4/600' });
+    try {
+      const open = (): Promise<{ socket?: WebSocket; status?: number; retryAfter?: string }> =>
+        new Promise((resolve) => {
+          const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+          socket.once('open', () => resolve({ socket }));
+          socket.once('unexpected-response', (_req, res) => resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] }));
+          socket.on('error', () => undefined);
+        });
+      for (let i = 0; i < 4; i++) {
+        const { socket } = await open();
+        expect(socket).toBeDefined();
+        // Closed at once: what counts is how fast they are opened, not how many are held.
+        socket!.close();
+      }
+      const refused = await open();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+      // Legacy WebSockets share the budget (the same check runs for every WebSocket path).
+      const legacy = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${t.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+        socket.once('open', () => resolve(101));
+        socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        socket.on('error', () => undefined);
+      });
+      expect(legacy).toBe(429);
+      // Plain HTTP from the address is not affected.
+      expect((await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' })).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('caps open WebSockets per address (429 at the upgrade) and per user (close 4429)', async () => {
     const t = await startTestApp({ WS_MAX_CONNECTIONS_PER_ADDRESS: '3', WS_MAX_CONNECTIONS_PER_USER: '2' });
     try {

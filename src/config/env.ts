@@ -214,6 +214,11 @@ export const envSchema = z.object({
     .prefault('600/60')
     .describe('Legacy Socket.IO events and raw-socket frames per legacy identity (user, consumer or token of the socket).'),
   WS_MAX_CONNECTIONS_PER_ADDRESS: limit(200, 'Open WebSockets (graphql-ws and legacy) one client address may hold on one instance.'),
+  WS_UPGRADES_PER_ADDRESS: rate
+    .prefault('100/10')
+    .describe(
+      'WebSockets (graphql-ws and legacy) one client address may open on one instance in a window; more are answered 429 with Retry-After before the handshake, so a client reconnecting in a loop costs next to nothing.',
+    ),
   WS_MAX_CONNECTIONS_PER_USER: limit(50, 'Open graphql-ws connections one user or API key may hold on one instance.'),
   WS_MAX_SUBSCRIPTIONS: limit(50, 'Operations one graphql-ws connection may have running at once.'),
   WS_MAX_CONCURRENT_EXECUTIONS: limit(

@@ -21,6 +21,7 @@ export class SocketLimits {
   private readonly perUser = new Map<string, number>();
   private readonly operations: RateLimiterMemory;
   private readonly identityOperations: RateLimiterMemory;
+  private readonly upgrades: RateLimiterMemory;
   /**
    * Credentials whose identity's operation budget is spent, with when it frees: a reconnecting
    * flooder is refused on sight, before its credential costs a database read to authenticate.
@@ -33,6 +34,8 @@ export class SocketLimits {
   ) {
     const { points, seconds } = config.WS_MAX_OPERATIONS;
     this.operations = new RateLimiterMemory({ keyPrefix: 'ws-ops', points, duration: seconds });
+    const upgrades = config.WS_UPGRADES_PER_ADDRESS;
+    this.upgrades = new RateLimiterMemory({ keyPrefix: 'ws-upgrades', points: upgrades.points, duration: upgrades.seconds });
     const perIdentity = config.WS_MAX_OPERATIONS_PER_USER;
     this.identityOperations = new RateLimiterMemory({ keyPrefix: 'ws-ops-identity', points: perIdentity.points, duration: perIdentity.seconds });
   }
@@ -80,18 +83,28 @@ export class SocketLimits {
   }
 
   /**
-   * At an upgrade: counts the socket against its address until it closes, or answers 429 and
-   * closes it when the address holds its cap already. Returns whether it may go on.
+   * At an upgrade, before the handshake: refuses (429 with Retry-After, and closes) an address
+   * opening WebSockets faster than WS_UPGRADES_PER_ADDRESS or holding WS_MAX_CONNECTIONS_PER_ADDRESS
+   * already; otherwise counts the socket against its address until it closes. Whether it may go on.
    */
-  admitUpgrade(req: IncomingMessage, socket: Duplex): boolean {
+  async admitUpgrade(req: IncomingMessage, socket: Duplex): Promise<boolean> {
     const address = clientAddress(req, this.config.TRUST_PROXY) ?? 'unknown';
+    const tooMany = (refusal: Refusal, retryAfterMs: number) => {
+      refuse(this.logger, refusal, { address });
+      const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${retryAfter}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return false;
+    };
+    try {
+      await this.upgrades.consume(address);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      return tooMany({ kind: 'rate', limit: 'WS_UPGRADES_PER_ADDRESS', retryAfterMs: err.msBeforeNext }, err.msBeforeNext);
+    }
+    // Checked and counted in one go, after the wait above, so concurrent upgrades cannot overshoot.
     const held = this.perAddress.get(address) ?? 0;
     const max = this.config.WS_MAX_CONNECTIONS_PER_ADDRESS;
-    if (held >= max) {
-      refuse(this.logger, { kind: 'connection', limit: 'WS_MAX_CONNECTIONS_PER_ADDRESS', max }, { address });
-      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return false;
-    }
+    if (held >= max) return tooMany({ kind: 'connection', limit: 'WS_MAX_CONNECTIONS_PER_ADDRESS', max }, 10_000);
     this.perAddress.set(address, held + 1);
     socket.once('close', () => release(this.perAddress, address));
     return true;
