@@ -15,6 +15,9 @@ import { buildServer, forkScript, log, scratchDatabase, waitFor, type LatencySum
 
 const seconds = Number(process.argv.find((a) => a.startsWith('--seconds='))?.split('=')[1] ?? process.env.BENCH_SECONDS ?? 10);
 const only = process.argv.find((a) => a.startsWith('--attacks='))?.split('=')[1]?.split(',');
+// --profile=DIR: the server writes a V8 CPU profile there when it exits (open it in Chrome's
+// DevTools), to see what a row's stalls are made of.
+const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
 const ATTACKS: Array<[string, string]> = [
   ['nesting', 'workspace → members → workspace … nested 15 times'],
   ['aliases', '2,000 aliases of messages(first: 100) (~280 KB)'],
@@ -103,7 +106,7 @@ const loadBefore = os.loadavg();
 const started = Date.now();
 const phases: Phase[] = [];
 try {
-  const server = track(forkScript('server.ts', [], env));
+  const server = track(forkScript('server.ts', [], env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []));
   const { url } = await waitFor<{ type: string; url: string }>(server, (m) => m.type === 'ready', 180_000, 'the chat server');
   log(`server at ${url} (NODE_ENV=production, ${setup})`);
   const probeSeed = await seed(url, 'probe');

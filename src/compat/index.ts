@@ -58,7 +58,8 @@ export function installCompat(host: Host): void {
     { match: (p) => LEGACY_003_ROOMS.test(p), admit: (req) => legacy003.admitRooms(req) },
     { match: (p) => LEGACY_003_CHAT.test(p), admit: (req) => legacy003.admitChat(req) },
   ];
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // One message per turn of the event loop, as for graphql-ws (src/app.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, allowSynchronousEvents: false });
   for (const { match, admit } of sockets) {
     host.addUpgradeRoute({
       match,

@@ -130,9 +130,8 @@ export class SocketLimits {
 
   /** Before an operation starts on a connection already running `running`: a refusal, or null. */
   async admitOperation(connectionId: string, identity: string, running: number): Promise<Refusal | null> {
-    if (running >= this.config.WS_MAX_SUBSCRIPTIONS) {
-      return { kind: 'connection', limit: 'WS_MAX_SUBSCRIPTIONS', max: this.config.WS_MAX_SUBSCRIPTIONS };
-    }
+    // Every subscribe message counts against the rates, refused or not: a socket sending
+    // thousands of them is flooding whatever they ask, and is closed.
     try {
       await this.identityOperations.consume(identity);
     } catch (err) {
@@ -141,11 +140,14 @@ export class SocketLimits {
     }
     try {
       await this.operations.consume(connectionId);
-      return null;
     } catch (err) {
       if (err instanceof RateLimiterRes) return { kind: 'rate', limit: 'WS_MAX_OPERATIONS', retryAfterMs: err.msBeforeNext };
       throw err;
     }
+    if (running >= this.config.WS_MAX_SUBSCRIPTIONS) {
+      return { kind: 'connection', limit: 'WS_MAX_SUBSCRIPTIONS', max: this.config.WS_MAX_SUBSCRIPTIONS };
+    }
+    return null;
   }
 }
 
