@@ -177,6 +177,20 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     expect(codes(await post(t, schemas))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
   });
 
+  it('answers an operation over a limit with that refusal alone, without the other rules\' errors (100 aliased __schema with introspection off: one error, not 101)', async () => {
+    const closed = await startTestApp({ GRAPHQL_INTROSPECTION: 'false' });
+    try {
+      const schemas = `{ ${Array.from({ length: 100 }, (_, i) => `s${i}: __schema { types { name } }`).join(' ')} }`;
+      expect(codes(await post(closed, schemas))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+      // Under the limit, introspection is still refused field by field.
+      const under = codes(await post(closed, '{ a: __schema { types { name } } b: __schema { types { name } } }'));
+      expect(under.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(under)).toEqual(new Set(['GRAPHQL_VALIDATION_FAILED']));
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('refuses more than 50 directives with DIRECTIVE_LIMIT_EXCEEDED', async () => {
     const query = `{ ${Array.from({ length: 60 }, () => '__typename @include(if: true)').join(' ')} }`;
     expect(codes(await post(t, query))).toEqual(['DIRECTIVE_LIMIT_EXCEEDED']);

@@ -28,7 +28,10 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { ValidationError, type ValidationIssue } from '../graphql/errors.js';
-import { refuse, type OperationLimit } from './refusal.js';
+import { OPERATION_LIMITS, refuse, type OperationLimit } from './refusal.js';
+
+/** The codes of the operation limits' refusals. */
+const REFUSAL_CODES = new Set<string>(Object.values(OPERATION_LIMITS).map((l) => l.code));
 
 /** GraphQL Armor's options for one limit: refuse through refuse(), with our code. */
 function armorLimit(limit: OperationLimit, n: number, logger: Logger) {
@@ -123,6 +126,13 @@ export function useOperationLimits(config: Config, logger: Logger): Plugin[] {
     {
       onValidate: ({ addValidationRule }) => {
         if (!config.GRAPHQL_INTROSPECTION) addValidationRule(NoSchemaIntrospectionCustomRule);
+        // An operation over a limit is answered with that refusal alone. The other rules' errors
+        // (one per field: 100 aliased `__schema` give 100 introspection errors) would each cost
+        // their source locations to serialize, a few ms per response, for nothing the client needs.
+        return ({ result, setResult }) => {
+          const refusals = result.filter((error) => REFUSAL_CODES.has(String(error.extensions?.code)));
+          if (refusals.length > 0 && refusals.length < result.length) setResult(refusals);
+        };
       },
       onExecute: ({ args, setResultAndStopExecution }) => {
         const error = beforeRunning(args);
