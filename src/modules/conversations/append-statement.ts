@@ -10,7 +10,7 @@ import { Prisma } from '../../generated/prisma/client.js';
 import type { Services } from '../../graphql/context.js';
 import { NotFoundError } from '../../graphql/errors.js';
 import type { AttachmentRow } from '../attachments/records.js';
-import { toMessageRecord, type MentionRecord, type MessageRecord } from './records.js';
+import { toMessageRecord, type MentionRecord, type MessageColumns, type MessageRecord } from './records.js';
 import { messageCreatedOutbox } from '../webhooks/events.js';
 
 /** One message to append (pipeline.ts `append`). */
@@ -56,26 +56,7 @@ export interface Inserted {
 }
 
 /** A row of the append statement: the message, its author, what it replies to, its files, its conversation. */
-interface InsertedRow {
-  id: string;
-  conversationId: string;
-  seq: number;
-  visibility: MessageVisibility;
-  publicSeq: number;
-  kind: MessageKind;
-  side: MessageSide | null;
-  body: string;
-  authorId: string | null;
-  clientMessageId: string | null;
-  createdAt: Date;
-  editedAt: Date | null;
-  deletedAt: Date | null;
-  position: number;
-  publicPosition: number | null;
-  mentions: unknown;
-  reactionSummary: unknown;
-  pinnedAt: Date | null;
-  pinnedById: string | null;
+interface InsertedRow extends MessageColumns {
   /** The attachments it linked, in their order (jsonb: every field is JSON-safe). */
   attachments: AttachmentRow[];
   author_id: string | null;

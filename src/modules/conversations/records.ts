@@ -99,7 +99,8 @@ export const messageSelect = {
   attachments: { select: attachmentSelect, orderBy: { position: 'asc' } },
 } as const;
 
-type Row = {
+/** A message's own columns, as read by Prisma (messageSelect) and by the append statement. */
+export interface MessageColumns {
   id: string;
   conversationId: string;
   seq: number;
@@ -119,6 +120,9 @@ type Row = {
   reactionSummary: unknown;
   pinnedAt: Date | null;
   pinnedById: string | null;
+}
+
+type Row = MessageColumns & {
   author: { id: string; displayName: string; kind: UserKind; createdAt: Date } | null;
   replyTo: { id: string; seq: number; publicSeq: number; authorId: string | null; body: string; deletedAt: Date | null } | null;
   attachments: AttachmentRow[];
