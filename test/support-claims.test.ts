@@ -8,6 +8,8 @@ import { graphql } from './gql/index.js';
 import { collect, startTestApp, until, type TestApp } from './helpers/app.js';
 import { usingPostgres, usingRedis } from './helpers/database.js';
 import { workspace } from './helpers/fixtures.js';
+import { parseId } from '../src/graphql/ids.js';
+import { refuseWhileClaimed } from '../src/modules/support/claims.js';
 import { closeTicket, lineManager, openTicket, product } from './helpers/support.js';
 
 const LEASE_SECONDS = 6;
@@ -295,6 +297,39 @@ describe('claims', () => {
     expect(await closeTicket(t, ws.admin.token, ticket.id)).toMatchObject({ __typename: 'Ticket' });
     const closed = (await t.exec(SendTyped, { input: { conversationId: ticket.id, body: 'hello?' } }, { token: ann.token })).data!.sendMessage;
     expect(closed).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+  });
+
+  it('one group commit of the holder’s, another agent’s and the customer’s sends: only the other agent is refused, the rest keep gapless seqs, and the claim is read once per commit', async () => {
+    const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
+    const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
+    const prod = await product(t, ws.admin.token, ws.id);
+    const ticket = await openTicket(t, cus.token, { workspaceId: ws.id, productId: prod.id, message: 'help' });
+    const claim = (await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token })).data!.claimConversation;
+    if (claim.__typename !== 'ConversationClaim') throw new Error(JSON.stringify(claim));
+    const before = await t.app.services.db.message.count({ where: { conversationId: ticket.id } });
+    // Ten rounds of three senders at once: each round's sends wait for one another's commit.
+    const senders = [ann, ben, cus, ann, ben, cus, ann, ben, cus];
+    const answers = await Promise.all(
+      senders.map((who, i) => t.exec(SendTyped, { input: { conversationId: ticket.id, body: `at once ${i}` } }, { token: who.token })),
+    );
+    answers.forEach((answer, i) => {
+      const result = answer.data!.sendMessage;
+      if (senders[i] === ben) expect(result).toMatchObject({ __typename: 'ClaimHeldError', holderId: ann.id });
+      else expect(result.__typename).toBe('Message');
+    });
+    const stored = await t.app.services.db.message.findMany({ where: { conversationId: ticket.id }, orderBy: { seq: 'asc' }, select: { seq: true, body: true } });
+    expect(stored).toHaveLength(before + 6);
+    expect(stored.map((m) => m.seq)).toEqual(stored.map((_, i) => i + 1));
+    expect(stored.filter((m) => m.body.startsWith('at once')).map((m) => Number(m.body.slice(8))).sort()).toEqual([0, 2, 3, 5, 6, 8]);
+
+    // The guard answers a whole commit with one read (and one of the authors' roles, as another
+    // agent holds the claim), however many messages wait.
+    const conversationId = parseId(ticket.id, 'Conversation');
+    const inputs = senders.map((who) => ({ conversationId, authorId: who.id, body: 'guarded' }));
+    const statementsBefore = t.app.database.stats.statements;
+    const verdicts = await refuseWhileClaimed(t.app.services, conversationId, inputs);
+    expect(t.app.database.stats.statements - statementsBefore).toBe(2);
+    expect(verdicts.map((v) => v?.constructor.name ?? null)).toEqual(senders.map((who) => (who === ben ? 'ClaimHeldError' : null)));
   });
 
   it('releases a claim when the ticket closes, and when the holder releases it', async () => {

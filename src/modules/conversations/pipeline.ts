@@ -44,11 +44,14 @@ export interface AppendResult {
 }
 
 /**
- * A check another module runs before a message is written (support: a claim held by another
- * agent, a closed ticket). Throwing one of {@link APPEND_ERRORS} refuses the send; nothing is
- * written. Not run for a retry that returns an earlier message.
+ * A check another module runs before messages are written (support: a claim held by another
+ * agent, a closed ticket). It is given every message of one group commit, all for the same
+ * conversation, and answers for each: undefined to let it through, or one of
+ * {@link APPEND_ERRORS} to refuse it (nothing of it is written; the others go on). Run right
+ * before the write, so it reads once per commit rather than once per message. Not run for a
+ * retry that returns an earlier message. Throwing fails every message of the commit.
  */
-export type AppendGuard = (services: Services, input: AppendInput) => Promise<void>;
+export type AppendGuard = (services: Services, conversationId: string, inputs: readonly AppendInput[]) => Promise<(Error | undefined)[]>;
 
 /**
  * Told after a message is committed and announced (support: ticket status and urgency). Awaited,
@@ -105,7 +108,6 @@ export class MessagePipeline {
     }
     const earlier = await findByClientId(services, input);
     if (earlier) return { record: earlier, created: false };
-    for (const guard of this.hooks.guards) await guard(services, input);
     if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
       input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId, input.visibility ?? 'PUBLIC') };
     }
@@ -163,7 +165,7 @@ export class MessagePipeline {
         return;
       }
       conversations.set(input.conversationId, [{ input, resolve, reject }]);
-      void drain(services, conversations, input.conversationId);
+      void drain(services, this.hooks.guards, conversations, input.conversationId);
     });
   }
 }
@@ -196,14 +198,16 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-async function drain(services: Services, conversations: Map<string, Pending[]>, conversationId: string): Promise<void> {
+async function drain(services: Services, guards: readonly AppendGuard[], conversations: Map<string, Pending[]>, conversationId: string): Promise<void> {
   const queue = conversations.get(conversationId)!;
   for (;;) {
-    const batch = queue.splice(0, MAX_BATCH);
-    if (batch.length === 0) {
+    const taken = queue.splice(0, MAX_BATCH);
+    if (taken.length === 0) {
       conversations.delete(conversationId);
       return;
     }
+    const batch = await admitted(services, guards, conversationId, taken);
+    if (batch.length === 0) continue;
     try {
       const records = await insertMessages(services, conversationId, batch.map((p) => p.input));
       batch.forEach((p, i) => p.resolve(records[i]!));
@@ -224,6 +228,30 @@ async function drain(services: Services, conversations: Map<string, Pending[]>, 
       }
     }
   }
+}
+
+/**
+ * The messages of a commit the guards let through; each refused one is answered with its
+ * refusal, and a guard that fails answers every message with that failure.
+ */
+async function admitted(services: Services, guards: readonly AppendGuard[], conversationId: string, batch: Pending[]): Promise<Pending[]> {
+  let waiting = batch;
+  for (const guard of guards) {
+    if (waiting.length === 0) break;
+    let verdicts: (Error | undefined)[];
+    try {
+      verdicts = await guard(services, conversationId, waiting.map((p) => p.input));
+    } catch (err) {
+      for (const p of waiting) p.reject(err);
+      return [];
+    }
+    waiting = waiting.filter((p, i) => {
+      const refusal = verdicts[i];
+      if (refusal) p.reject(refusal);
+      return !refusal;
+    });
+  }
+  return waiting;
 }
 
 /** Publishes one event on the conversation's channel, stamped with the time. */
