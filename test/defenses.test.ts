@@ -143,6 +143,13 @@ describe('operation limits (the defaults), on HTTP, graphql-ws and the legacy ex
     // A page is at most 100 whatever `first` says, and costs so: first: 1000000 is not refused.
     const one = await post(t, `query One { ${pages('a')} b: conversation(id: "${conversationId}") { ... on Room { messages(first: 1000000) { nodes { id } } } } }`, {}, bearer(ws.admin.token));
     expect(one.errors).toBeUndefined();
+    // One document sent again and again is costed once, unless its page sizes are variables:
+    // then each request's own values count (2 pages of 10 runs; the same text with 100 is refused).
+    const paged = `query Paged($n: Int) { ${['a', 'b', 'c'].map((alias) => `${alias}: myConversations(first: $n) { nodes { ... on Room { messages(first: $n) { nodes { id body author { id displayName } } } } } }`).join(' ')} }`;
+    expect((await post(t, paged, { n: 10 }, bearer(ws.admin.token))).errors).toBeUndefined();
+    expect(codes(await post(t, paged, { n: 100 }, bearer(ws.admin.token)))).toEqual(['COST_LIMIT_EXCEEDED']);
+    expect((await post(t, paged, { n: 10 }, bearer(ws.admin.token))).errors).toBeUndefined();
+    expect(codes(await post(t, query, {}, bearer(ws.admin.token)))).toEqual(['COST_LIMIT_EXCEEDED']);
   });
 
   it('refuses 2,000 aliases (by their length, TOKEN_LIMIT_EXCEEDED) and 40 (ALIAS_LIMIT_EXCEEDED) on HTTP and graphql-ws; aliased mutations store nothing', async () => {

@@ -58,7 +58,57 @@ function selectedOperation(document: DocumentNode, operationName: string | null 
   return { ...document, definitions: document.definitions.filter((d) => d.kind !== Kind.OPERATION_DEFINITION || d === operation) };
 }
 
+/** Whether a page-size argument (cost.ts) of the document takes its value from a variable. */
+function costReadsVariables(document: DocumentNode): boolean {
+  let reads = false;
+  visit(document, {
+    Argument(node) {
+      if (PAGE_ARGUMENTS.has(node.name.value) && node.value.kind !== Kind.INT) reads = true;
+    },
+  });
+  return reads;
+}
+const PAGE_ARGUMENTS = new Set(['first', 'last', 'limit', 'take']);
+
+/**
+ * Per parsed document (Yoga's parser cache hands the same object to every request sending the
+ * same text): its cost per operation name when no page size comes from a variable, and the
+ * refusal for a bad string literal in it. A client sending one mutation a thousand times a second
+ * pays for walking it once.
+ */
+interface DocumentFacts {
+  costs: Map<string, number | null> | null;
+  literalIssue: ValidationIssue | null;
+}
+const facts = new WeakMap<DocumentNode, DocumentFacts>();
+
+function factsOf(document: DocumentNode): DocumentFacts {
+  let known = facts.get(document);
+  if (!known) {
+    let literalIssue: ValidationIssue | null = null;
+    visit(document, {
+      StringValue(node) {
+        const why = literalIssue ? null : badText(node.value);
+        if (why) literalIssue = { path: [], message: `a string in the document ${why}` };
+      },
+    });
+    known = { costs: costReadsVariables(document) ? null : new Map(), literalIssue };
+    facts.set(document, known);
+  }
+  return known;
+}
+
 function costOf(args: ExecutionArgs): number | null {
+  const known = factsOf(args.document).costs;
+  const name = args.operationName ?? '';
+  const cached = known?.get(name);
+  if (cached !== undefined) return cached;
+  const cost = computeCost(args);
+  known?.set(name, cost);
+  return cost;
+}
+
+function computeCost(args: ExecutionArgs): number | null {
   const document = selectedOperation(args.document, args.operationName);
   if (!document) return null;
   try {
@@ -93,12 +143,8 @@ function textIssues(args: ExecutionArgs): ValidationIssue[] {
     }
   };
   walk(args.variableValues ?? {}, []);
-  visit(args.document, {
-    StringValue(node) {
-      const why = badText(node.value);
-      if (why) issues.push({ path: [], message: `a string in the document ${why}` });
-    },
-  });
+  const literal = factsOf(args.document).literalIssue;
+  if (literal && issues.length < 10) issues.push(literal);
   return issues;
 }
 
