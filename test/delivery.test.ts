@@ -630,6 +630,38 @@ describe('pub/sub queues', () => {
   });
 });
 
+describe.runIf(process.env.REDIS_URL)('pub/sub between instances (Redis)', () => {
+  it('hands an instance its own events at publish, without the Redis round trip, and drops their echo; other instances get them through Redis, once', async () => {
+    const logger = createLogger('silent');
+    const make = (name: string) => new PubSub({ queueLimit: 100, logger, redis: new RedisFactory({ url: process.env.REDIS_URL!, name, logger }) });
+    const [here, there] = [make('delivery-test-a'), make('delivery-test-b')];
+    try {
+      const key = `local-${Date.now()}-${Math.random()}`;
+      const mine = here.subscribe('conversation', key);
+      const theirs = there.subscribe('conversation', key);
+      await Promise.all([here.whenSubscribed(mine), there.whenSubscribed(theirs)]);
+      const event = (seq: number): ConversationEvent => ({ type: 'MESSAGE_ADDED', conversationId: key, seq, at: new Date().toISOString() });
+      for (let seq = 1; seq <= 3; seq++) {
+        const before = here.stats.deliveries;
+        const publishing = here.publish('conversation', key, event(seq));
+        // Delivered before publish() returned: no Redis hop for this instance's own subscriber.
+        expect(here.stats.deliveries).toBe(before + 1);
+        await publishing;
+      }
+      const read = async (it: AsyncIterator<ConversationEvent>) => [(await it.next()).value.seq, (await it.next()).value.seq, (await it.next()).value.seq];
+      expect(await read(theirs)).toEqual([1, 2, 3]);
+      expect(await read(mine)).toEqual([1, 2, 3]);
+      // Redis' echoes of the three reached `here` before the answer to a later PING: all dropped.
+      await here.ping();
+      expect(here.stats.deliveries).toBe(3);
+      expect(there.stats.deliveries).toBe(3);
+      await Promise.all([mine.return?.(), theirs.return?.()]);
+    } finally {
+      await Promise.all([here.close(), there.close()]);
+    }
+  });
+});
+
 /** A graphql-transport-ws client on a raw `ws` socket, so that the test can stop reading TCP. */
 async function rawSubscriber(t: TestApp, token: string, id: string, subscriptions: number) {
   const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');

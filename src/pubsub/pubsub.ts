@@ -8,6 +8,7 @@
  * `publish` throw (the failure mode of an unbounded or throwing queue, see DESIGN.md); when its
  * queue is full it is ended with a SLOW_CONSUMER error and resumes by cursor.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PubSub as MemoryEngine, type PubSubEngine } from 'graphql-subscriptions';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
@@ -26,6 +27,11 @@ export class SlowConsumerError extends AppError {
     );
   }
 }
+
+/** What the Redis engine hands its handlers for an event this instance published itself. */
+const OWN_ECHO = Symbol('own echo');
+/** Between an event's origin and its JSON on the wire. */
+const SEPARATOR = '|'.charCodeAt(0);
 
 /** The longest a caller awaiting {@link PubSub.publish} waits for Redis' acknowledgement. */
 export const PUBLISH_WAIT_MS = 100;
@@ -153,6 +159,7 @@ export class PubSub {
     const redis = options.redis?.pubsub(logger) ?? null;
     const outage = redis?.outage ?? new OutageLog(logger, 'pub/sub (Redis)');
     const resubscribedListeners = new Set<() => void>();
+    const origin = randomBytes(6).toString('hex');
     let engine: PubSubEngine;
     const stats: PubSubStats = { published: 0, subscribers: 0, overflows: 0, deliveries: 0, dropped: 0, failed: 0, resubscribed: 0 };
     if (redis) {
@@ -177,7 +184,23 @@ export class PubSub {
           );
         });
       });
-      engine = new RedisPubSub({ publisher, subscriber });
+      // Each event goes out as `<origin>|<JSON>`: this instance hands its own events to its own
+      // subscribers when it publishes them (see publish), so the copy Redis echoes back is
+      // recognised by its first bytes and dropped before it is decoded or parsed.
+      const prefix = Buffer.from(`${origin}|`);
+      engine = new RedisPubSub({
+        publisher,
+        subscriber,
+        messageEventName: 'messageBuffer',
+        pmessageEventName: 'pmessageBuffer',
+        serializer: (payload) => `${origin}|${JSON.stringify(payload)}`,
+        deserializer: (message) => {
+          const bytes = message as Buffer;
+          if (bytes.length > prefix.length && bytes.compare(prefix, 0, prefix.length, 0, prefix.length) === 0) return OWN_ECHO;
+          const bar = bytes.indexOf(SEPARATOR);
+          return JSON.parse(bytes.toString('utf8', bar + 1)) as unknown;
+        },
+      });
       this.kind = 'redis';
     } else {
       // Hundreds of subscribers of one conversation are normal: no listener-count warning.
@@ -236,8 +259,9 @@ export class PubSub {
   /**
    * Announces an event. Never throws and never waits long for Redis (at most
    * {@link PUBLISH_WAIT_MS}): the database already holds what the event says, so the request that
-   * committed it answers. With Redis the event is rung asynchronously (ioredis keeps the order of
-   * the commands it sends); while Redis is down,
+   * committed it answers. This instance's own subscribers get it at once, in memory; with Redis it
+   * is also rung for the other instances, asynchronously (ioredis keeps the order of the commands
+   * it sends); while Redis is down,
    * or when {@link PubSubOptions.publishBuffer} publishes are already waiting for it, the event is
    * not sent but handed to this instance's own subscribers, and the other instances recover it
    * from the database when they catch up (after Redis returns, or by their periodic position check).
@@ -252,10 +276,13 @@ export class PubSub {
       void core.engine.publish(channel, payload).catch((err: unknown) => core.logger.error({ err, channel }, 'publish failed'));
       return Promise.resolve();
     }
+    // This instance's own subscribers get the event now, as in memory, rather than after a round
+    // trip through Redis (its echo is dropped on arrival, see the constructor): the Redis hop is
+    // paid only between instances, and never for a delivery this process can make itself.
+    this.deliverLocally(topic, key, payload);
     const publisher = core.redis!.publisher;
     if (publisher.status !== 'ready' || core.inFlight >= core.publishBuffer) {
       core.stats.dropped++;
-      this.deliverLocally(topic, key, payload);
       return Promise.resolve();
     }
     core.inFlight++;
@@ -418,9 +445,10 @@ export class PubSub {
     stats.subscribers++;
     const handlers = channels.map(([topic], i) => {
       const read = this.core.positionReaders.get(topic) as ((payload: Topics[K]) => number | undefined) | undefined;
-      if (!read) return onMessage;
       const name = names[i]!;
+      if (!read) return (payload: Topics[K]) => void ((payload as unknown) !== OWN_ECHO && onMessage(payload));
       return (payload: Topics[K]) => {
+        if ((payload as unknown) === OWN_ECHO) return;
         const channel = local.get(name);
         const position = read(payload);
         if (channel && position !== undefined && position > channel.seen) channel.seen = position;
