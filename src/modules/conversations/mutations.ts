@@ -10,7 +10,7 @@ import type { Context } from '../../graphql/context.js';
 import { addMembers, announceLeft, announceOpened } from './membership.js';
 import { openUnique, roomKey } from './rooms.js';
 import { APPEND_ERRORS, loadMessage, MAX_BODY_LENGTH, publishConversationEvent } from './pipeline.js';
-import { actingAuthor, conversationAccess, loadAccess } from './permissions.js';
+import { actingAuthor, conversationAccess, conversationWriteAccess, loadAccess } from './permissions.js';
 import { recordChange, NoChange } from './changes.js';
 import { resolveMentions } from '../notifications/mentions.js';
 import { asSeenBy, publicSeqOf, seesNotes, seqOfPublic } from './visibility.js';
@@ -260,7 +260,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SendMessageInput, description: 'The message; each field is described on its type.' }) },
     resolve: async (_root, { input }, ctx) => {
       if (input.kind === 'SYSTEM') throw new ValidationError([{ path: ['input', 'kind'], message: 'SYSTEM messages are written by the server' }]);
-      const access = await conversationAccess(ctx, input.conversationId);
+      const access = await conversationWriteAccess(ctx, input.conversationId);
       const { userId: authorId, member, staff } = await actingAuthor(ctx, access, input.asUserId);
       const visibility = input.visibility ?? 'PUBLIC';
       if (visibility === 'INTERNAL') {

@@ -84,13 +84,57 @@ export function conversationAccess(ctx: Context, rawId: string | number): Promis
 }
 
 /**
- * The conversation scopes' rule (Services.resources): a reader reaches it (loadAccess); a writer
- * too, for now the same set of people: who they may write as, and what, is decided by the
- * resolver (actingAuthor, visibility), since it depends on the input. NOT_FOUND is false.
+ * What writing in a conversation needs of {@link Access}: the parts that never change (which
+ * conversation, whose, what kind) and whether the viewer is a member. What moves with every
+ * message (lastSeq, read marks) is left out, so that it can be kept between operations.
  */
-export async function reachesConversation(ctx: Context, id: string, _mode: 'read' | 'write'): Promise<boolean> {
+export interface WriteAccess {
+  conversation: Pick<ConversationHead, 'id' | 'workspaceId' | 'kind' | 'roomType' | 'uniqueKey' | 'direct'>;
+  member: { role: MemberRole } | null;
+  viaRole: boolean;
+}
+
+/**
+ * Write access granted, kept per viewer object. A graphql-ws connection keeps one viewer object
+ * for its operations (auth/standing.ts) until the viewer's standing changes: a membership of a
+ * workspace or of a conversation lost or gained, a role changed, the key revoked, each announced
+ * (announceStandingChange; conversations' in membership.ts) and read again into a new object. So
+ * a socket sending a thousand messages to one room checks its access once, and a member removed
+ * from the room is refused from their next send on. Over HTTP the viewer is the request's own,
+ * and this keeps nothing beyond it. Refusals are never kept (they are rare, and must not outlive
+ * a membership gained); deletion needs nothing: the append finds no conversation (NOT_FOUND).
+ */
+const writable = new WeakMap<Viewer, Map<string, WriteAccess>>();
+/** Conversations kept per viewer at most (oldest forgotten first). */
+const WRITABLE_PER_VIEWER = 256;
+
+/** {@link conversationAccess} for writing, kept per viewer object (see {@link writable}). */
+export async function conversationWriteAccess(ctx: Context, rawId: string | number): Promise<WriteAccess> {
+  const id = parseId(rawId, 'Conversation');
+  let kept = writable.get(ctx.viewer);
+  const known = kept?.get(id);
+  if (known) return known;
+  const { conversation: c, member, viaRole } = await conversationAccess(ctx, rawId);
+  const access: WriteAccess = {
+    conversation: { id: c.id, workspaceId: c.workspaceId, kind: c.kind, roomType: c.roomType, uniqueKey: c.uniqueKey, direct: c.direct },
+    member: member ? { role: member.role } : null,
+    viaRole,
+  };
+  if (!kept) writable.set(ctx.viewer, (kept = new Map()));
+  if (kept.size >= WRITABLE_PER_VIEWER) kept.delete(kept.keys().next().value!);
+  kept.set(id, access);
+  return access;
+}
+
+/**
+ * The conversation scopes' rule (Services.resources): a reader reaches it (loadAccess); a writer
+ * too, the same set of people, checked through what is kept for writing: who they may write as,
+ * and what, is decided by the resolver (actingAuthor, visibility), since it depends on the input.
+ * NOT_FOUND is false.
+ */
+export async function reachesConversation(ctx: Context, id: string, mode: 'read' | 'write'): Promise<boolean> {
   try {
-    await conversationAccess(ctx, id);
+    await (mode === 'write' ? conversationWriteAccess(ctx, id) : conversationAccess(ctx, id));
     return true;
   } catch (err) {
     if (err instanceof NotFoundError) return false;
@@ -147,9 +191,9 @@ export function readableWhere(viewer: Viewer) {
  */
 export async function actingAuthor(
   ctx: Context,
-  access: Access,
+  access: WriteAccess,
   asUserId: string | number | null | undefined,
-): Promise<{ userId: string; member: { role: MemberRole; lastReadSeq: number } | null; staff: boolean }> {
+): Promise<{ userId: string; member: { role: MemberRole } | null; staff: boolean }> {
   const { userId, named } = actingAs(ctx.viewer, asUserId, () => new ForbiddenError('An API key writes on behalf of a user: name them with asUserId.'));
   if (!named) return { userId, member: access.member, staff: isStaff(ctx.viewer, access.conversation.workspaceId) };
   // The person an API key names: their standing and membership in one query.
