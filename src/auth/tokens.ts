@@ -62,11 +62,19 @@ export class TokenService {
 
   /** Verifies an access token; throws UNAUTHENTICATED with a reason a client can act on. */
   async verifyAccess(token: string): Promise<AccessClaims> {
+    return (await this.verifyAccessWithExpiry(token)).claims;
+  }
+
+  /**
+   * {@link verifyAccess}, with the token's expiry (epoch seconds): a caller that keeps what the
+   * token vouched for (a graphql-ws connection's viewer) compares it on each use without asking again.
+   */
+  async verifyAccessWithExpiry(token: string): Promise<{ claims: AccessClaims; exp: number }> {
     const known = this.verified.get(token);
     if (known) {
-      if (known.exp > Date.now() / 1000) return known.claims;
+      if (known.exp > Date.now() / 1000) return known;
       this.verified.delete(token);
-      throw expired();
+      throw expiredAccessToken();
     }
     let claims: AccessClaims;
     let exp: number;
@@ -87,16 +95,18 @@ export class TokenService {
       exp = payload.exp;
     } catch (err) {
       if (err instanceof UnauthenticatedError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw expired();
+      if (err instanceof joseErrors.JWTExpired) throw expiredAccessToken();
       throw new UnauthenticatedError('The access token is invalid; sign in again.');
     }
     if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { claims, exp });
-    return claims;
+    const verified = { claims, exp };
+    this.verified.set(token, verified);
+    return verified;
   }
 }
 
-function expired(): UnauthenticatedError {
+/** The refusal of an access token past its expiry (the same wherever it is checked). */
+export function expiredAccessToken(): UnauthenticatedError {
   return new UnauthenticatedError('The access token has expired; renew it with the refreshSession mutation.');
 }
 
