@@ -110,7 +110,11 @@ export class ConnectionViewers {
     this.stopped = false;
     // Redis came back and this instance's subscriptions are confirmed again: what was announced
     // meanwhile may be lost, so everything kept is read again.
-    this.offResubscribed = this.services.pubsub.onResubscribed(() => this.epoch++);
+    this.offResubscribed = this.services.pubsub.onResubscribed(() => {
+      this.epoch++;
+      // A subscription refused while Redis was down is made again now rather than at the next operation.
+      if (!this.subscription && !this.stopped) this.listen();
+    });
     this.listen();
     return async () => {
       this.stopped = true;

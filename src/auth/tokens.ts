@@ -28,7 +28,8 @@ export class TokenService {
    * cannot change, so verifying it again on every request of a client would only repeat the
    * HMAC through WebCrypto (about a fifth of the server's CPU under the delivery benchmark); its
    * expiry is still checked on every use. Revocation does not live in the token: the user is
-   * read from the database on each request whatever this says.
+   * read from the database on each HTTP request (and by a graphql-ws connection when it opens and
+   * when its standing changes, src/auth/standing.ts) whatever this says.
    */
   private readonly verified = new Map<string, { claims: AccessClaims; exp: number }>();
   constructor(
