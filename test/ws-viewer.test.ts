@@ -15,6 +15,8 @@ import { QUIET_BACKGROUND, TEST_JWT_SECRET, startTestApp, until, type TestApp } 
 import { usingPostgres, usingRedis } from './helpers/database.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { apiKey } from './helpers/support.js';
+import { ConnectionViewers } from '../src/auth/standing.js';
+import type { PubSub, PubSubHealth } from '../src/pubsub/pubsub.js';
 
 const Me = graphql(`
   query WsViewerMe {
@@ -244,6 +246,59 @@ describe('a graphql-ws connection reuses its viewer', () => {
     } finally {
       await Promise.all(clients.splice(0).map((c) => c.dispose()));
       await b.stop();
+    }
+  });
+});
+
+describe('the kept viewers of an instance (src/auth/standing.ts)', () => {
+  /** The app's services with a pub/sub whose health the test sets (the real one otherwise). */
+  function servicesWith(health: { up: boolean }, config: Partial<TestApp['app']['services']['config']> = {}) {
+    const services = t.app.services;
+    const pubsub = Object.create(services.pubsub) as PubSub;
+    Object.defineProperty(pubsub, 'health', { get: (): PubSubHealth => (health.up ? { up: true } : { up: false, reason: 'test' }) });
+    return { ...services, pubsub, config: { ...services.config, ...config } };
+  }
+
+  /** Statements the database ran for one viewerFor. */
+  async function cost(viewers: ConnectionViewers, kept: Awaited<ReturnType<ConnectionViewers['open']>>): Promise<number> {
+    const before = t.app.database.stats.statements;
+    await viewers.viewerFor(kept);
+    return t.app.database.stats.statements - before;
+  }
+
+  it('authenticates per operation while pub/sub is down, reads every kept viewer again once it is back, and forgets a released one', async () => {
+    const me = await person(t, 'outage');
+    const health = { up: true };
+    const viewers = new ConnectionViewers(servicesWith(health));
+    const stop = viewers.start();
+    try {
+      const kept = await viewers.open({ kind: 'bearer', value: me.token });
+      // Once the subscription is confirmed, the kept viewer is read once more, then reused.
+      await until(async () => (await cost(viewers, kept)) === 0);
+      expect(await cost(viewers, kept)).toBe(0);
+      health.up = false;
+      expect([await cost(viewers, kept), await cost(viewers, kept)]).toEqual([1, 1]);
+      health.up = true;
+      expect([await cost(viewers, kept), await cost(viewers, kept)]).toEqual([1, 0]);
+      expect(viewers.size).toBe(1);
+      viewers.release(kept);
+      expect(viewers.size).toBe(0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('reads a viewer again once it is older than WS_VIEWER_MAX_AGE_SECONDS (0: every operation)', async () => {
+    const me = await person(t, 'aging');
+    const viewers = new ConnectionViewers(servicesWith({ up: true }, { WS_VIEWER_MAX_AGE_SECONDS: 0 }));
+    const stop = viewers.start();
+    try {
+      const kept = await viewers.open({ kind: 'bearer', value: me.token });
+      await new Promise((r) => setTimeout(r, 50));
+      expect([await cost(viewers, kept), await cost(viewers, kept)]).toEqual([1, 1]);
+      viewers.release(kept);
+    } finally {
+      await stop();
     }
   });
 });
