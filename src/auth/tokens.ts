@@ -28,7 +28,8 @@ export class TokenService {
    * cannot change, so verifying it again on every request of a client would only repeat the
    * HMAC through WebCrypto (about a fifth of the server's CPU under the delivery benchmark); its
    * expiry is still checked on every use. Revocation does not live in the token: the user is
-   * read from the database on each request whatever this says.
+   * read from the database on each HTTP request (and by a graphql-ws connection when it opens and
+   * when its standing changes, src/auth/standing.ts) whatever this says.
    */
   private readonly verified = new Map<string, { claims: AccessClaims; exp: number }>();
   constructor(
@@ -62,11 +63,19 @@ export class TokenService {
 
   /** Verifies an access token; throws UNAUTHENTICATED with a reason a client can act on. */
   async verifyAccess(token: string): Promise<AccessClaims> {
+    return (await this.verifyAccessWithExpiry(token)).claims;
+  }
+
+  /**
+   * {@link verifyAccess}, with the token's expiry (epoch seconds): a caller that keeps what the
+   * token vouched for (a graphql-ws connection's viewer) compares it on each use without asking again.
+   */
+  async verifyAccessWithExpiry(token: string): Promise<{ claims: AccessClaims; exp: number }> {
     const known = this.verified.get(token);
     if (known) {
-      if (known.exp > Date.now() / 1000) return known.claims;
+      if (known.exp > Date.now() / 1000) return known;
       this.verified.delete(token);
-      throw expired();
+      throw expiredAccessToken();
     }
     let claims: AccessClaims;
     let exp: number;
@@ -87,16 +96,18 @@ export class TokenService {
       exp = payload.exp;
     } catch (err) {
       if (err instanceof UnauthenticatedError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw expired();
+      if (err instanceof joseErrors.JWTExpired) throw expiredAccessToken();
       throw new UnauthenticatedError('The access token is invalid; sign in again.');
     }
     if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(token, { claims, exp });
-    return claims;
+    const verified = { claims, exp };
+    this.verified.set(token, verified);
+    return verified;
   }
 }
 
-function expired(): UnauthenticatedError {
+/** The refusal of an access token past its expiry (the same wherever it is checked). */
+export function expiredAccessToken(): UnauthenticatedError {
   return new UnauthenticatedError('The access token has expired; renew it with the refreshSession mutation.');
 }
 

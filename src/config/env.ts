@@ -231,6 +231,14 @@ export const envSchema = z.object({
     .describe(
       'Operations one user or API key (a signed-out client: its address) may start over all its graphql-ws connections on this instance. Once spent, its connections are closed with 4429 and a new one is refused at connection_init until the window frees, so reconnecting does not buy a fresh WS_MAX_OPERATIONS.',
     ),
+  WS_VIEWER_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(3_600)
+    .default(60)
+    .describe(
+      'A graphql-ws connection reuses the viewer it authenticated, refreshed when pub/sub announces a change of its memberships, roles or API key; it is also read again from the database after this many seconds, a safety net for an announcement pub/sub lost. 0 reads it on every operation.',
+    ),
   CATCH_UP_INTERVAL_MS: z.coerce
     .number()
     .int()

@@ -1,7 +1,9 @@
 /**
  * One context builder for HTTP requests and graphql-ws operations. The credential comes from the
  * Authorization (or X-Api-Key) header over HTTP and from `connectionParams` over WebSocket; both
- * end up in {@link authenticate}, so the rules are the same on every transport.
+ * end up in {@link authenticate}, so the rules are the same on every transport. An HTTP request
+ * authenticates on each request; a graphql-ws connection authenticates when it connects and its
+ * operations reuse that viewer until its standing changes (src/auth/standing.ts).
  */
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -111,13 +113,29 @@ export function credentialFromConnectionParams(params: Record<string, unknown> |
  * stale token learns so at once.
  */
 export async function authenticate(services: Services, credential: Credential): Promise<Viewer> {
-  if (credential.kind === 'none') return ANONYMOUS;
-  const viewer = await authenticateBearer(services, credential);
-  // Guests are customers anyway; staff and API keys may ask to read as one.
-  return credential.customerView && (viewer.kind === 'user' || viewer.kind === 'apiKey') ? { ...viewer, customerView: true } : viewer;
+  return (await authenticateWithExpiry(services, credential)).viewer;
 }
 
-async function authenticateBearer(services: Services, credential: Extract<Credential, { kind: 'bearer' }>): Promise<Viewer> {
+/** A viewer as {@link authenticate} found it, and until when its credential holds. */
+export interface Authenticated {
+  viewer: Viewer;
+  /** The access token's expiry (epoch seconds); null for what does not expire (API keys, nobody). */
+  expiresAt: number | null;
+}
+
+/**
+ * {@link authenticate}, with the access token's expiry: a graphql-ws connection keeps the viewer
+ * (src/auth/standing.ts) and compares the expiry on each operation instead of asking again.
+ */
+export async function authenticateWithExpiry(services: Services, credential: Credential): Promise<Authenticated> {
+  if (credential.kind === 'none') return { viewer: ANONYMOUS, expiresAt: null };
+  const found = await authenticateBearer(services, credential);
+  const viewer = found.viewer;
+  // Guests are customers anyway; staff and API keys may ask to read as one.
+  return credential.customerView && (viewer.kind === 'user' || viewer.kind === 'apiKey') ? { ...found, viewer: { ...viewer, customerView: true } } : found;
+}
+
+async function authenticateBearer(services: Services, credential: Extract<Credential, { kind: 'bearer' }>): Promise<Authenticated> {
   const value = credential.value;
   if (value.startsWith(API_KEY_PREFIX)) {
     const key = await services.db.apiKey.findUnique({
@@ -132,18 +150,18 @@ async function authenticateBearer(services: Services, credential: Extract<Creden
         .update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
         .catch((err: unknown) => services.logger.warn({ err }, 'could not record API key use'));
     }
-    return { kind: 'apiKey', apiKeyId: key.id, workspaceId: key.workspaceId };
+    return { viewer: { kind: 'apiKey', apiKeyId: key.id, workspaceId: key.workspaceId }, expiresAt: null };
   }
-  const claims = await services.tokens.verifyAccess(value);
+  const { claims, exp } = await services.tokens.verifyAccessWithExpiry(value);
   if (claims.kind === 'guest') {
-    return { kind: 'guest', userId: claims.sub, workspaceId: claims.ws! };
+    return { viewer: { kind: 'guest', userId: claims.sub, workspaceId: claims.ws! }, expiresAt: exp };
   }
   const user = await services.db.user.findUnique({
     where: { id: claims.sub },
     select: { kind: true, memberships: { select: { workspaceId: true, role: true } } },
   });
   if (!user || user.kind !== 'REGISTERED') throw new UnauthenticatedError('The access token is invalid; sign in again.');
-  return { kind: 'user', userId: claims.sub, roles: new Map(user.memberships.map((m) => [m.workspaceId, m.role])) };
+  return { viewer: { kind: 'user', userId: claims.sub, roles: new Map(user.memberships.map((m) => [m.workspaceId, m.role])) }, expiresAt: exp };
 }
 
 export function makeContext(services: Services, viewer: Viewer): Context {

@@ -12,6 +12,7 @@ import { useMultipartUploads } from './multipart.js';
 import { clientAddress, legacyCallerAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
 import { withRequestId } from '../observability/errors.js';
+import type { Viewer } from '../auth/viewer.js';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -20,6 +21,8 @@ export interface ServerContext {
   credential?: Credential;
   /** Set by the WebSocket transport: the connection's id in services.connections. */
   connectionId?: string;
+  /** Set by the WebSocket transport: the connection's viewer, known to be current (src/auth/standing.ts). */
+  viewer?: Viewer;
 }
 
 export type Yoga = YogaServerInstance<ServerContext, Context>;
@@ -35,6 +38,12 @@ export interface EnvelopeInput {
   credential: Credential;
   req?: IncomingMessage;
   connectionId?: string;
+  /**
+   * Who the credential is, when the caller already knows it to be current (a graphql-ws
+   * connection's viewer, src/auth/standing.ts): the context then uses it instead of
+   * authenticating the credential again. Given to `contextFactory({ viewer })`.
+   */
+  viewer?: Viewer;
 }
 
 /** Yoga's envelope (its plugins, schema, context builder) for an operation run outside its HTTP handler. */
@@ -107,7 +116,9 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     },
     context: async (input: ContextInput) => {
       const { credential, connectionId, req } = input;
-      const viewer = await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
+      const viewer =
+        input.viewer ??
+        await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
       const address = clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
       return { ...makeContext(services, viewer), connectionId, clientAddress: address };
     },

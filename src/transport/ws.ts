@@ -2,8 +2,11 @@
  * GraphQL subscriptions (and any operation) over graphql-ws, on the same /graphql path and
  * through the same Yoga envelope as HTTP, so plugins, masking and context are shared.
  * The credential in `connectionParams` is checked at connection: a bad one is refused with
- * close code 4403 and a reason the client can act on; each operation then builds its context
- * from it again, so a revoked key or a removed member is refused from the next operation on.
+ * close code 4403 and a reason the client can act on. The viewer it authenticated is kept for the
+ * connection's operations, which read no database to authenticate: each checks the token's expiry,
+ * and a change of the viewer's standing (a membership or role changed, the API key revoked) is
+ * announced to every instance, so the next operation reads it again (src/auth/standing.ts). An
+ * expired token, a revoked key or a removed member is thus refused from the next operation on.
  *
  * Subscription results are written to the socket here, not by graphql-ws (see writeResults): each
  * result serialized once for all who share it, each socket written once per turn of the event loop.
@@ -24,7 +27,8 @@ import { CloseCode, type SubscribePayload } from 'graphql-ws';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, type WebSocketServer } from 'ws';
-import { authenticate, credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
+import { credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
+import { ConnectionViewers, type KeptViewer } from '../auth/standing.js';
 import { AppError } from '../graphql/errors.js';
 import type { PubSub } from '../pubsub/pubsub.js';
 import { envelopeFor, type Yoga } from './http.js';
@@ -50,6 +54,8 @@ type Extra = {
   socket: WebSocket;
   request: IncomingMessage;
   credential?: Credential;
+  /** The viewer the credential authenticated, kept for the operations (src/auth/standing.ts). */
+  kept?: KeptViewer;
   /** This connection's id in services.connections, once accepted. */
   connectionId?: string;
   /** Whom its operations count against (SocketLimits.identity), once accepted. */
@@ -283,6 +289,9 @@ export function attachGraphQLWs(
   const frames = new Frames();
   // Queries and mutations running now: a draining server closes sockets once they are done.
   let inFlight = 0;
+  // The connections' viewers, kept between operations and refreshed when their standing changes.
+  const viewers = new ConnectionViewers(services);
+  const stopViewers = viewers.start();
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
   wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger, services.metrics));
   const server = useServer<Record<string, unknown> | undefined, Extra>(
@@ -316,7 +325,11 @@ export function attachGraphQLWs(
             ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(refuse(services.defenses.logger, known).message));
             return false;
           }
-          const viewer = await authenticate(services, credential);
+          const kept = await viewers.open(credential);
+          // Forgotten with the socket, whether it is accepted or refused below.
+          if (ctx.extra.socket.readyState === WebSocket.CLOSED) viewers.release(kept);
+          else ctx.extra.socket.once('close', () => viewers.release(kept));
+          const viewer = kept.viewer;
           const address = clientAddress(ctx.extra.request, services.config.TRUST_PROXY);
           const identity = SocketLimits.identity(viewerKey(viewer), address);
           const spent = await services.defenses.sockets.admitConnection(identity);
@@ -334,6 +347,7 @@ export function attachGraphQLWs(
           }
           ctx.extra.socket.once('close', admitted);
           ctx.extra.credential = credential;
+          ctx.extra.kept = kept;
           const connectionId = services.connections.open(viewer).id;
           ctx.extra.connectionId = connectionId;
           // graphql-ws calls onClose only once every subscription has returned; listeners
@@ -397,9 +411,11 @@ export function attachGraphQLWs(
           }
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
-          // Building the context reads the viewer's standing from the database: it takes turns too.
+          // Building the context may read the viewer's standing from the database (when it changed):
+          // it takes turns too. Otherwise the connection's kept viewer is used as it is.
           const turns = (ctx.extra.turns ??= pLimit(services.config.WS_MAX_CONCURRENT_EXECUTIONS));
-          const contextValue = await turns(() => contextFactory());
+          const kept = ctx.extra.kept;
+          const contextValue = await turns(async () => contextFactory(kept ? { viewer: await viewers.viewerFor(kept) } : undefined));
           if (ctx.extra.pubsub) (contextValue as { pubsub: PubSub }).pubsub = ctx.extra.pubsub;
           const args: ExecutionArgs = {
             schema,
@@ -429,6 +445,7 @@ export function attachGraphQLWs(
   return {
     dispose: async () => {
       await server.dispose();
+      await stopViewers();
       frames.uncorkAll();
     },
     inFlight: () => inFlight,

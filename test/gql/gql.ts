@@ -258,6 +258,16 @@ type Documents = {
     "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": typeof types.WebhookDeleteEndpointDocument,
     "\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WebhookRateDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": typeof types.WebhookEndpointsDocument,
+    "\n  query WsViewerMe {\n    me {\n      id\n    }\n  }\n": typeof types.WsViewerMeDocument,
+    "\n  query WsViewerWorkspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      viewerRole\n    }\n  }\n": typeof types.WsViewerWorkspaceDocument,
+    "\n  query WsViewerMembers($id: ID!) {\n    workspace(id: $id) {\n      members {\n        role\n      }\n    }\n  }\n": typeof types.WsViewerMembersDocument,
+    "\n  mutation WsViewerAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WsViewerAddMemberDocument,
+    "\n  mutation WsViewerRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WsViewerRemoveMemberDocument,
+    "\n  query WsViewerKeys($id: ID!) {\n    workspace(id: $id) {\n      apiKeys {\n        id\n        revokedAt\n      }\n    }\n  }\n": typeof types.WsViewerKeysDocument,
+    "\n  mutation WsViewerRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.WsViewerRevokeKeyDocument,
+    "\n  mutation ViewerCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ViewerCreateRoomDocument,
+    "\n  mutation ViewerSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ViewerSendDocument,
+    "\n  mutation ViewerRemoveFromRoom($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n    }\n  }\n": typeof types.ViewerRemoveFromRoomDocument,
 };
 const documents: Documents = {
     "\n  mutation AttSend($input: SendAttachmentInput!) {\n    sendAttachment(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n        kind\n        body\n        attachments {\n          id\n          name\n          size\n          contentType\n          sha256\n          width\n          height\n          inline\n          url\n          signedUrl\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n      ... on ValidationError {\n        issues {\n          path\n          message\n        }\n      }\n    }\n  }\n": types.AttSendDocument,
@@ -504,6 +514,16 @@ const documents: Documents = {
     "\n  mutation WebhookDeleteEndpoint($id: ID!) {\n    deleteWebhookEndpoint(id: $id) {\n      __typename\n      ... on DeletedWebhookEndpoint {\n        id\n      }\n      ... on Error {\n        code\n      }\n    }\n  }\n": types.WebhookDeleteEndpointDocument,
     "\n  mutation WebhookRate($input: RateTicketInput!) {\n    rateTicket(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WebhookRateDocument,
     "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n": types.WebhookEndpointsDocument,
+    "\n  query WsViewerMe {\n    me {\n      id\n    }\n  }\n": types.WsViewerMeDocument,
+    "\n  query WsViewerWorkspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      viewerRole\n    }\n  }\n": types.WsViewerWorkspaceDocument,
+    "\n  query WsViewerMembers($id: ID!) {\n    workspace(id: $id) {\n      members {\n        role\n      }\n    }\n  }\n": types.WsViewerMembersDocument,
+    "\n  mutation WsViewerAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WsViewerAddMemberDocument,
+    "\n  mutation WsViewerRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WsViewerRemoveMemberDocument,
+    "\n  query WsViewerKeys($id: ID!) {\n    workspace(id: $id) {\n      apiKeys {\n        id\n        revokedAt\n      }\n    }\n  }\n": types.WsViewerKeysDocument,
+    "\n  mutation WsViewerRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.WsViewerRevokeKeyDocument,
+    "\n  mutation ViewerCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ViewerCreateRoomDocument,
+    "\n  mutation ViewerSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.ViewerSendDocument,
+    "\n  mutation ViewerRemoveFromRoom($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n    }\n  }\n": types.ViewerRemoveFromRoomDocument,
 };
 
 /**
@@ -1496,6 +1516,46 @@ export function graphql(source: "\n  mutation WebhookRate($input: RateTicketInpu
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n"): (typeof documents)["\n  query WebhookEndpoints($workspaceId: ID!) {\n    webhookEndpoints(workspaceId: $workspaceId) {\n      id\n      url\n      secretHint\n      eventTypes\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WsViewerMe {\n    me {\n      id\n    }\n  }\n"): (typeof documents)["\n  query WsViewerMe {\n    me {\n      id\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WsViewerWorkspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      viewerRole\n    }\n  }\n"): (typeof documents)["\n  query WsViewerWorkspace($id: ID!) {\n    workspace(id: $id) {\n      id\n      viewerRole\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WsViewerMembers($id: ID!) {\n    workspace(id: $id) {\n      members {\n        role\n      }\n    }\n  }\n"): (typeof documents)["\n  query WsViewerMembers($id: ID!) {\n    workspace(id: $id) {\n      members {\n        role\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WsViewerAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WsViewerAddMember($input: AddWorkspaceMemberInput!) {\n    addWorkspaceMember(input: $input) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WsViewerRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WsViewerRemoveMember($workspaceId: ID!, $userId: ID!) {\n    removeWorkspaceMember(workspaceId: $workspaceId, userId: $userId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WsViewerKeys($id: ID!) {\n    workspace(id: $id) {\n      apiKeys {\n        id\n        revokedAt\n      }\n    }\n  }\n"): (typeof documents)["\n  query WsViewerKeys($id: ID!) {\n    workspace(id: $id) {\n      apiKeys {\n        id\n        revokedAt\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation WsViewerRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation WsViewerRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ViewerCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ViewerCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ViewerSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation ViewerSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        seq\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ViewerRemoveFromRoom($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation ViewerRemoveFromRoom($conversationId: ID!, $userId: ID!) {\n    removeConversationMember(conversationId: $conversationId, userId: $userId) {\n      __typename\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -2,6 +2,7 @@
 import type { MemberRole } from '../../generated/prisma/enums.js';
 import type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace.js';
 import type { Services } from '../../graphql/context.js';
+import { announceStandingChange } from '../../auth/standing.js';
 import { publishConversationEvent } from './pipeline.js';
 
 /** Announces a new member to the conversation and to the member's inbox. */
@@ -13,12 +14,17 @@ export async function announceJoined(services: Services, conversationId: string,
   ]);
 }
 
-/** Announces a departure; live subscriptions of that member end on seeing it. */
+/**
+ * Announces a departure; live subscriptions of that member end on seeing it, and their
+ * graphql-ws connections read their standing again before their next operation (the write access
+ * they keep per conversation goes with it: permissions.ts).
+ */
 export async function announceLeft(services: Services, conversationId: string, userId: string, lastSeq: number): Promise<void> {
   const at = new Date().toISOString();
   await Promise.all([
     publishConversationEvent(services, { type: 'MEMBER_LEFT', conversationId, seq: lastSeq, userId }),
     services.pubsub.publish('inbox', userId, { type: 'CONVERSATION_REMOVED', conversationId, lastSeq, unreadCount: 0, at }),
+    announceStandingChange(services.pubsub, { userId }),
   ]);
 }
 

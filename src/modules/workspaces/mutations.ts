@@ -14,10 +14,19 @@ import type { Context } from '../../graphql/context.js';
 import { ApiKeyRef, IssuedApiKeyRef, MembershipRef, WorkspaceRef } from './types.js';
 import { announceLeftMany, leaveWorkspaceConversations } from '../conversations/membership.js';
 import type { WorkspaceEvent } from './topics.js';
+import { announceStandingChange } from '../../auth/standing.js';
 
-
-function announce(ctx: Context, event: Omit<WorkspaceEvent, 'at'>): void {
+/**
+ * Announces a change of a workspace's members or keys: to its subscribers (`workspace:<id>`),
+ * and, for a change of someone's standing (their membership or role, a key revoked), to every
+ * instance, whose graphql-ws connections acting as them read their standing again before their
+ * next operation (src/auth/standing.ts). Resolves once that announcement is sent, so the
+ * mutation answers after it: a client acting on the answer finds the change everywhere.
+ */
+function announce(ctx: Context, event: Omit<WorkspaceEvent, 'at'>): Promise<void> {
   void ctx.pubsub.publish('workspace', event.workspaceId, { ...event, at: new Date().toISOString() });
+  if (event.type === 'API_KEY_ISSUED') return Promise.resolve();
+  return announceStandingChange(ctx.pubsub, event.type === 'API_KEY_REVOKED' ? { apiKeyId: event.apiKeyId } : { userId: event.userId });
 }
 
 /** Resolves a workspace id the viewer may manage, or NOT_FOUND. */
@@ -76,6 +85,8 @@ builder.mutationFields((t) => ({
         data: { name: input.name, memberships: { create: { userId, role: 'ADMIN' } } },
       });
       if (ctx.viewer.kind === 'user') ctx.viewer.roles.set(workspace.id, 'ADMIN');
+      // The creator's other connections (on any instance) gain the workspace from their next operation.
+      await announceStandingChange(ctx.pubsub, { userId });
       return workspace;
     },
   }),
@@ -100,7 +111,7 @@ builder.mutationFields((t) => ({
         create: { workspaceId, userId: user.id, role: input.role },
         update: { role: input.role },
       });
-      announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      await announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
       return membership;
     },
   }),
@@ -126,7 +137,7 @@ builder.mutationFields((t) => ({
         }
         throw err;
       });
-      announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      await announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
       return ctx.db.membership.findUniqueOrThrow({ ...query, where: { workspaceId_userId: { workspaceId, userId: user.id } } });
     },
   }),
@@ -154,7 +165,7 @@ builder.mutationFields((t) => ({
         // Leaving a workspace means leaving its conversations too.
         return leaveWorkspaceConversations(tx, workspaceId, userId);
       });
-      announce(ctx, { type: 'MEMBER_REMOVED', workspaceId, userId });
+      await announce(ctx, { type: 'MEMBER_REMOVED', workspaceId, userId });
       await announceLeftMany(ctx, left, userId);
       return ctx.db.workspace.findUniqueOrThrow({ ...query, where: { id: workspaceId } });
     },
@@ -177,7 +188,7 @@ builder.mutationFields((t) => ({
         },
         select: { id: true },
       });
-      announce(ctx, { type: 'API_KEY_ISSUED', workspaceId, apiKeyId: key.id });
+      void announce(ctx, { type: 'API_KEY_ISSUED', workspaceId, apiKeyId: key.id });
       return { apiKeyId: key.id, secret };
     },
   }),
@@ -199,7 +210,7 @@ builder.mutationFields((t) => ({
         where: { id },
         data: { revokedAt: key.revokedAt ?? new Date() },
       });
-      announce(ctx, { type: 'API_KEY_REVOKED', workspaceId: key.workspaceId, apiKeyId: id });
+      await announce(ctx, { type: 'API_KEY_REVOKED', workspaceId: key.workspaceId, apiKeyId: id });
       return updated;
     },
   }),
