@@ -223,6 +223,7 @@ export class ConnectionViewers {
   private listen(): void {
     const { pubsub, logger } = this.services;
     const subscription = pubsub.subscribe('standing', CHANNEL, {
+      internal: true,
       // Announcements came faster than they were read: some are lost, so everything is read again.
       onOverflow: () => logger.warn('standing announcements overflowed; every connection reads its viewer again'),
     });

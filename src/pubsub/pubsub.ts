@@ -49,6 +49,11 @@ export interface SubscribeOptions {
    * {@link returnsPromptly} for why a generator reading the subscription needs this.
    */
   signal?: AbortSignal;
+  /**
+   * The instance's own subscription (its standing channel, say), not a client's: left out of
+   * {@link PubSubStats.subscribers}, which counts what clients hold (the chat_subscriptions metric).
+   */
+  internal?: boolean;
 }
 
 /**
@@ -398,7 +403,7 @@ export class PubSub {
       if (done) return;
       done = true;
       options.signal?.removeEventListener('abort', end);
-      stats.subscribers--;
+      if (!options.internal) stats.subscribers--;
       queue.length = 0;
       names.forEach((name, i) => {
         const channel = local.get(name);
@@ -442,7 +447,7 @@ export class PubSub {
       this.core.subscribed.set(refused, failed);
       return refused;
     }
-    stats.subscribers++;
+    if (!options.internal) stats.subscribers++;
     const handlers = channels.map(([topic], i) => {
       const read = this.core.positionReaders.get(topic) as ((payload: Topics[K]) => number | undefined) | undefined;
       const name = names[i]!;

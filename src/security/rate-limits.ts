@@ -183,9 +183,12 @@ export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
     onExecute: async ({ args, setResultAndStopExecution }) => {
       const ctx = args.contextValue as unknown as RateLimitedContext;
       const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
+      if (spend.size === 0) return;
+      // Every limit is spent, refused or not, and at once: one round trip to Redis (the state
+      // connection sends the commands of one turn in one write), not one per limit.
+      const answers = await Promise.all([...spend.values()].map(({ setting, key, points }) => limits.consume(setting, key, points)));
       let refusal: Refusal | null = null;
-      for (const { setting, key, points } of spend.values()) {
-        const refused = await limits.consume(setting, key, points);
+      for (const refused of answers) {
         if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
           refusal = refused;
         }
