@@ -8,7 +8,12 @@
  *     directly (no HTTP, GraphQL or authentication) and reports how many it wrote, to tell the
  *     persistence pipeline's capacity from the request path's.
  */
+import v8 from 'node:v8';
 import { usage } from './lib.js';
+
+// WebAssembly on V8's baseline compiler only, as scripts/start.mjs sets it for `npm start` (why:
+// there), before anything below compiles Prisma's query compiler or PGlite.
+v8.setFlagsFromString('--liftoff-only');
 
 // The compiled server (dist/, built by run.ts before it forks this), as `npm start` runs it;
 // the types are the sources'.

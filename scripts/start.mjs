@@ -3,6 +3,7 @@
 // JavaScript: no TypeScript compiler in the serving process (less memory, faster start); `tsx`
 // stays for `npm run dev`. The server is imported in this process, so signals reach it directly.
 import { spawnSync } from 'node:child_process';
+import v8 from 'node:v8';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,6 +42,15 @@ if (inputs > builtAt()) {
     process.exit(result.status ?? 1);
   }
 }
+
+// WebAssembly (Prisma's query compiler) runs on V8's baseline compiler only (Liftoff): the
+// optimizing tier (TurboFan) compiled the compiler's hot functions on background threads at
+// start and left ~70 MB resident (its compile memory, kept by malloc's per-thread arenas: smaps
+// showed 20-40 MB anonymous regions that are gone with this flag), for no CPU gain we could
+// measure on Prisma queries (bench/memory.ts, README "Benchmarks"). Set before anything compiles
+// WebAssembly, which happens when the server's modules load below; flags read at compile time
+// take effect when set here.
+v8.setFlagsFromString('--liftoff-only');
 
 // `--build-only`: what the benchmarks use to make sure dist/ is current before they fork it.
 if (!process.argv.includes('--build-only')) await import(pathToFileURL(path.join(root, 'dist', 'main.js')).href);

@@ -67,20 +67,41 @@ export interface SubscribeOptions {
  * settles and the generator finishes through its `finally`.
  */
 export function returnsPromptly<T>(generator: AsyncGenerator<T>, stop: AbortController | (() => unknown)): AsyncIterableIterator<T> {
-  const halt = async () => (stop instanceof AbortController ? stop.abort() : await stop());
-  const iterator: AsyncIterableIterator<T> = {
-    next: () => generator.next(),
-    return: async (value?: unknown) => {
-      await halt();
-      return generator.return(value as never);
-    },
-    throw: async (err?: unknown) => {
-      await halt();
-      return generator.throw(err);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+  return new PromptReturn(generator, stop);
+}
+
+/**
+ * {@link returnsPromptly}'s iterator: a class, not an object literal of closures, because one
+ * lives per idle subscription (its methods are shared on the prototype).
+ */
+class PromptReturn<T> implements AsyncIterableIterator<T> {
+  constructor(
+    private readonly generator: AsyncGenerator<T>,
+    private readonly stop: AbortController | (() => unknown),
+  ) {}
+
+  next(): Promise<IteratorResult<T>> {
+    return this.generator.next();
+  }
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    await this.halt();
+    return this.generator.return(value as never);
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<T>> {
+    await this.halt();
+    return this.generator.throw(err);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  private async halt(): Promise<void> {
+    if (this.stop instanceof AbortController) this.stop.abort();
+    else await this.stop();
+  }
 }
 
 export interface PubSubOptions {

@@ -6,7 +6,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
 import { clientAddress, legacyCallerAddress } from '../security/address.js';
@@ -102,7 +101,10 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
           defaultQuery: '# Sign up, then send the access token as "Authorization: Bearer <token>".\nquery { me { id displayName } }\n',
         }
       : false,
-    renderGraphiQL,
+    // Imported when a browser first asks for GraphiQL, not at start: the module is GraphiQL's
+    // whole bundle as string literals (~9 MB of source), ~30 MB of V8 heap once loaded, which a
+    // server with GRAPHIQL off (production's default) would hold for nothing.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     maskedErrors: { maskError: maskUnexpected(logger, (err) => services.databaseHealth.classify(err)), isDev: false },
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),

@@ -90,35 +90,19 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
     const key = `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
 
-    const forEvent = async (event: unknown): Promise<ExecutionResult> => {
-      if (typeof event !== 'object' || event === null || unshareable.has(args.document)) return executeOwn(args, event);
-      let results = byEvent.get(event);
-      if (!results) byEvent.set(event, (results = new Map()));
-      let result = results.get(key);
-      if (result) stats.reused++;
-      else results.set(key, (result = executeShared(args, event)));
-      const shared = await result;
-      return shared === UNSHAREABLE ? executeOwn(args, event) : shared;
-    };
+    return new SharedStream(source[Symbol.asyncIterator](), args, key, forEvent);
+  };
 
-    const iterator = source[Symbol.asyncIterator]();
-    // Not a generator, so that return() reaches the source at once (see pubsub's returnsPromptly).
-    const mapped: AsyncIterableIterator<ExecutionResult> = {
-      next: async () => {
-        const step = await iterator.next();
-        return step.done ? step : { value: await forEvent(step.value), done: false };
-      },
-      return: async () => {
-        await iterator.return?.();
-        return { value: undefined, done: true };
-      },
-      throw: async (err?: unknown) => {
-        await iterator.return?.();
-        throw err;
-      },
-      [Symbol.asyncIterator]: () => mapped,
-    };
-    return mapped;
+  /** One event's result for a subscription: shared with those asking the same, or its own. */
+  const forEvent = async (args: ExecutionArgs, key: string, event: unknown): Promise<ExecutionResult> => {
+    if (typeof event !== 'object' || event === null || unshareable.has(args.document)) return executeOwn(args, event);
+    let results = byEvent.get(event);
+    if (!results) byEvent.set(event, (results = new Map()));
+    let result = results.get(key);
+    if (result) stats.reused++;
+    else results.set(key, (result = executeShared(args, event)));
+    const shared = await result;
+    return shared === UNSHAREABLE ? executeOwn(args, event) : shared;
   };
 
   return {
@@ -126,6 +110,41 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
       setSubscribeFn(subscribe as never);
     },
   };
+}
+
+/**
+ * A subscription's results: each event of its source stream, executed (shared or not). Not a
+ * generator, so that return() reaches the source at once (see pubsub's returnsPromptly); a class
+ * rather than an object literal of closures, since one lives per idle subscription: the methods
+ * are shared on the prototype and the per-subscription state is its four fields.
+ */
+class SharedStream implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly args: ExecutionArgs,
+    /** Which subscriptions may share an event's execution: document, operation, variables. */
+    private readonly key: string,
+    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => Promise<ExecutionResult>,
+  ) {}
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    const step = await this.source.next();
+    return step.done ? step : { value: await this.forEvent(this.args, this.key, step.value), done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    await this.source.return?.();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

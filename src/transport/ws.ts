@@ -23,9 +23,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { CloseCode, type SubscribePayload } from 'graphql-ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, type WebSocketServer } from 'ws';
 import { credentialFromConnectionParams, type Credential, type Services } from '../graphql/context.js';
 import { ConnectionViewers, type KeptViewer } from '../auth/standing.js';
@@ -156,69 +155,109 @@ function writeResults(
   mask: (error: unknown) => Error,
   target: Target,
 ): AsyncIterableIterator<ExecutionResult> {
-  const inner = stream[Symbol.asyncIterator]();
-  const { socket, raw } = target;
-  const prefix = nextPrefix(target.id);
-  const done: IteratorResult<ExecutionResult> = { value: undefined, done: true };
-  let finished = false;
+  return new ResultWriter(stream[Symbol.asyncIterator](), mask, target);
+}
+
+const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
+
+/**
+ * {@link writeResults}' iterator. A class rather than an object literal of closures: one lives
+ * per subscription for as long as it lasts, and a literal's methods are four closures each (the
+ * `[Symbol.asyncIterator]` one with a name string built per object); here they are shared on the
+ * prototype and the state is four fields.
+ */
+class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
+  private finished = false;
   /** Settles the next() in flight, if any: a client leaving ends it as done, not at the source's next event. */
-  let settle: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
-  const stop = () => {
-    finished = true;
-    settle?.(done);
-    settle = null;
-    Promise.resolve(inner.return?.()).catch(() => undefined);
-  };
-  /** Writes results until one is for graphql-ws to send (errors) or the stream ends. */
-  const pump = async (): Promise<IteratorResult<ExecutionResult>> => {
+  private settle: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
+  /** The start of this operation's `next` messages (frames.ts). */
+  private readonly prefix: string;
+
+  constructor(
+    private readonly inner: AsyncIterator<ExecutionResult>,
+    private readonly mask: (error: unknown) => Error,
+    private readonly target: Target,
+  ) {
+    this.prefix = nextPrefix(target.id);
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.finished) return Promise.resolve(DONE);
+    return new Promise((resolve) => {
+      this.settle = resolve;
+      this.pump().then(
+        (result) => {
+          if (result.done) this.finished = true;
+          this.settle = null;
+          resolve(result);
+        },
+        (err: unknown) => {
+          this.finished = true;
+          this.settle = null;
+          const error = err instanceof AppError ? err : this.mask(err);
+          resolve({ value: { errors: [error as GraphQLError] }, done: false });
+        },
+      );
+    });
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.stop();
+    return DONE;
+  }
+
+  async throw(err?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.stop();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+
+  private stop(): void {
+    this.finished = true;
+    this.settle?.(DONE);
+    this.settle = null;
+    Promise.resolve(this.inner.return?.()).catch(() => undefined);
+  }
+
+  /**
+   * Writes results until one is for graphql-ws to send (errors) or the stream ends. What was
+   * written is not kept while it waits for the next event (an idle subscription waits for hours):
+   * each event is read and written by writeNext(), whose frame ends with it. Heap snapshots of
+   * idle subscriptions showed each holding its last message and, through it, an 8 KiB pool slab.
+   */
+  private async pump(): Promise<IteratorResult<ExecutionResult>> {
+    const raw = this.target.raw;
     for (;;) {
       if (raw.writableNeedDrain) await drained(raw);
-      if (finished) return done;
-      const step = await inner.next();
-      if (finished) return done;
-      if (step.done) return step;
-      const payload = target.frames.nextPayload(step.value);
-      if (!payload) return step;
-      // As graphql-ws' own sends: nothing is written to a closing socket.
-      if (socket.readyState !== WebSocket.OPEN) continue;
-      target.frames.corkForTurn(raw);
-      // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
-      socket.send(nextMessage(prefix, payload), { binary: false });
+      if (this.finished) return DONE;
+      const end = await this.writeNext();
+      if (end) return end;
     }
-  };
-  const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next() {
-      if (finished) return Promise.resolve(done);
-      return new Promise((resolve) => {
-        settle = resolve;
-        pump().then(
-          (result) => {
-            if (result.done) finished = true;
-            settle = null;
-            resolve(result);
-          },
-          (err: unknown) => {
-            finished = true;
-            settle = null;
-            const error = err instanceof AppError ? err : mask(err);
-            resolve({ value: { errors: [error as GraphQLError] }, done: false });
-          },
-        );
-      });
-    },
-    async return() {
-      stop();
-      return done;
-    },
-    async throw(err) {
-      stop();
-      throw err;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  }
+
+  /** Reads the next result and writes it; what pump() is to return (the end, or errors), else null. */
+  private async writeNext(): Promise<IteratorResult<ExecutionResult> | null> {
+    const step = await this.inner.next();
+    if (this.finished) return DONE;
+    if (step.done || !this.write(step.value)) return step;
+    return null;
+  }
+
+  /** Sends a result as a `next` frame; false when graphql-ws is to send it (it carries errors). */
+  private write(result: ExecutionResult): boolean {
+    const { socket, raw, frames } = this.target;
+    const payload = frames.nextPayload(result);
+    if (!payload) return false;
+    // As graphql-ws' own sends: nothing is written to a closing socket.
+    if (socket.readyState !== WebSocket.OPEN) return true;
+    frames.corkForTurn(raw);
+    // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
+    socket.send(nextMessage(this.prefix, payload), { binary: false });
+    return true;
+  }
 }
 
 /**
@@ -278,6 +317,78 @@ function byteSize(data: SendData): number {
   return 0;
 }
 
+/** How often a socket is pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
+const KEEP_ALIVE_MS = 12_000;
+
+/**
+ * graphql-ws on a `ws` server: what graphql-ws' own `useServer` (graphql-ws/use/ws) does, with
+ * one difference that is memory. Its message listener is an async function that awaits the
+ * whole operation, and a subscription's operation lasts as long as the subscription: it kept the
+ * raw `subscribe` frame (the Buffer, a slice of the socket's read chunk, so the chunk's whole
+ * ArrayBuffer) alive for the subscription's life, ~1 KB per idle subscription in heap snapshots
+ * and up to a read chunk (64 KiB) when a client's frames arrive together. Here the frame is turned
+ * into a string at once and the Buffer is let go. Errors are logged with our logger rather than
+ * console.error, and the close reason never carries an error's text.
+ */
+function serveGraphQLWs<E extends { socket: WebSocket; request: IncomingMessage }>(
+  options: ServerOptions<Record<string, unknown> | undefined, E>,
+  wss: WebSocketServer,
+  logger: Services['logger'],
+): { dispose: () => Promise<void> } {
+  const server = makeServer<Record<string, unknown> | undefined, E>(options);
+  wss.options.handleProtocols = handleProtocols;
+  wss.once('error', (err) => {
+    logger.error({ err }, 'the WebSocket server failed; closing its sockets');
+    for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
+  });
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const fail = (err: unknown, what: string) => {
+      logger.error({ err }, what);
+      socket.close(CloseCode.InternalServerError, 'Internal server error');
+    };
+    socket.once('error', (err) => fail(err, 'a WebSocket failed'));
+    let pongWait: NodeJS.Timeout | null = null;
+    const pingInterval = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
+      socket.once('pong', () => {
+        if (pongWait) clearTimeout(pongWait);
+        pongWait = null;
+      });
+      socket.ping();
+    }, KEEP_ALIVE_MS);
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== WebSocket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        // Not an async listener: the frame's Buffer ends with this call (see above).
+        onMessage: (handle) =>
+          socket.on('message', (data: Buffer) => {
+            handle(String(data)).catch((err: unknown) => fail(err, 'a graphql-ws message failed'));
+          }),
+      },
+      { socket, request } as E,
+    );
+    socket.once('close', (code: number, reason: Buffer) => {
+      if (pongWait) clearTimeout(pongWait);
+      clearInterval(pingInterval);
+      void closed(code, String(reason));
+    });
+  });
+  return {
+    dispose: async () => {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      wss.removeAllListeners();
+      await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
 export function attachGraphQLWs(
   wss: WebSocketServer,
   yoga: Yoga,
@@ -294,7 +405,7 @@ export function attachGraphQLWs(
   const stopViewers = viewers.start();
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
   wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger, services.metrics));
-  const server = useServer<Record<string, unknown> | undefined, Extra>(
+  const server = serveGraphQLWs<Extra>(
     {
       execute: (args) => {
         const root = args.rootValue as RootValue;
@@ -441,6 +552,7 @@ export function attachGraphQLWs(
       },
     },
     wss,
+    logger,
   );
   return {
     dispose: async () => {

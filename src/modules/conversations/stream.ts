@@ -53,18 +53,27 @@ export interface StreamCursor {
   seq?: number | null;
 }
 
-async function* events(ctx: Context, rawId: string | number, from: StreamCursor, signal: AbortSignal): AsyncGenerator<ConversationEvent> {
+/**
+ * What a stream keeps of the access check: three values, not the rows read for it. A generator's
+ * locals live as long as it does (an idle subscription: for hours), so the rows (the
+ * conversation's head, the membership) are read in this function, whose frame ends here.
+ */
+async function streamAccess(ctx: Context, rawId: string | number): Promise<{ conversationId: string; workspaceId: string; viaRole: boolean }> {
   const access = await loadAccess(ctx, rawId);
-  const conversationId = access.conversation.id;
+  return { conversationId: access.conversation.id, workspaceId: access.conversation.workspaceId, viaRole: access.viaRole };
+}
+
+async function* events(ctx: Context, rawId: string | number, from: StreamCursor, signal: AbortSignal): AsyncGenerator<ConversationEvent> {
+  const { conversationId, workspaceId, viaRole } = await streamAccess(ctx, rawId);
   const me = actingUserId(ctx.viewer);
-  const removable = !access.viaRole;
+  const removable = !viaRole;
   // Staff who reach it by role lose it with their place in the workspace: watch for that too.
   const live = (
-    access.viaRole && me
+    viaRole && me
       ? ctx.pubsub.subscribeMany<'conversation' | 'workspace'>(
           [
             ['conversation', conversationId],
-            ['workspace', access.conversation.workspaceId],
+            ['workspace', workspaceId],
           ],
           { signal },
         )
@@ -80,7 +89,7 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
     // clients), the messages after it are replayed up to where the stream stands now and changes
     // go on live from there, as before changes had positions: a client that resumes by seq never
     // gets again a change it may already have seen. Both cursors are in the viewer's numbering.
-    const customer = !seesNotes(ctx.viewer, access.conversation.workspaceId);
+    const customer = !seesNotes(ctx.viewer, workspaceId);
     let cursor: number;
     let replayFrom: number | null = null;
     let messagesAfterSeq: number | null = null;
@@ -136,15 +145,14 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
       }
     }
 
-    if (replayFrom !== null) {
-      for await (const event of readFromDb(replayFrom)) {
-        cursor = event.position!;
-        yield* emit(event);
-      }
-    } else if (messagesAfterSeq !== null) {
+    /**
+     * The replay by seq, in a function of its own (delegated to below) so that the rows it read
+     * are not kept in this generator's frame for the rest of the stream's life.
+     */
+    async function* replayMessagesAfter(after: number): AsyncGenerator<ConversationEvent> {
       // Committed up to `cursor` (read after the channel was subscribed): later ones come live.
       // A customer's seq is a publicSeq: their public messages after it, in their numbering.
-      for (let seq = messagesAfterSeq; ; ) {
+      for (let seq = after; ; ) {
         const rows = await ctx.db.message.findMany({
           where: customer
             ? { conversationId, ...PUBLIC_ONLY, publicSeq: { gt: seq }, position: { lte: cursor } }
@@ -161,6 +169,17 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
         if (rows.length < REPLAY_BATCH) break;
       }
     }
+
+    /** The replay by position; a function of its own for the same reason. */
+    async function* replayAfter(position: number): AsyncGenerator<ConversationEvent> {
+      for await (const event of readFromDb(position)) {
+        cursor = event.position!;
+        yield* emit(event);
+      }
+    }
+
+    if (replayFrom !== null) yield* replayAfter(replayFrom);
+    else if (messagesAfterSeq !== null) yield* replayMessagesAfter(messagesAfterSeq);
     // From here this instance's catch-up watches the conversation for us (catch-up.ts).
     ctx.pubsub.notePosition('conversation', conversationId, cursor);
 
