@@ -11,9 +11,9 @@
 import v8 from 'node:v8';
 import { usage } from './lib.js';
 
-// WebAssembly on V8's baseline compiler only, as scripts/start.mjs sets it for `npm start` (why:
-// there), before anything below compiles Prisma's query compiler or PGlite.
-v8.setFlagsFromString('--liftoff-only');
+// On PostgreSQL, WebAssembly on V8's baseline compiler only, as scripts/start.mjs sets it for
+// `npm start` (why: there), before anything below compiles Prisma's query compiler.
+if (process.env.DATABASE_URL) v8.setFlagsFromString('--liftoff-only');
 
 // The compiled server (dist/, built by run.ts before it forks this), as `npm start` runs it;
 // the types are the sources'.

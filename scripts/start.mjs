@@ -43,14 +43,15 @@ if (inputs > builtAt()) {
   }
 }
 
-// WebAssembly (Prisma's query compiler) runs on V8's baseline compiler only (Liftoff): the
-// optimizing tier (TurboFan) compiled the compiler's hot functions on background threads at
-// start and left ~70 MB resident (its compile memory, kept by malloc's per-thread arenas: smaps
-// showed 20-40 MB anonymous regions that are gone with this flag), for no CPU gain we could
-// measure on Prisma queries (bench/memory.ts, README "Benchmarks"). Set before anything compiles
-// WebAssembly, which happens when the server's modules load below; flags read at compile time
-// take effect when set here.
-v8.setFlagsFromString('--liftoff-only');
+// On PostgreSQL, WebAssembly (Prisma's query compiler) runs on V8's baseline compiler only
+// (Liftoff): the optimizing tier (TurboFan) compiled the compiler's hot functions on background
+// threads at start and left ~70 MB resident (its compile memory, kept by malloc's per-thread
+// arenas: smaps showed 20-40 MB anonymous regions that are gone with this flag), for no CPU gain
+// we could measure on Prisma queries (bench/memory.ts, README "Benchmarks"). Not on the embedded
+// database: PGlite is PostgreSQL itself in WebAssembly, and without TurboFan it ran 10-25 % fewer
+// sends a second (bench:delivery, 2026-12-07). Set before anything compiles WebAssembly, which
+// happens when the server's modules load below; flags read at compile time take effect when set here.
+if (process.env.DATABASE_URL) v8.setFlagsFromString('--liftoff-only');
 
 // `--build-only`: what the benchmarks use to make sure dist/ is current before they fork it.
 if (!process.argv.includes('--build-only')) await import(pathToFileURL(path.join(root, 'dist', 'main.js')).href);
