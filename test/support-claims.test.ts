@@ -273,7 +273,8 @@ describe('claims', () => {
     // 51 sign-ups (password hashing) and a lease to lapse, on a shared machine.
   }, 180_000);
 
-  it('sendMessage answers ClaimHeldError with the holder, and ConflictError on a closed ticket (the send guard’s errors are in its union)', async () => {
+  /** Two agents and a customer's open ticket, claimed by the first agent (ann). */
+  async function claimedTicket() {
     const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
     const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
     const prod = await product(t, ws.admin.token, ws.id);
@@ -281,6 +282,11 @@ describe('claims', () => {
     const claim = (await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token })).data!.claimConversation;
     if (claim.__typename !== 'ConversationClaim') throw new Error(JSON.stringify(claim));
     const before = await t.app.services.db.message.count({ where: { conversationId: ticket.id } });
+    return { ws, ann, ben, cus, ticket, claim, before };
+  }
+
+  it('sendMessage answers ClaimHeldError with the holder, and ConflictError on a closed ticket (the send guard’s errors are in its union)', async () => {
+    const { ws, ann, ben, ticket, claim, before } = await claimedTicket();
 
     const refused = (await t.exec(SendTyped, { input: { conversationId: ticket.id, body: 'mine now' } }, { token: ben.token })).data!.sendMessage;
     expect(refused).toMatchObject({
@@ -300,14 +306,8 @@ describe('claims', () => {
   });
 
   it('one group commit of the holder’s, another agent’s and the customer’s sends: only the other agent is refused, the rest keep gapless seqs, and the claim is read once per commit', async () => {
-    const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
-    const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
-    const prod = await product(t, ws.admin.token, ws.id);
-    const ticket = await openTicket(t, cus.token, { workspaceId: ws.id, productId: prod.id, message: 'help' });
-    const claim = (await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token })).data!.claimConversation;
-    if (claim.__typename !== 'ConversationClaim') throw new Error(JSON.stringify(claim));
-    const before = await t.app.services.db.message.count({ where: { conversationId: ticket.id } });
-    // Ten rounds of three senders at once: each round's sends wait for one another's commit.
+    const { ann, ben, cus, ticket, before } = await claimedTicket();
+    // Nine sends at once, three by each: those arriving while a commit is written wait for the next.
     const senders = [ann, ben, cus, ann, ben, cus, ann, ben, cus];
     const answers = await Promise.all(
       senders.map((who, i) => t.exec(SendTyped, { input: { conversationId: ticket.id, body: `at once ${i}` } }, { token: who.token })),
