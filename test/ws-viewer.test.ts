@@ -5,13 +5,13 @@
  * new membership is usable at once, on this instance and (PostgreSQL + Redis) on another.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { print, type ExecutionResult } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { graphql } from './gql/index.js';
-import { QUIET_BACKGROUND, TEST_JWT_SECRET, startTestApp, until, type TestApp } from './helpers/app.js';
+import { QUIET_BACKGROUND, TEST_JWT_SECRET, startTestApp, until, wsOnce, type TestApp } from './helpers/app.js';
 import { usingPostgres, usingRedis } from './helpers/database.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { apiKey } from './helpers/support.js';
@@ -162,18 +162,8 @@ async function connect(app: TestApp, authorization: string): Promise<Client & { 
 
 /** One operation on an open connection: its result, or the errors it was refused with. */
 function run<R, V>(client: Client, document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>> {
-  return new Promise((resolve) => {
-    let result: ExecutionResult<R> | undefined;
-    client.subscribe<R>(
-      { query: print(document), variables: variables as Record<string, unknown> | undefined },
-      {
-        next: (value) => void (result = value as ExecutionResult<R>),
-        // Refused before it ran (graphql-ws' `error` message): the errors as the result.
-        error: (errors) => resolve({ errors: errors as ExecutionResult<R>['errors'] }),
-        complete: () => resolve(result ?? {}),
-      },
-    );
-  });
+  // Refused before it ran (graphql-ws' `error` message): the errors as the result.
+  return wsOnce(client, document, variables).catch((errors: unknown) => ({ errors: errors as ExecutionResult<R>['errors'] }));
 }
 
 const codeOf = (result: ExecutionResult<unknown>) => (result.errors?.[0]?.extensions as { code?: string } | undefined)?.code;
