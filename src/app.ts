@@ -35,7 +35,7 @@ import { CallWorker } from './modules/calls/worker.js';
 import { createDefenses } from './security/index.js';
 import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
-import { requestIdFrom, runInRequest } from './observability/request-context.js';
+import { nameRequest, requestIdFrom, runInRequest } from './observability/request-context.js';
 import { createMailer } from './mail/mailer.js';
 import { startPendingSignUpPruner } from './modules/users/signup-confirmation.js';
 import { WebhookWorker } from './modules/webhooks/worker.js';
@@ -199,6 +199,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     const began = process.hrtime.bigint();
     const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
+    nameRequest(req, requestId);
     // Draining: this response is the connection's last (the client opens its next one elsewhere).
     if (stopping) res.setHeader('connection', 'close');
     const pathname = (req.url ?? '/').split('?')[0]!;

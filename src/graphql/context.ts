@@ -72,6 +72,11 @@ export interface Context extends Services {
   connectionId?: string;
   /** The client's address (src/security/address.ts), for per-address rate limits. */
   clientAddress?: string;
+  /**
+   * The request (HTTP) or operation (`<connection id>/<operation id>` over graphql-ws) this
+   * context serves: named in its errors' `extensions.requestId` and in the log lines about it.
+   */
+  requestId?: string;
 }
 
 /** A credential as presented: a bearer token (JWT or API key) or nothing. */

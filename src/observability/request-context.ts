@@ -31,6 +31,18 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   return value && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : randomUUID();
 }
 
+const named = new WeakMap<object, string>();
+
+/** Names an HTTP request with its id (app.ts, as it arrives), for {@link requestIdOf}. */
+export function nameRequest(req: object, requestId: string): void {
+  named.set(req, requestId);
+}
+
+/** The id an HTTP request was named with, if any. */
+export function requestIdOf(req: object | undefined): string | undefined {
+  return req ? named.get(req) : undefined;
+}
+
 /** pino mixin: adds `requestId` to every line written inside a request. */
 export function requestLogMixin(): Record<string, unknown> {
   const id = storage.getStore()?.requestId;

@@ -11,6 +11,7 @@ import { useMultipartUploads } from './multipart.js';
 import { clientAddress, legacyCallerAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
 import { withRequestId } from '../observability/errors.js';
+import { requestIdOf } from '../observability/request-context.js';
 import type { Viewer } from '../auth/viewer.js';
 
 export interface ServerContext {
@@ -37,6 +38,13 @@ export interface EnvelopeInput {
   credential: Credential;
   req?: IncomingMessage;
   connectionId?: string;
+  /**
+   * The client's address when there is no request to read it from (the legacy shim names its
+   * caller's): for per-address limits (src/security/address.ts).
+   */
+  clientAddress?: string;
+  /** The request or operation this runs for: in its errors' `extensions.requestId` and its log lines. */
+  requestId?: string;
   /**
    * Who the credential is, when the caller already knows it to be current (a graphql-ws
    * connection's viewer, src/auth/standing.ts): the context then uses it instead of
@@ -118,11 +126,12 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     },
     context: async (input: ContextInput) => {
       const { credential, connectionId, req } = input;
+      const given = input as Partial<EnvelopeInput>;
       const viewer =
         input.viewer ??
         await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
-      const address = clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
-      return { ...makeContext(services, viewer), connectionId, clientAddress: address };
+      const address = given.clientAddress ?? clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
+      return { ...makeContext(services, viewer), connectionId, clientAddress: address, requestId: given.requestId ?? requestIdOf(req) };
     },
   });
 }
