@@ -35,7 +35,7 @@ import { CallWorker } from './modules/calls/worker.js';
 import { createDefenses } from './security/index.js';
 import { Metrics, routeLabel } from './observability/metrics.js';
 import { DatabaseHealth } from './observability/faults.js';
-import { nameRequest, requestIdFrom, runInRequest } from './observability/request-context.js';
+import { nameRequest, requestIdFrom } from './observability/request-context.js';
 import { createMailer } from './mail/mailer.js';
 import { startPendingSignUpPruner } from './modules/users/signup-confirmation.js';
 import { WebhookWorker } from './modules/webhooks/worker.js';
@@ -208,14 +208,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       metrics.httpRequests.inc({ method: req.method ?? 'GET', route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method ?? 'GET', route }, Number(process.hrtime.bigint() - began) / 1e9);
     });
-    void runInRequest(requestId, () =>
-      route(req, res, pathname).catch((err: unknown) => {
-        // No request may go unanswered, whatever failed.
-        logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"Internal server error."}');
-        else res.destroy();
-      }),
-    );
+    route(req, res, pathname).catch((err: unknown) => {
+      // No request may go unanswered, whatever failed.
+      logger.error({ err, path: (req.url ?? '').slice(0, 200), requestId }, 'request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"Internal server error."}');
+      else res.destroy();
+    });
   });
 
   async function route(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {

@@ -1,6 +1,5 @@
 /** Structured logging (pino). Secrets in headers and connection params never reach the log. */
 import { pino, type Logger } from 'pino';
-import { requestLogMixin } from './observability/request-context.js';
 
 export type { Logger };
 
@@ -8,8 +7,6 @@ export function createLogger(level: string, name = 'chat'): Logger {
   return pino({
     name,
     level,
-    // Every line written while serving a request names it (X-Request-Id, extensions.requestId).
-    mixin: requestLogMixin,
     redact: {
       paths: [
         'req.headers.authorization',

@@ -11,12 +11,14 @@ import { startTestApp, until, type TestApp } from './helpers/app.js';
 import { workspace } from './helpers/fixtures.js';
 import { gql, metricSum, parseMetrics } from './helpers/raw-client.js';
 import { resumable } from '../src/client/resume.js';
+import { pino } from 'pino';
 
 const CreateRoom = `mutation ObsRoom($input: CreateRoomInput!) { createRoom(input: $input) { __typename ... on Room { id } ... on Error { code message } } }`;
 const Send = `mutation ObsSend($input: SendMessageInput!) { sendMessage(input: $input) { __typename ... on Message { id seq } ... on Error { code message } } }`;
 const Events = `subscription ObsEvents($id: ID!, $after: Int) { conversationEvents(conversationId: $id, after: $after) { type seq message { id seq body } } }`;
 const Me = `query ObsMe { me { id } }`;
 const Missing = `query ObsMissing($id: ID!) { conversation(id: $id) { id } }`;
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -96,7 +98,7 @@ describe('metrics', () => {
     const during = await scrape();
     raw.resume();
     expect(await closed).toBe(4008);
-    const missing = await gql(t.url, Missing, { id: '00000000-0000-4000-8000-000000000000' }, ws.admin.token);
+    const missing = await gql(t.url, Missing, { id: UNKNOWN_ID }, ws.admin.token);
     expect(missing.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
     const after = await scrape();
@@ -152,6 +154,44 @@ describe('metrics', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const ownBody = (await own.json()) as { errors: Array<{ extensions: Record<string, unknown> }> };
     expect(ownBody.errors[0]!.extensions.requestId).toBe(id);
+  });
+  it('names an unexpected error with its request, in the error and in the log line, over HTTP and over graphql-ws', async () => {
+    // Its own app and database: the database is broken underneath it.
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const broken = await startTestApp({}, undefined, logger);
+    try {
+      const ws = await workspace(broken);
+      await broken.app.services.db.$executeRawUnsafe('ALTER TABLE "Conversation" RENAME TO "Conversation_gone"');
+      const unexpected = (requestId: unknown) => lines.filter((l) => l.msg === 'unexpected error' && l.requestId === requestId);
+
+      const res = await fetch(`${broken.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ws.admin.token}`, 'x-request-id': 'lb-5678' },
+        body: JSON.stringify({ query: Missing, variables: { id: UNKNOWN_ID } }),
+      });
+      const overHttp = (await res.json()) as { errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+      expect(overHttp.errors[0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'lb-5678' } });
+      expect(unexpected('lb-5678')).toHaveLength(1);
+
+      const client = createClient({
+        url: broken.wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${ws.admin.token}` },
+        generateID: () => 'op-broken',
+      });
+      const overWs = await new Promise<{ errors?: Array<{ message: string; extensions: Record<string, unknown> }> }>((resolve, reject) => {
+        let result: unknown;
+        client.subscribe({ query: Missing, variables: { id: UNKNOWN_ID } }, { next: (r) => (result = r), error: reject, complete: () => resolve(result as never) });
+      });
+      await client.dispose();
+      const requestId = overWs.errors?.[0]?.extensions.requestId;
+      expect(overWs.errors?.[0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      expect(requestId).toMatch(/^[^/]+\/op-broken$/);
+      expect(unexpected(requestId)).toHaveLength(1);
+    } finally {
+      await broken.close();
+    }
   });
 });
 

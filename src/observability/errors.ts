@@ -1,13 +1,11 @@
 /** Error extensions every client sees. */
 import { GraphQLError } from 'graphql';
-import { currentRequestId } from './request-context.js';
 
 /**
  * The error with `extensions.requestId` (the request or WebSocket operation it was answered in),
  * so a user's report can be matched with the server's log lines, which carry the same id.
  */
-export function withRequestId(error: GraphQLError): GraphQLError {
-  const requestId = currentRequestId();
+export function withRequestId(error: GraphQLError, requestId: string | undefined): GraphQLError {
   if (!requestId || error.extensions?.requestId) return error;
   // The same error, so Yoga does not take it for a masked one (it logs every error it sees
   // replaced); its extensions belong to this one request's error.
@@ -23,4 +21,10 @@ export function withRequestId(error: GraphQLError): GraphQLError {
     originalError: error.originalError,
     extensions: { ...error.extensions, requestId },
   });
+}
+
+/** The errors of a result, each named with the request; the same result when none needs it. */
+export function resultWithRequestId<R extends { errors?: readonly GraphQLError[] }>(result: R, requestId: string | undefined): R {
+  if (!requestId || !result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error) => withRequestId(error, requestId)) };
 }

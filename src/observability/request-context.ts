@@ -1,26 +1,14 @@
 /**
- * The request (or WebSocket operation) a piece of work belongs to, carried by AsyncLocalStorage
- * so that every log line written while serving it names it (the logger's mixin reads it) and
- * every error answered carries it in `extensions.requestId`, without passing it by hand.
+ * The request (or WebSocket operation) a piece of work belongs to. It is passed explicitly: HTTP
+ * requests are named here as they arrive (app.ts) and the GraphQL context carries the id
+ * (`Context.requestId`; over graphql-ws `<connection id>/<operation id>`), from which errors
+ * get their `extensions.requestId` and the log lines about them their `requestId`.
+ *
+ * Not AsyncLocalStorage, deliberately: on Node 20, once one is used, V8's promise hooks run for
+ * every promise in the process, which cost about a third of the CPU of the live path (a send and
+ * its deliveries) in `npm run bench:delivery`.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-
-export interface RequestContext {
-  requestId: string;
-}
-
-const storage = new AsyncLocalStorage<RequestContext>();
-
-/** Runs `fn` as part of the request `requestId`. */
-export function runInRequest<T>(requestId: string, fn: () => T): T {
-  return storage.run({ requestId }, fn);
-}
-
-/** The current request's id, if any. */
-export function currentRequestId(): string | undefined {
-  return storage.getStore()?.requestId;
-}
 
 /**
  * The id for an incoming HTTP request: the client's or load balancer's `X-Request-Id` when it
@@ -41,10 +29,4 @@ export function nameRequest(req: object, requestId: string): void {
 /** The id an HTTP request was named with, if any. */
 export function requestIdOf(req: object | undefined): string | undefined {
   return req ? named.get(req) : undefined;
-}
-
-/** pino mixin: adds `requestId` to every line written inside a request. */
-export function requestLogMixin(): Record<string, unknown> {
-  const id = storage.getStore()?.requestId;
-  return id ? { requestId: id } : {};
 }

@@ -4,13 +4,13 @@
  * "Unexpected error." so no stack trace or SQL ever leaves the server.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createYoga, handleStreamOrSingleExecutionResult, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
 import { clientAddress, legacyCallerAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
-import { withRequestId } from '../observability/errors.js';
+import { resultWithRequestId, withRequestId } from '../observability/errors.js';
 import { requestIdOf } from '../observability/request-context.js';
 import type { Viewer } from '../auth/viewer.js';
 
@@ -58,18 +58,58 @@ export function envelopeFor(yoga: Yoga, input: EnvelopeInput) {
   return yoga.getEnveloped(input);
 }
 
+/**
+ * Names the errors of an HTTP response that arose before there was a context to name them
+ * (authentication, parsing, validation) with the request's id (app.ts names each request).
+ */
+function useRequestIdsOverHttp(): Plugin<Record<string, unknown>, ServerContext> {
+  return {
+    onResultProcess({ result, setResult, serverContext }) {
+      const requestId = requestIdOf(serverContext.req);
+      if (!requestId || Symbol.asyncIterator in result) return;
+      setResult(Array.isArray(result) ? result.map((r) => resultWithRequestId(r, requestId)) : resultWithRequestId(result as ExecutionResult, requestId));
+    },
+  };
+}
+
 /** What the context builder receives: an HTTP request through Yoga, or an {@link EnvelopeInput}. */
 type ContextInput = (YogaInitialContext & ServerContext) | (Partial<YogaInitialContext> & EnvelopeInput);
 
 /**
  * `classifyFault` turns an outage of a dependency (the database unreachable) into a typed,
- * retryable error, logged once per outage by its owner rather than here per request.
+ * retryable error, logged once per outage by its owner rather than here per request. The
+ * request's id, when known, names the error and its log line.
  */
 export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) => GraphQLError | null) {
-  return (error: unknown): Error => withRequestId(mask(logger, error, classifyFault));
+  return (error: unknown, requestId?: string): GraphQLError => withRequestId(mask(logger, error, classifyFault, requestId), requestId);
 }
 
-function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) => GraphQLError | null): GraphQLError {
+/**
+ * Masks an operation's errors where its context is at hand (execution and subscription results,
+ * on every transport: HTTP, graphql-ws, the legacy executor), so each error and the log line of an
+ * unexpected one name the request (`Context.requestId`). Registered among the app's plugins, it
+ * runs before Yoga's own masking, which then finds nothing left to mask in these results and
+ * still masks what fails outside execution (building the context, say).
+ */
+export function useRequestErrors(mask: ReturnType<typeof maskUnexpected>): Plugin {
+  const named = (requestId: string | undefined) => (payload: { result: ExecutionResult; setResult: (result: ExecutionResult) => void }) => {
+    const { result } = payload;
+    if (result.errors?.length) payload.setResult({ ...result, errors: result.errors.map((error) => mask(error, requestId)) });
+  };
+  const requestIdIn = (contextValue: unknown) => (contextValue as Partial<Context> | undefined)?.requestId;
+  return {
+    onExecute({ args }) {
+      const onResult = named(requestIdIn(args.contextValue));
+      return { onExecuteDone: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) };
+    },
+    onSubscribe({ args }) {
+      const onResult = named(requestIdIn(args.contextValue));
+      return { onSubscribeResult: (payload) => handleStreamOrSingleExecutionResult(payload, onResult) };
+    },
+  };
+}
+
+function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) => GraphQLError | null, requestId?: string): GraphQLError {
   if (error instanceof GraphQLError) {
     const original = error.originalError;
     // Errors GraphQL itself raised (parse, validation, variables) and our own typed errors.
@@ -79,12 +119,13 @@ function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) =
   const path = error instanceof GraphQLError ? error.path : undefined;
   const fault = classifyFault?.(original);
   if (fault) return new GraphQLError(fault.message, { path, extensions: fault.extensions });
-  logger.error({ err: original, path }, 'unexpected error');
+  logger.error({ err: original, path, requestId }, 'unexpected error');
   return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
 export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
   const logger = services.logger.child({ component: 'http' });
+  const mask = maskUnexpected(logger, (err) => services.databaseHealth.classify(err));
   return createYoga<ServerContext, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -97,7 +138,6 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     healthCheckEndpoint: ' ',
     // Uploads are parsed once, by graphql-upload-minimal (the plugin below), not by Yoga.
     multipart: false,
-    plugins: [useMultipartUploads(services.config), ...plugins],
     cors: {
       origin: services.config.CORS_ORIGINS.includes('*') ? '*' : services.config.CORS_ORIGINS,
       credentials: !services.config.CORS_ORIGINS.includes('*'),
@@ -113,7 +153,8 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     // whole bundle as string literals (~9 MB of source), ~30 MB of V8 heap once loaded, which a
     // server with GRAPHIQL off (production's default) would hold for nothing.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    maskedErrors: { maskError: maskUnexpected(logger, (err) => services.databaseHealth.classify(err)), isDev: false },
+    maskedErrors: { maskError: (error) => mask(error), isDev: false },
+    plugins: [useMultipartUploads(services.config), useRequestErrors(mask), ...plugins, useRequestIdsOverHttp()],
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),
       info: (...args) => logger.info({ args }, 'yoga'),

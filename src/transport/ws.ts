@@ -35,7 +35,7 @@ import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
 import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
-import { runInRequest } from '../observability/request-context.js';
+import { withRequestId } from '../observability/errors.js';
 import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
 
 /**
@@ -75,12 +75,18 @@ type Envelope = ReturnType<Yoga['getEnveloped']>;
 interface RootValue {
   execute: Envelope['execute'];
   subscribe: Envelope['subscribe'];
-  /** `<connection id>/<operation id>`: in every log line and error of the operation. */
-  requestId: string;
   /** Where a subscription's results are written (see writeResults). */
   target: Target;
   /** The connection's turns for queries and mutations (Extra.turns). */
   turns: LimitFunction;
+}
+
+/** How an error is masked and named with its operation (http.ts maskUnexpected). */
+type Mask = (error: unknown, requestId?: string) => GraphQLError;
+
+/** An operation's request id: `<connection id>/<operation id>`. */
+function operationId(extra: Extra, id: string): string {
+  return `${extra.connectionId ?? 'ws'}/${id}`;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -99,6 +105,8 @@ interface Target {
   /** The TCP socket under `socket` (the upgrade request's), corked for a turn and watched for drain. */
   raw: Socket;
   id: string;
+  /** `<connection id>/<operation id>`: names the operation's errors (and the log lines about them). */
+  requestId: string;
   /** The transport's encoder and corker (frames.ts). */
   frames: Frames;
 }
@@ -152,7 +160,7 @@ function drained(raw: Socket): Promise<void> {
  */
 function writeResults(
   stream: AsyncIterable<ExecutionResult>,
-  mask: (error: unknown) => Error,
+  mask: Mask,
   target: Target,
 ): AsyncIterableIterator<ExecutionResult> {
   return new ResultWriter(stream[Symbol.asyncIterator](), mask, target);
@@ -175,7 +183,7 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
 
   constructor(
     private readonly inner: AsyncIterator<ExecutionResult>,
-    private readonly mask: (error: unknown) => Error,
+    private readonly mask: Mask,
     private readonly target: Target,
   ) {
     this.prefix = nextPrefix(target.id);
@@ -194,8 +202,8 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
         (err: unknown) => {
           this.finished = true;
           this.settle = null;
-          const error = err instanceof AppError ? err : this.mask(err);
-          resolve({ value: { errors: [error as GraphQLError] }, done: false });
+          const error = err instanceof AppError ? withRequestId(err, this.target.requestId) : this.mask(err, this.target.requestId);
+          resolve({ value: { errors: [error] }, done: false });
         },
       );
     });
@@ -398,7 +406,7 @@ export function attachGraphQLWs(
   wss: WebSocketServer,
   yoga: Yoga,
   services: Services,
-  mask: (error: unknown) => Error,
+  mask: Mask,
 ): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
   // This transport's `next` frames: encoded once per result, corked per socket for a turn.
@@ -415,22 +423,20 @@ export function attachGraphQLWs(
       execute: (args) => {
         const root = args.rootValue as RootValue;
         inFlight++;
-        return root.turns(() =>
-          runInRequest(root.requestId, async () => {
-            try {
-              return await root.execute(args as ExecutionArgs);
-            } finally {
-              inFlight--;
-            }
-          }),
-        );
+        return root.turns(async () => {
+          try {
+            return await root.execute(args as ExecutionArgs);
+          } finally {
+            inFlight--;
+          }
+        });
       },
       subscribe: (args) => {
         const root = args.rootValue as RootValue;
-        return runInRequest(root.requestId, async () => {
+        return (async () => {
           const result = await root.subscribe(args as ExecutionArgs);
           return isAsyncIterable(result) ? writeResults(result as AsyncIterable<ExecutionResult>, mask, root.target) : result;
-        });
+        })();
       },
       onConnect: async (ctx) => {
         try {
@@ -487,6 +493,9 @@ export function attachGraphQLWs(
       onClose: (ctx, code) => {
         if (ctx.extra.connectionId) services.connections.close(ctx.extra.connectionId, code ?? 1005);
       },
+      // What graphql-ws answers with an `error` message (a refusal, a document that does not
+      // parse or validate, a context that could not be built) names the operation too.
+      onError: (ctx, id, _payload, errors) => errors.map((error) => withRequestId(error, operationId(ctx.extra, id)).toJSON()),
       onComplete: (ctx, id) => {
         ctx.extra.running?.delete(id);
       },
@@ -512,8 +521,10 @@ export function attachGraphQLWs(
           return [error];
         }
         try {
+          const requestId = operationId(ctx.extra, id);
           const { schema, execute, subscribe, contextFactory, parse, validate } = envelopeFor(yoga, {
             req: ctx.extra.request,
+            requestId,
             // Set when the connection was accepted, before any operation can start; were it
             // missing, the operation runs as nobody rather than failing on a missing header.
             credential: ctx.extra.credential ?? { kind: 'none' },
@@ -542,8 +553,7 @@ export function attachGraphQLWs(
             rootValue: {
               execute,
               subscribe,
-              requestId: `${ctx.extra.connectionId ?? 'ws'}/${id}`,
-              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, frames },
+              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, requestId, frames },
               turns,
             } satisfies RootValue,
           };
@@ -552,7 +562,7 @@ export function attachGraphQLWs(
         } catch (err) {
           // An error here must not close the socket (graphql-ws would, with 4500): answer this
           // one operation with it.
-          return [err instanceof AppError ? err : (mask(err) as GraphQLError)];
+          return [err instanceof AppError ? err : mask(err, operationId(ctx.extra, id))];
         }
       },
     },

@@ -9,7 +9,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -73,6 +73,8 @@ export interface TestApp {
 export async function startTestApp(
   env: Record<string, string> = {},
   existing?: TestDatabase,
+  /** The app's logger (default: the test level's, silent unless TEST_LOG_LEVEL says otherwise). */
+  logger?: Logger,
 ): Promise<TestApp> {
   const db = existing ?? (await createTestDatabase());
   const config = loadConfig({
@@ -91,7 +93,7 @@ export async function startTestApp(
     ...RELAXED_LIMITS,
     ...env,
   });
-  const app = await buildApp(config, { logger: createLogger(config.LOG_LEVEL, 'test') });
+  const app = await buildApp(config, { logger: logger ?? createLogger(config.LOG_LEVEL, 'test') });
   const url = await app.start();
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
   const clients: Client[] = [];
