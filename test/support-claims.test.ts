@@ -350,6 +350,26 @@ describe('claims', () => {
     expect(verdicts.map((v) => v?.constructor.name ?? null)).toEqual(senders.map((who) => (who === ben ? 'ClaimHeldError' : null)));
   });
 
+  it('a retry of a send written before another agent claimed the ticket gets that message back, not the claim’s refusal', async () => {
+    const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
+    const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];
+    const prod = await product(t, ws.admin.token, ws.id);
+    const ticket = await openTicket(t, cus.token, { workspaceId: ws.id, productId: prod.id, message: 'help' });
+    const send = (clientMessageId: string) =>
+      t.exec(SendTyped, { input: { conversationId: ticket.id, body: 'on it', clientMessageId } }, { token: ben.token });
+    const first = (await send('ben-1')).data!.sendMessage;
+    if (first.__typename !== 'Message') throw new Error(JSON.stringify(first));
+    const claim = (await t.exec(Claim, { conversationId: ticket.id }, { token: ann.token })).data!.claimConversation;
+    expect(claim.__typename).toBe('ConversationClaim');
+    const count = await t.app.services.db.message.count({ where: { conversationId: ticket.id } });
+
+    // The retry (its answer was lost, say) is the same send: it was written, so it is answered.
+    expect((await send('ben-1')).data!.sendMessage).toMatchObject({ __typename: 'Message', id: first.id });
+    // A new send is refused: ann holds the claim.
+    expect((await send('ben-2')).data!.sendMessage).toMatchObject({ __typename: 'ClaimHeldError', holderId: ann.id });
+    expect(await t.app.services.db.message.count({ where: { conversationId: ticket.id } })).toBe(count);
+  });
+
   it('releases a claim when the ticket closes, and when the holder releases it', async () => {
     const ws = await workspace(t, { ann: 'AGENT', ben: 'AGENT', cus: 'CLIENT' });
     const [ann, ben, cus] = [ws.people.ann!, ws.people.ben!, ws.people.cus!];

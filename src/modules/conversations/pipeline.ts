@@ -9,7 +9,8 @@
  *
  * Sends are idempotent on (conversation, author, clientMessageId) through a unique index: a
  * retry returns the first message, never a second row, and a losing concurrent insert rolls back
- * its seq so no hole is left.
+ * its seq so no hole is left. The first message is looked for only when a send fails (a retry
+ * fails the insert), not read for before each one: a send is one statement.
  *
  * A message carrying uploads takes the same path: the statement also links its pending
  * attachments, and runs in a transaction that is undone if one of them could not be linked.
@@ -21,7 +22,6 @@
 import type { ConversationChangeType } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { ClaimHeldError, ConflictError, NotFoundError, ValidationError } from '../../graphql/errors.js';
-import { isUniqueViolation } from '../../db/errors.js';
 import { insertMessages, type AppendedTo, type AppendInput, type Inserted } from './append-statement.js';
 import { messageSelect, toMessageRecord, type MessageRecord } from './records.js';
 import type { ConversationEvent } from './topics.js';
@@ -48,8 +48,9 @@ export interface AppendResult {
  * agent, a closed ticket). It is given every message of one group commit, all for the same
  * conversation, and answers for each: undefined to let it through, or one of
  * {@link APPEND_ERRORS} to refuse it (nothing of it is written; the others go on). Run right
- * before the write, so it reads once per commit rather than once per message. Not run for a
- * retry that returns an earlier message. Throwing fails every message of the commit.
+ * before the write, so it reads once per commit rather than once per message. A retry of a
+ * message already written is answered with that message whatever the guard says. Throwing fails
+ * every message of the commit.
  */
 export type AppendGuard = (services: Services, conversationId: string, inputs: readonly AppendInput[]) => Promise<(Error | undefined)[]>;
 
@@ -106,8 +107,6 @@ export class MessagePipeline {
     if (input.visibility === 'INTERNAL' && attachmentIds.length > 0) {
       throw new ValidationError([{ path: ['input', 'visibility'], message: 'an internal note carries text only' }]);
     }
-    const earlier = await findByClientId(services, input);
-    if (earlier) return { record: earlier, created: false };
     if (input.mentions === undefined && input.kind !== 'SYSTEM' && body.includes('@')) {
       input = { ...input, mentions: await resolveMentions(services, input.conversationId, body, input.authorId, input.visibility ?? 'PUBLIC') };
     }
@@ -118,9 +117,14 @@ export class MessagePipeline {
       // Every message, with uploads or without, goes through the group commit's one statement.
       ({ record, head } = await this.insertMessage(services, input));
     } catch (err) {
-      if (isUniqueViolation(err)) {
-        const winner = await findByClientId(services, input);
-        if (winner) return { record: winner, created: false };
+      // A retry is found by what it fails with, not read for before every send: a second row
+      // with the same clientMessageId fails the insert (the unique index), and a guard may
+      // refuse a retry of a message it let through before (the ticket since claimed by
+      // another agent). Either way the first message is the answer.
+      if (input.clientMessageId) {
+        // A failure to look is not the answer: the send's own error is.
+        const earlier = await findByClientId(services, input).catch(() => null);
+        if (earlier) return { record: earlier, created: false };
       }
       throw err;
     }
