@@ -84,14 +84,17 @@ async function openChannel(): Promise<{ send: Send; close: () => void }> {
     url: `${url.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     retryAttempts: 0,
+    // One socket for the sender's life, as a chat client's: graphql-ws' client is lazy by
+    // default and closes its socket as soon as no operation is running, which for a sender
+    // whose sends never overlap (and which holds no subscription) meant a new connection,
+    // connection_init and authentication for nearly every send.
+    lazy: false,
     connectionParams: { authorization: `Bearer ${token}` },
   });
   await new Promise<void>((resolve, reject) => {
     client.on('connected', () => resolve());
     client.on('closed', (event) => reject(new Error(`closed: ${JSON.stringify(event)}`)));
     client.on('error', (err) => reject(err as Error));
-    // A lazy client connects on its first operation: warm it with one that costs nothing.
-    client.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
   });
   return {
     send: (body) =>
