@@ -506,20 +506,29 @@ export class PubSub {
     if (options.signal?.aborted) end();
     else options.signal?.addEventListener('abort', end, { once: true });
 
+    // Once subscribed, next() answers without awaiting `ready` again: it runs once per event per
+    // subscriber, and each await is a turn of the microtask queue.
+    let subscribed = false;
+    const take = (): Promise<IteratorResult<Topics[K]>> => {
+      if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false });
+      if (overflowed) {
+        overflowed = false;
+        return Promise.reject(new SlowConsumerError(limit));
+      }
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise<IteratorResult<Topics[K]>>((resolve, reject) => {
+        waiting = resolve;
+        failWaiting = reject;
+      });
+    };
     const iterator: AsyncIterableIterator<Topics[K]> = {
-      next: async () => {
-        await ready;
-        if (queue.length > 0) return { value: queue.shift()!, done: false };
-        if (overflowed) {
-          overflowed = false;
-          throw new SlowConsumerError(limit);
-        }
-        if (done) return { value: undefined, done: true };
-        return new Promise<IteratorResult<Topics[K]>>((resolve, reject) => {
-          waiting = resolve;
-          failWaiting = reject;
-        });
-      },
+      next: () =>
+        subscribed
+          ? take()
+          : ready.then(() => {
+              subscribed = true;
+              return take();
+            }),
       return: async () => {
         end();
         return { value: undefined, done: true };

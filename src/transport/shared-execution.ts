@@ -32,7 +32,7 @@ export interface SharedExecutionStats {
 }
 
 export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 0, reused: 0, own: 0 }): Plugin {
-  const byEvent = new WeakMap<object, Map<string, Promise<Shared>>>();
+  const byEvent = new WeakMap<object, Map<string, Shared | Promise<Shared>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   const unshareable = new WeakSet<DocumentNode>();
   let nextDocumentId = 1;
@@ -93,16 +93,31 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
     return new SharedStream(source[Symbol.asyncIterator](), args, key, forEvent);
   };
 
-  /** One event's result for a subscription: shared with those asking the same, or its own. */
-  const forEvent = async (args: ExecutionArgs, key: string, event: unknown): Promise<ExecutionResult> => {
+  /**
+   * One event's result for a subscription: shared with those asking the same, or its own. The
+   * shared result itself (not a promise of it) once its execution has settled, so the
+   * subscribers after the first take it without another turn of the microtask queue.
+   */
+  const forEvent = (args: ExecutionArgs, key: string, event: unknown): ExecutionResult | Promise<ExecutionResult> => {
     if (typeof event !== 'object' || event === null || unshareable.has(args.document)) return executeOwn(args, event);
     let results = byEvent.get(event);
     if (!results) byEvent.set(event, (results = new Map()));
-    let result = results.get(key);
-    if (result) stats.reused++;
-    else results.set(key, (result = executeShared(args, event)));
-    const shared = await result;
-    return shared === UNSHAREABLE ? executeOwn(args, event) : shared;
+    const known = results.get(key);
+    if (known !== undefined && !(known instanceof Promise)) {
+      stats.reused++;
+      return known === UNSHAREABLE ? executeOwn(args, event) : known;
+    }
+    let pending = known;
+    if (pending) stats.reused++;
+    else {
+      const into = results;
+      pending = executeShared(args, event).then((shared) => {
+        into.set(key, shared);
+        return shared;
+      });
+      results.set(key, pending);
+    }
+    return pending.then((shared) => (shared === UNSHAREABLE ? executeOwn(args, event) : shared));
   };
 
   return {
@@ -124,12 +139,15 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly args: ExecutionArgs,
     /** Which subscriptions may share an event's execution: document, operation, variables. */
     private readonly key: string,
-    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => Promise<ExecutionResult>,
+    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
   ) {}
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
     const step = await this.source.next();
-    return step.done ? step : { value: await this.forEvent(this.args, this.key, step.value), done: false };
+    if (step.done) return step;
+    const result = this.forEvent(this.args, this.key, step.value);
+    // Every subscriber after the first of an event finds its result already there.
+    return { value: result instanceof Promise ? await result : result, done: false };
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {

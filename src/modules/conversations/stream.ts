@@ -239,8 +239,11 @@ async function* events(ctx: Context, rawId: string | number, from: StreamCursor,
           continue;
         }
         cursor = event.position;
-        yield* emit(event);
-        yield* deliverHeld();
+        // The live path, once per event per subscriber: no generator objects when there is
+        // nothing to transform (staff) or hold.
+        if (customer) yield* emit(event);
+        else yield event;
+        if (pending.size > 0) yield* deliverHeld();
         continue;
       }
       if (event.type === 'MEMBER_LEFT' && removable && event.userId === me) {
