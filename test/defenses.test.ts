@@ -20,7 +20,7 @@ import { schema } from '../src/graphql/schema.js';
 import { Legacy001AgentInboxDocument, Legacy001ThreadsDocument, Legacy003RoomsDocument } from '../src/compat/generated/graphql.js';
 import { loadConfig } from '../src/config/env.js';
 import { io as ioClient } from 'socket.io-client';
-import { openLegacySocket } from './helpers/legacy.js';
+import { openLegacySocket, startLegacyApp } from './helpers/legacy.js';
 
 /** A GraphQL response as the wire has it (HTTP or graphql-ws). */
 type Reply = { data?: Record<string, unknown> | null; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
@@ -738,6 +738,92 @@ describe('the legacy shim’s sockets', { timeout: 120_000 }, () => {
       socket.close();
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe('what the legacy shim runs for a client counts against that client’s address', { timeout: 120_000 }, () => {
+  // Each client's address is its own X-Forwarded-For (TRUST_PROXY): every test connection comes
+  // from 127.0.0.1, so an operation counted under the shim's (or the socket's) address, or under
+  // none, would show here as a second client refused, or a first one never refused.
+  const A = '198.51.100.21';
+  const B = '198.51.100.22';
+  const from = (address: string) => ({ 'x-forwarded-for': address });
+
+  it('a legacy REST call: its logIn spends its client’s RATE_LIMIT_LOGIN_ADDRESS, the one GraphQL clients at that address spend', async () => {
+    const t = await startTestApp({ TRUST_PROXY: 'true', RATE_LIMIT_LOGIN_ADDRESS: '3/600' });
+    try {
+      const owner = await person(t, 'legacy-login');
+      const login = (password: string, address: string) =>
+        fetch(`${t.url}/accounts/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...from(address) },
+          body: JSON.stringify({ username: owner.email, password }),
+        });
+      for (let i = 0; i < 3; i++) expect((await login(`wrong-${i}`, A)).status).toBe(401);
+      // A's three attempts are spent: even the right password is refused from there, through
+      // the shim (legacy 003 answers any failed sign-in 401) and over GraphQL alike…
+      expect((await login('password-123', A)).status).toBe(401);
+      expect(codes(await post(t, LOGIN, { email: owner.email, password: 'password-123' }, from(A)))).toEqual(['RATE_LIMITED']);
+      // …while the same call from another address signs in.
+      const elsewhere = await login('password-123', B);
+      expect(elsewhere.status).toBe(200);
+      expect(await elsewhere.json()).toMatchObject({ user_id: owner.id });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a legacy raw-socket frame and a Socket.IO event: the guest sessions they start spend their client’s RATE_LIMIT_GUEST_ADDRESS', async () => {
+    const L = await startLegacyApp({ TRUST_PROXY: 'true', RATE_LIMIT_GUEST_ADDRESS: '2/600' });
+    const sockets: Array<{ close(): void }> = [];
+    try {
+      const { t } = L;
+      // Legacy 003's room socket: `new_room` signs its consumer in as a guest (startGuestSession).
+      const roomSocket = async (address: string) => {
+        const socket = await openLegacySocket(`${t.url.replace('http', 'ws')}/ws/room/${encodeURIComponent(L.admin.email)}`, from(address));
+        sockets.push(socket);
+        return socket;
+      };
+      const fromA = await roomSocket(A);
+      for (const consumer of ['visitor-a1', 'visitor-a2']) {
+        fromA.send({ command: 'new_room', consumer });
+        expect(await fromA.next()).toMatchObject({ command: 'new_room', room: { consumer } });
+      }
+      // A's two guest sessions are spent: the third consumer cannot be signed in (the legacy
+      // error frame), nor can A start one over GraphQL; B's socket still can.
+      fromA.send({ command: 'new_room', consumer: 'visitor-a3' });
+      expect(await fromA.next()).toMatchObject({ command: 'error' });
+      const guestFromA = await post(t, `mutation { startGuestSession(input: { workspaceId: "${L.workspaceId}" }) { __typename } }`, {}, from(A));
+      expect(codes(guestFromA)).toEqual(['RATE_LIMITED']);
+      const fromB = await roomSocket(B);
+      fromB.send({ command: 'new_room', consumer: 'visitor-b1' });
+      expect(await fromB.next()).toMatchObject({ command: 'new_room', room: { consumer: 'visitor-b1' } });
+
+      // Legacy 002 (Socket.IO): a message by a new `author` signs that name in as a guest.
+      const C = '198.51.100.23';
+      const D = '198.51.100.24';
+      const ioSocket = async (address: string) => {
+        const socket = ioClient(t.url, { path: '/socket.io', transports: ['websocket'], reconnection: false, extraHeaders: from(address) });
+        sockets.push(socket);
+        await new Promise<void>((resolve, reject) => {
+          socket.once('connect', () => resolve());
+          socket.once('connect_error', reject);
+        });
+        expect(await socket.emitWithAck('join', { room: 'lobby' })).toMatchObject({ status: 'success' });
+        return socket;
+      };
+      const say = (socket: ReturnType<typeof ioClient>, author: string) =>
+        socket.emitWithAck('message_event', { room_id: 'lobby', message_data: `hi from ${author}`, author }) as Promise<{ status: string; data: unknown }>;
+      const fromC = await ioSocket(C);
+      expect(await say(fromC, 'c-1')).toMatchObject({ status: 'success' });
+      expect(await say(fromC, 'c-2')).toMatchObject({ status: 'success' });
+      expect(await say(fromC, 'c-3')).toEqual({ status: 'failure', operation: 'message_event', data: 'Could not sign in c-3' });
+      const fromD = await ioSocket(D);
+      expect(await say(fromD, 'd-1')).toMatchObject({ status: 'success' });
+    } finally {
+      for (const socket of sockets) socket.close();
+      await L.t.close();
     }
   });
 });

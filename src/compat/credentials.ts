@@ -38,6 +38,10 @@ export class LegacyCredentials {
   private workspace: Promise<string> | null = null;
   private readonly cache = new Map<string, Cached>();
 
+  /**
+   * @param executor the shim's own (bound to no client): it looks the workspace up once, for
+   * every caller; sign-ins run on the executor of the client they are for.
+   */
   constructor(
     private readonly executor: Executor,
     private readonly apiKey: string | undefined,
@@ -62,17 +66,17 @@ export class LegacyCredentials {
     return this.workspace;
   }
 
-  /** The guest identity of a legacy session id (created on first use). */
-  async guest(sessionId: string, displayName?: string): Promise<Identity | null> {
-    return this.guestIn(await this.workspaceId(), sessionId, displayName);
+  /** The guest identity of a legacy session id (created on first use, by `executor`'s client). */
+  async guest(executor: Executor, sessionId: string, displayName?: string): Promise<Identity | null> {
+    return this.guestIn(executor, await this.workspaceId(), sessionId, displayName);
   }
 
   /** The guest identity of a session id in a given workspace (legacy 002 names one per call). */
-  async guestIn(workspaceId: string, sessionId: string, displayName?: string): Promise<Identity | null> {
+  async guestIn(executor: Executor, workspaceId: string, sessionId: string, displayName?: string): Promise<Identity | null> {
     const key = `guest:${workspaceId}:${sessionId}`;
     const hit = this.hit(key);
     if (hit) return hit;
-    const result = await this.executor.run(
+    const result = await executor.run(
       LegacyGuestSessionDocument,
       { input: { workspaceId, sessionId, ...(displayName ? { displayName } : {}) } },
       { kind: 'none' },
@@ -82,12 +86,12 @@ export class LegacyCredentials {
     return this.keep(key, session.accessToken, session.user.id, session.accessTokenExpiresAt);
   }
 
-  /** The registered user behind a legacy username and password, or null when they do not match. */
-  async password(username: string, password: string): Promise<Identity | null> {
+  /** The registered user behind a legacy username and password, or null when they do not match (signed in by `executor`'s client). */
+  async password(executor: Executor, username: string, password: string): Promise<Identity | null> {
     const key = `password:${createHash('sha256').update(`${username}\0${password}`).digest('hex')}`;
     const hit = this.hit(key);
     if (hit) return hit;
-    const result = await this.executor.run(
+    const result = await executor.run(
       LegacyPasswordLogInDocument,
       { input: { login: legacyLogin(username), password } },
       { kind: 'none' },

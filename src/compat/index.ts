@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import type { Host } from '../transport/routes.js';
 import { LegacyCredentials } from './credentials.js';
 import { acceptWhenReady, type Admission } from './legacy-socket.js';
-import { createExecutor } from './executor.js';
+import { createExecutor, type Executor } from './executor.js';
 import { Legacy000 } from './legacy-000.js';
 import { LEGACY_001_SOCKET, Legacy001 } from './legacy-001.js';
 import { Legacy003 } from './legacy-003.js';
@@ -18,7 +18,8 @@ import { LEGACY_003_CHAT, LEGACY_003_ROOMS, Legacy003Sockets } from './legacy-00
 import { Legacy004 } from './legacy-004.js';
 import { installLegacy002 } from './legacy-002.js';
 import { Router } from './rest/router.js';
-import { asLegacyCaller, clientAddress } from '../security/address.js';
+import { clientAddress } from '../security/address.js';
+import { requestIdOf } from '../observability/request-context.js';
 import { refuse } from '../security/refusal.js';
 import { legacyGate } from '../security/legacy.js';
 
@@ -34,15 +35,16 @@ export function installCompat(host: Host): void {
       refuse(defenses.logger, refusal, { address: clientAddress(req, config.TRUST_PROXY), path: (req.url ?? '').slice(0, 200) });
       return { retryAfterMs: refusal.retryAfterMs };
     },
-    (req) => clientAddress(req, config.TRUST_PROXY),
+    // What a legacy call runs is its client's: from its address, under its request's id.
+    (req) => executor.for({ address: clientAddress(req, config.TRUST_PROXY), requestId: requestIdOf(req) }),
   );
   // Shared by every legacy protocol: the shim's API key, and guest and password sign-ins.
   const credentials = new LegacyCredentials(executor, host.services.config.LEGACY_API_KEY);
-  new Legacy000(executor, credentials).mount(router);
-  const legacy001 = new Legacy001(executor, credentials, logger);
+  new Legacy000(credentials).mount(router);
+  const legacy001 = new Legacy001(credentials, logger);
   legacy001.mount(router);
-  new Legacy003(executor).mount(router);
-  const legacy004 = new Legacy004(executor, logger);
+  new Legacy003().mount(router);
+  const legacy004 = new Legacy004(logger);
   legacy004.mount(router);
 
   host.addHttpRoute({ match: (p) => router.matches(p), handle: (req, res) => router.handle(req, res) });
@@ -51,12 +53,12 @@ export function installCompat(host: Host): void {
 
   // The legacy raw WebSocket protocols: one server, a route per path, each socket's handshake
   // completed once it is set up (legacy-socket.ts).
-  const legacy003 = new Legacy003Sockets(executor, credentials, logger);
-  const sockets: Array<{ match: (path: string) => boolean; admit: (req: IncomingMessage) => Promise<Admission> }> = [
-    { match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room', admit: (req) => legacy004.admit(req) },
-    { match: (p) => LEGACY_001_SOCKET.test(p), admit: (req) => legacy001.admit(req) },
-    { match: (p) => LEGACY_003_ROOMS.test(p), admit: (req) => legacy003.admitRooms(req) },
-    { match: (p) => LEGACY_003_CHAT.test(p), admit: (req) => legacy003.admitChat(req) },
+  const legacy003 = new Legacy003Sockets(credentials, logger);
+  const sockets: Array<{ match: (path: string) => boolean; admit: (req: IncomingMessage, executor: Executor) => Promise<Admission> }> = [
+    { match: (p) => p === '/ws/chat/room/' || p === '/ws/chat/room', admit: (req, x) => legacy004.admit(req, x) },
+    { match: (p) => LEGACY_001_SOCKET.test(p), admit: (req, x) => legacy001.admit(req, x) },
+    { match: (p) => LEGACY_003_ROOMS.test(p), admit: (req, x) => legacy003.admitRooms(req, x) },
+    { match: (p) => LEGACY_003_CHAT.test(p), admit: (req, x) => legacy003.admitChat(req, x) },
   ];
   // One message per turn of the event loop, as for graphql-ws (src/app.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, allowSynchronousEvents: false });
@@ -64,11 +66,17 @@ export function installCompat(host: Host): void {
     host.addUpgradeRoute({
       match,
       handle: (req, socket, head) =>
-        acceptWhenReady(wss, req, socket, head, logger, () => asLegacyCaller(clientAddress(req, config.TRUST_PROXY), () => admit(req)), {
+        // What the socket runs, as it is set up and for each frame, is its client's (by address).
+        acceptWhenReady(
+          wss,
+          req,
+          socket,
+          head,
+          logger,
+          () => admit(req, executor.for({ address: clientAddress(req, config.TRUST_PROXY) })),
           // The path (and 004's token) names the socket's legacy identity.
-          gate: legacyGate(defenses, config, req, req.url ?? ''),
-          address: clientAddress(req, config.TRUST_PROXY),
-        }),
+          legacyGate(defenses, config, req, req.url ?? ''),
+        ),
     });
   }
   host.onStop(() => {

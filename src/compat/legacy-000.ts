@@ -86,19 +86,16 @@ function legacyMessages(room: Legacy000RoomFragment) {
 }
 
 export class Legacy000 {
-  constructor(
-    private readonly executor: Executor,
-    private readonly credentials: LegacyCredentials,
-  ) {}
+  constructor(private readonly credentials: LegacyCredentials) {}
 
   mount(router: Router): void {
     router.on('GET', '/create-user-profile', (req) => this.createUserProfile(req));
-    router.on('GET', '/admin_product_list', () => this.productList('admin'));
-    router.on('GET', '/client_product_list', () => this.productList('client'));
-    router.on('GET', '/product_list', () => this.productList('all'));
+    router.on('GET', '/admin_product_list', (req) => this.productList(req, 'admin'));
+    router.on('GET', '/client_product_list', (req) => this.productList(req, 'client'));
+    router.on('GET', '/product_list', (req) => this.productList(req, 'all'));
     router.on('GET', '/room_list/:product/:organization', (req) => this.roomList(req));
     for (const prefix of ['/send_message', '/send']) {
-      router.on('GET', `${prefix}/:pk`, (req) => this.messages(req.params.pk!));
+      router.on('GET', `${prefix}/:pk`, (req) => this.messages(req.executor, req.params.pk!));
       router.on('POST', `${prefix}/:pk`, (req) => this.post(req));
     }
     router.on('GET', '/delete-customer-support-room', (req) => this.deleteRoom(req));
@@ -114,7 +111,7 @@ export class Legacy000 {
   private async visitor(req: LegacyRequest, displayName?: string): Promise<{ credential: Credential; userId: string } | LegacyResponse> {
     const sessionId = param(req, 'session_id');
     if (!sessionId) return required('session_id');
-    const identity = await this.credentials.guest(sessionId, displayName);
+    const identity = await this.credentials.guest(req.executor, sessionId, displayName);
     if (!identity) return { status: 400, body: { detail: 'Invalid session_id: 8 to 128 letters, digits, or . _ : -' } };
     return identity;
   }
@@ -123,7 +120,7 @@ export class Legacy000 {
   async createUserProfile(req: LegacyRequest): Promise<LegacyResponse> {
     const who = await this.visitor(req);
     if ('status' in who) return who;
-    const result = await this.executor.run(Legacy000CreatePortfolioDocument, {}, who.credential);
+    const result = await req.executor.run(Legacy000CreatePortfolioDocument, {}, who.credential);
     const p = result.data?.createPortfolio;
     if (p?.__typename !== 'Portfolio') return { status: 400, body: { detail: p && 'message' in p ? p.message : 'The portfolio was not created.' } };
     return {
@@ -133,9 +130,9 @@ export class Legacy000 {
   }
 
   /** GET admin_product_list/, client_product_list/, product_list/ (admin then client products). */
-  async productList(which: 'admin' | 'client' | 'all'): Promise<LegacyResponse> {
+  async productList(req: LegacyRequest, which: 'admin' | 'client' | 'all'): Promise<LegacyResponse> {
     const workspaceId = await this.credentials.workspaceId();
-    const result = await this.executor.run(Legacy000ProductsDocument, { workspaceId }, this.credentials.service());
+    const result = await req.executor.run(Legacy000ProductsDocument, { workspaceId }, this.credentials.service());
     if (!result.data) throw new Error(`products: ${JSON.stringify(result.errors)}`);
     const admin = result.data.admin.map((p) => p.name);
     const client = result.data.client.map((p) => p.name);
@@ -148,9 +145,9 @@ export class Legacy000 {
     const workspaceId = await this.credentials.workspaceId();
     const service = this.credentials.service();
     const orgParam = req.params.organization!;
-    const orgs = await this.executor.run(Legacy000OrganizationsDocument, { workspaceId }, service);
+    const orgs = await req.executor.run(Legacy000OrganizationsDocument, { workspaceId }, service);
     const organization = orgs.data?.workspace.organizations.find((o) => o.id === orgParam.toLowerCase() || o.name === orgParam);
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy000RoomListDocument,
       { workspaceId, productSlug: req.params.product!.toLowerCase(), organizationId: organization?.id ?? null, first: ROOM_LIST },
       service,
@@ -164,16 +161,16 @@ export class Legacy000 {
     const first = rooms[0] ?? null;
     let messages: ReturnType<typeof legacyMessages> = [];
     if (first) {
-      const room = await this.executor.run(Legacy000RoomDocument, { id: first.room_id, last: HISTORY }, service);
+      const room = await req.executor.run(Legacy000RoomDocument, { id: first.room_id, last: HISTORY }, service);
       if (room.data?.conversation.__typename === 'Room') messages = legacyMessages(room.data.conversation);
     }
     return { status: 200, body: { rooms, firstroom: first, messages } };
   }
 
   /** GET send_message/<pk>/ and send/<pk>/ */
-  async messages(pk: string): Promise<LegacyResponse> {
+  async messages(executor: Executor, pk: string): Promise<LegacyResponse> {
     if (!isUuid(pk)) return notFound;
-    const result = await this.executor.run(Legacy000RoomDocument, { id: pk, last: HISTORY }, this.credentials.service());
+    const result = await executor.run(Legacy000RoomDocument, { id: pk, last: HISTORY }, this.credentials.service());
     const room = result.data?.conversation;
     if (room?.__typename !== 'Room') return notFound;
     return { status: 200, body: { messages: legacyMessages(room), room_pk: room.id } };
@@ -196,17 +193,17 @@ export class Legacy000 {
       side: side(req.body.side),
     };
     // Only rooms are 000's: a thread's or ticket's id is as unknown here as any other.
-    const kind = await this.executor.run(Legacy000IsRoomDocument, { id: pk }, this.credentials.service());
+    const kind = await req.executor.run(Legacy000IsRoomDocument, { id: pk }, this.credentials.service());
     if (kind.data?.conversation.__typename !== 'Room') return notFound;
     const userId = param(req, 'user_id');
     let sent;
     if (userId) {
       if (!isUuid(userId)) return { status: 404, body: { detail: 'Wrong user_id, user not found.' } };
-      sent = await this.executor.run(Legacy000SendDocument, { input: { ...input, asUserId: userId } }, this.credentials.service());
+      sent = await req.executor.run(Legacy000SendDocument, { input: { ...input, asUserId: userId } }, this.credentials.service());
     } else if (param(req, 'session_id')) {
       const who = await this.visitor(req);
       if ('status' in who) return who;
-      sent = await this.executor.run(Legacy000SendDocument, { input }, who.credential);
+      sent = await req.executor.run(Legacy000SendDocument, { input }, who.credential);
     } else {
       return required('user_id');
     }
@@ -218,7 +215,7 @@ export class Legacy000 {
       if (out.code === 'CONFLICT') return { status: 409, body: { detail: out.message } };
       return { status: 400, body: { detail: out.message } };
     }
-    return this.messages(pk);
+    return this.messages(req.executor, pk);
   }
 
   /** GET dowell-api/create-room/sales-agent/?session_id= */
@@ -231,7 +228,7 @@ export class Legacy000 {
   private async openSalesAgentRoom(req: LegacyRequest, who: { credential: Credential; userId: string }): Promise<LegacyResponse> {
     const workspaceId = await this.credentials.workspaceId();
     const open = (productSlug: string | null) =>
-      this.executor.run(Legacy000OpenSalesAgentRoomDocument, { input: { workspaceId, ...(productSlug ? { productSlug } : {}) }, last: HISTORY }, who.credential);
+      req.executor.run(Legacy000OpenSalesAgentRoomDocument, { input: { workspaceId, ...(productSlug ? { productSlug } : {}) }, last: HISTORY }, who.credential);
     let result = await open(SALES_AGENT);
     // A workspace without a "sales-agent" product still takes sales-agent rooms, about no product.
     if (result.data?.openSalesAgentRoom.__typename === 'NotFoundError' && result.data.openSalesAgentRoom.entity === 'Product') result = await open(null);
@@ -262,7 +259,7 @@ export class Legacy000 {
     if ('status' in who) return who;
     const orgId = param(req, 'org_id');
     const create = (organizationId: string | null) =>
-      this.executor.run(
+      req.executor.run(
         Legacy000CreatePortfolioDocument,
         { input: { ...(username ? { name: username.slice(0, 100) } : {}), ...(organizationId ? { organizationId } : {}) } },
         who.credential,
@@ -283,7 +280,7 @@ export class Legacy000 {
     const who = await this.visitor(req);
     if ('status' in who) return who;
     if (!isUuid(roomId)) return notFound;
-    const result = await this.executor.run(Legacy000DeleteRoomDocument, { id: roomId }, who.credential);
+    const result = await req.executor.run(Legacy000DeleteRoomDocument, { id: roomId }, who.credential);
     return result.data?.deleteRoom.__typename === 'DeletedRoom' ? deleted : notFound;
   }
 
@@ -295,10 +292,10 @@ export class Legacy000 {
     const who = await this.visitor(req);
     if ('status' in who) return who;
     const workspaceId = await this.credentials.workspaceId();
-    const mine = await this.executor.run(Legacy000VisitorRoomsDocument, { workspaceId }, who.credential);
+    const mine = await req.executor.run(Legacy000VisitorRoomsDocument, { workspaceId }, who.credential);
     const rooms = (mine.data?.rooms.nodes ?? []).filter((r) => (r.product?.slug.toLowerCase() ?? SALES_AGENT) === product);
     if (rooms.length === 0) return notFound;
-    for (const room of rooms) await this.executor.run(Legacy000DeleteRoomDocument, { id: room.id }, who.credential);
+    for (const room of rooms) await req.executor.run(Legacy000DeleteRoomDocument, { id: room.id }, who.credential);
     return deleted;
   }
 }

@@ -89,14 +89,13 @@ function threadMessages(thread: Legacy001ThreadFragment) {
 
 export class Legacy001 {
   constructor(
-    private readonly executor: Executor,
     private readonly credentials: LegacyCredentials,
     private readonly logger: Logger,
   ) {}
 
   mount(router: Router): void {
     router.on('POST', '/chat-app/user', (req) => this.createUser(req));
-    router.on('DELETE', '/chat-app/user/:pk', (req) => this.deleteUser(req.params.pk!));
+    router.on('DELETE', '/chat-app/user/:pk', (req) => this.deleteUser(req));
     router.on('POST', '/chat-app/send-message', (req) => this.sendMessage(req));
     for (const method of ['GET', 'POST']) {
       router.on(method, '/chat-app/message-list', (req) => this.messageList(req));
@@ -109,7 +108,7 @@ export class Legacy001 {
     const username = field(req, 'Username');
     const password = typeof req.body.Password === 'string' ? req.body.Password : (req.query.get('Password') ?? undefined);
     if (!username || !password) return missing(...(username ? [] : ['Username']), ...(password ? [] : ['Password']));
-    return (await this.credentials.password(username, password)) ?? badLogin;
+    return (await this.credentials.password(req.executor, username, password)) ?? badLogin;
   }
 
   /** POST chat-app/user/ (form: Username, Password, role). */
@@ -121,7 +120,7 @@ export class Legacy001 {
     if (absent.length) return missing(...absent);
     if (roleName !== 'agent' && roleName !== 'client') return { status: 400, body: { role: [`"${field(req, 'role')}" is not a valid choice.`] } };
     const workspaceId = await this.credentials.workspaceId();
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy001CreateUserDocument,
       {
         input: {
@@ -153,15 +152,16 @@ export class Legacy001 {
    * (removeWorkspaceMember); their account stays. Only agents and clients: the legacy call has
    * no credential, so it never removes an admin.
    */
-  async deleteUser(pk: string): Promise<LegacyResponse> {
+  async deleteUser(req: LegacyRequest): Promise<LegacyResponse> {
+    const pk = req.params.pk!;
     if (!isUuid(pk)) return notFound;
     const workspaceId = await this.credentials.workspaceId();
     const service = this.credentials.service();
-    const members = await this.executor.run(Legacy001MembersDocument, { workspaceId }, service);
+    const members = await req.executor.run(Legacy001MembersDocument, { workspaceId }, service);
     const member = members.data?.workspace.members.find((m) => m.user.id === pk.toLowerCase());
     if (!member) return notFound;
     if (member.role === 'ADMIN') return forbidden;
-    const removed = await this.executor.run(Legacy001RemoveUserDocument, { workspaceId, userId: pk }, service);
+    const removed = await req.executor.run(Legacy001RemoveUserDocument, { workspaceId, userId: pk }, service);
     const out = removed.data?.removeWorkspaceMember;
     if (out?.__typename === 'Workspace') return { status: 204, body: null };
     if (out?.__typename === 'NotFoundError') return notFound;
@@ -176,7 +176,7 @@ export class Legacy001 {
     if ('status' in who) return who;
     if (!body?.trim() || !threadType) return missing(...(body?.trim() ? [] : ['Message_body']), ...(threadType ? [] : ['Thread_type']));
     const workspaceId = await this.credentials.workspaceId();
-    const result = await this.executor.run(Legacy001SendThreadMessageDocument, { input: { workspaceId, threadType, body } }, who.credential);
+    const result = await req.executor.run(Legacy001SendThreadMessageDocument, { input: { workspaceId, threadType, body } }, who.credential);
     const out = result.data?.sendThreadMessage;
     if (out?.__typename === 'ThreadMessageSent') return { status: 201, body: legacyMessage(out.sentMessage, out.thread.threadType) };
     if (!out || !('code' in out)) throw new Error(`sendThreadMessage: ${JSON.stringify(result.errors)}`);
@@ -196,19 +196,19 @@ export class Legacy001 {
     if ('status' in who) return who;
     const workspaceId = await this.credentials.workspaceId();
     const threadType = field(req, 'Thread_type');
-    const me = await this.executor.run(Legacy001ViewerDocument, {}, who.credential);
+    const me = await req.executor.run(Legacy001ViewerDocument, {}, who.credential);
     const role = me.data?.me?.memberships.find((m) => m.workspace.id === workspaceId)?.role;
     if (!role) return forbidden;
     if (role === 'CLIENT') {
       if (threadType) {
-        const result = await this.executor.run(Legacy001ClientThreadDocument, { workspaceId, threadType, last: CLIENT_HISTORY }, who.credential);
+        const result = await req.executor.run(Legacy001ClientThreadDocument, { workspaceId, threadType, last: CLIENT_HISTORY }, who.credential);
         const thread = result.data?.typedThread;
         return { status: 200, body: thread ? threadMessages(thread) : [] };
       }
-      const result = await this.executor.run(Legacy001ThreadsDocument, { workspaceId, first: AGENT_THREADS, last: CLIENT_HISTORY }, who.credential);
+      const result = await req.executor.run(Legacy001ThreadsDocument, { workspaceId, first: AGENT_THREADS, last: CLIENT_HISTORY }, who.credential);
       return { status: 200, body: (result.data?.threads.nodes ?? []).flatMap(threadMessages) };
     }
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy001AgentInboxDocument,
       { workspaceId, threadType: threadType ?? null, first: AGENT_THREADS, last: AGENT_HISTORY },
       who.credential,
@@ -239,7 +239,7 @@ export class Legacy001 {
     if (!agentId && !clientId) return missing('Agent_id', 'Client_id');
     if ((agentId && !isUuid(agentId)) || (clientId && !isUuid(clientId))) return notFound;
     const workspaceId = await this.credentials.workspaceId();
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy001ThreadsDocument,
       { workspaceId, agentId: agentId ?? null, clientId: clientId ?? null, first: AGENT_THREADS, last: AGENT_HISTORY },
       this.credentials.service(),
@@ -265,16 +265,17 @@ export class Legacy001 {
    * `{"message": "..."}` (or `Message_body`). Out: every message of the thread as
    * `{"type": "chat_message", "message": ..., ...the message-list shape}`, the sender's own
    * included; `{"type": "error", "error": ...}` for what cannot be done, the socket staying open.
-   * An agent's connection claims the thread and keeps the claim until it closes.
+   * An agent's connection claims the thread and keeps the claim until it closes. `executor` is
+   * the socket's client's: it runs everything the socket does.
    */
-  async admit(request: IncomingMessage): Promise<Admission> {
+  async admit(request: IncomingMessage, executor: Executor): Promise<Admission> {
     const url = new URL(request.url ?? '/', 'http://legacy');
     const [, rawThread, rawUser] = LEGACY_001_SOCKET.exec(url.pathname) ?? [];
     const threadId = decodeURIComponent(rawThread ?? '').toLowerCase();
     const userId = decodeURIComponent(rawUser ?? '').toLowerCase();
     if (!isUuid(threadId) || !isUuid(userId)) return refuse(CLOSE.notFound, 'Unknown thread or user');
     const service = this.credentials.service();
-    const found = await this.executor.run(Legacy001SocketThreadDocument, { id: threadId }, service);
+    const found = await executor.run(Legacy001SocketThreadDocument, { id: threadId }, service);
     const thread = found.data?.conversation;
     if (thread?.__typename !== 'Thread' || thread.direct || !thread.threadType) return refuse(CLOSE.notFound, 'Unknown thread');
     const threadType = thread.threadType;
@@ -288,7 +289,7 @@ export class Legacy001 {
     let ended = false;
     let renewal: NodeJS.Timeout | null = null;
     const claim = async (): Promise<'held' | 'refused' | 'not-staff' | 'unknown'> => {
-      const result = await this.executor.run(Legacy001ClaimDocument, { conversationId: threadId, asUserId: userId }, service);
+      const result = await executor.run(Legacy001ClaimDocument, { conversationId: threadId, asUserId: userId }, service);
       const out = result.data?.claimConversation;
       if (out?.__typename === 'ConversationClaim') {
         claimed = true;
@@ -312,7 +313,7 @@ export class Legacy001 {
       ended = true;
       if (renewal) clearTimeout(renewal);
       if (claimed) {
-        this.executor
+        executor
           .run(Legacy001ReleaseDocument, { conversationId: threadId, asUserId: userId }, service)
           .catch((err: unknown) => this.logger.warn({ err }, 'legacy 001 claim release failed'));
       }
@@ -326,7 +327,7 @@ export class Legacy001 {
     }
 
     // From the thread's last message at connect: what is sent while the subscription sets up is replayed, not lost.
-    const stream = await this.executor.subscribe(Legacy001EventsDocument, { conversationId: threadId, after: thread.lastSeq }, service);
+    const stream = await executor.subscribe(Legacy001EventsDocument, { conversationId: threadId, after: thread.lastSeq }, service);
     if (!(Symbol.asyncIterator in stream)) {
       end();
       return refuse(CLOSE.tryAgain, 'Could not follow the thread; reconnect');
@@ -357,7 +358,7 @@ export class Legacy001 {
           const body = typeof message === 'string' ? message : typeof Message_body === 'string' ? Message_body : undefined;
           if (!body?.trim()) return s.error('message is required');
           if (staff && (await claim()) === 'refused') return;
-          const sent = await this.executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
+          const sent = await executor.run(Legacy001SendDocument, { input: { conversationId: threadId, body, asUserId: userId } }, service);
           const out = sent.data?.sendMessage;
           if (out?.__typename !== 'Message') {
             s.send({ type: 'error', ...(out && 'code' in out ? { code: out.code, error: out.message } : { error: 'The message was not sent' }) });

@@ -25,12 +25,11 @@ import type { Logger } from 'pino';
 /** What the call events need of the legacy 002 server (legacy-002.ts). */
 export interface CallsHost {
   readonly io: LegacyServer;
-  readonly executor: Executor;
   readonly names: LegacyNames;
   readonly services: Services;
   readonly logger: Logger;
   chatScope(state: SocketState): Scope;
-  openRoom(scope: Scope, key: string, name?: string, memberIds?: string[]): Promise<{ id: string; lastSeq: number }>;
+  openRoom(executor: Executor, scope: Scope, key: string, name?: string, memberIds?: string[]): Promise<{ id: string; lastSeq: number }>;
 }
 
 /** How a client sends its signals, and so how it gets them: simple-peer objects, their JSON, or bare SDP. */
@@ -96,7 +95,10 @@ export class Legacy002Calls {
     };
   }
 
-  /** The socket's part in calls, under `name` unless it already has one (the first name stays). */
+  /**
+   * The socket's part in calls, under `name` unless it already has one (the first name stays);
+   * set up on behalf of that socket's client (its executor), whichever socket asks.
+   */
   register(socket: LegacySocket, name: string): Promise<CallSide> {
     const state = socket.data;
     if (state.call) return state.call;
@@ -109,9 +111,10 @@ export class Legacy002Calls {
   }
 
   private async open(socket: LegacySocket, name: string): Promise<CallSide> {
-    const { executor, names, services } = this.legacy;
+    const { names, services } = this.legacy;
+    const { executor } = socket.data;
     const scope = this.legacy.chatScope(socket.data);
-    const identity = await names.identity(scope.workspaceId, name);
+    const identity = await names.identity(executor, scope.workspaceId, name);
     if (socket.disconnected) throw new Refusal('The socket disconnected');
     const stream = await executor.subscribe(Legacy002CallEventsDocument, { deviceId: socket.id }, identity.credential);
     if (!(Symbol.asyncIterator in stream)) throw new Refusal(firstError(stream)?.message ?? 'Could not take calls');
@@ -190,41 +193,43 @@ export class Legacy002Calls {
     void Promise.resolve(side.stream.return?.()).catch(() => undefined);
   }
 
-  private async credentialOf(side: CallSide) {
-    return (await this.legacy.names.identity(side.workspaceId, side.name)).credential;
+  private async credentialOf(executor: Executor, side: CallSide) {
+    return (await this.legacy.names.identity(executor, side.workspaceId, side.name)).credential;
   }
 
-  private async relay(side: CallSide, candidate: IceCandidateInput): Promise<void> {
+  private async relay(executor: Executor, side: CallSide, candidate: IceCandidateInput): Promise<void> {
     if (!side.current) throw new Refusal('There is no call to send this candidate to');
-    const result = await this.legacy.executor.run(
+    const result = await executor.run(
       Legacy002SendIceCandidateDocument,
       { callId: side.current, candidate },
-      await this.credentialOf(side),
+      await this.credentialOf(executor, side),
     );
     successOf(dataOf(result).sendIceCandidate, 'Call');
   }
 
   private async callUser({ socket, payload, state }: EventContext): Promise<void> {
+    const { executor } = state;
     const scope: Scope = this.legacy.chatScope(state);
     const userToCall = text(payload, 'userToCall', { required: true, max: 100 })!;
     const signal = parseSignal(payload.signalData, 'signalData');
     const me = await this.register(socket, state.username ?? text(payload, 'from', { max: 100 }) ?? socket.id);
     this.profiles.set(me.userId, { name: text(payload, 'name', { max: 100 }) ?? me.name, form: signal.form });
-    if (signal.candidate) return this.relay(me, signal.candidate);
+    if (signal.candidate) return this.relay(executor, me, signal.candidate);
 
     // A socket id (what `me` gave) reaches that socket; any other name, the guest of that name.
     const target = this.legacy.io.sockets.sockets.get(userToCall);
     if (target && target.data.scope?.workspaceId !== scope.workspaceId) throw new Refusal(`${userToCall} cannot be called from here`);
     const callee = target ? await this.register(target, target.data.username ?? target.id) : null;
-    const calleeId = callee?.userId ?? (await this.legacy.names.identity(scope.workspaceId, userToCall)).userId;
+    const calleeId = callee?.userId ?? (await this.legacy.names.identity(executor, scope.workspaceId, userToCall)).userId;
     if (calleeId === me.userId) throw new Refusal('You cannot call yourself');
     const room = await this.legacy.openRoom(
+      executor,
       scope,
       `call:${[me.userId, calleeId].sort().join(':')}`,
       `Call: ${me.name} & ${callee?.name ?? userToCall}`.slice(0, 100),
       [me.userId, calleeId],
     );
-    const result = await this.legacy.executor.run(
+    const result = await executor.run(
       Legacy002StartCallDocument,
       {
         input: {
@@ -235,7 +240,7 @@ export class Legacy002Calls {
           deviceId: socket.id,
         },
       },
-      await this.credentialOf(me),
+      await this.credentialOf(executor, me),
     );
     me.current = successOf(dataOf(result).startCall, 'Call').id;
   }
@@ -245,16 +250,16 @@ export class Legacy002Calls {
     if (!side) throw new Refusal('There is no incoming call to answer');
     const signal = parseSignal(payload.signal, 'signal');
     this.profiles.set(side.userId, { name: this.profiles.get(side.userId)?.name ?? side.name, form: signal.form });
-    if (signal.candidate) return this.relay(side, signal.candidate);
+    if (signal.candidate) return this.relay(state.executor, side, signal.candidate);
     const to = text(payload, 'to', { max: 100 });
     let callId: string | undefined;
     for (const [id, from] of side.incoming) if (!to || from === to) callId = id;
     callId ??= [...side.incoming.keys()].pop();
     if (!callId) throw new Refusal('There is no incoming call to answer');
-    const result = await this.legacy.executor.run(
+    const result = await state.executor.run(
       Legacy002AnswerCallDocument,
       { input: { callId, sdp: signal.sdp!, deviceId: socket.id } },
-      await this.credentialOf(side),
+      await this.credentialOf(state.executor, side),
     );
     successOf(dataOf(result).answerCall, 'Call');
     side.incoming.delete(callId);
@@ -265,7 +270,7 @@ export class Legacy002Calls {
     const side = await state.call?.catch(() => undefined);
     const callId = side?.current ?? (side ? [...side.incoming.keys()].pop() : undefined);
     if (!side || !callId) throw new Refusal('There is no call to end');
-    const result = await this.legacy.executor.run(Legacy002EndCallDocument, { callId }, await this.credentialOf(side));
+    const result = await state.executor.run(Legacy002EndCallDocument, { callId }, await this.credentialOf(state.executor, side));
     successOf(dataOf(result).endCall, 'Call');
   }
 }

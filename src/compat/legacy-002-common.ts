@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
 import type { Credential } from '../graphql/context.js';
 import type { Identity, LegacyCredentials } from './credentials.js';
-import { firstError } from './executor.js';
+import { firstError, type Executor } from './executor.js';
 import { isUuid } from '../ids.js';
 
 /** Every 002 reply: `data` is the result, or on failure the reason as text. */
@@ -123,15 +123,15 @@ export class LegacyNames {
     return `legacy-002:${createHmac('sha256', this.key).update(`${workspaceId}\0${name}`).digest('base64url')}`;
   }
 
-  /** The guest a legacy name stands for in a workspace. */
-  identity(workspaceId: string, rawName: string): Promise<Identity> {
+  /** The guest a legacy name stands for in a workspace (signed in, when it must be, by `executor`'s client). */
+  identity(executor: Executor, workspaceId: string, rawName: string): Promise<Identity> {
     const name = rawName.trim();
     if (!name) return Promise.reject(new Refusal('A name is required'));
     if (name.length > 100) return Promise.reject(new Refusal('Names are at most 100 characters'));
     const key = `${workspaceId}\0${name}`;
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.credentials.guestIn(workspaceId, this.sessionId(workspaceId, name), name).then((identity) => {
+      pending = this.credentials.guestIn(executor, workspaceId, this.sessionId(workspaceId, name), name).then((identity) => {
         if (!identity) throw new Refusal(`Could not sign in ${name}`);
         return identity;
       });
@@ -150,7 +150,7 @@ export function legacyId(user: { id: string; displayName: string; kind: string }
 }
 
 /** The legacy id a payload names as a product user: a UUID as is, any other name as its guest. */
-export async function userIdFor(names: LegacyNames, scope: Scope, legacy: string): Promise<string> {
+export async function userIdFor(names: LegacyNames, executor: Executor, scope: Scope, legacy: string): Promise<string> {
   if (isUuid(legacy)) return legacy;
-  return (await names.identity(scope.workspaceId, legacy)).userId;
+  return (await names.identity(executor, scope.workspaceId, legacy)).userId;
 }

@@ -44,10 +44,9 @@ import { isUuid } from '../ids.js';
 
 /** What the desk events need of the legacy 002 server (legacy-002.ts). */
 export interface DeskHost {
-  readonly executor: Executor;
   readonly names: LegacyNames;
   readonly feeds: Feeds;
-  scopeFor(workspaceId: string | undefined, apiKey: string | undefined): Promise<Scope>;
+  scopeFor(executor: Executor, workspaceId: string | undefined, apiKey: string | undefined): Promise<Scope>;
 }
 
 /** Lists are read a page at a time, up to this many items (the document sets no limit). */
@@ -136,35 +135,34 @@ export class Legacy002Desk {
     };
   }
 
-  private scope(payload: Payload): Promise<Scope> {
-    return this.legacy.scopeFor(text(payload, 'workspace_id', { max: 100 }), text(payload, 'api_key', { max: 200 }));
+  private scope(executor: Executor, payload: Payload): Promise<Scope> {
+    return this.legacy.scopeFor(executor, text(payload, 'workspace_id', { max: 100 }), text(payload, 'api_key', { max: 200 }));
   }
 
-  private get run() {
-    return this.legacy.executor.run.bind(this.legacy.executor);
-  }
-
-  private async createTopic({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
+  private async createTopic({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
     const name = text(payload, 'name', { required: true })!;
-    const result = await this.run(Legacy002CreateTopicDocument, { input: { workspaceId: scope.workspaceId, name } }, scope.credential);
+    const result = await executor.run(Legacy002CreateTopicDocument, { input: { workspaceId: scope.workspaceId, name } }, scope.credential);
     reply(topic(successOf(dataOf(result).createSupportTopic, 'SupportTopic')));
   }
 
-  private async topics({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
-    const result = await this.run(Legacy002TopicsDocument, { workspaceId: scope.workspaceId }, scope.credential);
+  private async topics({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
+    const result = await executor.run(Legacy002TopicsDocument, { workspaceId: scope.workspaceId }, scope.credential);
     reply(dataOf(result).supportTopics.map(topic));
   }
 
-  private async createLineManager({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
+  private async createLineManager({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
     const userId = text(payload, 'user_id', { required: true })!;
     if (!isUuid(userId)) throw new Refusal('user_id must be the id of an admin or agent of the workspace');
     const position = number(payload, 'positions_in_a_line');
     if (position !== undefined && !Number.isInteger(position)) throw new Refusal('positions_in_a_line must be a whole number');
     const serving = number(payload, 'average_serving_time');
-    const result = await this.run(
+    const result = await executor.run(
       Legacy002CreateLineManagerDocument,
       {
         input: {
@@ -179,18 +177,20 @@ export class Legacy002Desk {
     reply(lineManager(successOf(dataOf(result).createLineManager, 'LineManager')));
   }
 
-  private async lineManagers({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
-    const result = await this.run(Legacy002LineManagersDocument, { workspaceId: scope.workspaceId }, scope.credential);
+  private async lineManagers({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
+    const result = await executor.run(Legacy002LineManagersDocument, { workspaceId: scope.workspaceId }, scope.credential);
     reply(dataOf(result).lineManagers.map(lineManager));
   }
 
-  private async createTicket({ socket, payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
+  private async createTicket({ socket, state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
     const user = text(payload, 'user_id', { required: true, max: 100 })!;
     const product = text(payload, 'product', { required: true, max: 100 })!;
-    const asUserId = await userIdFor(this.legacy.names, scope, user);
-    const result = await this.run(Legacy002OpenTicketDocument, { input: { workspaceId: scope.workspaceId, productSlug: product, asUserId } }, scope.credential);
+    const asUserId = await userIdFor(this.legacy.names, executor, scope, user);
+    const result = await executor.run(Legacy002OpenTicketDocument, { input: { workspaceId: scope.workspaceId, productSlug: product, asUserId } }, scope.credential);
     const opened = successOf(dataOf(result).openTicket, 'Ticket');
     const context = this.remember(opened);
     // The customer's socket hears the answers, as the old server's ticket room did.
@@ -198,13 +198,14 @@ export class Legacy002Desk {
     reply(ticket(opened));
   }
 
-  private async tickets({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
+  private async tickets({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
     const product = text(payload, 'product', { max: 100 });
     const listed: Legacy002TicketFragment[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: Awaited<ReturnType<typeof this.ticketsPage>> = await this.ticketsPage(scope, product, after);
+      const page: Awaited<ReturnType<typeof this.ticketsPage>> = await this.ticketsPage(executor, scope, product, after);
       listed.push(...page.nodes);
       if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor || listed.length >= MAX_LISTED) break;
       after = page.pageInfo.endCursor;
@@ -212,8 +213,8 @@ export class Legacy002Desk {
     reply(listed.slice(0, MAX_LISTED).map(ticket));
   }
 
-  private async ticketsPage(scope: Scope, product: string | undefined, after: string | null) {
-    const result = await this.run(
+  private async ticketsPage(executor: Executor, scope: Scope, product: string | undefined, after: string | null) {
+    const result = await executor.run(
       Legacy002TicketsDocument,
       { workspaceId: scope.workspaceId, productSlug: product ?? null, first: PAGE, after },
       scope.credential,
@@ -222,11 +223,11 @@ export class Legacy002Desk {
   }
 
   /** A ticket of the scope's workspace (and of `product`, when the payload names one). */
-  private async load(scope: Scope, payload: Payload): Promise<Legacy002TicketFragment> {
+  private async load(executor: Executor, scope: Scope, payload: Payload): Promise<Legacy002TicketFragment> {
     const id = text(payload, 'ticket_id', { required: true, max: 100 })!;
     const product = text(payload, 'product', { max: 100 });
     if (!isUuid(id)) throw new Refusal('Ticket not found');
-    const found = (await this.run(Legacy002TicketDocument, { id }, scope.credential)).data?.ticket;
+    const found = (await executor.run(Legacy002TicketDocument, { id }, scope.credential)).data?.ticket;
     if (!found || found.workspaceId !== scope.workspaceId || (product && found.product?.slug !== product)) throw new Refusal('Ticket not found');
     this.remember(found);
     return found;
@@ -239,12 +240,12 @@ export class Legacy002Desk {
   }
 
   /** The shaping context of a ticket, from memory when this instance has seen it. */
-  private async context(scope: Scope, payload: Payload): Promise<TicketContext> {
+  private async context(executor: Executor, scope: Scope, payload: Payload): Promise<TicketContext> {
     const id = text(payload, 'ticket_id', { required: true, max: 100 })!;
     const product = text(payload, 'product', { max: 100 });
     const known = this.contexts.get(id);
     if (known && known.workspaceId === scope.workspaceId && (!product || known.product === product)) return known;
-    return this.remember(await this.load(scope, payload));
+    return this.remember(await this.load(executor, scope, payload));
   }
 
   private follow(socket: LegacySocket, scope: Scope, context: TicketContext, after: number | null, hold: boolean) {
@@ -256,18 +257,20 @@ export class Legacy002Desk {
       conversationId: context.id,
       after,
       credential: scope.credential,
+      executor: socket.data.executor,
     };
     return this.legacy.feeds.follow(socket, spec, hold);
   }
 
-  private async closeTicket({ payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
-    const found = await this.load(scope, payload);
+  private async closeTicket({ state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
+    const found = await this.load(executor, scope, payload);
     const named = text(payload, 'line_manager', { max: 100 });
     // Legacy clients name a line manager by its user_id; the product by the line manager's id.
     const assigned = found.lineManager;
     const lineManagerId = !named ? undefined : assigned && (named === assigned.id || named === assigned.user.id) ? assigned.id : named;
-    const result = await this.run(
+    const result = await executor.run(
       Legacy002CloseTicketDocument,
       { input: { ticketId: found.id, ...(lineManagerId ? { lineManagerId } : {}) } },
       scope.credential,
@@ -275,17 +278,18 @@ export class Legacy002Desk {
     reply(ticket(successOf(dataOf(result).closeTicket, 'Ticket')));
   }
 
-  private async sendTicketMessage({ socket, payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
-    const context = await this.context(scope, payload);
+  private async sendTicketMessage({ socket, state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
+    const context = await this.context(executor, scope, payload);
     const body = text(payload, 'message_data', { required: true, trim: false })!;
     const user = text(payload, 'user_id', { required: true, max: 100 })!;
-    const asUserId = await userIdFor(this.legacy.names, scope, user);
+    const asUserId = await userIdFor(this.legacy.names, executor, scope, user);
     const replyToId = replyTo(payload);
     const cancel = this.legacy.feeds.sending(`ticket:${context.id}`, asUserId, socket.id);
     let sent;
     try {
-      const result = await this.run(
+      const result = await executor.run(
         Legacy002SendTicketMessageDocument,
         { input: { ticketId: context.id, body, asUserId, ...(replyToId ? { replyToId } : {}) } },
         scope.credential,
@@ -299,9 +303,10 @@ export class Legacy002Desk {
     reply(ticketMessage(context, sent, false));
   }
 
-  private async ticketMessages({ socket, payload, reply }: EventContext): Promise<void> {
-    const scope = await this.scope(payload);
-    const found = await this.load(scope, payload);
+  private async ticketMessages({ socket, state, payload, reply }: EventContext): Promise<void> {
+    const { executor } = state;
+    const scope = await this.scope(executor, payload);
+    const found = await this.load(executor, scope, payload);
     const context = this.remember(found);
     const feed = this.follow(socket, scope, context, found.lastSeq, true);
     let upTo = found.lastSeq;
@@ -310,7 +315,7 @@ export class Legacy002Desk {
       let members: Array<{ lastReadSeq: number; user: { id: string } }> = [];
       let after: string | null = null;
       for (;;) {
-        const result: ExecutionResult<Legacy002TicketMessagesQuery> = await this.run(
+        const result: ExecutionResult<Legacy002TicketMessagesQuery> = await executor.run(
           Legacy002TicketMessagesDocument,
           { id: found.id, first: PAGE, after },
           scope.credential,

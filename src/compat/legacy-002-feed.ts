@@ -151,6 +151,8 @@ export interface FollowSpec {
   /** Where a feed that starts now begins (the seq the caller's history will start from), or null for "from now". */
   after: number | null;
   credential: Credential;
+  /** The executor of the socket that follows: a feed it starts runs on behalf of its client. */
+  executor: Executor;
 }
 
 /** The feeds of this instance, by Socket.IO room; a feed stops when its room empties. */
@@ -159,7 +161,6 @@ export class Feeds {
 
   constructor(
     private readonly io: LegacyServer,
-    private readonly executor: Executor,
     private readonly logger: Logger,
   ) {
     io.of('/').adapter.on('delete-room', (room: string) => this.feeds.get(room)?.stop());
@@ -189,7 +190,7 @@ export class Feeds {
     }
     if (hold) feed.hold(socket.id);
     void socket.join(spec.room);
-    if (start) void feed.run(this.executor, spec.conversationId, spec.after, spec.credential);
+    if (start) void feed.run(spec.executor, spec.conversationId, spec.after, spec.credential);
     return feed;
   }
 

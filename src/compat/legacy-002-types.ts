@@ -5,10 +5,13 @@
  */
 import type { ExecutionResult } from 'graphql';
 import type { DefaultEventsMap, Server, Socket } from 'socket.io';
+import type { Executor } from './executor.js';
 import type { Legacy002CallEventsSubscription } from './generated/graphql.js';
 import type { Payload, Scope } from './legacy-002-common.js';
 
 export interface SocketState {
+  /** Runs the socket's operations, on behalf of its client (its address): set at the handshake. */
+  executor: Executor;
   /** Where chat and call events act: the handshake's workspace_id + api_key, else LEGACY_API_KEY's; null with neither. */
   scope: Scope | null;
   /** The name given at the handshake (`auth.username`), under which the socket takes calls. */

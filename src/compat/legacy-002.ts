@@ -36,7 +36,7 @@ import type { EventContext, Handler, LegacyServer, LegacySocket, SocketState } f
 import { Bounded, dataOf, fail, LegacyNames, ok, Refusal, successOf, text, timestamp, type Payload, type Reply, type Scope } from './legacy-002-common.js';
 import { Legacy002Desk } from './legacy-002-desk.js';
 import { Feeds, type FollowSpec } from './legacy-002-feed.js';
-import { asLegacyCaller, clientAddress } from '../security/address.js';
+import { clientAddress } from '../security/address.js';
 import { legacyGate, throttledMessage } from '../security/legacy.js';
 
 /** The reply event of each legacy event; anything else is an unknown event. */
@@ -107,7 +107,8 @@ export class Legacy002 {
 
   constructor(
     private readonly host: Host,
-    readonly executor: Executor,
+    /** The shim's executor, bound per socket to its client (handshake). */
+    private readonly executor: Executor,
     private readonly credentials: LegacyCredentials,
     readonly logger: Logger,
   ) {
@@ -122,7 +123,7 @@ export class Legacy002 {
     // shares the port with /graphql and the other legacy paths without listening itself.
     this.io.attach(createServer());
     this.names = new LegacyNames(credentials, host.services.tokens.deriveKey('legacy-002-names'));
-    this.feeds = new Feeds(this.io, executor, logger);
+    this.feeds = new Feeds(this.io, logger);
     this.calls = new Legacy002Calls(this);
     const desk = new Legacy002Desk(this);
     this.handlers = {
@@ -166,8 +167,10 @@ export class Legacy002 {
     const workspaceId = text(fields, 'workspace_id');
     const apiKey = text(fields, 'api_key');
     const username = text(fields, 'username', { max: 100 });
-    const scope = workspaceId || apiKey ? await this.scopeFor(workspaceId, apiKey) : await this.serviceScope();
-    socket.data = { scope, username, rooms: new Map(), queue: Promise.resolve(), queued: 0 };
+    // What the socket runs, from this check of its key on, is its client's (by address).
+    const executor = this.executor.for({ address: clientAddress(socket.request, this.services.config.TRUST_PROXY) });
+    const scope = workspaceId || apiKey ? await this.scopeFor(executor, workspaceId, apiKey) : await this.serviceScope();
+    socket.data = { executor, scope, username, rooms: new Map(), queue: Promise.resolve(), queued: 0 };
   }
 
   private async serviceScope(): Promise<Scope | null> {
@@ -180,12 +183,12 @@ export class Legacy002 {
   }
 
   /** A workspace_id + api_key pair checked against each other: the key must be an API key of that workspace. */
-  async scopeFor(workspaceId: string | undefined, apiKey: string | undefined): Promise<Scope> {
+  async scopeFor(executor: Executor, workspaceId: string | undefined, apiKey: string | undefined): Promise<Scope> {
     if (!workspaceId || !apiKey) throw new Refusal('workspace_id and api_key are required');
     if (!apiKey.startsWith(API_KEY_PREFIX)) throw new Refusal('Invalid workspace_id or api_key');
     let known = this.keys.get(apiKey);
     if (!known || known.until <= Date.now()) {
-      const result = await this.executor.run(LegacyServiceWorkspaceDocument, {}, { kind: 'bearer', value: apiKey });
+      const result = await executor.run(LegacyServiceWorkspaceDocument, {}, { kind: 'bearer', value: apiKey });
       const workspaces = result.data?.myWorkspaces ?? [];
       if (workspaces.length !== 1) throw new Refusal('Invalid workspace_id or api_key');
       known = { workspaceId: workspaces[0]!.id, until: Date.now() + KEY_TTL_MS };
@@ -208,10 +211,9 @@ export class Legacy002 {
     emit('my_response', ok('connect', { message: 'Welcome to Dowell Chat', sid: socket.id }));
     // What simple-peer clients of this backend wait for before they can be called (their "my id").
     emit('me', socket.id);
-    // Every event spends its address's and its identity's legacy rate limit, and what it runs
-    // is attributed to the client's address (src/security/).
+    // Every event spends its address's and its identity's legacy rate limit (src/security/);
+    // what it runs is attributed to the client's address by the socket's executor (handshake).
     const { defenses, config } = this.services;
-    const address = clientAddress(socket.request, config.TRUST_PROXY);
     const gate = legacyGate(defenses, config, socket.request, `002:${socket.data.username ?? socket.data.scope?.workspaceId ?? socket.id}`);
     let throttledInARow = 0;
     socket.use((packet, next) => {
@@ -221,7 +223,7 @@ export class Legacy002 {
         (throttled) => {
           if (!throttled) {
             throttledInARow = 0;
-            return asLegacyCaller(address, () => next());
+            return next();
           }
           // A client that keeps sending while refused is flooding: answering each event still
           // costs, so it is disconnected.
@@ -289,8 +291,8 @@ export class Legacy002 {
   // --- chat ---------------------------------------------------------------------------------
 
   /** Opens (or gets) the room of a legacy name; also used by calls for a pair's room. */
-  async openRoom(scope: Scope, key: string, name?: string, memberIds?: string[]): Promise<{ id: string; lastSeq: number }> {
-    const result = await this.executor.run(
+  async openRoom(executor: Executor, scope: Scope, key: string, name?: string, memberIds?: string[]): Promise<{ id: string; lastSeq: number }> {
+    const result = await executor.run(
       Legacy002OpenRoomDocument,
       { input: { workspaceId: scope.workspaceId, key, ...(name ? { name } : {}), ...(memberIds ? { memberIds } : {}) } },
       scope.credential,
@@ -301,25 +303,25 @@ export class Legacy002 {
   }
 
   /** The room of a legacy name, which must have been opened (joined) before. */
-  private async findRoom(scope: Scope, name: string): Promise<string> {
+  private async findRoom(executor: Executor, scope: Scope, name: string): Promise<string> {
     const key = `${scope.workspaceId}\0${name}`;
     const known = this.rooms.get(key);
     if (known) return known;
-    const room = dataOf(await this.executor.run(Legacy002RoomByKeyDocument, { workspaceId: scope.workspaceId, key: name }, scope.credential)).roomByKey;
+    const room = dataOf(await executor.run(Legacy002RoomByKeyDocument, { workspaceId: scope.workspaceId, key: name }, scope.credential)).roomByKey;
     if (!room) throw new Refusal(`Room ${name} not found: join it first`);
     this.rooms.set(key, room.id);
     return room.id;
   }
 
-  private async ensureMember(scope: Scope, roomId: string, userId: string): Promise<void> {
+  private async ensureMember(executor: Executor, scope: Scope, roomId: string, userId: string): Promise<void> {
     const key = `${roomId}\0${userId}`;
     if (this.members.has(key)) return;
-    const result = await this.executor.run(Legacy002AddMemberDocument, { conversationId: roomId, userId }, scope.credential);
+    const result = await executor.run(Legacy002AddMemberDocument, { conversationId: roomId, userId }, scope.credential);
     successOf(dataOf(result).addConversationMember, 'MutationAddConversationMemberSuccess');
     this.members.set(key, true);
   }
 
-  private chatSpec(scope: Scope, name: string, roomId: string, after: number): FollowSpec {
+  private chatSpec(executor: Executor, scope: Scope, name: string, roomId: string, after: number): FollowSpec {
     return {
       room: `room:${roomId}`,
       event: 'my_response',
@@ -328,19 +330,21 @@ export class Legacy002 {
       conversationId: roomId,
       after,
       credential: scope.credential,
+      executor,
     };
   }
 
   private async join({ socket, payload, state, reply }: EventContext): Promise<void> {
+    const { executor } = state;
     const scope = this.chatScope(state);
     const name = text(payload, 'room', { required: true, max: 200 })!;
-    const room = await this.openRoom(scope, name);
+    const room = await this.openRoom(executor, scope, name);
     this.rooms.set(`${scope.workspaceId}\0${name}`, room.id);
     state.rooms.set(name, room.id);
-    const feed = this.feeds.follow(socket, this.chatSpec(scope, name, room.id, room.lastSeq), true);
+    const feed = this.feeds.follow(socket, this.chatSpec(executor, scope, name, room.id, room.lastSeq), true);
     let upTo = room.lastSeq;
     try {
-      const history = dataOf(await this.executor.run(Legacy002HistoryDocument, { id: room.id, last: HISTORY }, scope.credential)).conversation;
+      const history = dataOf(await executor.run(Legacy002HistoryDocument, { id: room.id, last: HISTORY }, scope.credential)).conversation;
       const nodes = history?.messages.nodes ?? [];
       upTo = nodes.reduce((max, m) => Math.max(max, m.seq), 0);
       reply({ room_id: name, message: `Welcome to room ${name}`, messages: nodes.filter((m) => !m.deleted).map((m) => chatMessage(name, m)) });
@@ -361,25 +365,26 @@ export class Legacy002 {
   }
 
   private async message({ socket, payload, state, reply }: EventContext): Promise<void> {
+    const { executor } = state;
     const scope = this.chatScope(state);
     const name = text(payload, 'room_id', { required: true, max: 200 })!;
     const body = text(payload, 'message_data', { required: true, trim: false })!;
     const author = text(payload, 'author', { max: 100 }) ?? 'Anonymous';
     const roomKey = `${scope.workspaceId}\0${name}`;
-    const roomId = state.rooms.get(name) ?? (await this.findRoom(scope, name));
-    const me = await this.names.identity(scope.workspaceId, author);
-    await this.ensureMember(scope, roomId, me.userId);
+    const roomId = state.rooms.get(name) ?? (await this.findRoom(executor, scope, name));
+    const me = await this.names.identity(executor, scope.workspaceId, author);
+    await this.ensureMember(executor, scope, roomId, me.userId);
     const input = { conversationId: roomId, body, kind: kindOf(payload.type), side: sideOf(payload.side) };
     const cancel = this.feeds.sending(`room:${roomId}`, me.userId, socket.id);
     let message: Legacy002MessageFragment;
     try {
-      let sent = dataOf(await this.executor.run(Legacy002SendDocument, { input }, me.credential)).sendMessage;
+      let sent = dataOf(await executor.run(Legacy002SendDocument, { input }, me.credential)).sendMessage;
       if (sent.__typename === 'NotFoundError') {
         // Someone removed the author (or the room) since we last looked: look again once.
         this.members.delete(`${roomId}\0${me.userId}`);
         this.rooms.delete(roomKey);
-        await this.ensureMember(scope, roomId, me.userId);
-        sent = dataOf(await this.executor.run(Legacy002SendDocument, { input }, me.credential)).sendMessage;
+        await this.ensureMember(executor, scope, roomId, me.userId);
+        sent = dataOf(await executor.run(Legacy002SendDocument, { input }, me.credential)).sendMessage;
       }
       message = successOf(sent, 'Message');
     } catch (err) {

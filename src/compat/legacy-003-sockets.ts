@@ -91,23 +91,23 @@ export class Legacy003Sockets {
   private readonly admins = new Map<string, { id: string; until: number }>();
   /**
    * Opened rooms being looked up: every room socket of the workspace hears each opening, and all
-   * read it with the shim's one credential, so one query per opening serves them all.
+   * read it with the shim's one credential, so one query per opening serves them all (run on
+   * behalf of the first socket's client to ask).
    */
   private readonly openedRooms = new Map<string, Promise<ExecutionResult<Legacy003RoomQuery>>>();
 
   constructor(
-    private readonly executor: Executor,
     private readonly credentials: LegacyCredentials,
     private readonly logger: Logger,
   ) {}
 
   /** The admin's user id by legacy username, or null when no admin of the workspace has it. */
-  private async adminId(workspaceId: string, username: string): Promise<string | null> {
+  private async adminId(executor: Executor, workspaceId: string, username: string): Promise<string | null> {
     const key = username.toLowerCase();
     const hit = this.admins.get(key);
     if (hit && hit.until > Date.now()) return hit.id;
     // By username, or for a legacy name outside the username rules, by the email it maps to.
-    const result = await this.executor.run(
+    const result = await executor.run(
       Legacy003AdminDocument,
       { workspaceId, username: username.trim(), email: legacyEmail(username) },
       this.credentials.service(),
@@ -119,10 +119,10 @@ export class Legacy003Sockets {
     return member.user.id;
   }
 
-  private openedRoom(id: string): Promise<ExecutionResult<Legacy003RoomQuery>> {
+  private openedRoom(executor: Executor, id: string): Promise<ExecutionResult<Legacy003RoomQuery>> {
     let found = this.openedRooms.get(id);
     if (!found) {
-      found = this.executor.run(Legacy003RoomDocument, { id, history: ROOM_HISTORY }, this.credentials.service());
+      found = executor.run(Legacy003RoomDocument, { id, history: ROOM_HISTORY }, this.credentials.service());
       this.openedRooms.set(id, found);
       setTimeout(() => this.openedRooms.delete(id), OPENED_ROOM_TTL_MS).unref();
     }
@@ -130,26 +130,29 @@ export class Legacy003Sockets {
   }
 
   /** The visitor of a consumer id: its guest, with the consumer id as its name. */
-  private visitor(workspaceId: string, consumer: unknown): Promise<Identity | null> {
+  private visitor(executor: Executor, workspaceId: string, consumer: unknown): Promise<Identity | null> {
     const id = typeof consumer === 'number' ? String(consumer) : typeof consumer === 'string' ? consumer.trim() : '';
     if (!id || id.length > MAX_CONSUMER_ID) return Promise.resolve(null);
-    return this.credentials.guestIn(workspaceId, id, id);
+    return this.credentials.guestIn(executor, workspaceId, id, id);
   }
 
-  /** `ws/chat/<admin_username>/<consumer_id>`: the room opened and followed, then served. */
-  async admitChat(request: IncomingMessage): Promise<Admission> {
+  /**
+   * `ws/chat/<admin_username>/<consumer_id>`: the room opened and followed, then served.
+   * `executor` is the socket's client's: it runs everything the socket does.
+   */
+  async admitChat(request: IncomingMessage, executor: Executor): Promise<Admission> {
     const [, rawAdmin, rawConsumer] = LEGACY_003_CHAT.exec(new URL(request.url ?? '/', 'http://legacy').pathname) ?? [];
     const username = pathPart(rawAdmin);
     const consumer = pathPart(rawConsumer);
     const workspaceId = await this.credentials.workspaceId();
-    const adminId = username ? await this.adminId(workspaceId, username) : null;
+    const adminId = username ? await this.adminId(executor, workspaceId, username) : null;
     if (!adminId) return refuse(CLOSE.notFound, 'No admin has this username');
-    const visitor = await this.visitor(workspaceId, consumer);
+    const visitor = await this.visitor(executor, workspaceId, consumer);
     if (!visitor) return refuse(CLOSE.badRequest, `The consumer id must be 1 to ${MAX_CONSUMER_ID} characters`);
 
     // The visitor's room with the admin, opened on first use (idempotent): legacy clients open
     // this socket and the room socket together, in either order.
-    const opened = await this.executor.run(Legacy003OpenRoomDocument, { workspaceId, adminId }, visitor.credential);
+    const opened = await executor.run(Legacy003OpenRoomDocument, { workspaceId, adminId }, visitor.credential);
     const room = opened.data?.openChatbotRoom;
     if (room?.__typename !== 'Room') {
       // Close reasons are short (123 bytes at most).
@@ -157,17 +160,18 @@ export class Legacy003Sockets {
       return refuse(CLOSE.forbidden, message.slice(0, 100));
     }
     // From the room's last message when opened: whatever is written meanwhile is replayed, not lost.
-    const events = await this.executor.subscribe(Legacy003RoomEventsDocument, { conversationId: room.id, after: room.lastSeq }, visitor.credential);
+    const events = await executor.subscribe(Legacy003RoomEventsDocument, { conversationId: room.id, after: room.lastSeq }, visitor.credential);
     if (!(Symbol.asyncIterator in events)) return refuse(CLOSE.tryAgain, 'Could not follow the room; reconnect');
     const names: Names = { adminId, admin: username, visitorId: visitor.userId, consumer };
     return {
       abandon: () => events.return?.(),
-      serve: (ws) => this.serveChat(new LegacySocket(ws, this.logger, errorFrame), events, room.id, names, visitor),
+      serve: (ws) => this.serveChat(new LegacySocket(ws, this.logger, errorFrame), executor, events, room.id, names, visitor),
     };
   }
 
   private serveChat(
     socket: LegacySocket,
+    executor: Executor,
     events: AsyncIterableIterator<ExecutionResult<Legacy003RoomEventsSubscription>>,
     roomId: string,
     names: Names,
@@ -185,7 +189,7 @@ export class Legacy003Sockets {
 
     socket.listen(async (frame) => {
       if (frame.command === 'fetch_messages') {
-        const history = await this.executor.run(Legacy003HistoryDocument, { id: roomId, history: HISTORY }, visitor.credential);
+        const history = await executor.run(Legacy003HistoryDocument, { id: roomId, history: HISTORY }, visitor.credential);
         const nodes = history.data?.conversation.messages.nodes;
         if (!nodes) return socket.error(firstError(history)?.message ?? 'The messages could not be read');
         return socket.send({ command: 'messages', messages: nodes.map((m) => legacyMessage(m, names)) });
@@ -197,7 +201,7 @@ export class Legacy003Sockets {
         const byAdmin = typeof message?.author === 'string' && message.author.trim().toLowerCase() === username.toLowerCase();
         // The admin writes through the shim's API key on their behalf; the visitor as its guest.
         const [credential, asUserId]: [Credential, string | undefined] = byAdmin ? [this.credentials.service(), adminId] : [visitor.credential, undefined];
-        const sent = await this.executor.run(Legacy003SendDocument, { input: { conversationId: roomId, body: content, asUserId } }, credential);
+        const sent = await executor.run(Legacy003SendDocument, { input: { conversationId: roomId, body: content, asUserId } }, credential);
         const out = sent.data?.sendMessage;
         if (out?.__typename !== 'Message') socket.error(out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent'));
         return;
@@ -206,14 +210,14 @@ export class Legacy003Sockets {
     });
   }
 
-  /** `ws/room/<admin_username>`: new rooms followed (live), then served. */
-  async admitRooms(request: IncomingMessage): Promise<Admission> {
+  /** `ws/room/<admin_username>`: new rooms followed (live), then served; `executor` as for admitChat. */
+  async admitRooms(request: IncomingMessage, executor: Executor): Promise<Admission> {
     const [, rawAdmin] = LEGACY_003_ROOMS.exec(new URL(request.url ?? '/', 'http://legacy').pathname) ?? [];
     const username = pathPart(rawAdmin);
     const workspaceId = await this.credentials.workspaceId();
-    const adminId = username ? await this.adminId(workspaceId, username) : null;
+    const adminId = username ? await this.adminId(executor, workspaceId, username) : null;
     if (!adminId) return refuse(CLOSE.notFound, 'No admin has this username');
-    const opened = await this.executor.subscribe(Legacy003OpenedDocument, { workspaceId }, this.credentials.service());
+    const opened = await executor.subscribe(Legacy003OpenedDocument, { workspaceId }, this.credentials.service());
     if (!(Symbol.asyncIterator in opened)) return refuse(CLOSE.tryAgain, 'Could not follow new rooms; reconnect');
     // Live once INBOX_READY came: every room opened after the client's `open` is heard.
     const ready = await opened.next();
@@ -223,12 +227,13 @@ export class Legacy003Sockets {
     }
     return {
       abandon: () => opened.return?.(),
-      serve: (ws) => this.serveRooms(new LegacySocket(ws, this.logger, errorFrame), opened, workspaceId, { id: adminId, username }),
+      serve: (ws) => this.serveRooms(new LegacySocket(ws, this.logger, errorFrame), executor, opened, workspaceId, { id: adminId, username }),
     };
   }
 
   private serveRooms(
     socket: LegacySocket,
+    executor: Executor,
     opened: AsyncIterableIterator<ExecutionResult<Legacy003OpenedSubscription>>,
     workspaceId: string,
     admin: { id: string; username: string },
@@ -244,7 +249,7 @@ export class Legacy003Sockets {
       async (result) => {
         const id = result.data?.conversationsOpened.conversationId;
         if (!id || (!isAdmin && consumer === null)) return;
-        const found = await this.openedRoom(id);
+        const found = await this.openedRoom(executor, id);
         const c = found.data?.conversation;
         if (c?.__typename !== 'Room' || c.roomType !== 'CHATBOT' || !c.members.some((m) => m.user.id === adminId)) return;
         const room = legacyRoom(c, admin);
@@ -259,7 +264,7 @@ export class Legacy003Sockets {
         const rooms: ReturnType<typeof legacyRoom>[] = [];
         let after: string | null | undefined;
         do {
-          const page = await this.executor.run(
+          const page = await executor.run(
             Legacy003RoomsDocument,
             { workspaceId, adminId, first: PAGE, after, history: ROOM_HISTORY },
             service,
@@ -272,12 +277,12 @@ export class Legacy003Sockets {
         return socket.send({ command: 'room', rooms });
       }
       if (frame.command === 'new_room') {
-        const visitor = await this.visitor(workspaceId, frame.consumer);
+        const visitor = await this.visitor(executor, workspaceId, frame.consumer);
         if (!visitor) return socket.error(`consumer must be an id of 1 to ${MAX_CONSUMER_ID} characters`);
         consumer = String(frame.consumer).trim();
-        const existing = await this.executor.run(Legacy003VisitorRoomDocument, { workspaceId, adminId }, visitor.credential);
+        const existing = await executor.run(Legacy003VisitorRoomDocument, { workspaceId, adminId }, visitor.credential);
         if (existing.data?.rooms.nodes.length) return socket.send({ command: 'room_exists' });
-        const result = await this.executor.run(Legacy003OpenRoomDocument, { workspaceId, adminId }, visitor.credential);
+        const result = await executor.run(Legacy003OpenRoomDocument, { workspaceId, adminId }, visitor.credential);
         const room = result.data?.openChatbotRoom;
         // Opened: `new_room` reaches the admin's sockets (and this one) through conversationsOpened.
         if (room?.__typename !== 'Room') socket.error(room && 'message' in room ? room.message : (firstError(result)?.message ?? 'The room could not be opened'));

@@ -5,7 +5,7 @@
  * an email. One that is an email address is the account's email; any other (too short, reserved,
  * other characters) still maps to `<username>@users.legacy.invalid`, as before usernames existed.
  */
-import { firstError, type Executor } from './executor.js';
+import { firstError } from './executor.js';
 import type { Credential } from '../graphql/context.js';
 import {
   Legacy003ChatbotDocument,
@@ -33,8 +33,6 @@ function session(s: Legacy003SessionFragment, username: string) {
 }
 
 export class Legacy003 {
-  constructor(private readonly executor: Executor) {}
-
   mount(router: Router): void {
     router.on('POST', '/accounts/api/signup', (req) => this.signup(req));
     router.on('POST', '/accounts/api/login', (req) => this.login(req));
@@ -48,7 +46,7 @@ export class Legacy003 {
     const match = header ? /^(?:Bearer|Token|JWT)\s+(.+)$/i.exec(header) : null;
     if (!match) return { status: 401, body: { detail: 'Authentication credentials were not provided.' } };
     const credential: Credential = { kind: 'bearer', value: match[1]!.trim() };
-    const me = await this.executor.run(Legacy003ViewerDocument, {}, credential);
+    const me = await req.executor.run(Legacy003ViewerDocument, {}, credential);
     if (!me.data?.me) return { status: 401, body: { detail: firstError(me)?.message ?? 'Invalid token.' } };
     const workspaceId = me.data.me.memberships.find((m) => m.role === 'ADMIN')?.workspace.id;
     if (!workspaceId) return { status: 403, body: { detail: 'Only an admin has a chatbot; create a workspace first.' } };
@@ -58,7 +56,7 @@ export class Legacy003 {
   async chatbot(req: LegacyRequest): Promise<LegacyResponse> {
     const admin = await this.admin(req);
     if ('status' in admin) return admin;
-    const result = await this.executor.run(Legacy003ChatbotDocument, { workspaceId: admin.workspaceId }, admin.credential);
+    const result = await req.executor.run(Legacy003ChatbotDocument, { workspaceId: admin.workspaceId }, admin.credential);
     const settings = result.data?.chatbotSettings;
     if (!settings) return { status: 404, body: { detail: 'Not found.' } };
     return { status: 200, body: legacyChatbot(settings) };
@@ -71,7 +69,7 @@ export class Legacy003 {
     const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const enabled = b.enabled === undefined ? undefined : b.enabled === true || b.enabled === 'true' || b.enabled === '1';
     const position = text(b.position)?.toUpperCase() as WidgetPosition | undefined;
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy003SaveChatbotDocument,
       {
         input: {
@@ -97,7 +95,7 @@ export class Legacy003 {
     const username = field(req, 'username', 'Username');
     const password = field(req, 'password', 'Password');
     if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
-    const result = await this.executor.run(
+    const result = await req.executor.run(
       Legacy003SignUpDocument,
       { input: { ...legacyAccount(username, field(req, 'email')), password, displayName: username.slice(0, 100) } },
       { kind: 'none' },
@@ -115,7 +113,7 @@ export class Legacy003 {
     const username = field(req, 'username', 'Username');
     const password = field(req, 'password', 'Password');
     if (!username || !password) return { status: 400, body: { detail: 'username and password are required.' } };
-    const result = await this.executor.run(Legacy003LogInDocument, { input: { login: legacyLogin(username), password } }, { kind: 'none' });
+    const result = await req.executor.run(Legacy003LogInDocument, { input: { login: legacyLogin(username), password } }, { kind: 'none' });
     const payload = result.data?.logIn;
     if (payload?.__typename === 'AuthPayload') return { status: 200, body: session(payload, username) };
     return { status: 401, body: { detail: 'Invalid username or password.' } };

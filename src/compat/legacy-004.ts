@@ -132,10 +132,7 @@ interface Followed {
 }
 
 export class Legacy004 {
-  constructor(
-    private readonly executor: Executor,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly logger: Logger) {}
 
   mount(router: Router): void {
     router.on('GET', '/chat/messages/:uid', (req) => this.messages(req));
@@ -144,8 +141,8 @@ export class Legacy004 {
   }
 
   /** The viewer's workspace: the first one they joined (legacy 004 knew no workspaces). */
-  private async workspaceOf(credential: Credential): Promise<{ userId: string; workspaceId: string } | { error: LegacyResponse }> {
-    const me = await this.executor.run(Legacy004ViewerDocument, {}, credential);
+  private async workspaceOf(executor: Executor, credential: Credential): Promise<{ userId: string; workspaceId: string } | { error: LegacyResponse }> {
+    const me = await executor.run(Legacy004ViewerDocument, {}, credential);
     const user = me.data?.me;
     if (!user) return { error: { status: 401, body: failure(firstError(me)?.message ?? 'Authentication credentials were not provided.') } };
     const workspaceId = user.memberships[0]?.workspace.id;
@@ -155,12 +152,12 @@ export class Legacy004 {
 
   async messages(req: LegacyRequest): Promise<LegacyResponse> {
     const credential = bearer(req);
-    const who = await this.workspaceOf(credential);
+    const who = await this.workspaceOf(req.executor, credential);
     if ('error' in who) return who.error;
-    const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: req.params.uid! }, credential);
+    const opened = await req.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: req.params.uid! }, credential);
     const thread = opened.data?.openDirectThread;
     if (thread?.__typename !== 'Thread') return { status: 404, body: failure(NO_RECEIVER) };
-    const history = await this.executor.run(Legacy004MessagesDocument, { id: thread.id, last: HISTORY }, credential);
+    const history = await req.executor.run(Legacy004MessagesDocument, { id: thread.id, last: HISTORY }, credential);
     const conversation = history.data?.conversation;
     if (!conversation) return { status: 404, body: failure(NO_RECEIVER) };
     const messages = conversation.messages.nodes.map((m) => legacyMessage(m, conversation));
@@ -169,7 +166,7 @@ export class Legacy004 {
 
   async threads(req: LegacyRequest): Promise<LegacyResponse> {
     const credential = bearer(req);
-    const result = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
+    const result = await req.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
     if (!result.data) return { status: 401, body: failure(firstError(result)?.message ?? 'Authentication credentials were not provided.') };
     const threads = result.data.myConversations.nodes.flatMap((node) => {
       if (node.__typename !== 'Thread') return [];
@@ -187,12 +184,12 @@ export class Legacy004 {
    */
   async attachment(req: LegacyRequest): Promise<LegacyResponse> {
     const credential = bearer(req);
-    const who = await this.workspaceOf(credential);
+    const who = await this.workspaceOf(req.executor, credential);
     if ('error' in who) return who.error;
     if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) {
       return { status: 400, body: failure('Send a multipart/form-data body with receiver, message and attached_file.') };
     }
-    const limits = await this.executor.run(Legacy004UploadLimitsDocument, {}, credential);
+    const limits = await req.executor.run(Legacy004UploadLimitsDocument, {}, credential);
     const maxBytes = limits.data?.uploadLimits.maxFileBytes;
     if (!maxBytes) throw new Error(`uploadLimits: ${firstError(limits)?.message ?? 'no answer'}`);
     const tooLarge = { status: 413, body: failure(`attached_file is larger than the ${legacyFileSize(maxBytes)} limit.`) };
@@ -201,7 +198,7 @@ export class Legacy004 {
 
     const form = await readUploadForm(req.raw, 'attached_file', maxBytes);
     try {
-      return await this.sendFile(form, who, credential, tooLarge);
+      return await this.sendFile(req.executor, form, who, credential, tooLarge);
     } finally {
       // Whatever was not read (refused before the file was read, stopped at a limit, or a
       // failure) is read and dropped, so that the request ends.
@@ -210,6 +207,7 @@ export class Legacy004 {
   }
 
   private async sendFile(
+    executor: Executor,
     form: UploadForm,
     who: { workspaceId: string },
     credential: Credential,
@@ -229,12 +227,12 @@ export class Legacy004 {
     if (receiver === undefined || message === undefined) {
       return refuse(400, 'The fields receiver and message must come before attached_file.');
     }
-    const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: receiver }, credential);
+    const opened = await executor.run(Legacy004OpenThreadDocument, { workspaceId: who.workspaceId, userId: receiver }, credential);
     const thread = opened.data?.openDirectThread;
     if (thread?.__typename !== 'Thread') return refuse(404, NO_RECEIVER);
 
     const file = form.file;
-    const sent = await this.executor.run(
+    const sent = await executor.run(
       Legacy004SendFileDocument,
       { input: { conversationId: thread.id, body: message, files: [uploadOf(file)] } },
       credential,
@@ -261,30 +259,31 @@ export class Legacy004 {
 
   /**
    * /ws/chat/room/?token=: the user's inbox followed (live), then served; a bad token is closed
-   * with 4401 right after the handshake.
+   * with 4401 right after the handshake. `executor` is the socket's client's: it runs everything
+   * the socket does.
    */
-  async admit(req: IncomingMessage): Promise<Admission> {
+  async admit(req: IncomingMessage, executor: Executor): Promise<Admission> {
     const url = new URL(req.url ?? '/', 'http://legacy');
     const credential = bearer({ headers: req.headers, query: url.searchParams });
-    const live = await this.follow(credential);
+    const live = await this.follow(executor, credential);
     if (live === 'refused') return refuse(CLOSE.unauthorized, 'Invalid or missing token');
     return {
       abandon: () => live.stream.return?.(),
-      serve: (ws) => this.serve(new LegacySocket(ws, this.logger, (message) => ({ action: 'error', message })), live, credential),
+      serve: (ws) => this.serve(new LegacySocket(ws, this.logger, (message) => ({ action: 'error', message })), executor, live, credential),
     };
   }
 
   /** Subscribes the user's inbox and waits for INBOX_READY: from then on nothing is missed. */
-  private async follow(credential: Credential): Promise<Live | 'refused'> {
-    const who = await this.workspaceOf(credential);
+  private async follow(executor: Executor, credential: Credential): Promise<Live | 'refused'> {
+    const who = await this.workspaceOf(executor, credential);
     if ('error' in who) return 'refused';
-    const stream = await this.executor.subscribe(Legacy004InboxDocument, {}, credential);
+    const stream = await executor.subscribe(Legacy004InboxDocument, {}, credential);
     if (!(Symbol.asyncIterator in stream)) throw new Error(`inboxEvents: ${firstError(stream)?.message ?? 'refused'}`);
     try {
       const first = await stream.next();
       const ready = first.done ? null : first.value.data?.inboxEvents;
       if (ready?.type !== 'INBOX_READY') throw new Error(`inboxEvents began with ${JSON.stringify(first.value)}`);
-      const known = await this.executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
+      const known = await executor.run(Legacy004ThreadsDocument, { first: 100 }, credential);
       const threads = (known.data?.myConversations.nodes ?? []).flatMap((n) => (n.__typename === 'Thread' ? [n.id] : []));
       return { ...who, stream: stream as InboxStream, threads };
     } catch (err) {
@@ -299,7 +298,7 @@ export class Legacy004 {
    * without a gap (a gap is filled from the conversation's history). Frames from the client are
    * handled one at a time, in order.
    */
-  private serve(socket: LegacySocket, live: Live, credential: Credential): void {
+  private serve(socket: LegacySocket, executor: Executor, live: Live, credential: Credential): void {
     const send = (payload: Frame) => socket.send(payload);
     const followed = new Map<string, Followed>(live.threads.map((id) => [id, { thread: true, seq: null }]));
 
@@ -314,7 +313,7 @@ export class Legacy004 {
       const found: Legacy004MessageFragment[] = [];
       let before: string | null = null;
       for (let page = 0; page < GAP_PAGES; page++) {
-        const result: ExecutionResult<Legacy004RecentQuery> = await this.executor.run(Legacy004RecentDocument, { id: conversationId, last: GAP_PAGE, before }, credential);
+        const result: ExecutionResult<Legacy004RecentQuery> = await executor.run(Legacy004RecentDocument, { id: conversationId, last: GAP_PAGE, before }, credential);
         const c = result.data?.conversation;
         if (!c) return;
         conversation.thread = c.__typename === 'Thread';
@@ -366,20 +365,20 @@ export class Legacy004 {
       },
       'messages',
     );
-    socket.listen((frame) => this.frame(frame, live, credential, socket));
+    socket.listen((frame) => this.frame(frame, executor, live, credential, socket));
   }
 
-  private async frame(frame: Frame, live: Live, credential: Credential, socket: LegacySocket): Promise<void> {
+  private async frame(frame: Frame, executor: Executor, live: Live, credential: Credential, socket: LegacySocket): Promise<void> {
     const msg = frame as { action?: unknown; message_body?: unknown; receiver_id?: unknown; chat_id?: unknown };
     const send = (payload: Frame) => socket.send(payload);
     if (msg.action === 'chat_message') {
       if (typeof msg.receiver_id !== 'string' || typeof msg.message_body !== 'string') {
         return send({ action: 'error', message: 'receiver_id and message_body are required' });
       }
-      const opened = await this.executor.run(Legacy004OpenThreadDocument, { workspaceId: live.workspaceId, userId: msg.receiver_id }, credential);
+      const opened = await executor.run(Legacy004OpenThreadDocument, { workspaceId: live.workspaceId, userId: msg.receiver_id }, credential);
       const thread = opened.data?.openDirectThread;
       if (thread?.__typename !== 'Thread') return send({ action: 'error', message: NO_RECEIVER });
-      const sent = await this.executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
+      const sent = await executor.run(Legacy004SendDocument, { input: { conversationId: thread.id, body: msg.message_body } }, credential);
       const out = sent.data?.sendMessage;
       if (out?.__typename !== 'Message') {
         return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(sent)?.message ?? 'The message was not sent') });
@@ -390,7 +389,7 @@ export class Legacy004 {
       // The message and its file were stored by POST /chat/chat-attachment/; this announces it.
       // The receiver gets it with the body stored then (message_body here is not used).
       if (typeof msg.chat_id !== 'string' && typeof msg.chat_id !== 'number') return send({ action: 'error', message: 'chat_id is required' });
-      const announced = await this.executor.run(Legacy004AnnounceDocument, { id: String(msg.chat_id) }, credential);
+      const announced = await executor.run(Legacy004AnnounceDocument, { id: String(msg.chat_id) }, credential);
       const out = announced.data?.announceMessage;
       if (out?.__typename !== 'Message') {
         return send({ action: 'error', message: out && 'message' in out ? out.message : (firstError(announced)?.message ?? 'The message was not announced') });

@@ -14,11 +14,10 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { LegacyNotConfigured } from './credentials.js';
-import { asLegacyCaller } from '../security/address.js';
 import { throttledMessage, type Gate } from '../security/legacy.js';
 
-/** Each accepted socket's rate-limit gate and client address (set by acceptWhenReady). */
-const gates = new WeakMap<WebSocket, { gate: Gate; address: string | undefined }>();
+/** Each accepted socket's rate-limit gate (set by acceptWhenReady). */
+const gates = new WeakMap<WebSocket, Gate>();
 
 /** Close codes used by the legacy sockets (4xxx: the application's own). */
 export const CLOSE = { badRequest: 4400, unauthorized: 4401, forbidden: 4403, notFound: 4404, internal: 1011, tryAgain: 1013 } as const;
@@ -46,7 +45,7 @@ export function acceptWhenReady(
   head: Buffer,
   logger: Logger,
   admit: () => Promise<Admission>,
-  gate?: { gate: Gate; address: string | undefined },
+  gate?: Gate,
 ): void {
   let gone = false;
   const onGone = () => (gone = true);
@@ -153,11 +152,10 @@ export class LegacySocket {
       return this.error('Malformed JSON');
     }
     if (!frame || typeof frame !== 'object' || Array.isArray(frame)) return this.error('Send a JSON object');
-    const limits = gates.get(this.ws);
-    const throttled = await limits?.gate();
+    const throttled = await gates.get(this.ws)?.();
     if (throttled) return this.error(throttledMessage(throttled));
     try {
-      await asLegacyCaller(limits?.address, () => handle(frame as Frame));
+      await handle(frame as Frame);
     } catch (err) {
       this.logger.error({ err }, 'legacy socket frame failed');
       this.error('Internal server error');

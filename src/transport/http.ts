@@ -8,7 +8,7 @@ import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { createYoga, handleStreamOrSingleExecutionResult, type Plugin, type YogaInitialContext, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
-import { clientAddress, legacyCallerAddress } from '../security/address.js';
+import { clientAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
 import { resultWithRequestId, withRequestId } from '../observability/errors.js';
 import { requestIdOf } from '../observability/request-context.js';
@@ -171,7 +171,7 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
       const viewer =
         input.viewer ??
         await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
-      const address = given.clientAddress ?? clientAddress(req, services.config.TRUST_PROXY) ?? legacyCallerAddress();
+      const address = given.clientAddress ?? clientAddress(req, services.config.TRUST_PROXY);
       return { ...makeContext(services, viewer), connectionId, clientAddress: address, requestId: given.requestId ?? requestIdOf(req) };
     },
   });

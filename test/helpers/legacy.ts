@@ -55,9 +55,10 @@ export interface LegacySocketClient {
   close(): void;
 }
 
-export function openLegacySocket(url: string): Promise<LegacySocketClient> {
+/** `headers` go with the upgrade request (an `X-Forwarded-For` for a server with TRUST_PROXY, say). */
+export function openLegacySocket(url: string, headers?: Record<string, string>): Promise<LegacySocketClient> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { headers });
     const pending: Array<Record<string, unknown>> = [];
     const waiters: Array<(frame: Record<string, unknown>) => void> = [];
     const closed = new Promise<{ code: number; reason: string }>((r) =>

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { LegacyNotConfigured } from '../credentials.js';
-import { asLegacyCaller } from '../../security/address.js';
+import type { Executor } from '../executor.js';
 
 /**
  * Asked of every legacy request before it is served (per-address rate limit, src/security/):
@@ -26,6 +26,8 @@ export interface LegacyRequest {
   headers: IncomingMessage['headers'];
   /** The request; its body is still unread for a route mounted with `rawBody`. */
   raw: IncomingMessage;
+  /** Runs the request's GraphQL operations, on behalf of its client (src/compat/executor.ts). */
+  executor: Executor;
 }
 
 export interface RouteOptions {
@@ -59,8 +61,9 @@ export class Router {
   private readonly routes: Route[] = [];
   constructor(
     private readonly logger: Logger,
-    private readonly admit: Admit = async () => null,
-    private readonly addressOf: (req: IncomingMessage) => string | undefined = () => undefined,
+    private readonly admit: Admit,
+    /** The executor bound to a request's client, for its handler. */
+    private readonly executorFor: (req: IncomingMessage) => Executor,
   ) {}
 
   on(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): this {
@@ -81,7 +84,7 @@ export class Router {
    */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      await asLegacyCaller(this.addressOf(req), () => this.serve(req, res));
+      await this.serve(req, res);
     } catch (err) {
       this.logger.error({ err, path: (req.url ?? '').slice(0, 200) }, 'legacy request failed');
       send(res, 500, { detail: 'Internal server error.' });
@@ -121,6 +124,7 @@ export class Router {
         body,
         headers: req.headers,
         raw: req,
+        executor: this.executorFor(req),
       });
       send(res, out.status, out.body);
     } catch (err) {
