@@ -28,7 +28,7 @@
  *   --loads 100x100,100f10,1000x30,1f32   BENCH_LOADS
  *   --send-over ws,http              BENCH_SEND_OVER      the product's send transports
  *   --seconds 5                      BENCH_SECONDS        length of each phase
- *   --concurrency 32                 BENCH_CONCURRENCY    callers of appendMessage alone
+ *   --concurrency 32                 BENCH_CONCURRENCY    callers of appendMessage alone (0: skip that phase)
  *   --database-url postgresql://postgres@127.0.0.1:5432/postgres   BENCH_DATABASE_URL
  *                                    (a bench_* database is created there and dropped at the end)
  *   --redis-url redis://127.0.0.1:6379                             BENCH_REDIS_URL
@@ -478,7 +478,7 @@ try {
           log(`${setup} ${load.key} over ${transport}: ${cell(row)}${row.note ? ` (${row.note})` : ''}`);
         }
       }
-      if (seeded) {
+      if (seeded && options.concurrency > 0) {
         log(`${setup}: appendMessage alone, ${options.concurrency} concurrent callers for ${options.seconds} s`);
         const conversationId = await seeded.room();
         const reply = waitFor<{ type: string; perSecond: number; statements: number }>(
