@@ -345,7 +345,7 @@ describe('claims', () => {
         });
       },
     });
-    const verdicts = await refuseWhileClaimed({ ...t.app.services, db: counting }, conversationId, inputs);
+    const verdicts = await refuseWhileClaimed.check({ ...t.app.services, db: counting }, conversationId, inputs);
     expect(reads).toBe(2);
     expect(verdicts.map((v) => v?.constructor.name ?? null)).toEqual(senders.map((who) => (who === ben ? 'ClaimHeldError' : null)));
   });

@@ -221,6 +221,10 @@ type Documents = {
     "\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n": typeof types.QueueTicketPositionDocument,
     "\n  subscription RoutingQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      queueVersion\n      ticket {\n        lineManagerId\n        status\n      }\n    }\n  }\n": typeof types.RoutingQueueEventsDocument,
     "\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n": typeof types.RoutingTicketDocument,
+    "\n  mutation SendGuardCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SendGuardCreateRoomDocument,
+    "\n  mutation SendGuardSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SendGuardSendDocument,
+    "\n  mutation SendGuardClaim($conversationId: ID!) {\n    claimConversation(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SendGuardClaimDocument,
+    "\n  mutation SendGuardRelease($conversationId: ID!) {\n    releaseClaim(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SendGuardReleaseDocument,
     "\n  mutation SupportCreateTopic($input: CreateSupportTopicInput!) {\n    createSupportTopic(input: $input) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SupportCreateTopicDocument,
     "\n  mutation SupportRenameTopic($id: ID!, $name: String!) {\n    renameSupportTopic(id: $id, name: $name) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SupportRenameTopicDocument,
     "\n  mutation SupportArchiveTopic($id: ID!, $archived: Boolean) {\n    archiveSupportTopic(id: $id, archived: $archived) {\n      __typename\n      ... on SupportTopic {\n        id\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.SupportArchiveTopicDocument,
@@ -477,6 +481,10 @@ const documents: Documents = {
     "\n  query QueueTicketPosition($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n      estimatedWaitSeconds\n    }\n  }\n": types.QueueTicketPositionDocument,
     "\n  subscription RoutingQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n      conversationId\n      lineManagerOpenTickets\n      queueVersion\n      ticket {\n        lineManagerId\n        status\n      }\n    }\n  }\n": types.RoutingQueueEventsDocument,
     "\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n": types.RoutingTicketDocument,
+    "\n  mutation SendGuardCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SendGuardCreateRoomDocument,
+    "\n  mutation SendGuardSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SendGuardSendDocument,
+    "\n  mutation SendGuardClaim($conversationId: ID!) {\n    claimConversation(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SendGuardClaimDocument,
+    "\n  mutation SendGuardRelease($conversationId: ID!) {\n    releaseClaim(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SendGuardReleaseDocument,
     "\n  mutation SupportCreateTopic($input: CreateSupportTopicInput!) {\n    createSupportTopic(input: $input) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SupportCreateTopicDocument,
     "\n  mutation SupportRenameTopic($id: ID!, $name: String!) {\n    renameSupportTopic(id: $id, name: $name) {\n      __typename\n      ... on SupportTopic {\n        id\n        name\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SupportRenameTopicDocument,
     "\n  mutation SupportArchiveTopic($id: ID!, $archived: Boolean) {\n    archiveSupportTopic(id: $id, archived: $archived) {\n      __typename\n      ... on SupportTopic {\n        id\n        archived\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.SupportArchiveTopicDocument,
@@ -1368,6 +1376,22 @@ export function graphql(source: "\n  subscription RoutingQueueEvents($workspaceI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n"): (typeof documents)["\n  query RoutingTicket($id: ID!) {\n    ticket(id: $id) {\n      status\n      queuePosition\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendGuardCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation SendGuardCreateRoom($input: CreateRoomInput!) {\n    createRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendGuardSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation SendGuardSend($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      __typename\n      ... on Message {\n        id\n        seq\n      }\n      ... on ClaimHeldError {\n        holderId\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendGuardClaim($conversationId: ID!) {\n    claimConversation(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation SendGuardClaim($conversationId: ID!) {\n    claimConversation(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendGuardRelease($conversationId: ID!) {\n    releaseClaim(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation SendGuardRelease($conversationId: ID!) {\n    releaseClaim(conversationId: $conversationId) {\n      __typename\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

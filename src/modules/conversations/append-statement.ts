@@ -75,6 +75,11 @@ interface InsertedRow extends MessageColumns {
   conv_direct: boolean;
 }
 
+/** What the statement answers: a row per message written, or one row with no message when none was. */
+type StatementRow = WrittenRow | { id: null; cleared: boolean };
+type WrittenRow = InsertedRow & { cleared: boolean };
+const isWritten = (row: StatementRow): row is WrittenRow => row.id !== null;
+
 /** The one mapping of an appended row: to the record every reader gets, and its conversation. */
 function toInserted(row: InsertedRow): Inserted {
   const record = toMessageRecord({
@@ -116,8 +121,26 @@ function toInserted(row: InsertedRow): Inserted {
  * this conversation (unknown, another conversation's, already linked, swept). A statement cannot
  * undo itself for a row it skipped, so a batch carrying attachments runs in a transaction that
  * is rolled back when a message linked fewer than it was given.
+ *
+ * `onlyIf`: boolean SQL expressions (the pipeline's guards' `clear`) that the conversation's
+ * UPDATE also requires, so the statement writes only if every one holds. They are evaluated once,
+ * in the statement's own snapshot, and the statement reports whether they held: when one did not,
+ * nothing is written and the answer is null (not an error: the caller asks the guards what to
+ * refuse); when they held and nothing was written, the errors are those without conditions.
  */
-export async function insertMessages(services: Services, conversationId: string, inputs: AppendInput[]): Promise<Inserted[]> {
+export async function insertMessages(services: Services, conversationId: string, inputs: AppendInput[]): Promise<Inserted[]>;
+export async function insertMessages(
+  services: Services,
+  conversationId: string,
+  inputs: AppendInput[],
+  options: { onlyIf: readonly Prisma.Sql[] },
+): Promise<Inserted[] | null>;
+export async function insertMessages(
+  services: Services,
+  conversationId: string,
+  inputs: AppendInput[],
+  options?: { onlyIf: readonly Prisma.Sql[] },
+): Promise<Inserted[] | null> {
   const now = new Date();
   const ids = inputs.map(() => randomUUID());
   const column = <T>(pick: (i: AppendInput) => T | null | undefined) => inputs.map((i) => pick(i) ?? null);
@@ -127,8 +150,12 @@ export async function insertMessages(services: Services, conversationId: string,
   const publicOrd = inputs.map((i) => ((i.visibility ?? 'PUBLIC') === 'PUBLIC' ? ++publicCount : publicCount));
   // The attachments to link, as (message, attachment) pairs.
   const links = inputs.flatMap((input, i) => (input.attachmentIds ?? []).map((attachmentId) => ({ messageId: ids[i]!, attachmentId })));
+  const conditions = options?.onlyIf ?? [];
+  const cleared = conditions.length === 0 ? Prisma.sql`true` : Prisma.join(conditions.map((c) => Prisma.sql`(${c})`), ' AND ');
   const statement = Prisma.sql`
-    WITH input AS (
+    WITH cleared AS (
+      SELECT ${cleared} AS ok
+    ), input AS (
       SELECT * FROM unnest(${ids}::uuid[], ${column((i) => i.authorId)}::uuid[], ${column((i) => i.kind ?? 'TEXT')}::text[],
                            ${column((i) => i.side)}::text[], ${column((i) => i.body)}::text[], ${column((i) => i.replyToId)}::uuid[],
                            ${column((i) => i.clientMessageId)}::text[], ${column((i) => i.joinAuthor ?? false)}::boolean[],
@@ -143,6 +170,7 @@ export async function insertMessages(services: Services, conversationId: string,
           "lastMessageAt" = CASE WHEN ${publicCount}::int > 0 THEN ${now}::timestamptz ELSE "lastMessageAt" END,
           "updatedAt" = ${now}::timestamptz
       WHERE id = ${conversationId}::uuid
+        AND (SELECT ok FROM cleared)
         AND NOT EXISTS (
           SELECT 1 FROM input i
           WHERE i."replyToId" IS NOT NULL
@@ -181,7 +209,7 @@ export async function insertMessages(services: Services, conversationId: string,
       ON CONFLICT ("conversationId", "userId")
       DO UPDATE SET "lastReadSeq" = EXCLUDED."lastReadSeq", "lastReadPublicSeq" = EXCLUDED."lastReadPublicSeq", "lastReadAt" = EXCLUDED."lastReadAt"
     )
-    SELECT msg.id, msg."conversationId", msg.seq, msg.visibility::text AS visibility, msg."publicSeq", msg.kind::text AS kind,
+    SELECT g.ok AS cleared, msg.id, msg."conversationId", msg.seq, msg.visibility::text AS visibility, msg."publicSeq", msg.kind::text AS kind,
            msg.side::text AS side, msg.body, msg."authorId",
            msg."clientMessageId", msg."createdAt", msg."editedAt", msg."deletedAt", msg.position, msg."publicPosition", msg.mentions,
            msg."reactionSummary", msg."pinnedAt", msg."pinnedById",
@@ -193,17 +221,19 @@ export async function insertMessages(services: Services, conversationId: string,
            r."deletedAt" AS "reply_deletedAt",
            conv."workspaceId" AS "conv_workspaceId", conv.kind::text AS conv_kind, conv."roomType"::text AS "conv_roomType",
            conv.direct AS conv_direct
-    FROM msg
-    CROSS JOIN conv
-    LEFT JOIN "User" u ON u.id = msg."authorId"
-    LEFT JOIN "Message" r ON r.id = msg."replyToId"
+    FROM cleared g
+    -- One row with no message when nothing was written: it tells whether the conditions held.
+    LEFT JOIN (msg
+      CROSS JOIN conv
+      LEFT JOIN "User" u ON u.id = msg."authorId"
+      LEFT JOIN "Message" r ON r.id = msg."replyToId") ON true
     ORDER BY msg.seq`;
-  const rows =
+  const answer =
     links.length === 0
-      ? await services.db.$queryRaw<InsertedRow[]>(statement)
+      ? await services.db.$queryRaw<StatementRow[]>(statement)
       : await services.db.$transaction(async (tx) => {
-          const written = await tx.$queryRaw<InsertedRow[]>(statement);
-          const byId = new Map(written.map((row) => [row.id, row]));
+          const written = await tx.$queryRaw<StatementRow[]>(statement);
+          const byId = new Map(written.filter(isWritten).map((row) => [row.id, row]));
           const short = inputs.some((input, i) => {
             const row = byId.get(ids[i]!);
             return row !== undefined && row.attachments.length !== new Set(input.attachmentIds ?? []).size;
@@ -211,7 +241,10 @@ export async function insertMessages(services: Services, conversationId: string,
           if (short) throw new NotFoundError('Attachment', 'An attachment is not a pending upload of this conversation.');
           return written;
         });
+  const rows = answer.filter(isWritten);
   if (rows.length !== inputs.length) {
+    // Nothing written (the statement is atomic): a guard's condition, or a message refused.
+    if (answer[0]?.cleared === false) return null;
     if (inputs.length > 1) throw new Error('a message of the batch was refused');
     const exists = await services.db.conversation.count({ where: { id: conversationId } });
     if (!exists) throw new NotFoundError('Conversation');

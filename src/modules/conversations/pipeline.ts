@@ -15,10 +15,18 @@
  * A message carrying uploads takes the same path: the statement also links its pending
  * attachments, and runs in a transaction that is undone if one of them could not be linked.
  *
+ * Guards (support: claims, closed tickets) cost nothing in the common case: each gives a SQL
+ * condition, true when it has nothing to refuse in the conversation, that the statement requires
+ * before it writes. Only when a condition fails is the guard asked about each message (a read),
+ * and what it lets through written without the conditions; a conversation whose condition failed
+ * goes that way at once for a while (see {@link MessagePipeline}). So a send to a room, or to a
+ * ticket no one claims, is ONE statement, guard included.
+ *
  * This file decides when a message is written (checks, guards, the group commit) and what
  * follows (publish, listeners); the write itself, one statement and its row mapping, is
  * append-statement.ts.
  */
+import type { Prisma } from '../../generated/prisma/client.js';
 import type { ConversationChangeType } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { ClaimHeldError, ConflictError, NotFoundError, ValidationError } from '../../graphql/errors.js';
@@ -44,15 +52,42 @@ export interface AppendResult {
 }
 
 /**
- * A check another module runs before messages are written (support: a claim held by another
- * agent, a closed ticket). It is given every message of one group commit, all for the same
- * conversation, and answers for each: undefined to let it through, or one of
- * {@link APPEND_ERRORS} to refuse it (nothing of it is written; the others go on). Run right
- * before the write, so it reads once per commit rather than once per message. A retry of a
- * message already written is answered with that message whatever the guard says. Throwing fails
- * every message of the commit.
+ * What another module refuses before messages are written (support: a claim held by another
+ * agent, a closed ticket), in two parts: `clear`, a condition the write itself requires (free),
+ * and `check`, the detailed answer per message (a read), asked only when `clear` failed.
  */
-export type AppendGuard = (services: Services, conversationId: string, inputs: readonly AppendInput[]) => Promise<(Error | undefined)[]>;
+export interface AppendGuard {
+  /**
+   * A boolean SQL expression, true when `check` would let every message of any commit to
+   * `conversationId` through (support: no live claim, not a closed ticket). The append statement
+   * requires it, evaluated in its own snapshot, so a refusal committed before the statement
+   * started is never missed. It may be false when `check` would refuse nothing (the claim's own
+   * holder writing): that only costs the read. Built right before each write (it may carry the
+   * time).
+   */
+  clear(conversationId: string): Prisma.Sql;
+  /**
+   * Given every message of one group commit, all for the same conversation, answers for each:
+   * undefined to let it through, or one of {@link APPEND_ERRORS} to refuse it (nothing of it is
+   * written; the others go on). Asked only when `clear` failed (or failed lately for this
+   * conversation), right before the write, so it reads once per commit rather than once per
+   * message; what it lets through is then written without the conditions. A retry of a message
+   * already written is answered with that message whatever the guard says. Throwing fails every
+   * message of the commit.
+   */
+  check(services: Services, conversationId: string, inputs: readonly AppendInput[]): Promise<(Error | undefined)[]>;
+}
+
+/** Tuning of {@link MessagePipeline}; the defaults suit production, tests shorten them. */
+export interface PipelineOptions {
+  /**
+   * How long (ms) a conversation whose guard condition failed is written by the guards' check at
+   * once, without first trying the conditional write (which would write nothing). Default 30 s.
+   */
+  rememberGuardedMs?: number;
+  /** How many such conversations are remembered at most; the oldest is forgotten first. Default 4,096. */
+  rememberGuardedMax?: number;
+}
 
 /**
  * Told after a message is committed and announced (support: ticket status and urgency). Awaited,
@@ -69,7 +104,7 @@ export type ChangeListener = (services: Services, type: ConversationChangeType, 
 
 /** What other modules add to the pipeline; app.ts gives them, in the order they run. */
 export interface PipelineHooks {
-  /** Run before a message is written, in order (support: claims, closed tickets). */
+  /** Required by the write, and asked (in order) when that fails (support: claims, closed tickets). */
   guards: AppendGuard[];
   /** Told after a message is committed and announced, in order (support: urgency; notifications). */
   appended: AppendListener[];
@@ -85,14 +120,24 @@ declare module '../../graphql/context.js' {
 }
 
 /**
- * The pipeline of one app: its hooks, and the appends waiting for a conversation's write in
- * progress (the group commit, see `insertMessage`).
+ * The pipeline of one app: its hooks, the appends waiting for a conversation's write in progress
+ * (the group commit, see `insertMessage`), and the conversations whose guard condition failed
+ * lately. Those (a claimed ticket, a closed one) go straight to the guards' check and the write:
+ * while a claim lasts, every send there would otherwise pay for a statement that writes nothing.
+ * Per instance and bounded; forgetting one early only costs that statement once more.
  */
 export class MessagePipeline {
   /** Per conversation: the appends waiting for its write in progress. */
   private readonly waiting = new Map<string, Pending[]>();
+  /** Conversations whose guard condition failed lately. */
+  private readonly guarded: RecentlyGuarded;
 
-  constructor(private readonly hooks: PipelineHooks) {}
+  constructor(
+    private readonly hooks: PipelineHooks,
+    options: PipelineOptions = {},
+  ) {
+    this.guarded = new RecentlyGuarded(options.rememberGuardedMs ?? 30_000, options.rememberGuardedMax ?? 4096);
+  }
 
   /** Appends a message and announces it. */
   async append(services: Services, input: AppendInput): Promise<AppendResult> {
@@ -169,8 +214,83 @@ export class MessagePipeline {
         return;
       }
       conversations.set(input.conversationId, [{ input, resolve, reject }]);
-      void drain(services, this.hooks.guards, conversations, input.conversationId);
+      void this.drain(services, input.conversationId);
     });
+  }
+
+  /** Writes the conversation's waiting appends, a batch at a time, until none is left. Never throws. */
+  private async drain(services: Services, conversationId: string): Promise<void> {
+    const queue = this.waiting.get(conversationId)!;
+    for (;;) {
+      const taken = queue.splice(0, MAX_BATCH);
+      if (taken.length === 0) {
+        this.waiting.delete(conversationId);
+        return;
+      }
+      await this.commit(services, conversationId, taken);
+    }
+  }
+
+  /**
+   * One group commit: answers every append of `taken`. Unless the conversation was guarded
+   * lately, the guards' conditions go into the statement: one statement when they hold (the
+   * common case). When one fails nothing is written, and the guards' check answers each message
+   * and what it admits is written without the conditions, as when it was guarded lately.
+   */
+  private async commit(services: Services, conversationId: string, taken: Pending[]): Promise<void> {
+    const guards = this.hooks.guards;
+    if (guards.length > 0 && !this.guarded.has(conversationId)) {
+      let written: Inserted[] | null;
+      try {
+        const onlyIf = guards.map((guard) => guard.clear(conversationId));
+        written = await insertMessages(services, conversationId, taken.map((p) => p.input), { onlyIf });
+      } catch (err) {
+        // The conditions held (a failed one writes nothing, so fails nothing): a message was
+        // refused by the statement itself (a reply target elsewhere, a repeated clientMessageId,
+        // a file that is not a pending upload). Alone, that is its answer; in a batch, each is
+        // written alone to get its own.
+        if (taken.length === 1) {
+          taken[0]!.reject(err);
+          return;
+        }
+        for (const p of taken) await this.commit(services, conversationId, [p]);
+        return;
+      }
+      if (written) {
+        taken.forEach((p, i) => p.resolve(written[i]!));
+        return;
+      }
+      this.guarded.add(conversationId);
+    }
+    const batch = await admitted(services, guards, conversationId, taken);
+    if (batch.length > 0) await write(services, conversationId, batch);
+  }
+}
+
+/**
+ * Conversations whose guard condition failed, each for `ms` after it did, at most `max` (the
+ * oldest forgotten first; all live equally long, so insertion order is expiry order).
+ */
+class RecentlyGuarded {
+  private readonly until = new Map<string, number>();
+
+  constructor(
+    private readonly ms: number,
+    private readonly max: number,
+  ) {}
+
+  has(conversationId: string): boolean {
+    const until = this.until.get(conversationId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.until.delete(conversationId);
+    return false;
+  }
+
+  add(conversationId: string): void {
+    this.until.delete(conversationId);
+    if (this.until.size >= this.max) this.until.delete(this.until.keys().next().value!);
+    this.until.set(conversationId, Date.now() + this.ms);
   }
 }
 
@@ -202,33 +322,27 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-async function drain(services: Services, guards: readonly AppendGuard[], conversations: Map<string, Pending[]>, conversationId: string): Promise<void> {
-  const queue = conversations.get(conversationId)!;
-  for (;;) {
-    const taken = queue.splice(0, MAX_BATCH);
-    if (taken.length === 0) {
-      conversations.delete(conversationId);
+/**
+ * Writes a batch the guards' check admitted, without their conditions. A failed
+ * statement fails the batch: then each is written alone, so each gets its own answer.
+ */
+async function write(services: Services, conversationId: string, batch: Pending[]): Promise<void> {
+  try {
+    const records = await insertMessages(services, conversationId, batch.map((p) => p.input));
+    batch.forEach((p, i) => p.resolve(records[i]!));
+  } catch (err) {
+    if (batch.length === 1) {
+      batch[0]!.reject(err);
       return;
     }
-    const batch = await admitted(services, guards, conversationId, taken);
-    if (batch.length === 0) continue;
-    try {
-      const records = await insertMessages(services, conversationId, batch.map((p) => p.input));
-      batch.forEach((p, i) => p.resolve(records[i]!));
-    } catch (err) {
-      if (batch.length === 1) {
-        batch[0]!.reject(err);
-        continue;
-      }
-      // One refused message (a reply target elsewhere, a repeated clientMessageId, a file that
-      // is not a pending upload) fails the statement for all: write each alone, so each gets its
-      // own answer.
-      for (const p of batch) {
-        try {
-          p.resolve((await insertMessages(services, conversationId, [p.input]))[0]!);
-        } catch (e) {
-          p.reject(e);
-        }
+    // One refused message (a reply target elsewhere, a repeated clientMessageId, a file that
+    // is not a pending upload) fails the statement for all: write each alone, so each gets its
+    // own answer.
+    for (const p of batch) {
+      try {
+        p.resolve((await insertMessages(services, conversationId, [p.input]))[0]!);
+      } catch (e) {
+        p.reject(e);
       }
     }
   }
@@ -244,7 +358,7 @@ async function admitted(services: Services, guards: readonly AppendGuard[], conv
     if (waiting.length === 0) break;
     let verdicts: (Error | undefined)[];
     try {
-      verdicts = await guard(services, conversationId, waiting.map((p) => p.input));
+      verdicts = await guard.check(services, conversationId, waiting.map((p) => p.input));
     } catch (err) {
       for (const p of waiting) p.reject(err);
       return [];

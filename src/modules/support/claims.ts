@@ -9,11 +9,11 @@
  * of concurrent claims exactly one finds the row free and takes it; the others wait for the lock,
  * then find it held.
  */
-import type { Prisma } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import type { ClaimReleaseReason } from '../../generated/prisma/enums.js';
 import type { Services } from '../../graphql/context.js';
 import { ClaimHeldError, ConflictError, ForbiddenError, NotFoundError } from '../../graphql/errors.js';
-import type { AppendGuard } from '../conversations/pipeline.js';
+import type { AppendGuard, AppendInput } from '../conversations/pipeline.js';
 import type { SupportQueueEvent } from './topics.js';
 import { randomUUID } from 'node:crypto';
 
@@ -220,16 +220,31 @@ export async function expireLapsedClaims(services: Services): Promise<ClaimRecor
 export { announce as announceClaims };
 
 /**
- * The send-path check: a closed ticket takes no messages, and while an agent holds a claim on the
+ * The send-path guard: a closed ticket takes no messages, and while an agent holds a claim on the
  * conversation (or on the message replied to), another staff member's message is refused. The
  * customer is never held back by an agent's claim. A pipeline guard (app.ts): every mutation that
  * sends a message lists ClaimHeldError and ConflictError in its result.
  *
- * It answers a whole group commit at once (pipeline.ts): one read of the conversation's ticket
- * and live claims for every message waiting, instead of one per message, which was a third of a
- * send's database work. The authors' roles are read only when another agent holds a claim.
+ * Most conversations have nothing to guard (a room, an open ticket no one claims): `clear` says
+ * so in SQL and the append statement requires it, so such a send reads nothing here. `check`
+ * reads only when that fails (a live claim, whoever holds it and whatever it targets, or a closed
+ * ticket), and answers a whole group commit at once: one read of the conversation's ticket and
+ * live claims for every message waiting, and the authors' roles only when another agent holds a
+ * claim.
  */
-export const refuseWhileClaimed: AppendGuard = async (services, conversationId, inputs) => {
+export const refuseWhileClaimed: AppendGuard = {
+  // The app's clock, as `check` and the leases use (a claim's expiresAt is the app's time plus
+  // the lease): both parts then agree on whether a lease has lapsed. Stricter than `check` (any
+  // live claim, a closed ticket row whatever the conversation's kind), never looser.
+  clear: (conversationId) => Prisma.sql`
+    NOT EXISTS (SELECT 1 FROM "ConversationClaim" c
+                WHERE c."conversationId" = ${conversationId}::uuid AND c."releasedAt" IS NULL AND c."expiresAt" > ${new Date()}::timestamptz)
+    AND NOT EXISTS (SELECT 1 FROM "SupportTicket" t WHERE t."conversationId" = ${conversationId}::uuid AND t.status = 'CLOSED')`,
+  check: (services, conversationId, inputs) => refusals(services, conversationId, inputs),
+};
+
+/** The guard's detailed answer, per message of a commit (`refuseWhileClaimed.check`). */
+async function refusals(services: Services, conversationId: string, inputs: readonly AppendInput[]): Promise<(Error | undefined)[]> {
   const now = new Date();
   const targets = [WHOLE_CONVERSATION, ...new Set(inputs.flatMap((i) => (i.replyToId ? [i.replyToId] : [])))];
   const row = await services.db.conversation.findUnique({
@@ -268,4 +283,4 @@ export const refuseWhileClaimed: AppendGuard = async (services, conversationId, 
     if (other && staff.has(input.authorId!)) return new ClaimHeldError(other.holder, other.expiresAt, other.messageId);
     return undefined;
   });
-};
+}
