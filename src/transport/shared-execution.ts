@@ -142,12 +142,14 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
   ) {}
 
-  async next(): Promise<IteratorResult<ExecutionResult>> {
-    const step = await this.source.next();
-    if (step.done) return step;
-    const result = this.forEvent(this.args, this.key, step.value);
-    // Every subscriber after the first of an event finds its result already there.
-    return { value: result instanceof Promise ? await result : result, done: false };
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    // Chained rather than awaited: it runs once per event per subscriber, and every subscriber
+    // after the first of an event finds its result already there (no further turn).
+    return this.source.next().then((step) => {
+      if (step.done) return step as IteratorResult<ExecutionResult>;
+      const result = this.forEvent(this.args, this.key, step.value);
+      return result instanceof Promise ? result.then(asStep) : asStep(result);
+    });
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
@@ -163,6 +165,10 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
   [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
     return this;
   }
+}
+
+function asStep(value: ExecutionResult): IteratorResult<ExecutionResult> {
+  return { value, done: false };
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

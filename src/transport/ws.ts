@@ -193,19 +193,7 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
     if (this.finished) return Promise.resolve(DONE);
     return new Promise((resolve) => {
       this.settle = resolve;
-      this.pump().then(
-        (result) => {
-          if (result.done) this.finished = true;
-          this.settle = null;
-          resolve(result);
-        },
-        (err: unknown) => {
-          this.finished = true;
-          this.settle = null;
-          const error = err instanceof AppError ? withRequestId(err, this.target.requestId) : this.mask(err, this.target.requestId);
-          resolve({ value: { errors: [error] }, done: false });
-        },
-      );
+      this.pull();
     });
   }
 
@@ -231,27 +219,57 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
   }
 
   /**
-   * Writes results until one is for graphql-ws to send (errors) or the stream ends. What was
+   * Reads and writes results until one is for graphql-ws to send (errors) or the stream ends,
+   * then settles the next() in flight with it. A loop of callbacks, not an async function: it
+   * runs once per event per subscriber, and each await is a further promise and turn. What was
    * written is not kept while it waits for the next event (an idle subscription waits for hours):
-   * each event is read and written by writeNext(), whose frame ends with it. Heap snapshots of
-   * idle subscriptions showed each holding its last message and, through it, an 8 KiB pool slab.
+   * each result lives only in the callback that writes it. (Heap snapshots of idle
+   * subscriptions once showed each holding its last message and, through it, an 8 KiB pool slab.)
    */
-  private async pump(): Promise<IteratorResult<ExecutionResult>> {
-    const raw = this.target.raw;
-    for (;;) {
-      if (raw.writableNeedDrain) await drained(raw);
-      if (this.finished) return DONE;
-      const end = await this.writeNext();
-      if (end) return end;
+  private pull(): void {
+    // Whatever throws here (the source, a write) ends the stream with the error; nothing
+    // escapes as an unhandled rejection.
+    try {
+      if (this.finished) return this.end(DONE);
+      const raw = this.target.raw;
+      if (raw.writableNeedDrain) {
+        drained(raw).then(() => this.pull(), (err: unknown) => this.fail(err));
+        return;
+      }
+      this.inner.next().then((step) => this.took(step), (err: unknown) => this.fail(err));
+    } catch (err) {
+      this.fail(err);
     }
   }
 
-  /** Reads the next result and writes it; what pump() is to return (the end, or errors), else null. */
-  private async writeNext(): Promise<IteratorResult<ExecutionResult> | null> {
-    const step = await this.inner.next();
-    if (this.finished) return DONE;
-    if (step.done || !this.write(step.value)) return step;
-    return null;
+  /** Writes a result read by pull() and reads on, or ends there. */
+  private took(step: IteratorResult<ExecutionResult>): void {
+    try {
+      if (this.finished) return this.end(DONE);
+      if (step.done || !this.write(step.value)) return this.end(step);
+    } catch (err) {
+      return this.fail(err);
+    }
+    this.pull();
+  }
+
+  /** Settles the next() in flight with the stream's end, or with a result for graphql-ws to send. */
+  private end(result: IteratorResult<ExecutionResult>): void {
+    if (result.done) this.finished = true;
+    const settle = this.settle;
+    this.settle = null;
+    settle?.(result);
+  }
+
+  /**
+   * A stream that failed ends with one final result carrying the error (see the class comment).
+   */
+  private fail(err: unknown): void {
+    this.finished = true;
+    const error = err instanceof AppError ? withRequestId(err, this.target.requestId) : this.mask(err, this.target.requestId);
+    const settle = this.settle;
+    this.settle = null;
+    settle?.({ value: { errors: [error] }, done: false });
   }
 
   /** Sends a result as a `next` frame; false when graphql-ws is to send it (it carries errors). */
