@@ -35,7 +35,7 @@ import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
 import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
-import { withRequestId } from '../observability/errors.js';
+import { resultWithRequestId, withRequestId } from '../observability/errors.js';
 import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
 
 /**
@@ -246,7 +246,9 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
   private took(step: IteratorResult<ExecutionResult>): void {
     try {
       if (this.finished) return this.end(DONE);
-      if (step.done || !this.write(step.value)) return this.end(step);
+      if (step.done) return this.end(step);
+      // A result with errors goes to graphql-ws to send, named with its operation.
+      if (!this.write(step.value)) return this.end({ value: resultWithRequestId(step.value, this.target.requestId), done: false });
     } catch (err) {
       return this.fail(err);
     }
