@@ -20,6 +20,8 @@ import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
 import { SLOW_CONSUMER_CLOSE_CODE } from '../src/transport/ws.js';
 import { useSharedEventExecution, type SharedExecutionStats } from '../src/transport/shared-execution.js';
+import { maskUnexpected } from '../src/transport/http.js';
+import { pino } from 'pino';
 import { graphql } from './gql/index.js';
 import { collect, QUIET_BACKGROUND, startTestApp, type TestApp } from './helpers/app.js';
 import { usingPostgres, usingRedis } from './helpers/database.js';
@@ -547,7 +549,7 @@ describe('shared execution of subscription events', () => {
   const schema = createSchema<{ viewer: string }>({
     typeDefs: /* GraphQL */ `
       type Query { ok: Boolean }
-      type Event { n: Int! mine: String! }
+      type Event { n: Int! mine: String! boom: String }
       type Subscription { events: Event! }
     `,
     resolvers: {
@@ -560,19 +562,27 @@ describe('shared execution of subscription events', () => {
           resolve: (e: unknown) => e,
         },
       },
-      Event: { mine: (e: { n: number }, _args: unknown, ctx: { viewer: string }) => `${ctx.viewer}:${e.n}` },
+      Event: {
+        mine: (e: { n: number }, _args: unknown, ctx: { viewer: string }) => `${ctx.viewer}:${e.n}`,
+        boom: () => {
+          throw new Error('relation "secret_table" does not exist');
+        },
+      },
     },
   });
 
+  const logged: Array<Record<string, unknown>> = [];
+  const mask = maskUnexpected(pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) }));
+
   async function run(stats: SharedExecutionStats, query: string, viewers: string[]) {
-    const yoga = createYoga({ schema, plugins: [useSharedEventExecution(stats)] });
+    const yoga = createYoga({ schema, plugins: [useSharedEventExecution(mask, stats)] });
     const { subscribe } = yoga.getEnveloped({});
     const document = parse(query);
     return Promise.all(
       viewers.map(async (viewer) => {
         const stream = (await subscribe({ schema, document, contextValue: { viewer } })) as AsyncIterable<ExecutionResult>;
         const got: unknown[] = [];
-        for await (const r of stream) got.push(r.data);
+        for await (const r of stream) got.push(r.errors ? { data: r.data, errors: r.errors.map((e) => e.toJSON()) } : r.data);
         return got;
       }),
     );
@@ -594,6 +604,18 @@ describe('shared execution of subscription events', () => {
     ]);
     expect(stats.shared).toBe(0);
     expect(stats.own).toBe(4);
+  });
+
+  it('masks what an event’s execution fails with where it is executed: once per shared execution, logged with its stack, nothing leaked', async () => {
+    const stats = { shared: 0, reused: 0, own: 0 };
+    logged.length = 0;
+    const got = await run(stats, 'subscription { events { n boom } }', ['a', 'b', 'c']);
+    const masked = { message: 'Unexpected error.', path: ['events', 'boom'], extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    expect(got).toEqual(Array(3).fill([1, 2].map((n) => ({ data: { events: { n, boom: null } }, errors: [expect.objectContaining(masked)] }))));
+    expect(JSON.stringify(got)).not.toContain('secret_table');
+    expect(stats).toEqual({ shared: 2, reused: 4, own: 0 });
+    // One line per failed execution (two events), not one per subscriber.
+    expect(logged.filter((l) => l.msg === 'unexpected error')).toHaveLength(2);
   });
 });
 

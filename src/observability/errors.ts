@@ -23,8 +23,23 @@ export function withRequestId(error: GraphQLError, requestId: string | undefined
   });
 }
 
-/** The errors of a result, each named with the request; the same result when none needs it. */
+/**
+ * The errors of a result, each named with the request; the same result when none needs it. The
+ * errors are copied, never changed: a subscription event's result (and its errors) may be shared
+ * by every subscriber that asked the same (src/transport/shared-execution.ts).
+ */
 export function resultWithRequestId<R extends { errors?: readonly GraphQLError[] }>(result: R, requestId: string | undefined): R {
   if (!requestId || !result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((error) => withRequestId(error, requestId)) };
+  const named = (error: GraphQLError) =>
+    error.extensions?.requestId
+      ? error
+      : new GraphQLError(error.message, {
+          nodes: error.nodes,
+          source: error.source,
+          positions: error.positions,
+          path: error.path,
+          originalError: error.originalError,
+          extensions: { ...error.extensions, requestId },
+        });
+  return { ...result, errors: result.errors.map(named) };
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { useMultipartUploads } from './multipart.js';
 import { clientAddress } from '../security/address.js';
 import { authenticate, credentialFromHeaders, makeContext, type Context, type Credential, type Services } from '../graphql/context.js';
-import { resultWithRequestId, withRequestId } from '../observability/errors.js';
+import { withRequestId } from '../observability/errors.js';
 import { requestIdOf } from '../observability/request-context.js';
 import type { Viewer } from '../auth/viewer.js';
 
@@ -59,15 +59,20 @@ export function envelopeFor(yoga: Yoga, input: EnvelopeInput) {
 }
 
 /**
- * Names the errors of an HTTP response that arose before there was a context to name them
- * (authentication, parsing, validation) with the request's id (app.ts names each request).
+ * Masks and names the errors of an HTTP response that arose before there was a context to do it
+ * (authentication, parsing, validation, a context that could not be built) with the request's id
+ * (app.ts names each request). Yoga's own masking is off (see createHttpHandler), so an
+ * unexpected error there is masked here, logged once, before the response is written.
  */
-function useRequestIdsOverHttp(): Plugin<Record<string, unknown>, ServerContext> {
+function useHttpErrors(mask: ReturnType<typeof maskUnexpected>): Plugin<Record<string, unknown>, ServerContext> {
+  const masked = (result: ExecutionResult, requestId: string | undefined): ExecutionResult =>
+    result.errors?.length ? { ...result, errors: result.errors.map((error) => mask(error, requestId)) } : result;
   return {
     onResultProcess({ result, setResult, serverContext }) {
+      // A stream (SSE) is masked event by event where it is produced (shared-execution.ts).
+      if (Symbol.asyncIterator in result) return;
       const requestId = requestIdOf(serverContext.req);
-      if (!requestId || Symbol.asyncIterator in result) return;
-      setResult(Array.isArray(result) ? result.map((r) => resultWithRequestId(r, requestId)) : resultWithRequestId(result as ExecutionResult, requestId));
+      setResult(Array.isArray(result) ? result.map((r) => masked(r, requestId)) : masked(result as ExecutionResult, requestId));
     },
   };
 }
@@ -85,11 +90,13 @@ export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) 
 }
 
 /**
- * Masks an operation's errors where its context is at hand (execution and subscription results,
- * on every transport: HTTP, graphql-ws, the legacy executor), so each error and the log line of an
- * unexpected one name the request (`Context.requestId`). Registered among the app's plugins, it
- * runs before Yoga's own masking, which then finds nothing left to mask in these results and
- * still masks what fails outside execution (building the context, say).
+ * Masks an operation's errors where its context is at hand (execution results, and a
+ * subscription's when it is refused rather than started, on every transport: HTTP, graphql-ws,
+ * the legacy executor), so each error and the log line of an unexpected one name the request
+ * (`Context.requestId`). A subscription's events are masked where they are executed
+ * (shared-execution.ts), not by a hook here: envelop would wrap every subscription in one more
+ * iterator and run it per event per subscriber (measured: its promise helpers were the live
+ * path's largest JavaScript cost). Yoga's own masking, which would add that iterator too, is off.
  */
 export function useRequestErrors(mask: ReturnType<typeof maskUnexpected>): Plugin {
   const named = (requestId: string | undefined) => (payload: { result: ExecutionResult; setResult: (result: ExecutionResult) => void }) => {
@@ -104,9 +111,7 @@ export function useRequestErrors(mask: ReturnType<typeof maskUnexpected>): Plugi
     },
     onSubscribe({ args }) {
       const onResult = named(requestIdIn(args.contextValue));
-      // Not per event of a stream: envelop would run one more hook per event per subscriber
-      // (measured: its promise helpers were the live path's largest JavaScript cost). An event
-      // whose execution fails is masked by Yoga's own masking; the WebSocket transport names it.
+      // Not per event of a stream (see above).
       return {
         onSubscribeResult: (payload) => {
           if (!isAsyncIterable(payload.result)) onResult(payload as { result: ExecutionResult; setResult: (result: ExecutionResult) => void });
@@ -160,15 +165,18 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     // whole bundle as string literals (~9 MB of source), ~30 MB of V8 heap once loaded, which a
     // server with GRAPHIQL off (production's default) would hold for nothing.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    maskedErrors: { maskError: (error) => mask(error), isDev: false },
-    plugins: [useMultipartUploads(services.config), useRequestErrors(mask), ...plugins, useRequestIdsOverHttp()],
+    // Masking is ours, in three places that together cover every error a client can get:
+    // execution results (useRequestErrors), a subscription's events (shared-execution.ts) and,
+    // over HTTP, whatever fails before execution (useHttpErrors); graphql-ws masks its own
+    // (ws.ts). Yoga's masking would wrap every subscription in one more iterator per event.
+    maskedErrors: false,
+    plugins: [useMultipartUploads(services.config), useRequestErrors(mask), ...plugins, useHttpErrors(mask)],
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),
       info: (...args) => logger.info({ args }, 'yoga'),
       warn: (...args) => logger.warn({ args }, 'yoga'),
-      // Yoga logs every error its maskError replaced; maskUnexpected has already logged the
-      // unexpected ones (with their stack) and outages are logged once per outage, so these
-      // would be second lines for the same failure.
+      // Errors reach Yoga's logger only as second lines about a failure maskUnexpected has
+      // already logged (with its stack); outages are logged once per outage.
       error: (...args) =>
         args.some((a) => a instanceof Error) ? logger.debug({ args }, 'yoga: error already handled') : logger.error({ args }, 'yoga'),
     },

@@ -31,7 +31,15 @@ export interface SharedExecutionStats {
   own: number;
 }
 
-export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 0, reused: 0, own: 0 }): Plugin {
+/** How an error is masked, and named with the request it is answered in (http.ts maskUnexpected). */
+export type MaskError = (error: unknown, requestId?: string) => GraphQLError;
+
+/**
+ * The plugin. `mask` masks what a subscription's events fail with, here where they are executed:
+ * there is no hook per event (http.ts useRequestErrors says why). A shared execution belongs to
+ * no one request, so its errors are masked once, unnamed; each transport names them.
+ */
+export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionStats = { shared: 0, reused: 0, own: 0 }): Plugin {
   const byEvent = new WeakMap<object, Map<string, Shared | Promise<Shared>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   const unshareable = new WeakSet<DocumentNode>();
@@ -39,8 +47,11 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
 
   const executeOwn = async (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> => {
     stats.own++;
-    return (await execute({ ...args, rootValue: event })) as ExecutionResult;
+    return masked((await execute({ ...args, rootValue: event })) as ExecutionResult, requestIdIn(args));
   };
+
+  const masked = (result: ExecutionResult, requestId: string | undefined): ExecutionResult =>
+    result.errors?.length ? { ...result, errors: result.errors.map((error) => mask(error, requestId)) } : result;
 
   const executeShared = async (args: ExecutionArgs, event: unknown): Promise<Shared> => {
     let touched = false;
@@ -70,7 +81,7 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
       return UNSHAREABLE;
     }
     stats.shared++;
-    return result;
+    return masked(result, undefined);
   };
 
   const subscribe = async (args: ExecutionArgs) => {
@@ -90,7 +101,7 @@ export function useSharedEventExecution(stats: SharedExecutionStats = { shared: 
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
     const key = `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
 
-    return new SharedStream(source[Symbol.asyncIterator](), args, key, forEvent);
+    return new SharedStream(source[Symbol.asyncIterator](), args, key, forEvent, (err) => mask(err, requestIdIn(args)));
   };
 
   /**
@@ -140,16 +151,23 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
     /** Which subscriptions may share an event's execution: document, operation, variables. */
     private readonly key: string,
     private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
+    /** What the source fails with, masked (a typed error passes as it is). */
+    private readonly failed: (error: unknown) => GraphQLError,
   ) {}
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     // Chained rather than awaited: it runs once per event per subscriber, and every subscriber
     // after the first of an event finds its result already there (no further turn).
-    return this.source.next().then((step) => {
-      if (step.done) return step as IteratorResult<ExecutionResult>;
-      const result = this.forEvent(this.args, this.key, step.value);
-      return result instanceof Promise ? result.then(asStep) : asStep(result);
-    });
+    return this.source.next().then(
+      (step) => {
+        if (step.done) return step as IteratorResult<ExecutionResult>;
+        const result = this.forEvent(this.args, this.key, step.value);
+        return result instanceof Promise ? result.then(asStep) : asStep(result);
+      },
+      (err: unknown) => {
+        throw this.failed(err);
+      },
+    );
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
@@ -165,6 +183,10 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
   [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
     return this;
   }
+}
+
+function requestIdIn(args: ExecutionArgs): string | undefined {
+  return (args.contextValue as { requestId?: string } | undefined)?.requestId;
 }
 
 function asStep(value: ExecutionResult): IteratorResult<ExecutionResult> {
