@@ -64,9 +64,8 @@ export function envelopeFor(yoga: Yoga, input: EnvelopeInput) {
  * (app.ts names each request). Yoga's own masking is off (see createHttpHandler), so an
  * unexpected error there is masked here, logged once, before the response is written.
  */
-function useHttpErrors(mask: ReturnType<typeof maskUnexpected>): Plugin<Record<string, unknown>, ServerContext> {
-  const masked = (result: ExecutionResult, requestId: string | undefined): ExecutionResult =>
-    result.errors?.length ? { ...result, errors: result.errors.map((error) => mask(error, requestId)) } : result;
+function useHttpErrors(mask: MaskError): Plugin<Record<string, unknown>, ServerContext> {
+  const masked = (result: ExecutionResult, requestId: string | undefined) => maskedResult(result, mask, requestId);
   return {
     onResultProcess({ result, setResult, serverContext }) {
       // A stream (SSE) is masked event by event where it is produced (shared-execution.ts).
@@ -85,8 +84,16 @@ type ContextInput = (YogaInitialContext & ServerContext) | (Partial<YogaInitialC
  * retryable error, logged once per outage by its owner rather than here per request. The
  * request's id, when known, names the error and its log line.
  */
-export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) => GraphQLError | null) {
-  return (error: unknown, requestId?: string): GraphQLError => withRequestId(mask(logger, error, classifyFault, requestId), requestId);
+export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) => GraphQLError | null): MaskError {
+  return (error, requestId) => withRequestId(mask(logger, error, classifyFault, requestId), requestId);
+}
+
+/** How an error is masked, and named with the request it is answered in (the id, when known). */
+export type MaskError = (error: unknown, requestId?: string) => GraphQLError;
+
+/** A result with its errors masked (and named); the same result when it has none. */
+export function maskedResult(result: ExecutionResult, mask: MaskError, requestId: string | undefined): ExecutionResult {
+  return result.errors?.length ? { ...result, errors: result.errors.map((error) => mask(error, requestId)) } : result;
 }
 
 /**
@@ -98,10 +105,9 @@ export function maskUnexpected(logger: Logger, classifyFault?: (error: unknown) 
  * iterator and run it per event per subscriber (measured: its promise helpers were the live
  * path's largest JavaScript cost). Yoga's own masking, which would add that iterator too, is off.
  */
-export function useRequestErrors(mask: ReturnType<typeof maskUnexpected>): Plugin {
+export function useRequestErrors(mask: MaskError): Plugin {
   const named = (requestId: string | undefined) => (payload: { result: ExecutionResult; setResult: (result: ExecutionResult) => void }) => {
-    const { result } = payload;
-    if (result.errors?.length) payload.setResult({ ...result, errors: result.errors.map((error) => mask(error, requestId)) });
+    if (payload.result.errors?.length) payload.setResult(maskedResult(payload.result, mask, requestId));
   };
   const requestIdIn = (contextValue: unknown) => (contextValue as Partial<Context> | undefined)?.requestId;
   return {

@@ -17,6 +17,7 @@
 import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError } from 'graphql';
 import { buildExecutionContext, execute } from '@graphql-tools/executor';
 import type { Plugin } from 'graphql-yoga';
+import { maskedResult, type MaskError } from './http.js';
 
 const UNSHAREABLE = Symbol('unshareable');
 type Shared = ExecutionResult | typeof UNSHAREABLE;
@@ -30,9 +31,6 @@ export interface SharedExecutionStats {
   /** Executions run per subscriber (unshareable documents, replays). */
   own: number;
 }
-
-/** How an error is masked, and named with the request it is answered in (http.ts maskUnexpected). */
-export type MaskError = (error: unknown, requestId?: string) => GraphQLError;
 
 /**
  * The plugin. `mask` masks what a subscription's events fail with, here where they are executed:
@@ -50,8 +48,7 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
     return masked((await execute({ ...args, rootValue: event })) as ExecutionResult, requestIdIn(args));
   };
 
-  const masked = (result: ExecutionResult, requestId: string | undefined): ExecutionResult =>
-    result.errors?.length ? { ...result, errors: result.errors.map((error) => mask(error, requestId)) } : result;
+  const masked = (result: ExecutionResult, requestId: string | undefined) => maskedResult(result, mask, requestId);
 
   const executeShared = async (args: ExecutionArgs, event: unknown): Promise<Shared> => {
     let touched = false;

@@ -30,7 +30,7 @@ import { credentialFromConnectionParams, type Credential, type Services } from '
 import { ConnectionViewers, type KeptViewer } from '../auth/standing.js';
 import { AppError } from '../graphql/errors.js';
 import type { PubSub } from '../pubsub/pubsub.js';
-import { envelopeFor, type Yoga } from './http.js';
+import { envelopeFor, type MaskError, type Yoga } from './http.js';
 import { clientAddress } from '../security/address.js';
 import { refuse } from '../security/refusal.js';
 import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
@@ -80,9 +80,6 @@ interface RootValue {
   /** The connection's turns for queries and mutations (Extra.turns). */
   turns: LimitFunction;
 }
-
-/** How an error is masked and named with its operation (http.ts maskUnexpected). */
-type Mask = (error: unknown, requestId?: string) => GraphQLError;
 
 /** An operation's request id: `<connection id>/<operation id>`. */
 function operationId(extra: Extra, id: string): string {
@@ -160,7 +157,7 @@ function drained(raw: Socket): Promise<void> {
  */
 function writeResults(
   stream: AsyncIterable<ExecutionResult>,
-  mask: Mask,
+  mask: MaskError,
   target: Target,
 ): AsyncIterableIterator<ExecutionResult> {
   return new ResultWriter(stream[Symbol.asyncIterator](), mask, target);
@@ -183,7 +180,7 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
 
   constructor(
     private readonly inner: AsyncIterator<ExecutionResult>,
-    private readonly mask: Mask,
+    private readonly mask: MaskError,
     private readonly target: Target,
   ) {
     this.prefix = nextPrefix(target.id);
@@ -426,7 +423,7 @@ export function attachGraphQLWs(
   wss: WebSocketServer,
   yoga: Yoga,
   services: Services,
-  mask: Mask,
+  mask: MaskError,
 ): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
   // This transport's `next` frames: encoded once per result, corked per socket for a turn.
