@@ -7,12 +7,17 @@ import { GraphQLError } from 'graphql';
  */
 export function withRequestId(error: GraphQLError, requestId: string | undefined): GraphQLError {
   if (!requestId || error.extensions?.requestId) return error;
-  // The same error, so Yoga does not take it for a masked one (it logs every error it sees
-  // replaced); its extensions belong to this one request's error.
+  // The same error when its extensions can take the id (they belong to this one request's
+  // error), else a copy.
   if (error.extensions && Object.isExtensible(error.extensions)) {
     (error.extensions as Record<string, unknown>).requestId = requestId;
     return error;
   }
+  return copyNamed(error, requestId);
+}
+
+/** A copy of the error with `extensions.requestId`. */
+function copyNamed(error: GraphQLError, requestId: string): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: error.nodes,
     source: error.source,
@@ -30,16 +35,5 @@ export function withRequestId(error: GraphQLError, requestId: string | undefined
  */
 export function resultWithRequestId<R extends { errors?: readonly GraphQLError[] }>(result: R, requestId: string | undefined): R {
   if (!requestId || !result.errors?.length) return result;
-  const named = (error: GraphQLError) =>
-    error.extensions?.requestId
-      ? error
-      : new GraphQLError(error.message, {
-          nodes: error.nodes,
-          source: error.source,
-          positions: error.positions,
-          path: error.path,
-          originalError: error.originalError,
-          extensions: { ...error.extensions, requestId },
-        });
-  return { ...result, errors: result.errors.map(named) };
+  return { ...result, errors: result.errors.map((error) => (error.extensions?.requestId ? error : copyNamed(error, requestId))) };
 }
