@@ -5,6 +5,7 @@
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -161,12 +162,16 @@ export function waitFor<T>(child: ChildProcess, match: (msg: T) => boolean, time
   });
 }
 
+/** The server's event-loop delay since the last usage() call (started by the first). */
+let loopDelay: IntervalHistogram | null = null;
+
 /**
- * A server process's resource counters for one phase: CPU time (µs) and, on Linux, the write
- * system calls it made (`syscw` of /proc/self/io: every write, writev and send, sockets and logs
- * alike; null elsewhere).
+ * A server process's resource counters for one phase: CPU time (µs), on Linux the write system
+ * calls it made (`syscw` of /proc/self/io: every write, writev and send, sockets and logs alike;
+ * null elsewhere), and how late its event loop ran since the previous call (p99 and max, ms: a
+ * stall of the server's own shows there, a wait on PostgreSQL, Redis or the CPU does not).
  */
-export function usage(): { cpu: NodeJS.CpuUsage; writeCalls: number | null } {
+export function usage(): { cpu: NodeJS.CpuUsage; writeCalls: number | null; loopDelay: { p99: number; max: number } } {
   let writeCalls: number | null = null;
   try {
     const match = /^syscw:\s*(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'));
@@ -174,7 +179,13 @@ export function usage(): { cpu: NodeJS.CpuUsage; writeCalls: number | null } {
   } catch {
     // Not Linux: no count.
   }
-  return { cpu: process.cpuUsage(), writeCalls };
+  if (!loopDelay) {
+    loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
+  }
+  const delay = { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  loopDelay.reset();
+  return { cpu: process.cpuUsage(), writeCalls, loopDelay: delay };
 }
 
 export function log(...parts: unknown[]): void {

@@ -210,6 +210,8 @@ interface ServerStats {
   cpu: { user: number; system: number };
   /** Write system calls the server made so far (Linux), or null. */
   writeCalls: number | null;
+  /** The server's event-loop delay since its previous stats (ms). */
+  loopDelay: { p99: number; max: number };
 }
 
 async function serverStats(server: ChildProcess): Promise<ServerStats> {
@@ -283,6 +285,8 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
       sent.failed ? `${sent.failed} sends failed (${sent.firstError})` : '',
       overflows ? `${overflows} subscribers closed as slow consumers` : '',
       report.delivered < expected ? `${expected - report.delivered} deliveries missing` : '',
+      // Monitored at 5 ms resolution, so a loop that never stalls still reads about 5 ms.
+      `server event-loop delay p99 ${after.loopDelay.p99.toFixed(1)} / max ${after.loopDelay.max.toFixed(1)} ms`,
     ].filter(Boolean);
     return {
       setup,

@@ -101,6 +101,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     dataDir: path.join(config.DATA_DIR, 'pglite'),
     logger,
     poolSize: config.DATABASE_POOL_SIZE,
+    statementCache: config.DATABASE_STATEMENT_CACHE,
   });
   try {
     await database.migrate();

@@ -356,6 +356,42 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
     }
   });
 
+  it('keeps a statement run more than once prepared on its connection, at most DATABASE_STATEMENT_CACHE of them, none with 0', async () => {
+    const database = await freshDatabase();
+    try {
+      await applyMigrations(new PrismaPg({ connectionString: database.url }));
+      // One connection, so every statement below runs on the connection whose statements are read.
+      const prepared = async (db: Database) =>
+        (await db.prisma.$queryRaw<{ statement: string }[]>`SELECT statement FROM pg_prepared_statements`).map((row) => row.statement);
+      const lookup = (db: Database, name: string) => db.prisma.workspace.findFirst({ where: { name } });
+      const cached = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1, statementCache: 2 });
+      try {
+        await lookup(cached, 'a');
+        // Seen once: run unnamed, nothing kept on the server.
+        expect((await prepared(cached)).some((text) => text.includes('"Workspace"'))).toBe(false);
+        await lookup(cached, 'b');
+        await lookup(cached, 'c');
+        const kept = await prepared(cached);
+        expect(kept.filter((text) => text.includes('"Workspace"'))).toHaveLength(1);
+        // The cache is full (the lookup and the read of pg_prepared_statements): a third text runs unnamed.
+        for (let i = 0; i < 3; i++) await cached.prisma.user.findFirst({ where: { email: `${i}@example.test` } });
+        expect((await prepared(cached)).some((text) => text.includes('"User"'))).toBe(false);
+        expect(await prepared(cached)).toHaveLength(2);
+      } finally {
+        await cached.close();
+      }
+      const uncached = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1, statementCache: 0 });
+      try {
+        for (let i = 0; i < 3; i++) await lookup(uncached, String(i));
+        expect(await prepared(uncached)).toEqual([]);
+      } finally {
+        await uncached.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('applies to a fresh database through openDatabase and leaves no connection behind', async () => {
     const database = await freshDatabase();
     const admin = new pg.Client({ connectionString: urlFor('postgres') });

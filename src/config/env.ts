@@ -34,6 +34,13 @@ export const envSchema = z.object({
     .optional()
     .describe('PostgreSQL; when unset, the embedded PGlite database in DATA_DIR is used.'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_STATEMENT_CACHE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(256)
+    .describe('Statements kept prepared per PostgreSQL connection; 0 behind PgBouncer in transaction mode (before 1.21).'),
   DATA_DIR: z.string().min(1).default('./data').describe('Where the embedded database and local files live.'),
   REDIS_URL: z
     .string()

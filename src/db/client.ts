@@ -16,6 +16,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from 'pino';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { applyMigrations } from './migrations.js';
+import { statementNamer } from './statement-names.js';
 
 /** The `dataDir` that keeps the embedded database in memory only (tests). */
 export const IN_MEMORY = 'memory://';
@@ -33,6 +34,11 @@ export interface OpenDatabaseOptions {
   logger?: Logger;
   /** PostgreSQL connections kept by the app's pool. Default: 10. Unused with PGlite. */
   poolSize?: number;
+  /**
+   * How many statements (texts run more than once) are kept prepared on each PostgreSQL
+   * connection (statement-names.ts); 0 prepares none. Default: 256. Unused with PGlite.
+   */
+  statementCache?: number;
   /** The migrations directory for `migrate()`. Default: `prisma/migrations` at the project root. */
   migrationsDir?: string;
 }
@@ -84,7 +90,7 @@ export interface Database {
  * transaction waits until that transaction ends, so always use `tx` there.
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  const { databaseUrl, dataDir, logger, poolSize = 10, migrationsDir } = options;
+  const { databaseUrl, dataDir, logger, poolSize = 10, statementCache = 256, migrationsDir } = options;
 
   let kind: Database['kind'];
   let adapterFactory: SqlMigrationAwareDriverAdapterFactory;
@@ -99,6 +105,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       {
         onPoolError: (err) => logger?.warn({ err }, 'idle database connection failed'),
         onConnectionError: (err) => logger?.warn({ err }, 'database connection failed'),
+        statementNameGenerator: statementNamer(statementCache),
       },
     );
   } else {
