@@ -15,6 +15,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
+import { isPushable, Outlet, type Pushable } from '../src/pubsub/push.js';
 import { RedisFactory } from '../src/redis/connect.js';
 import type { ConversationEvent } from '../src/modules/conversations/topics.js';
 import { createLogger } from '../src/logger.js';
@@ -606,6 +607,71 @@ describe('shared execution of subscription events', () => {
     expect(stats.own).toBe(4);
   });
 
+  it('hands on the result of a pushed event in the call that pushed it, for every subscriber, the first included', async () => {
+    /** A source that pushes what the test gives it, as a conversation's stream does. */
+    class Manual extends Outlet<unknown> {
+      stopped = false;
+      protected hold(): void {}
+      protected release(): void {}
+      protected stop(): void {
+        this.stopped = true;
+      }
+      give(event: unknown): void {
+        this.emit(event);
+      }
+    }
+    const sources: Manual[] = [];
+    const pushSchema = createSchema<{ viewer: string }>({
+      typeDefs: /* GraphQL */ `
+        type Query { ok: Boolean }
+        type Event { n: Int! }
+        type Subscription { events: Event! }
+      `,
+      resolvers: {
+        Subscription: {
+          events: {
+            subscribe: () => {
+              const source = new Manual();
+              sources.push(source);
+              return source;
+            },
+            resolve: (e: unknown) => e,
+          },
+        },
+      },
+    });
+    const stats = { shared: 0, reused: 0, own: 0 };
+    // As the app's Yoga: its own masking off (it would wrap every stream in an iterator of its own).
+    const yoga = createYoga({ schema: pushSchema, maskedErrors: false, plugins: [useSharedEventExecution(mask, stats)] });
+    const { subscribe } = yoga.getEnveloped({});
+    const document = parse('subscription { events { n } }');
+    const got: unknown[][] = [];
+    const streams: Pushable<ExecutionResult>[] = [];
+    for (const viewer of ['a', 'b', 'c']) {
+      const stream = (await subscribe({ schema: pushSchema, document, contextValue: { viewer } })) as AsyncIterableIterator<ExecutionResult>;
+      expect(isPushable(stream)).toBe(true);
+      const mine: unknown[] = [];
+      got.push(mine);
+      (stream as Pushable<ExecutionResult>).listen({ push: (r) => mine.push(r.data), end: () => mine.push('end') });
+      streams.push(stream as Pushable<ExecutionResult>);
+    }
+    const event = { n: 7 };
+    for (const source of sources) source.give(event);
+    // No await since: every result is already out.
+    expect(got).toEqual(Array(3).fill([{ events: { n: 7 } }]));
+    expect(stats).toEqual({ shared: 1, reused: 2, own: 0 });
+    // A paused consumer gets what came meanwhile when it resumes, in order.
+    streams[0]!.pause();
+    sources[0]!.give({ n: 8 });
+    sources[0]!.give({ n: 9 });
+    expect(got[0]).toHaveLength(1);
+    streams[0]!.resume();
+    expect(got[0]).toEqual([{ events: { n: 7 } }, { events: { n: 8 } }, { events: { n: 9 } }]);
+    // Leaving stops the source at once.
+    await streams[1]!.return?.();
+    expect(sources[1]!.stopped).toBe(true);
+  });
+
   it('masks what an event’s execution fails with where it is executed: once per shared execution, logged with its stack, nothing leaked', async () => {
     const stats = { shared: 0, reused: 0, own: 0 };
     logged.length = 0;
@@ -651,6 +717,48 @@ describe('pub/sub queues', () => {
       expect(pubsub.stats.subscribers).toBe(1);
       await healthy.return?.();
       expect(pubsub.stats.subscribers).toBe(0);
+    } finally {
+      await pubsub.close();
+    }
+  });
+});
+
+describe('pub/sub listeners (the push side)', () => {
+  it('hands each event over in the call that publishes it; while paused, events wait in order up to the limit, then it ends as a slow consumer', async () => {
+    const logger = createLogger('silent');
+    const redisUrl = process.env.REDIS_URL;
+    const pubsub = new PubSub({ queueLimit: 5, logger, redis: redisUrl ? new RedisFactory({ url: redisUrl, name: 'delivery-listen', logger }) : undefined });
+    try {
+      const key = `listen-${Date.now()}-${Math.random()}`;
+      let connectionOverflows = 0;
+      let overflows = 0;
+      const got: number[] = [];
+      const ended: unknown[] = [];
+      const view = pubsub.withOverflowHandler(() => connectionOverflows++);
+      const listening = view.listen([['conversation', key]], { event: (e) => got.push(e.seq), end: (error) => ended.push(error) }, { onOverflow: () => overflows++ });
+      await listening.ready;
+      expect(pubsub.stats.subscribers).toBe(1);
+      const event = (seq: number): ConversationEvent => ({ type: 'MESSAGE_ADDED', conversationId: key, seq, at: new Date().toISOString() });
+      void pubsub.publish('conversation', key, event(1));
+      // Already there: no turn of the event loop between the publish and the listener.
+      expect(got).toEqual([1]);
+      listening.pause();
+      listening.pause();
+      for (let seq = 2; seq <= 4; seq++) void pubsub.publish('conversation', key, event(seq));
+      expect(got).toEqual([1]);
+      listening.resume();
+      expect(got).toEqual([1]);
+      listening.resume();
+      expect(got).toEqual([1, 2, 3, 4]);
+      listening.pause();
+      // Five wait; the sixth overflows the queue.
+      for (let seq = 5; seq <= 10; seq++) void pubsub.publish('conversation', key, event(seq));
+      expect(ended).toHaveLength(1);
+      expect(ended[0]).toBeInstanceOf(SlowConsumerError);
+      expect([overflows, connectionOverflows, pubsub.stats.overflows]).toEqual([1, 1, 1]);
+      expect(pubsub.stats.subscribers).toBe(0);
+      listening.resume();
+      expect(got).toEqual([1, 2, 3, 4]);
     } finally {
       await pubsub.close();
     }

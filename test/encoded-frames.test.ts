@@ -140,6 +140,7 @@ describe('live messages encoded once per shared execution', () => {
 
     const note = `internal note ${Date.now()}`;
     const reusedBefore = t.app.frames.reused;
+    const pushedBefore = t.app.frames.pushed;
     await sent(ann.token, id, note, 'INTERNAL');
     const after = await sent(ann.token, id, 'public after the note');
     await until(() => staff.next('full-1').length === 3 && staff.next('short').length === 3 && otherStaff.next('x').length === 3, 'staff to get all three');
@@ -177,6 +178,9 @@ describe('live messages encoded once per shared execution', () => {
     // Within an audience and a selection, the same bytes for everyone, serialized once (three
     // staff operations of FULL, two events: four reuses); only the id differs.
     expect(t.app.frames.reused - reusedBefore).toBeGreaterThanOrEqual(4);
+    // Each of them written in the call that pushed its event (src/pubsub/push.ts), none read by
+    // next(): staff 3 operations × 2 events, the other staff 2, the customer 2 × 1.
+    expect(t.app.frames.pushed - pushedBefore).toBe(10);
     for (let i = 0; i < 3; i++) {
       const bytes = payloadBytes(staff.next('full-1')[i]!);
       expect(payloadBytes(staff.next('full-2')[i]!)).toBe(bytes);

@@ -118,7 +118,7 @@ describe('lifecycle', () => {
     for (let round = 1; round <= 2; round++) {
       const t = await startTestApp({}, db);
       // Per-app state starts afresh: nothing of the first round's frames is seen by the second.
-      expect(t.app.frames).toEqual({ encoded: 0, reused: 0 });
+      expect(t.app.frames).toEqual({ encoded: 0, reused: 0, pushed: 0 });
       try {
         // Exercise what keeps resources: HTTP keep-alive, a WebSocket with a live
         // subscription, a message through the pipeline and its listeners.

@@ -13,6 +13,10 @@
  * kept on the server), and at most `max` texts are named; anything past that runs unnamed, as
  * before. What PostgreSQL keeps is therefore bounded: at most `max` statements per connection.
  *
+ * Texts are looked up by their length, then compared: a statement's text is built anew for each
+ * query, and hashing a few kilobytes of SQL for a Map on every query cost more than comparing it
+ * with the one or two texts of the same length.
+ *
  * Behind a pooler that moves a client's statements between server connections (PgBouncer in
  * transaction mode before 1.21), prepared statements break: set DATABASE_STATEMENT_CACHE=0 there.
  */
@@ -20,26 +24,43 @@
 /** The name for a statement's text, or undefined to run it unnamed (as `pg` takes it). */
 export type StatementNamer = (query: { sql: string }) => string;
 
+/** Texts of one length: each with its name, or null while it has been seen only once. */
+type SameLength = Array<{ sql: string; name: string | null }>;
+
 /**
  * A namer for one pool's statements (every connection of it shares the names): the first `max`
  * texts seen twice get `s1`, `s2`, …; undefined when `max` is 0 (nothing is named).
  */
 export function statementNamer(max: number): StatementNamer | undefined {
   if (max <= 0) return undefined;
-  const named = new Map<string, string>();
+  const byLength = new Map<number, SameLength>();
+  let named = 0;
   // Texts seen once, waiting for a second sighting; bounded, and forgotten wholesale when full.
-  const seenOnce = new Set<string>();
+  let seenOnce = 0;
+  const forgetSeenOnce = () => {
+    for (const [length, texts] of byLength) {
+      const kept = texts.filter((text) => text.name !== null);
+      if (kept.length) byLength.set(length, kept);
+      else byLength.delete(length);
+    }
+    seenOnce = 0;
+  };
   return ({ sql }) => {
-    const name = named.get(sql);
-    if (name !== undefined || named.size >= max) return name as string;
-    if (!seenOnce.has(sql)) {
-      if (seenOnce.size >= max) seenOnce.clear();
-      seenOnce.add(sql);
+    const texts = byLength.get(sql.length);
+    const known = texts?.find((text) => text.sql === sql);
+    if (known?.name) return known.name;
+    if (named >= max) return undefined as unknown as string;
+    if (!known) {
+      if (seenOnce >= max) forgetSeenOnce();
+      seenOnce++;
+      const entry = { sql, name: null };
+      const same = byLength.get(sql.length);
+      if (same) same.push(entry);
+      else byLength.set(sql.length, [entry]);
       return undefined as unknown as string;
     }
-    seenOnce.delete(sql);
-    const fresh = `s${named.size + 1}`;
-    named.set(sql, fresh);
-    return fresh;
+    seenOnce--;
+    known.name = `s${++named}`;
+    return known.name;
   };
 }

@@ -148,11 +148,13 @@ export class Metrics {
           },
         };
       },
+      // A subscription is counted when it starts (or is refused), not when its stream fails
+      // later: an onSubscribeError hook makes envelop wrap every stream in one more iterator, run
+      // per event per subscriber. A stream's unexpected failure is logged where it is masked.
       onSubscribe: ({ args }) => {
         const started = process.hrtime.bigint();
         return {
           onSubscribeResult: ({ result }) => record(args, started, isIterable(result) ? undefined : (result as ExecutionResult)),
-          onSubscribeError: ({ error }) => record(args, started, undefined, error),
         };
       },
     };

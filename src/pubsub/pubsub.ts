@@ -548,6 +548,24 @@ export class PubSub {
     return iterator;
   }
 
+  /**
+   * Subscribes to several channels and hands each event to `on.event` as it arrives, in arrival
+   * order, synchronously from the engine's handler: the push side of pub/sub (push.ts), for a
+   * stream that orders and forwards events itself, with no promise or turn per event. While
+   * paused, events wait in a queue bounded as {@link PubSub.subscribeMany}'s: when it would pass
+   * the limit the subscriber is a slow consumer, its handlers (`onOverflow`, the view's) are
+   * called and `on.end` gets a SLOW_CONSUMER error. `ready` resolves once every channel is
+   * subscribed (from then on nothing published is missed) and rejects with SERVICE_UNAVAILABLE
+   * when pub/sub is down; `close()` unsubscribes.
+   */
+  listen<K extends TopicName>(
+    channels: ReadonlyArray<readonly [K, string]>,
+    on: { event(payload: Topics[K]): void; end(error: unknown): void },
+    options: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = {},
+  ): Listening {
+    return new Listening(this.core, this.connectionOverflow, channels, on as Listening['on'], options);
+  }
+
   /** Resolves when Redis answers (or at once in memory). */
   async ping(): Promise<void> {
     await Promise.all((this.core.redis?.clients ?? []).map((c) => c.ping()));
@@ -555,5 +573,111 @@ export class PubSub {
 
   async close(): Promise<void> {
     await this.core.redis?.close();
+  }
+}
+
+/**
+ * One {@link PubSub.listen} subscription: a class rather than closures, since one lives per idle
+ * subscriber (its state is its fields, its methods shared).
+ */
+export class Listening {
+  readonly ready: Promise<void>;
+  private readonly names: string[];
+  private readonly handlers: Array<(payload: never) => void>;
+  private readonly ids: Promise<number>[] = [];
+  /** Events that came while paused. */
+  private queue: unknown[] | null = null;
+  private pauses = 0;
+  private done = false;
+
+  constructor(
+    private readonly core: Core,
+    private readonly connectionOverflow: (() => void) | undefined,
+    channels: ReadonlyArray<readonly [TopicName, string]>,
+    readonly on: { event(payload: unknown): void; end(error: unknown): void },
+    private readonly options: Pick<SubscribeOptions, 'onOverflow' | 'internal'>,
+  ) {
+    this.names = channels.map(([topic, key]) => `${topic}:${key}`);
+    if (core.outage.down) {
+      // Refused at once rather than waiting for Redis: the client retries (it is told so).
+      this.done = true;
+      this.handlers = [];
+      this.ready = Promise.reject(new ServiceUnavailableError('pub/sub'));
+      this.ready.catch(() => undefined);
+      return;
+    }
+    if (!options.internal) core.stats.subscribers++;
+    this.handlers = channels.map(([topic], i) => {
+      const read = core.positionReaders.get(topic);
+      const name = this.names[i]!;
+      if (!read) return (payload: never) => void ((payload as unknown) !== OWN_ECHO && this.take(payload));
+      return (payload: never) => {
+        if ((payload as unknown) === OWN_ECHO) return;
+        const channel = core.local.get(name);
+        const position = read(payload);
+        if (channel && position !== undefined && position > channel.seen) channel.seen = position;
+        this.take(payload);
+      };
+    });
+    this.names.forEach((name, i) => {
+      let channel = core.local.get(name);
+      if (!channel) core.local.set(name, (channel = { handlers: new Set(), seen: -1 }));
+      channel.handlers.add(this.handlers[i]!);
+      this.ids.push(core.engine.subscribe(name, this.handlers[i]!, {}));
+    });
+    // Redis down: SUBSCRIBE fails at once (no offline queue); the client is told to retry.
+    this.ready = Promise.all(this.ids).then(
+      () => undefined,
+      (err: unknown) => {
+        core.logger.debug({ err, channels: this.names }, 'subscribe failed');
+        this.close();
+        throw new ServiceUnavailableError('pub/sub');
+      },
+    );
+    this.ready.catch(() => undefined);
+  }
+
+  pause(): void {
+    this.pauses++;
+  }
+
+  /** Ends a pause; when none is left, hands on what came meanwhile (until paused again). */
+  resume(): void {
+    if (this.pauses === 0 || --this.pauses > 0) return;
+    const queue = this.queue;
+    while (queue?.length && this.pauses === 0 && !this.done) this.on.event(queue.shift());
+  }
+
+  /** Unsubscribes; nothing more is handed on. Safe to call twice. */
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.queue = null;
+    const { core } = this;
+    if (!this.options.internal) core.stats.subscribers--;
+    this.names.forEach((name, i) => {
+      const channel = core.local.get(name);
+      channel?.handlers.delete(this.handlers[i]!);
+      if (channel?.handlers.size === 0) core.local.delete(name);
+    });
+    for (const id of this.ids) id.then((n) => core.engine.unsubscribe(n)).catch(() => undefined);
+  }
+
+  private take(payload: unknown): void {
+    if (this.done) return;
+    const { core } = this;
+    core.stats.deliveries++;
+    if (this.pauses === 0 && !this.queue?.length) return this.on.event(payload);
+    const queue = (this.queue ??= []);
+    if (queue.length < core.queueLimit) {
+      queue.push(payload);
+      return;
+    }
+    core.stats.overflows++;
+    core.logger.warn({ channels: this.names, limit: core.queueLimit }, 'slow consumer closed');
+    this.close();
+    this.options.onOverflow?.();
+    this.connectionOverflow?.();
+    this.on.end(new SlowConsumerError(core.queueLimit));
   }
 }

@@ -23,15 +23,19 @@
 import type { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 
-/** Counters for tests: payloads serialized, and deliveries that reused one already serialized. */
+/**
+ * Counters for tests: payloads serialized, deliveries that reused one already serialized, and
+ * results written in the call that pushed them (src/pubsub/push.ts) rather than read by next().
+ */
 export interface FrameStats {
   encoded: number;
   reused: number;
+  pushed: number;
 }
 
 /** The `next` messages of one WebSocket transport: encoded once per result, written once per turn per socket. */
 export class Frames {
-  readonly stats: FrameStats = { encoded: 0, reused: 0 };
+  readonly stats: FrameStats = { encoded: 0, reused: 0, pushed: 0 };
   private readonly payloads = new WeakMap<object, Buffer>();
   private readonly corked = new Set<Socket>();
   private uncork: NodeJS.Immediate | null = null;

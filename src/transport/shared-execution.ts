@@ -18,6 +18,7 @@ import { createSourceEventStream, type DocumentNode, type ExecutionArgs, type Ex
 import { buildExecutionContext, execute } from '@graphql-tools/executor';
 import type { Plugin } from 'graphql-yoga';
 import { maskedResult, type MaskError } from './http.js';
+import { isPushable, Outlet, type Pushable } from '../pubsub/push.js';
 
 const UNSHAREABLE = Symbol('unshareable');
 type Shared = ExecutionResult | typeof UNSHAREABLE;
@@ -43,14 +44,21 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
   const unshareable = new WeakSet<DocumentNode>();
   let nextDocumentId = 1;
 
-  const executeOwn = async (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> => {
+  const executeOwn = (args: ExecutionArgs, event: unknown): ExecutionResult | Promise<ExecutionResult> => {
     stats.own++;
-    return masked((await execute({ ...args, rootValue: event })) as ExecutionResult, requestIdIn(args));
+    const requestId = requestIdIn(args);
+    const result = execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>;
+    return isPromiseLike(result) ? Promise.resolve(result).then((r) => masked(r, requestId)) : masked(result, requestId);
   };
 
   const masked = (result: ExecutionResult, requestId: string | undefined) => maskedResult(result, mask, requestId);
 
-  const executeShared = async (args: ExecutionArgs, event: unknown): Promise<Shared> => {
+  /**
+   * The shared execution of an event: the result itself when the execution completes at once (a
+   * selection of what the event carries, resolved without I/O: the common case), so that every
+   * subscriber, the first included, gets it in the same turn; a promise otherwise.
+   */
+  const executeShared = (args: ExecutionArgs, event: unknown): Shared | Promise<Shared> => {
     let touched = false;
     const read = () => {
       touched = true;
@@ -72,13 +80,16 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
         return null;
       },
     });
-    const result = (await execute({ ...args, rootValue: event, contextValue: context })) as ExecutionResult;
-    if (touched || !('data' in result || 'errors' in result)) {
-      unshareable.add(args.document);
-      return UNSHAREABLE;
-    }
-    stats.shared++;
-    return masked(result, undefined);
+    const settle = (result: ExecutionResult): Shared => {
+      if (touched || !('data' in result || 'errors' in result)) {
+        unshareable.add(args.document);
+        return UNSHAREABLE;
+      }
+      stats.shared++;
+      return masked(result, undefined);
+    };
+    const result = execute({ ...args, rootValue: event, contextValue: context }) as ExecutionResult | Promise<ExecutionResult>;
+    return isPromiseLike(result) ? Promise.resolve(result).then(settle) : settle(result);
   };
 
   const subscribe = async (args: ExecutionArgs) => {
@@ -98,7 +109,9 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
     const key = `${documentId}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
 
-    return new SharedStream(source[Symbol.asyncIterator](), args, key, forEvent, (err) => mask(err, requestIdIn(args)));
+    const events = source[Symbol.asyncIterator]();
+    const failed = (err: unknown) => mask(err, requestIdIn(args));
+    return isPushable(events) ? new SharedPush(events, args, key, forEvent, failed) : new SharedStream(events, args, key, forEvent, failed);
   };
 
   /**
@@ -118,14 +131,19 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
     let pending = known;
     if (pending) stats.reused++;
     else {
+      const shared = executeShared(args, event);
+      if (!(shared instanceof Promise)) {
+        results.set(key, shared);
+        return shared === UNSHAREABLE ? executeOwn(args, event) : shared;
+      }
       const into = results;
-      pending = executeShared(args, event).then((shared) => {
-        into.set(key, shared);
-        return shared;
+      pending = shared.then((settled) => {
+        into.set(key, settled);
+        return settled;
       });
       results.set(key, pending);
     }
-    return pending.then((shared) => (shared === UNSHAREABLE ? executeOwn(args, event) : shared));
+    return pending.then((settled) => (settled === UNSHAREABLE ? executeOwn(args, event) : settled));
   };
 
   return {
@@ -182,12 +200,64 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
+/**
+ * {@link SharedStream} over a source that pushes (push.ts): each event's result is handed on in
+ * the call that brought the event, when its execution completes at once (shared, and already
+ * run for an earlier subscriber, or a selection resolved without I/O). An execution that has to
+ * wait pauses the source until its result is out, so results keep the events' order.
+ */
+class SharedPush extends Outlet<ExecutionResult> {
+  constructor(
+    private readonly source: Pushable<unknown>,
+    private readonly args: ExecutionArgs,
+    private readonly key: string,
+    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
+    private readonly failed: (error: unknown) => GraphQLError,
+  ) {
+    super();
+    // Its own object: the Outlet's push and end would be this stream's consumer's side.
+    source.listen({
+      push: (event: unknown) => this.onEvent(event),
+      end: (error?: unknown) => this.close(error === undefined ? undefined : this.failed(error)),
+    });
+  }
+
+  protected hold(): void {
+    this.source.pause();
+  }
+
+  protected release(): void {
+    this.source.resume();
+  }
+
+  protected stop(): void {
+    void this.source.return?.();
+  }
+
+  private onEvent(event: unknown): void {
+    const result = this.forEvent(this.args, this.key, event);
+    if (!(result instanceof Promise)) return this.emit(result);
+    this.source.pause();
+    result.then(
+      (settled) => {
+        this.emit(settled);
+        this.source.resume();
+      },
+      (err: unknown) => this.close(this.failed(err)),
+    );
+  }
+}
+
 function requestIdIn(args: ExecutionArgs): string | undefined {
   return (args.contextValue as { requestId?: string } | undefined)?.requestId;
 }
 
 function asStep(value: ExecutionResult): IteratorResult<ExecutionResult> {
   return { value, done: false };
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

@@ -37,6 +37,7 @@ import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { resultWithRequestId, withRequestId } from '../observability/errors.js';
 import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
+import { isPushable, type Pushable, type Sink } from '../pubsub/push.js';
 
 /**
  * The close code for a slow consumer: a client that fell too far behind. Not one of graphql-ws'
@@ -137,9 +138,12 @@ function drained(raw: Socket): Promise<void> {
  * Each result without errors goes out as a `next` message built from bytes encoded once per
  * result (frames.ts: every subscriber sharing an execution shares them), into a socket corked for
  * the rest of the turn, so a burst leaves in one write. graphql-ws waited for each message's
- * write to complete before it read the next result; here results are read while the socket takes
- * them, and reading pauses while it holds more than its high-water mark unsent (Node's `drain`).
- * A client that stops reading therefore still stops its subscriptions' reads, their pub/sub
+ * write to complete before it read the next result; here results are taken while the socket takes
+ * them, and taking pauses while it holds more than its high-water mark unsent (Node's `drain`).
+ * A stream that pushes (src/pubsub/push.ts: a conversation's, through the shared execution) is
+ * listened to, and each result written in the call that brought its event, with no promise per
+ * event; any other stream is read with next(). A client that stops reading therefore still stops
+ * its subscriptions' reads, their pub/sub
  * queues fill and overflow, and the socket is closed with {@link SLOW_CONSUMER_CLOSE_CODE}, as
  * before; WS_MAX_BUFFERED_BYTES still caps the socket's unsent bytes (capBufferedBytes).
  * graphql-ws still runs the operation's life: it sees only the results that carry errors (it
@@ -171,12 +175,19 @@ const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
  * `[Symbol.asyncIterator]` one with a name string built per object); here they are shared on the
  * prototype and the state is four fields.
  */
-class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
+class ResultWriter implements AsyncIterableIterator<ExecutionResult>, Sink<ExecutionResult> {
   private finished = false;
   /** Settles the next() in flight, if any: a client leaving ends it as done, not at the source's next event. */
   private settle: ((result: IteratorResult<ExecutionResult>) => void) | null = null;
   /** The start of this operation's `next` messages (frames.ts). */
   private readonly prefix: string;
+  /** The source pushes (push.ts): listened to at the first next(). */
+  private readonly pushed: boolean;
+  private listening = false;
+  /** Pushed: the source is paused until graphql-ws asks for the next result (it is sending one with errors). */
+  private handedOver = false;
+  /** Pushed: the source is paused until the socket drains. */
+  private draining = false;
 
   constructor(
     private readonly inner: AsyncIterator<ExecutionResult>,
@@ -184,13 +195,21 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
     private readonly target: Target,
   ) {
     this.prefix = nextPrefix(target.id);
+    this.pushed = isPushable(inner);
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
     if (this.finished) return Promise.resolve(DONE);
     return new Promise((resolve) => {
       this.settle = resolve;
-      this.pull();
+      if (!this.pushed) return this.pull();
+      if (!this.listening) {
+        this.listening = true;
+        (this.inner as Pushable<ExecutionResult>).listen(this);
+      } else if (this.handedOver) {
+        this.handedOver = false;
+        (this.inner as Pushable<ExecutionResult>).resume();
+      }
     });
   }
 
@@ -208,6 +227,44 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
+  /**
+   * A result pushed by the source (Sink): written at once, in the call that brought its event.
+   * One with errors is handed to graphql-ws to send, and the source waits until graphql-ws asks
+   * for more; a socket past its high-water mark pauses the source until it drains.
+   */
+  push(result: ExecutionResult): void {
+    if (this.finished) return;
+    const inner = this.inner as Pushable<ExecutionResult>;
+    try {
+      this.target.frames.stats.pushed++;
+      if (!this.write(result)) {
+        this.handedOver = true;
+        inner.pause();
+        return this.finishWith({ value: resultWithRequestId(result, this.target.requestId), done: false });
+      }
+      const raw = this.target.raw;
+      if (raw.writableNeedDrain && !this.draining) {
+        this.draining = true;
+        inner.pause();
+        drained(raw).then(
+          () => {
+            this.draining = false;
+            inner.resume();
+          },
+          (err: unknown) => this.fail(err),
+        );
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The pushed stream's end (Sink): done, or failed with `error`. */
+  end(error?: unknown): void {
+    if (error === undefined) this.finishWith(DONE);
+    else this.fail(error);
+  }
+
   private stop(): void {
     this.finished = true;
     this.settle?.(DONE);
@@ -216,18 +273,18 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
   }
 
   /**
-   * Reads and writes results until one is for graphql-ws to send (errors) or the stream ends,
-   * then settles the next() in flight with it. A loop of callbacks, not an async function: it
-   * runs once per event per subscriber, and each await is a further promise and turn. What was
-   * written is not kept while it waits for the next event (an idle subscription waits for hours):
-   * each result lives only in the callback that writes it. (Heap snapshots of idle
+   * Pulled: reads and writes results until one is for graphql-ws to send (errors) or the stream
+   * ends, then settles the next() in flight with it. A loop of callbacks, not an async function:
+   * it runs once per event per subscriber, and each await is a further promise and turn. What
+   * was written is not kept while it waits for the next event (an idle subscription waits for
+   * hours): each result lives only in the callback that writes it. (Heap snapshots of idle
    * subscriptions once showed each holding its last message and, through it, an 8 KiB pool slab.)
    */
   private pull(): void {
     // Whatever throws here (the source, a write) ends the stream with the error; nothing
     // escapes as an unhandled rejection.
     try {
-      if (this.finished) return this.end(DONE);
+      if (this.finished) return this.finishWith(DONE);
       const raw = this.target.raw;
       if (raw.writableNeedDrain) {
         drained(raw).then(() => this.pull(), (err: unknown) => this.fail(err));
@@ -242,10 +299,10 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
   /** Writes a result read by pull() and reads on, or ends there. */
   private took(step: IteratorResult<ExecutionResult>): void {
     try {
-      if (this.finished) return this.end(DONE);
-      if (step.done) return this.end(step);
+      if (this.finished) return this.finishWith(DONE);
+      if (step.done) return this.finishWith(step);
       // A result with errors goes to graphql-ws to send, named with its operation.
-      if (!this.write(step.value)) return this.end({ value: resultWithRequestId(step.value, this.target.requestId), done: false });
+      if (!this.write(step.value)) return this.finishWith({ value: resultWithRequestId(step.value, this.target.requestId), done: false });
     } catch (err) {
       return this.fail(err);
     }
@@ -253,7 +310,7 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
   }
 
   /** Settles the next() in flight with the stream's end, or with a result for graphql-ws to send. */
-  private end(result: IteratorResult<ExecutionResult>): void {
+  private finishWith(result: IteratorResult<ExecutionResult>): void {
     if (result.done) this.finished = true;
     const settle = this.settle;
     this.settle = null;
@@ -264,11 +321,13 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult> {
    * A stream that failed ends with one final result carrying the error (see the class comment).
    */
   private fail(err: unknown): void {
+    if (this.finished) return;
     this.finished = true;
     const error = err instanceof AppError ? withRequestId(err, this.target.requestId) : this.mask(err, this.target.requestId);
     const settle = this.settle;
     this.settle = null;
     settle?.({ value: { errors: [error] }, done: false });
+    if (this.pushed) Promise.resolve(this.inner.return?.()).catch(() => undefined);
   }
 
   /** Sends a result as a `next` frame; false when graphql-ws is to send it (it carries errors). */
