@@ -141,6 +141,16 @@ export function forkScript(name: string, args: string[], env: NodeJS.ProcessEnv 
   });
 }
 
+/**
+ * The node flags package.json's "start" script runs the server with (--enable-source-maps, the
+ * young generation's size): the benchmarks run the server with them too, as a user's `npm start` does.
+ */
+export function startFlags(): string[] {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const startScript = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  return startScript.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /** Resolves with the first IPC message of a child that matches, or rejects if it exits first. */
 export function waitFor<T>(child: ChildProcess, match: (msg: T) => boolean, timeoutMs = 120_000, what = 'a message'): Promise<T> {
   return new Promise((resolve, reject) => {

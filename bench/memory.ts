@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BENCH_LIMITS, buildServer, forkScript, log, scratchDatabase, SEND, sleep, waitFor, type ReceiverReport } from './lib.js';
+import { BENCH_LIMITS, buildServer, forkScript, log, scratchDatabase, SEND, sleep, startFlags, waitFor, type ReceiverReport } from './lib.js';
 
 const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
 const count = Number(flags.subscriptions ?? 2000);
@@ -60,8 +60,7 @@ try {
   // The real `npm start`: its entry (scripts/start.mjs, dist/) with the node flags package.json's
   // "start" script gives it (--enable-source-maps: ~13 MiB of parsed source maps), not the
   // bench's tsx-loaded server.ts (tsx's loader alone holds ~100 MB).
-  const startScript = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const nodeFlags = startScript.split(/\s+/).filter((word) => word.startsWith('--'));
+  const nodeFlags = startFlags();
   const start = async () => {
     const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'scripts', 'start.mjs')], {
       env: { ...env, LOG_LEVEL: 'info' },

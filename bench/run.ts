@@ -51,6 +51,7 @@ import {
   log,
   SEND,
   sleep,
+  startFlags,
   waitFor,
   type LatencySummary,
   type ReceiverReport,
@@ -376,8 +377,8 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     serverEnv.REDIS_URL = options.redisUrl;
     serverEnv.DATABASE_POOL_SIZE = String(options.pool);
   }
-  // The compiled server, as `npm start` runs it (server.ts loads dist/).
-  const server = track(forkScript('server.ts', [], serverEnv, execArgv));
+  // The compiled server, as `npm start` runs it (server.ts loads dist/, with the start script's node flags).
+  const server = track(forkScript('server.ts', [], serverEnv, [...startFlags(), ...execArgv]));
   const ready = await waitFor<{ type: string; url: string; database: string; pubsub: string }>(server, (m) => m.type === 'ready', 120_000, 'the chat server');
   log(`${setup}: server on ${ready.database} with ${ready.pubsub} pub/sub at ${ready.url}`);
   return {
