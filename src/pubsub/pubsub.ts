@@ -145,7 +145,18 @@ export interface PubSubHealth {
 
 /** A channel this instance has subscribers on. */
 interface LocalChannel {
+  /** This instance's subscribers of the channel. */
   handlers: Set<(payload: never) => void>;
+  /**
+   * The channel's ONE subscription on the engine, made for its first subscriber and ended with
+   * its last: each event from elsewhere is handed to every subscriber by {@link deliver}, not
+   * by the engine per subscriber (with Redis it called each of them even for the echo of this
+   * instance's own events, only for them to drop it). Null until made, or after it failed (the
+   * next subscriber tries again).
+   */
+  subscribed: Promise<number> | null;
+  /** How to read an event's position on this channel's topic (see {@link PubSub.trackPositions}). */
+  topic: string;
   /** The highest position this instance has delivered on it (see {@link PubSub.trackPositions}); -1 when unknown. */
   seen: number;
 }
@@ -338,8 +349,7 @@ export class PubSub {
    */
   deliverLocally<K extends TopicName>(topic: K, key: string, payload: Topics[K]): void {
     const channel = this.core.local.get(`${topic}:${key}`);
-    if (!channel) return;
-    for (const handler of [...channel.handlers]) (handler as (p: Topics[K]) => void)(payload);
+    if (channel) deliver(this.core, channel, payload);
   }
 
   /** Whether this instance has a subscriber on the channel now. */
@@ -409,7 +419,8 @@ export class PubSub {
     channels: ReadonlyArray<readonly [K, string]>,
     options: SubscribeOptions = {},
   ): AsyncIterableIterator<Topics[K]> {
-    const { engine, logger, stats, queueLimit: limit } = this.core;
+    const core = this.core;
+    const { logger, stats, queueLimit: limit } = core;
     const connectionOverflow = this.connectionOverflow;
     const queue: Topics[K][] = [];
     let waiting: ((r: IteratorResult<Topics[K]>) => void) | null = null;
@@ -418,7 +429,6 @@ export class PubSub {
     let overflowed = false;
     const ids: Promise<number>[] = [];
 
-    const { local } = this.core;
     const names = channels.map(([t, k]) => `${t}:${k}`);
     const cleanup = () => {
       if (done) return;
@@ -426,12 +436,7 @@ export class PubSub {
       options.signal?.removeEventListener('abort', end);
       if (!options.internal) stats.subscribers--;
       queue.length = 0;
-      names.forEach((name, i) => {
-        const channel = local.get(name);
-        channel?.handlers.delete(handlers[i] as never);
-        if (channel?.handlers.size === 0) local.delete(name);
-      });
-      for (const id of ids) id.then((n) => engine.unsubscribe(n)).catch(() => undefined);
+      names.forEach((name, i) => leave(core, name, handlers[i]!));
     };
     const onMessage = (payload: Topics[K]) => {
       if (done) return;
@@ -469,24 +474,8 @@ export class PubSub {
       return refused;
     }
     if (!options.internal) stats.subscribers++;
-    const handlers = channels.map(([topic], i) => {
-      const read = this.core.positionReaders.get(topic) as ((payload: Topics[K]) => number | undefined) | undefined;
-      const name = names[i]!;
-      if (!read) return (payload: Topics[K]) => void ((payload as unknown) !== OWN_ECHO && onMessage(payload));
-      return (payload: Topics[K]) => {
-        if ((payload as unknown) === OWN_ECHO) return;
-        const channel = local.get(name);
-        const position = read(payload);
-        if (channel && position !== undefined && position > channel.seen) channel.seen = position;
-        onMessage(payload);
-      };
-    });
-    names.forEach((name, i) => {
-      let channel = local.get(name);
-      if (!channel) local.set(name, (channel = { handlers: new Set(), seen: -1 }));
-      channel.handlers.add(handlers[i] as never);
-      ids.push(engine.subscribe(name, handlers[i]!, {}));
-    });
+    const handlers = channels.map(() => (payload: never) => onMessage(payload));
+    channels.forEach(([topic], i) => ids.push(join(core, topic, names[i]!, handlers[i]!)));
     // Redis down: SUBSCRIBE fails at once (no offline queue); the client is told to retry.
     const ready = Promise.all(ids).catch((err: unknown) => {
       logger.debug({ err, channels: names }, 'subscribe failed');
@@ -607,24 +596,10 @@ export class Listening {
       return;
     }
     if (!options.internal) core.stats.subscribers++;
-    this.handlers = channels.map(([topic], i) => {
-      const read = core.positionReaders.get(topic);
-      const name = this.names[i]!;
-      if (!read) return (payload: never) => void ((payload as unknown) !== OWN_ECHO && this.take(payload));
-      return (payload: never) => {
-        if ((payload as unknown) === OWN_ECHO) return;
-        const channel = core.local.get(name);
-        const position = read(payload);
-        if (channel && position !== undefined && position > channel.seen) channel.seen = position;
-        this.take(payload);
-      };
-    });
-    this.names.forEach((name, i) => {
-      let channel = core.local.get(name);
-      if (!channel) core.local.set(name, (channel = { handlers: new Set(), seen: -1 }));
-      channel.handlers.add(this.handlers[i]!);
-      this.ids.push(core.engine.subscribe(name, this.handlers[i]!, {}));
-    });
+    // One handler for every channel: the channel's own subscription tracks positions (deliver).
+    const handler = (payload: never) => this.take(payload);
+    this.handlers = channels.map(() => handler);
+    channels.forEach(([topic], i) => this.ids.push(join(core, topic, this.names[i]!, handler)));
     // Redis down: SUBSCRIBE fails at once (no offline queue); the client is told to retry.
     this.ready = Promise.all(this.ids).then(
       () => undefined,
@@ -655,12 +630,7 @@ export class Listening {
     this.queue = null;
     const { core } = this;
     if (!this.options.internal) core.stats.subscribers--;
-    this.names.forEach((name, i) => {
-      const channel = core.local.get(name);
-      channel?.handlers.delete(this.handlers[i]!);
-      if (channel?.handlers.size === 0) core.local.delete(name);
-    });
-    for (const id of this.ids) id.then((n) => core.engine.unsubscribe(n)).catch(() => undefined);
+    this.names.forEach((name, i) => leave(core, name, this.handlers[i]!));
   }
 
   private take(payload: unknown): void {
@@ -680,4 +650,48 @@ export class Listening {
     this.connectionOverflow?.();
     this.on.end(new SlowConsumerError(core.queueLimit));
   }
+}
+
+/**
+ * Adds a subscriber to a channel of this instance, subscribing the channel on the engine for its
+ * first; resolves once the channel is subscribed (with Redis, SUBSCRIBE acknowledged).
+ */
+function join(core: Core, topic: string, name: string, handler: (payload: never) => void): Promise<number> {
+  let channel = core.local.get(name);
+  if (!channel) core.local.set(name, (channel = { handlers: new Set(), seen: -1, subscribed: null, topic }));
+  channel.handlers.add(handler);
+  if (!channel.subscribed) {
+    const joined = channel;
+    const subscribed = core.engine.subscribe(
+      name,
+      (payload: unknown) => {
+        // This instance's own events reached its subscribers when it published them.
+        if (payload !== OWN_ECHO) deliver(core, joined, payload);
+      },
+      {},
+    );
+    joined.subscribed = subscribed;
+    subscribed.catch(() => {
+      if (joined.subscribed === subscribed) joined.subscribed = null;
+    });
+  }
+  return channel.subscribed!;
+}
+
+/** Takes a subscriber off a channel; the channel's engine subscription ends with its last. */
+function leave(core: Core, name: string, handler: (payload: never) => void): void {
+  const channel = core.local.get(name);
+  if (!channel || !channel.handlers.delete(handler) || channel.handlers.size > 0) return;
+  core.local.delete(name);
+  channel.subscribed?.then((id) => core.engine.unsubscribe(id)).catch(() => undefined);
+}
+
+/** Hands an event to every subscriber of a channel on this instance, noting its position. */
+function deliver(core: Core, channel: LocalChannel, payload: unknown): void {
+  const read = core.positionReaders.get(channel.topic);
+  if (read) {
+    const position = read(payload as never);
+    if (position !== undefined && position > channel.seen) channel.seen = position;
+  }
+  for (const handler of [...channel.handlers]) handler(payload as never);
 }
