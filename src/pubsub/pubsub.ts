@@ -181,6 +181,12 @@ interface Core {
   resubscribedListeners: Set<() => void>;
   /** Per subscription made here: when all its channels are subscribed. */
   subscribed: WeakMap<object, Promise<void>>;
+  /**
+   * close() has begun: channels are no longer unsubscribed one by one (closing the connection
+   * unsubscribes them all), since an UNSUBSCRIBE sent behind the QUIT would fail inside
+   * graphql-redis-subscriptions, which does not handle its promise.
+   */
+  closing: boolean;
 }
 
 export class PubSub {
@@ -260,6 +266,7 @@ export class PubSub {
       outage,
       resubscribedListeners,
       subscribed: new WeakMap(),
+      closing: false,
     };
   }
 
@@ -561,6 +568,7 @@ export class PubSub {
   }
 
   async close(): Promise<void> {
+    this.core.closing = true;
     await this.core.redis?.close();
   }
 }
@@ -683,7 +691,11 @@ function leave(core: Core, name: string, handler: (payload: never) => void): voi
   const channel = core.local.get(name);
   if (!channel || !channel.handlers.delete(handler) || channel.handlers.size > 0) return;
   core.local.delete(name);
-  channel.subscribed?.then((id) => core.engine.unsubscribe(id)).catch(() => undefined);
+  channel.subscribed
+    ?.then((id) => {
+      if (!core.closing) core.engine.unsubscribe(id);
+    })
+    .catch(() => undefined);
 }
 
 /** Hands an event to every subscriber of a channel on this instance, noting its position. */
