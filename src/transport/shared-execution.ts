@@ -119,7 +119,7 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
    * shared result itself (not a promise of it) once its execution has settled, so the
    * subscribers after the first take it without another turn of the microtask queue.
    */
-  const forEvent = (args: ExecutionArgs, key: string, event: unknown): ExecutionResult | Promise<ExecutionResult> => {
+  const forEvent: ForEvent = (args, key, event) => {
     if (typeof event !== 'object' || event === null || unshareable.has(args.document)) return executeOwn(args, event);
     let results = byEvent.get(event);
     if (!results) byEvent.set(event, (results = new Map()));
@@ -153,6 +153,9 @@ export function useSharedEventExecution(mask: MaskError, stats: SharedExecutionS
   };
 }
 
+/** One event's result for a subscription (the plugin's `forEvent`): shared, or its own. */
+type ForEvent = (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>;
+
 /**
  * A subscription's results: each event of its source stream, executed (shared or not). Not a
  * generator, so that return() reaches the source at once (see pubsub's returnsPromptly); a class
@@ -165,7 +168,7 @@ class SharedStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly args: ExecutionArgs,
     /** Which subscriptions may share an event's execution: document, operation, variables. */
     private readonly key: string,
-    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
+    private readonly forEvent: ForEvent,
     /** What the source fails with, masked (a typed error passes as it is). */
     private readonly failed: (error: unknown) => GraphQLError,
   ) {}
@@ -211,7 +214,7 @@ class SharedPush extends Outlet<ExecutionResult> {
     private readonly source: Pushable<unknown>,
     private readonly args: ExecutionArgs,
     private readonly key: string,
-    private readonly forEvent: (args: ExecutionArgs, key: string, event: unknown) => ExecutionResult | Promise<ExecutionResult>,
+    private readonly forEvent: ForEvent,
     private readonly failed: (error: unknown) => GraphQLError,
   ) {
     super();
