@@ -173,7 +173,7 @@ const DONE: IteratorResult<ExecutionResult> = { value: undefined, done: true };
  * {@link writeResults}' iterator. A class rather than an object literal of closures: one lives
  * per subscription for as long as it lasts, and a literal's methods are four closures each (the
  * `[Symbol.asyncIterator]` one with a name string built per object); here they are shared on the
- * prototype and the state is four fields.
+ * prototype and the state is a few fields.
  */
 class ResultWriter implements AsyncIterableIterator<ExecutionResult>, Sink<ExecutionResult> {
   private finished = false;
