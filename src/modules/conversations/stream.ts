@@ -59,7 +59,6 @@ export interface StreamCursor {
 class ConversationStream extends Outlet<ConversationEvent> {
   private live: Listening | null = null;
   private conversationId = '';
-  private workspaceId = '';
   /** Whether the viewer leaves the stream when removed from the conversation (a member, not staff by role). */
   private removable = false;
   private me: string | null = null;
@@ -112,7 +111,7 @@ class ConversationStream extends Outlet<ConversationEvent> {
     const access = await loadAccess(ctx, rawId);
     if (this.over) return;
     const conversationId = (this.conversationId = access.conversation.id);
-    const workspaceId = (this.workspaceId = access.conversation.workspaceId);
+    const workspaceId = access.conversation.workspaceId;
     const me = (this.me = actingUserId(ctx.viewer));
     this.removable = !access.viaRole;
     // Staff who reach it by role lose it with their place in the workspace: watch for that too.
