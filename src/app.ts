@@ -143,6 +143,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const services: Services = {
     defenses,
     db: database.prisma,
+    rows: database.rows,
     pubsub,
     tokens: new TokenService(secret, config.ACCESS_TOKEN_TTL_SECONDS),
     config,

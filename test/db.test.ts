@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { applyMigrations, defaultMigrationsDir, defaultSchemaPath, isCurrent } from '../src/db/migrations.js';
 import { writeMigration } from '../src/db/write-migration.js';
+import { isUniqueViolation } from '../src/db/errors.js';
 import { Prisma } from '../src/generated/prisma/client.js';
 
 const migrationNames = (await readdir(defaultMigrationsDir, { withFileTypes: true }))
@@ -58,6 +59,31 @@ const failingMigration =
   "INSERT INTO probe VALUES (1, 'a;b');\n" +
   'CREATE FUNCTION probe_one() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n' +
   'SELECT no_such_column FROM probe;\n';
+
+/**
+ * db.rows (src/db/raw.ts) answers what $queryRaw answers, value for value, on the same
+ * connections and counted the same; a unique violation is recognised; numeric is refused.
+ */
+async function expectRowsAsQueryRaw(db: Database): Promise<void> {
+  const at = new Date('2026-12-07T11:48:09.903Z');
+  const statement = Prisma.sql`
+    SELECT ${at}::timestamptz AS t, ${at}::timestamptz(3)::date AS d, '{"a":[1,{"b":2}]}'::jsonb AS j, '[]'::jsonb AS e,
+           5::int AS i, 7::bigint AS b, ARRAY[1, 2]::bigint[] AS bs, true AS bo, 'x'::text AS s,
+           '6f9619ff-8b86-4d01-b42d-00cf4fc964ff'::uuid AS u, ${['a', null]}::text[] AS arr, ${[1, 2]}::int[] AS ints,
+           ${[at]}::timestamptz[] AS ts, null::timestamptz AS n, ${2.5}::float8 AS f, ${'quote\'s'}::text AS q`;
+  const expected = await db.prisma.$queryRaw<unknown[]>(statement);
+  const before = db.stats.statements;
+  const rows = await db.rows<Record<string, unknown>>(statement);
+  expect(db.stats.statements).toBe(before + 1);
+  expect(rows).toEqual(expected);
+  expect(rows[0]).toMatchObject({ t: at, b: 7n, j: { a: [1, { b: 2 }] }, arr: ['a', null], q: "quote's" });
+
+  await db.rows(Prisma.sql`CREATE TABLE raw_unique (k text PRIMARY KEY)`);
+  await db.rows(Prisma.sql`INSERT INTO raw_unique VALUES (${'one'})`);
+  const duplicate = await db.rows(Prisma.sql`INSERT INTO raw_unique VALUES (${'one'})`).catch((err: unknown) => err);
+  expect(isUniqueViolation(duplicate)).toBe(true);
+  await expect(db.rows(Prisma.sql`SELECT 1.5::numeric AS n`)).rejects.toThrow(/numeric or bytes/);
+}
 
 describe('embedded database (PGlite)', () => {
   it('applies every migration to a fresh in-memory database, then nothing the second time', async () => {
@@ -142,6 +168,15 @@ describe('embedded database (PGlite)', () => {
       expect(await second.prisma.workspace.findUnique({ where: { id } })).toMatchObject({ name: 'kept' });
     } finally {
       await second.close();
+    }
+  });
+
+  it("runs the app's own SQL without Prisma's client, with the values $queryRaw gives (db.rows)", async () => {
+    const db = await openDatabase({ dataDir: 'memory://' });
+    try {
+      await expectRowsAsQueryRaw(db);
+    } finally {
+      await db.close();
     }
   });
 
@@ -325,6 +360,17 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
       },
     };
   }
+
+  it("runs the app's own SQL without Prisma's client, with the values $queryRaw gives (db.rows)", async () => {
+    const database = await freshDatabase();
+    const db = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1 });
+    try {
+      await expectRowsAsQueryRaw(db);
+    } finally {
+      await db.close();
+      await database.drop();
+    }
+  });
 
   it('applies once when two runs start together, then nothing', async () => {
     const database = await freshDatabase();

@@ -14,7 +14,8 @@ import type {
 } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Logger } from 'pino';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
+import { rowsOf, toSqlQuery, type SqlRows } from './raw.js';
 import { applyMigrations } from './migrations.js';
 import { statementNamer } from './statement-names.js';
 
@@ -68,6 +69,11 @@ export interface Database {
   kind: 'pglite' | 'postgres';
   /** The driver adapter factory behind `prisma` (without the counting); migrations run through it. */
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /**
+   * Runs one of the app's own statements on `prisma`'s driver adapter, without Prisma's client
+   * (src/db/raw.ts): for the statements that run per message. Counted in `stats` like the rest.
+   */
+  rows: SqlRows;
   /** Live counters of what `prisma` sent; read them before and after to measure a cost. */
   readonly stats: Readonly<DatabaseStats>;
   /**
@@ -117,8 +123,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
 
   const stats: DatabaseStats = { statements: 0, transactions: 0 };
+  // The adapter Prisma connected (there is one per client): `rows` runs on it too.
+  let connected: SqlDriverAdapter | null = null;
   const prisma = new PrismaClient({
-    adapter: countingFactory(adapterFactory, stats),
+    adapter: countingFactory(adapterFactory, stats, (adapter) => (connected = adapter)),
     // The default 2 s wait to start a transaction is short when PGlite runs transactions one at
     // a time; on PostgreSQL a wait that long means an exhausted pool either way.
     transactionOptions: kind === 'pglite' ? { maxWait: 10_000 } : {},
@@ -143,6 +151,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     adapterFactory,
     stats,
     migrate,
+    async rows<T>(statement: Prisma.Sql): Promise<T[]> {
+      if (!connected) await prisma.$connect();
+      return rowsOf<T>(await connected!.queryRaw(toSqlQuery(statement)));
+    },
     async ping() {
       await prisma.$queryRaw`SELECT 1`;
     },
@@ -164,19 +176,25 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * The wrappers forward everything else untouched to the adapter (bound to it, so the adapter's
  * own fields and getters keep working).
  */
-function countingFactory(factory: SqlDriverAdapterFactory, stats: DatabaseStats): SqlDriverAdapterFactory {
+function countingFactory(
+  factory: SqlDriverAdapterFactory,
+  stats: DatabaseStats,
+  onConnect: (adapter: SqlDriverAdapter) => void,
+): SqlDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
     async connect() {
       const adapter = await factory.connect();
-      return counting<SqlDriverAdapter>(adapter, stats, {
+      const wrapped = counting<SqlDriverAdapter>(adapter, stats, {
         startTransaction: async (isolationLevel?: Parameters<SqlDriverAdapter['startTransaction']>[0]) => {
           const tx = await adapter.startTransaction(isolationLevel);
           stats.transactions++;
           return counting(tx, stats, {});
         },
       });
+      onConnect(wrapped);
+      return wrapped;
     },
   };
 }

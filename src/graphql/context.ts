@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { DatabaseHealth } from '../observability/faults.js';
 import { API_KEY_PREFIX, sha256, type TokenService } from '../auth/tokens.js';
 import type { Viewer } from '../auth/viewer.js';
+import type { SqlRows } from '../db/raw.js';
 import { UnauthenticatedError } from './errors.js';
 
 /**
@@ -29,6 +30,8 @@ import { UnauthenticatedError } from './errors.js';
  */
 export interface Services {
   db: PrismaClient;
+  /** The app's own SQL run without Prisma's client, on db's connections (src/db/raw.ts): for per-message statements. */
+  rows: SqlRows;
   pubsub: PubSub;
   tokens: TokenService;
   config: Config;

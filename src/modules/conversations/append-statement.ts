@@ -230,7 +230,7 @@ export async function insertMessages(
     ORDER BY msg.seq`;
   const answer =
     links.length === 0
-      ? await services.db.$queryRaw<StatementRow[]>(statement)
+      ? await services.rows<StatementRow>(statement)
       : await services.db.$transaction(async (tx) => {
           const written = await tx.$queryRaw<StatementRow[]>(statement);
           const byId = new Map(written.filter(isWritten).map((row) => [row.id, row]));
