@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
 import { QUIET_BACKGROUND, startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
@@ -352,6 +353,34 @@ describe('rate limits', { timeout: 120_000 }, () => {
     } finally {
       await a.stop();
       await b.close();
+    }
+  });
+
+  it.runIf(usingRedis)('spends a Redis counter far from its limit without waiting for Redis, counts every point there, and waits for its answer near the limit', async () => {
+    const prefix = `test-rl-known-${process.pid}-${Date.now()}`;
+    const t = await startTestApp({ RATE_LIMIT_SEND_USER: '20/600', RATE_LIMIT_KEY_PREFIX: prefix });
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      const limits = t.app.services.defenses.rateLimits;
+      // Nothing known of the counter yet: the first attempt waits for Redis.
+      const first = limits.consume('RATE_LIMIT_SEND_USER', 'known-user');
+      expect(first).toBeInstanceOf(Promise);
+      expect(await first).toBeNull();
+      const answers = Array.from({ length: 25 }, () => limits.consume('RATE_LIMIT_SEND_USER', 'known-user'));
+      // 19 left: answered at once while more than a tenth of the limit (2) would remain after
+      // the attempts not yet answered, i.e. 17 of them; the rest wait for Redis, which refuses.
+      const immediate = answers.filter((answer) => !(answer instanceof Promise));
+      expect(immediate).toEqual(Array(17).fill(null));
+      const settled = await Promise.all(answers);
+      expect(settled.filter((answer) => answer === null)).toHaveLength(19);
+      expect(settled.filter((answer) => answer?.kind === 'rate')).toHaveLength(6);
+      // Every attempt was counted in Redis, the refused included (rate-limiter-flexible's counter).
+      expect(Number(await redis.get(`${prefix}:RATE_LIMIT_SEND_USER:known-user`))).toBe(26);
+      // Another counter is known separately.
+      expect(limits.consume('RATE_LIMIT_SEND_USER', 'other-user')).toBeInstanceOf(Promise);
+    } finally {
+      redis.disconnect();
+      await t.close();
     }
   });
 

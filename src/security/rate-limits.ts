@@ -31,6 +31,8 @@ export type RateSetting = {
 
 export class RateLimits {
   private readonly limiters = new Map<RateSetting, RateLimiterAbstract>();
+  /** With Redis: what this instance last heard of each counter, for spending without waiting (see consume). */
+  private readonly known = new Map<string, Known>();
 
   /**
    * `redis` is the instance's state connection (src/redis/connect.ts), or null to count in
@@ -58,22 +60,92 @@ export class RateLimits {
   }
 
   /**
-   * Spends `points` of `setting` for `key`; resolves with the refusal when they are not there.
+   * Spends `points` of `setting` for `key`; answers the refusal when they are not there.
    * While Redis is down each instance counts in memory (the insurance limiter), so the limits
    * still hold, per instance; a store failing beyond that lets the attempt through, logged: the
    * limits protect the service, and refusing everyone would be the outage they protect against.
+   *
+   * With Redis, a counter this instance knows to be far from its limit is spent without waiting
+   * for Redis: the points are still counted there (every one, in order, on the state
+   * connection), and each answer updates what is known. An attempt waits for Redis' answer when
+   * nothing is known of its counter (its first in a window), when its window has ended, and
+   * within the last tenth of the limit, so refusals are Redis' own. A send to a conversation
+   * thus waits on the database alone, not on a Redis round trip before it. On one instance the
+   * limit is exact (what it knows counts every attempt it sent and has not heard back on); with
+   * several, others' attempts are seen with each answer, so a counter can pass its limit by at
+   * most what this instance admitted in one round trip while it was more than a tenth away.
+   * The answer is then synchronous (no promise).
    */
-  async consume(setting: RateSetting, key: string, points = 1): Promise<Refusal | null> {
+  consume(setting: RateSetting, key: string, points = 1): Refusal | null | Promise<Refusal | null> {
+    if (!this.redis) return this.spend(setting, key, points, null);
+    const id = `${setting}\u0000${key}`;
+    const known = this.known.get(id);
+    const limit = (this.config[setting] as Rate).points;
+    if (known && Date.now() < known.resetAt && known.remaining - known.pending - points >= Math.ceil(limit / 10)) {
+      known.pending += points;
+      void this.spend(setting, key, points, known);
+      return null;
+    }
+    const entry = this.remember(id);
+    entry.pending += points;
+    return this.spend(setting, key, points, entry);
+  }
+
+  /** Spends in the limiter, and notes its answer in `known` (when given). */
+  private async spend(setting: RateSetting, key: string, points: number, known: Known | null): Promise<Refusal | null> {
     try {
-      await this.limiter(setting).consume(key, points);
+      const res = await this.limiter(setting).consume(key, points);
+      known?.heard(points, res);
       return null;
     } catch (err) {
-      if (err instanceof RateLimiterRes) return { kind: 'rate', limit: setting, retryAfterMs: err.msBeforeNext };
+      if (err instanceof RateLimiterRes) {
+        known?.heard(points, err);
+        return { kind: 'rate', limit: setting, retryAfterMs: err.msBeforeNext };
+      }
+      known?.heard(points, null);
       this.logger.warn({ err, setting }, 'rate-limit store failed; letting the attempt through');
       return null;
     }
   }
 
+  /** The entry for `id`, made when missing; expired entries are dropped once there are many. */
+  private remember(id: string): Known {
+    let known = this.known.get(id);
+    if (!known) {
+      if (this.known.size >= KNOWN_MAX) {
+        const now = Date.now();
+        for (const [k, v] of this.known) if (v.resetAt <= now && v.pending === 0) this.known.delete(k);
+        if (this.known.size >= KNOWN_MAX) this.known.clear();
+      }
+      known = new Known();
+      this.known.set(id, known);
+    }
+    return known;
+  }
+}
+
+/** How many counters an instance keeps what it knows of, at most (each a few dozen bytes). */
+const KNOWN_MAX = 10_000;
+
+/** What an instance last heard of one Redis counter, and what it has sent since. */
+class Known {
+  /** Points left in the window, as of the last answer; 0 until one comes. */
+  remaining = 0;
+  /** Points spent without waiting, not answered yet. */
+  pending = 0;
+  /** When the counter's window ends (ms since the epoch): after it, nothing is known. */
+  resetAt = 0;
+
+  /** An answer for `points` spent: the counter as Redis has it (null: the store failed, forget it). */
+  heard(points: number, res: RateLimiterRes | null): void {
+    this.pending = Math.max(0, this.pending - points);
+    if (!res) {
+      this.resetAt = 0;
+      return;
+    }
+    this.remaining = res.remainingPoints;
+    this.resetAt = Date.now() + res.msBeforeNext;
+  }
 }
 
 /**
@@ -180,22 +252,28 @@ function spending(
 /** Counts each operation's rate-limited fields before it runs; refuses it whole when one is spent. */
 export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
   return {
-    onExecute: async ({ args, setResultAndStopExecution }) => {
+    onExecute: ({ args, setResultAndStopExecution }) => {
       const ctx = args.contextValue as unknown as RateLimitedContext;
       const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
       if (spend.size === 0) return;
       // Every limit is spent, refused or not, and at once: one round trip to Redis (the state
-      // connection sends the commands of one turn in one write), not one per limit.
-      const answers = await Promise.all([...spend.values()].map(({ setting, key, points }) => limits.consume(setting, key, points)));
-      let refusal: Refusal | null = null;
-      for (const refused of answers) {
-        if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
-          refusal = refused;
+      // connection sends the commands of one turn in one write), not one per limit; none when
+      // every counter is known to be far from its limit (RateLimits.consume), and then the
+      // operation goes on in this same call.
+      const answers = [...spend.values()].map(({ setting, key, points }) => limits.consume(setting, key, points));
+      const decide = (settled: (Refusal | null)[]) => {
+        let refusal: Refusal | null = null;
+        for (const refused of settled) {
+          if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
+            refusal = refused;
+          }
         }
-      }
-      if (refusal) {
-        setResultAndStopExecution({ errors: [refuse(logger, refusal, { address: ctx.clientAddress, operation: args.operationName })] });
-      }
+        if (refusal) {
+          setResultAndStopExecution({ errors: [refuse(logger, refusal, { address: ctx.clientAddress, operation: args.operationName })] });
+        }
+      };
+      if (answers.some((answer) => answer instanceof Promise)) return Promise.all(answers).then(decide);
+      decide(answers as (Refusal | null)[]);
     },
   };
 }
