@@ -10,20 +10,27 @@
  * the difference over the count. --embedded measures the
  * embedded setup instead (PGlite in the same process). Linux only (reads /proc).
  *
- *   npm run bench:memory -- [--subscriptions 2000] [--embedded]
+ *   npm run bench:memory -- [--subscriptions 2000] [--embedded] [--heap-snapshots]
+ * --heap-snapshots also writes the restarted server's V8 heap before and with the subscriptions
+ * (bench/results/heap-{before,with}-<time>.heapsnapshot, for Chrome DevTools' Comparison view);
+ * writing a snapshot grows the process, so that run's RSS figures mean nothing.
+ * Then the same number of idle sockets on the floor (bench/floor.ts, plain `ws`) and the peer
+ * (bench/peer.ts, Socket.IO), measured the same way: what an idle socket costs elsewhere.
  * Environment: BENCH_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_LIMITS, buildServer, forkScript, log, scratchDatabase, SEND, sleep, startFlags, waitFor, type ReceiverReport } from './lib.js';
 
-const { values: flags } = parseArgs({ options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' } } });
+const { values: flags } = parseArgs({
+  options: { subscriptions: { type: 'string' }, embedded: { type: 'boolean' }, 'heap-snapshots': { type: 'boolean' } },
+});
 const count = Number(flags.subscriptions ?? 2000);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -56,13 +63,42 @@ if (scratch) {
 }
 
 const children: ChildProcess[] = [];
+
+/** With --heap-snapshots: has the server write its heap (Node names the file) and renames it to `heap-<label>-…`. */
+async function snapshot(server: ChildProcess, label: string): Promise<void> {
+  if (!flags['heap-snapshots']) return;
+  const dir = path.join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  server.kill('SIGUSR2');
+  for (;;) {
+    await sleep(1000);
+    const written = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    // Node writes the file in place: done once its size stops changing.
+    if (written) {
+      const file = path.join(dir, written);
+      let size = -1;
+      while (size !== statSync(file).size) {
+        size = statSync(file).size;
+        await sleep(1000);
+      }
+      const named = path.join(dir, `heap-${label}-${Date.now()}.heapsnapshot`);
+      renameSync(file, named);
+      log(`heap snapshot: ${path.relative(root, named)}`);
+      return;
+    }
+  }
+}
 try {
   // The real `npm start`: its entry (scripts/start.mjs, dist/) with the node flags package.json's
   // "start" script gives it (--enable-source-maps: ~13 MiB of parsed source maps), not the
   // bench's tsx-loaded server.ts (tsx's loader alone holds ~100 MB).
   const nodeFlags = startFlags();
+  const snapshotDir = path.join(root, 'bench', 'results');
+  if (flags['heap-snapshots']) mkdirSync(snapshotDir, { recursive: true });
   const start = async () => {
-    const child = spawn(process.execPath, [...nodeFlags, path.join(root, 'scripts', 'start.mjs')], {
+    const extra = flags['heap-snapshots'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+    const child = spawn(process.execPath, [...nodeFlags, ...extra, path.join(root, 'scripts', 'start.mjs')], {
       env: { ...env, LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -139,6 +175,7 @@ try {
   await gql(SEND, { input: { conversationId: room.createRoom.id, body: 'hello' } }, token);
   const withOne = await settledRss(server.pid!);
   const heapWithOne = await heap();
+  await snapshot(server, 'before');
 
   const receiver = forkScript('receiver.ts', ['graphql', `${ready.url.replace(/^http/, 'ws')}/graphql`, String(count), token, room.createRoom.id]);
   children.push(receiver);
@@ -149,6 +186,7 @@ try {
   await sleep(3000);
   const loaded = await settledRss(server.pid!);
   const heapLoaded = await heap();
+  await snapshot(server, 'with');
   const perSubscription = (loaded - withOne) / count;
   const heapPer = (heapLoaded.used - heapWithOne.used) / count;
   const externalPer = (heapLoaded.external - heapWithOne.external) / count;
@@ -177,6 +215,39 @@ try {
   receiver.send({ type: 'stop' });
   await new Promise((r) => receiver.once('exit', r));
   await stop(server);
+
+  // The same idle sockets on the floor (plain `ws`) and the peer (Socket.IO + pg), measured the
+  // same way in this run: what one idle socket costs a server that does nothing with it.
+  const others: string[] = [];
+  for (const target of ['floor', 'peer'] as const) {
+    const other = forkScript(`${target}.ts`, [], { ...process.env, PEER_DATABASE_URL: scratch?.url ?? databaseUrl }, nodeFlags);
+    children.push(other);
+    const { url } = await waitFor<{ type: string; url: string }>(other, (m) => m.type === 'ready', 60_000, `the ${target} server`);
+    await sleep(3000);
+    const before = await settledRss(other.pid!);
+    const sockets = forkScript('receiver.ts', [target, url.replace(/^http/, 'ws'), String(count), '', 'mem-room']);
+    children.push(sockets);
+    await waitFor<ReceiverReport>(sockets, (m) => m.type === 'ready', 300_000, `${target} sockets to be open`);
+    await sleep(3000);
+    const after = await settledRss(other.pid!);
+    log(`${target}: ${mb(before)} → ${mb(after)} MiB RSS with ${count} idle sockets`);
+    others.push(`| ${target === 'floor' ? 'floor (plain `ws`, nothing stored)' : 'peer (Socket.IO + pg, joined to a room)'} | ${mb(before)} → ${mb(after)} | ${((after - before) / count / 1024).toFixed(1)} KiB |`);
+    sockets.send({ type: 'stop' });
+    await new Promise((r) => sockets.once('exit', r));
+    other.kill('SIGTERM');
+    if (other.exitCode === null) await new Promise((r) => other.once('exit', r));
+  }
+  process.stdout.write(
+    [
+      `Per idle socket in the same run (${count.toLocaleString('en-US')} sockets; run with tsx and the same node flags):`,
+      '',
+      '| Server | RSS MiB, idle → with the sockets | per socket |',
+      '| --- | ---: | ---: |',
+      `| this product (one subscription per socket) | ${mb(withOne)} → ${mb(loaded)} | ${(perSubscription / 1024).toFixed(1)} KiB |`,
+      ...others,
+      '',
+    ].join('\n'),
+  );
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
