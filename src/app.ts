@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config/env.js';
 import { openDatabase, type Database } from './db/client.js';
@@ -268,7 +269,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installCompat(host);
 
   server.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+    // A function of its own, not a closure here: this one would share its scope with the
+    // callbacks below and keep the upgrade request alive for the socket's life.
+    socket.on('error', destroyOnError);
     const pathname = (req.url ?? '/').split('?')[0]!;
     const handler = upgradeRoutes.find((r) => r.match(pathname))?.handle;
     if (!handler || stopping) {
@@ -372,4 +375,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/** An upgraded socket's error listener: the socket is destroyed (its close is what the WebSocket layer hears). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }

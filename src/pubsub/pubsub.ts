@@ -557,7 +557,7 @@ export class PubSub {
   listen<K extends TopicName>(
     channels: ReadonlyArray<readonly [K, string]>,
     on: { event(payload: Topics[K]): void; end(error: unknown): void },
-    options: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = {},
+    options: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = NO_OPTIONS,
   ): Listening {
     return new Listening(this.core, this.connectionOverflow, channels, on as Listening['on'], options);
   }
@@ -577,11 +577,14 @@ export class PubSub {
  * One {@link PubSub.listen} subscription: a class rather than closures, since one lives per idle
  * subscriber (its state is its fields, its methods shared).
  */
+/** No options: one object for every listen() that gives none (each Listening keeps its options). */
+const NO_OPTIONS: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = Object.freeze({});
+
 export class Listening {
   readonly ready: Promise<void>;
   private readonly names: string[];
-  private readonly handlers: Array<(payload: never) => void>;
-  private readonly ids: Promise<number>[] = [];
+  /** Its handler on every channel: the channel's own subscription tracks positions (deliver). */
+  private readonly handler: ((payload: never) => void) | null;
   /** Events that came while paused. */
   private queue: unknown[] | null = null;
   private pauses = 0;
@@ -598,18 +601,16 @@ export class Listening {
     if (core.outage.down) {
       // Refused at once rather than waiting for Redis: the client retries (it is told so).
       this.done = true;
-      this.handlers = [];
+      this.handler = null;
       this.ready = Promise.reject(new ServiceUnavailableError('pub/sub'));
       this.ready.catch(() => undefined);
       return;
     }
     if (!options.internal) core.stats.subscribers++;
-    // One handler for every channel: the channel's own subscription tracks positions (deliver).
-    const handler = (payload: never) => this.take(payload);
-    this.handlers = channels.map(() => handler);
-    channels.forEach(([topic], i) => this.ids.push(join(core, topic, this.names[i]!, handler)));
+    const handler = (this.handler = (payload: never) => this.take(payload));
+    const joined = channels.map(([topic], i) => join(core, topic, this.names[i]!, handler));
     // Redis down: SUBSCRIBE fails at once (no offline queue); the client is told to retry.
-    this.ready = Promise.all(this.ids).then(
+    this.ready = Promise.all(joined).then(
       () => undefined,
       (err: unknown) => {
         core.logger.debug({ err, channels: this.names }, 'subscribe failed');
@@ -638,7 +639,8 @@ export class Listening {
     this.queue = null;
     const { core } = this;
     if (!this.options.internal) core.stats.subscribers--;
-    this.names.forEach((name, i) => leave(core, name, this.handlers[i]!));
+    const handler = this.handler;
+    if (handler) for (const name of this.names) leave(core, name, handler);
   }
 
   private take(payload: unknown): void {

@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions, type SubscribePayload } from 'graphql-ws';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { WebSocket, type WebSocketServer } from 'ws';
@@ -52,12 +52,20 @@ const SLOW_CONSUMER_REASON = 'Slow consumer: fell too far behind. Reconnect and 
 
 type Extra = {
   socket: WebSocket;
-  request: IncomingMessage;
+  /**
+   * The TCP socket under `socket`. The upgrade request itself is not kept (1.3 KB with its raw
+   * headers, per connection for its life): what is read of it is read at connection.
+   */
+  raw: Socket;
+  /** The client's address (src/security/address.ts), read from the upgrade request at connection. */
+  address: string | undefined;
   credential?: Credential;
   /** The viewer the credential authenticated, kept for the operations (src/auth/standing.ts). */
   kept?: KeptViewer;
   /** This connection's id in services.connections, once accepted. */
   connectionId?: string;
+  /** Frees the connection's place in WS_MAX_CONNECTIONS_PER_USER (SocketLimits.admitUser), once accepted. */
+  releaseUser?: () => void;
   /** Whom its operations count against (SocketLimits.identity), once accepted. */
   identity?: string;
   /** Pub/sub for this connection's operations: an overflow closes the socket as a slow consumer. */
@@ -67,7 +75,8 @@ type Extra = {
   /**
    * Runs this connection's queries and mutations, WS_MAX_CONCURRENT_EXECUTIONS at a time, in the
    * order sent: a burst from one socket takes turns with everyone else's requests instead of
-   * holding the event loop for all of its operations at once.
+   * holding the event loop for all of its operations at once. Made at the first query or
+   * mutation: a connection that only subscribes never needs it (1.2 KB each).
    */
   turns?: LimitFunction;
 };
@@ -78,8 +87,8 @@ interface RootValue {
   subscribe: Envelope['subscribe'];
   /** Where a subscription's results are written (see writeResults). */
   target: Target;
-  /** The connection's turns for queries and mutations (Extra.turns). */
-  turns: LimitFunction;
+  /** The connection's: its turns for queries and mutations (Extra.turns). */
+  extra: Extra;
 }
 
 /** An operation's request id: `<connection id>/<operation id>`. */
@@ -90,6 +99,9 @@ function operationId(extra: Extra, id: string): string {
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return typeof (value as { [Symbol.asyncIterator]?: unknown } | null)?.[Symbol.asyncIterator] === 'function';
 }
+
+/** Whether the socket has closed (its 'close' listeners have run). A function: TypeScript narrows a property read. */
+const isClosed = (socket: WebSocket): boolean => socket.readyState === WebSocket.CLOSED;
 
 /** WebSocket close reasons are limited to 123 bytes. */
 export function closeReason(text: string): string {
@@ -401,24 +413,39 @@ function byteSize(data: SendData): number {
   return 0;
 }
 
-/** How often a socket is pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
+/** How often sockets are pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
 const KEEP_ALIVE_MS = 12_000;
+
+/** What serveGraphQLWs asks of its caller about each connection. */
+interface ConnectionHooks<E> {
+  /** The extra fields of a new connection (graphql-ws' `ctx.extra`), read from its upgrade request now. */
+  extra(socket: WebSocket, request: IncomingMessage): E;
+  /** The socket closed (after graphql-ws was told): release what the connection held. */
+  closed(extra: E, code: number): void;
+}
 
 /**
  * graphql-ws on a `ws` server: what graphql-ws' own `useServer` (graphql-ws/use/ws) does, with
- * one difference that is memory. Its message listener is an async function that awaits the
- * whole operation, and a subscription's operation lasts as long as the subscription: it kept the
- * raw `subscribe` frame (the Buffer, a slice of the socket's read chunk, so the chunk's whole
- * ArrayBuffer) alive for the subscription's life, ~1 KB per idle subscription in heap snapshots
- * and up to a read chunk (64 KiB) when a client's frames arrive together. Here the frame is turned
- * into a string at once and the Buffer is let go. Errors are logged with our logger rather than
- * console.error, and the close reason never carries an error's text.
+ * differences that are memory, since an idle subscription's socket lives for hours:
+ * - Its message listener is an async function that awaits the whole operation, and a
+ *   subscription's operation lasts as long as the subscription: it kept the raw `subscribe` frame
+ *   (the Buffer, a slice of the socket's read chunk, so the chunk's whole ArrayBuffer) alive for
+ *   the subscription's life, ~1 KB per idle subscription in heap snapshots and up to a read chunk
+ *   (64 KiB) when a client's frames arrive together. Here the frame is turned into a string at
+ *   once and the Buffer is let go.
+ * - The frame's text is not kept either: it is parsed here, and graphql-ws given the message.
+ * - No closure keeps the upgrade request: {@link ConnectionHooks.extra} reads what is needed of it.
+ * - One keep-alive sweep for every socket instead of a timer (and a `once('pong')`) per socket,
+ *   one shared error listener, one close listener per socket for everything the connection holds.
+ * Errors are logged with our logger rather than console.error, and the close reason never
+ * carries an error's text.
  */
-function serveGraphQLWs<E extends { socket: WebSocket; request: IncomingMessage }>(
+function serveGraphQLWs<E extends { socket: WebSocket }>(
   options: ServerOptions<Record<string, unknown> | undefined, E>,
   wss: WebSocketServer,
   logger: Services['logger'],
   frames: Frames,
+  hooks: ConnectionHooks<E>,
 ): { dispose: () => Promise<void> } {
   const server = makeServer<Record<string, unknown> | undefined, E>(options);
   wss.options.handleProtocols = handleProtocols;
@@ -426,22 +453,30 @@ function serveGraphQLWs<E extends { socket: WebSocket; request: IncomingMessage 
     logger.error({ err }, 'the WebSocket server failed; closing its sockets');
     for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
   });
-  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const fail = (err: unknown, what: string) => {
-      logger.error({ err }, what);
-      socket.close(CloseCode.InternalServerError, 'Internal server error');
-    };
-    socket.once('error', (err) => fail(err, 'a WebSocket failed'));
-    let pongWait: NodeJS.Timeout | null = null;
-    const pingInterval = setInterval(() => {
-      if (socket.readyState !== WebSocket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), KEEP_ALIVE_MS);
-      socket.once('pong', () => {
-        if (pongWait) clearTimeout(pongWait);
-        pongWait = null;
-      });
+  // Sockets pinged by the last sweep that have not answered since.
+  let unanswered = new Set<WebSocket>();
+  const sweep = setInterval(() => {
+    for (const socket of unanswered) socket.terminate();
+    unanswered = new Set();
+    for (const socket of wss.clients) {
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      unanswered.add(socket);
       socket.ping();
-    }, KEEP_ALIVE_MS);
+    }
+  }, KEEP_ALIVE_MS);
+  sweep.unref();
+  function answered(this: WebSocket): void {
+    unanswered.delete(this);
+  }
+  function failed(this: WebSocket, err: Error): void {
+    logger.error({ err }, 'a WebSocket failed');
+    this.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    const extra = hooks.extra(socket, request);
+    const raw = request.socket;
+    socket.on('error', failed);
+    socket.on('pong', answered);
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -451,26 +486,40 @@ function serveGraphQLWs<E extends { socket: WebSocket; request: IncomingMessage 
         // the order of what is sent; a failed write closes the socket.
         send: (data) => {
           if (socket.readyState !== WebSocket.OPEN) return;
-          frames.corkForTurn(request.socket);
+          frames.corkForTurn(raw);
           socket.send(data);
         },
         close: (code, reason) => socket.close(code, reason),
-        // Not an async listener: the frame's Buffer ends with this call (see above).
+        // Not an async listener: the frame's Buffer ends with this call (see above). The frame is
+        // parsed here: graphql-ws keeps what it is given for the operation's life, and its parsed
+        // message holds what it needs, without the frame's text (graphql-ws refuses what does
+        // not parse, given as text).
         onMessage: (handle) =>
           socket.on('message', (data: Buffer) => {
-            handle(String(data)).catch((err: unknown) => fail(err, 'a graphql-ws message failed'));
+            const text = String(data);
+            let message: unknown = text;
+            try {
+              message = JSON.parse(text);
+            } catch {
+              // Left as text: graphql-ws answers it.
+            }
+            handle(message as string).catch((err: unknown) => {
+              logger.error({ err }, 'a graphql-ws message failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
           }),
       },
-      { socket, request } as E,
+      extra,
     );
-    socket.once('close', (code: number, reason: Buffer) => {
-      if (pongWait) clearTimeout(pongWait);
-      clearInterval(pingInterval);
+    socket.on('close', (code: number, reason: Buffer) => {
+      unanswered.delete(socket);
       void closed(code, String(reason));
+      hooks.closed(extra, code);
     });
   });
   return {
     dispose: async () => {
+      clearInterval(sweep);
       for (const client of wss.clients) client.close(1001, 'Going away');
       wss.removeAllListeners();
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
@@ -494,12 +543,13 @@ export function attachGraphQLWs(
   const stopViewers = viewers.start();
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
   wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger, services.metrics));
+  const turnsOf = (extra: Extra) => (extra.turns ??= pLimit(services.config.WS_MAX_CONCURRENT_EXECUTIONS));
   const server = serveGraphQLWs<Extra>(
     {
       execute: (args) => {
         const root = args.rootValue as RootValue;
         inFlight++;
-        return root.turns(async () => {
+        return turnsOf(root.extra)(async () => {
           try {
             return await root.execute(args as ExecutionArgs);
           } finally {
@@ -515,44 +565,46 @@ export function attachGraphQLWs(
         })();
       },
       onConnect: async (ctx) => {
+        const extra = ctx.extra;
+        const socket = extra.socket;
         try {
           const credential = credentialFromConnectionParams(ctx.connectionParams);
           const sockets = services.defenses.sockets;
           const known = credential.kind === 'bearer' ? sockets.spentCredential(credential.value) : null;
           if (known) {
-            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(refuse(services.defenses.logger, known).message));
+            socket.close(TOO_MANY_CLOSE_CODE, closeReason(refuse(services.defenses.logger, known).message));
             return false;
           }
           const kept = await viewers.open(credential);
-          // Forgotten with the socket, whether it is accepted or refused below.
-          if (ctx.extra.socket.readyState === WebSocket.CLOSED) viewers.release(kept);
-          else ctx.extra.socket.once('close', () => viewers.release(kept));
+          // Forgotten when the socket closes (the `closed` hook below), whether it is accepted or refused below.
+          if (isClosed(socket)) {
+            viewers.release(kept);
+            return false;
+          }
+          extra.kept = kept;
           const viewer = kept.viewer;
-          const address = clientAddress(ctx.extra.request, services.config.TRUST_PROXY);
-          const identity = SocketLimits.identity(viewerKey(viewer), address);
+          const identity = SocketLimits.identity(viewerKey(viewer), extra.address);
           const spent = await services.defenses.sockets.admitConnection(identity);
           if (spent) {
             if (credential.kind === 'bearer') sockets.noteSpent(credential.value, spent);
             const error = refuse(services.defenses.logger, spent, { identity });
-            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
+            socket.close(TOO_MANY_CLOSE_CODE, closeReason(error.message));
             return false;
           }
-          ctx.extra.identity = identity;
-          const admitted = services.defenses.sockets.admitUser(viewerKey(viewer), address);
+          // Closed meanwhile: the `closed` hook below has run, and released what was set before.
+          if (isClosed(socket)) return false;
+          extra.identity = identity;
+          const admitted = services.defenses.sockets.admitUser(viewerKey(viewer), extra.address);
           if (typeof admitted !== 'function') {
-            ctx.extra.socket.close(TOO_MANY_CLOSE_CODE, closeReason(`Too many connections for this user (at most ${admitted.kind === 'connection' ? admitted.max : ''}).`));
+            socket.close(TOO_MANY_CLOSE_CODE, closeReason(`Too many connections for this user (at most ${admitted.kind === 'connection' ? admitted.max : ''}).`));
             return false;
           }
-          ctx.extra.socket.once('close', admitted);
-          ctx.extra.credential = credential;
-          ctx.extra.kept = kept;
-          const connectionId = services.connections.open(viewer).id;
-          ctx.extra.connectionId = connectionId;
+          extra.releaseUser = admitted;
+          extra.credential = credential;
           // graphql-ws calls onClose only once every subscription has returned; listeners
-          // (claims, presence, calls) hear of the closed socket at once. close() is idempotent.
-          ctx.extra.socket.once('close', (code: number) => services.connections.close(connectionId, code));
-          const socket = ctx.extra.socket;
-          ctx.extra.pubsub = services.pubsub.withOverflowHandler(() =>
+          // (claims, presence, calls) hear of the closed socket at once (the `closed` hook below).
+          extra.connectionId = services.connections.open(viewer).id;
+          extra.pubsub = services.pubsub.withOverflowHandler(() =>
             closeSlowConsumer(socket, 'a subscription queue overflowed', logger, services.metrics),
           );
           return true;
@@ -597,14 +649,15 @@ export function attachGraphQLWs(
           return [error];
         }
         try {
-          const requestId = operationId(ctx.extra, id);
+          const extra = ctx.extra;
+          const requestId = operationId(extra, id);
           const { schema, execute, subscribe, contextFactory, parse, validate } = envelopeFor(yoga, {
-            req: ctx.extra.request,
             requestId,
             // Set when the connection was accepted, before any operation can start; were it
             // missing, the operation runs as nobody rather than failing on a missing header.
-            credential: ctx.extra.credential ?? { kind: 'none' },
-            connectionId: ctx.extra.connectionId,
+            credential: extra.credential ?? { kind: 'none' },
+            connectionId: extra.connectionId,
+            clientAddress: extra.address,
           });
           let document;
           try {
@@ -614,12 +667,14 @@ export function attachGraphQLWs(
           }
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
-          // Building the context may read the viewer's standing from the database (when it changed):
-          // it takes turns too. Otherwise the connection's kept viewer is used as it is.
-          const turns = (ctx.extra.turns ??= pLimit(services.config.WS_MAX_CONCURRENT_EXECUTIONS));
-          const kept = ctx.extra.kept;
-          const contextValue = await turns(async () => contextFactory(kept ? { viewer: await viewers.viewerFor(kept) } : undefined));
-          if (ctx.extra.pubsub) (contextValue as { pubsub: PubSub }).pubsub = ctx.extra.pubsub;
+          const kept = extra.kept;
+          const build = async () => contextFactory(kept ? { viewer: await viewers.viewerFor(kept) } : undefined);
+          // Building the context may read the viewer's standing from the database (when it
+          // changed): a query's or mutation's takes turns too. Otherwise the connection's kept
+          // viewer is used as it is.
+          const subscribing = getOperationAST(document, payload.operationName)?.operation === 'subscription';
+          const contextValue = subscribing ? await build() : await turnsOf(extra)(build);
+          if (extra.pubsub) (contextValue as { pubsub: PubSub }).pubsub = extra.pubsub;
           const args: ExecutionArgs = {
             schema,
             operationName: payload.operationName,
@@ -629,8 +684,8 @@ export function attachGraphQLWs(
             rootValue: {
               execute,
               subscribe,
-              target: { socket: ctx.extra.socket, raw: ctx.extra.request.socket, id, requestId, frames },
-              turns,
+              target: { socket: extra.socket, raw: extra.raw, id, requestId, frames },
+              extra,
             } satisfies RootValue,
           };
           running.add(id);
@@ -645,6 +700,14 @@ export function attachGraphQLWs(
     wss,
     logger,
     frames,
+    {
+      extra: (socket, request) => ({ socket, raw: request.socket, address: clientAddress(request, services.config.TRUST_PROXY) }),
+      closed: (extra, code) => {
+        if (extra.kept) viewers.release(extra.kept);
+        extra.releaseUser?.();
+        if (extra.connectionId) services.connections.close(extra.connectionId, code);
+      },
+    },
   );
   return {
     dispose: async () => {

@@ -29,6 +29,7 @@
 import { actingUserId } from '../../auth/viewer.js';
 import type { Context } from '../../graphql/context.js';
 import { ForbiddenError } from '../../graphql/errors.js';
+import { forgetAuthorization } from '../../graphql/request-cache.js';
 import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { Listening } from '../../pubsub/pubsub.js';
 import { Outlet } from '../../pubsub/push.js';
@@ -153,6 +154,9 @@ class ConversationStream extends Outlet<ConversationEvent> {
     if (this.over) return;
     // From here this instance's catch-up watches the conversation for us (catch-up.ts).
     ctx.pubsub.notePosition('conversation', conversationId, this.cursor);
+    // What authorizing the subscription loaded and decided (scope-auth's cache, ~1.7 KB) is not
+    // read again: the stream checks each event itself. Not kept for the stream's life.
+    forgetAuthorization(ctx);
     live.resume();
   }
 
