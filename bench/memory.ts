@@ -125,6 +125,24 @@ try {
     }
     return least;
   };
+  /**
+   * RSS once idle long enough for V8 to have collected: after a burst (2,000 subscriptions set
+   * up), what it left behind is garbage in V8's old space until a full collection, which an idle
+   * server gets from V8's memory reducer some 10 to 30 s after allocation slows down (no forced
+   * GC here either). Waits 45 s and, for a server with /metrics, until at least one full (major)
+   * collection has run since `since` (at most 120 s); then the least of five readings.
+   */
+  const idleRss = async (pid: number, metricsUrl?: string, since?: number) => {
+    const started = Date.now();
+    await sleep(45_000);
+    while (metricsUrl && since !== undefined && (await majorGcs(metricsUrl)) <= since && Date.now() - started < 120_000) await sleep(5000);
+    return { rss: await settledRss(pid), seconds: Math.round((Date.now() - started) / 1000) };
+  };
+  /** How many full collections the server has run (prom-client's GC histogram on /metrics). */
+  const majorGcs = async (metricsUrl: string) => {
+    const text = await (await fetch(metricsUrl)).text();
+    return Number(/^chat_nodejs_gc_duration_seconds_count\{kind="major"\} (\d+)/m.exec(text)?.[1] ?? 0);
+  };
   // A first start on a new database applies the migrations, which loads Prisma's schema engine
   // (WebAssembly) and keeps it; a restart finds them current and never loads it (src/db). Both
   // are measured idle; the subscriptions are measured on the restarted server.
@@ -173,7 +191,7 @@ try {
     token,
   );
   await gql(SEND, { input: { conversationId: room.createRoom.id, body: 'hello' } }, token);
-  const withOne = await settledRss(server.pid!);
+  const { rss: withOne } = await idleRss(server.pid!, `${ready.url}/metrics`, await majorGcs(`${ready.url}/metrics`));
   const heapWithOne = await heap();
   await snapshot(server, 'before');
 
@@ -184,9 +202,11 @@ try {
   });
   await waitFor<ReceiverReport>(receiver, (m) => m.type === 'ready', 300_000, 'subscriptions to be live');
   await sleep(3000);
-  const loaded = await settledRss(server.pid!);
+  const soon = await settledRss(server.pid!);
+  const { rss: loaded, seconds: settledAfter } = await idleRss(server.pid!, `${ready.url}/metrics`, await majorGcs(`${ready.url}/metrics`));
   const heapLoaded = await heap();
   await snapshot(server, 'with');
+  const perSoon = (soon - withOne) / count;
   const perSubscription = (loaded - withOne) / count;
   const heapPer = (heapLoaded.used - heapWithOne.used) / count;
   const externalPer = (heapLoaded.external - heapWithOne.external) / count;
@@ -205,9 +225,11 @@ try {
       `| idle after a restart, before any client | ${mb(idle)} | ≤ 200 MB${flags.embedded ? ' (PostgreSQL setup)' : idle <= 200e6 ? ' ✓' : ' ✗'} |`,
       `| of which V8 heap: committed (new space / old space) / in use | ${mb(heapIdle.total)} (${mb(heapIdle.newSpace)} / ${mb(heapIdle.oldSpace)}) / ${mb(heapIdle.used)} | |`,
       `| of which outside the heap (buffers, WebAssembly memories) | ${mb(heapIdle.external)} | |`,
-      `| after seeding (one user, room, message) | ${mb(withOne)} | |`,
-      `| with ${count.toLocaleString('en-US')} idle subscriptions (one socket each) | ${mb(loaded)} | |`,
-      `| per idle subscription | ${(perSubscription / 1024).toFixed(1)} KiB | ≤ 15 KB${perSubscription <= 15_000 ? ' ✓' : ' ✗'} |`,
+      `| after seeding, idle (45 s and a full collection): the baseline of what follows | ${mb(withOne)} | |`,
+      `| with ${count.toLocaleString('en-US')} idle subscriptions (one socket each), 3 to 8 s after the last was live | ${mb(soon)} | |`,
+      `| per idle subscription then, with the garbage of setting them up not yet collected | ${(perSoon / 1024).toFixed(1)} KiB | |`,
+      `| with the subscriptions, idle (a full collection ran; ${settledAfter} s later) | ${mb(loaded)} | |`,
+      `| per idle subscription, settled | ${(perSubscription / 1024).toFixed(1)} KiB | ≤ 15 KB${perSubscription <= 15_000 ? ' ✓' : ' ✗'} |`,
       `| of which V8 heap in use / external (buffers) | ${(heapPer / 1024).toFixed(1)} / ${(externalPer / 1024).toFixed(1)} KiB | |`,
       '',
     ].join('\n'),
@@ -223,13 +245,12 @@ try {
     const other = forkScript(`${target}.ts`, [], { ...process.env, PEER_DATABASE_URL: scratch?.url ?? databaseUrl }, nodeFlags);
     children.push(other);
     const { url } = await waitFor<{ type: string; url: string }>(other, (m) => m.type === 'ready', 60_000, `the ${target} server`);
-    await sleep(3000);
-    const before = await settledRss(other.pid!);
+    const { rss: before } = await idleRss(other.pid!);
     const sockets = forkScript('receiver.ts', [target, url.replace(/^http/, 'ws'), String(count), '', 'mem-room']);
     children.push(sockets);
     await waitFor<ReceiverReport>(sockets, (m) => m.type === 'ready', 300_000, `${target} sockets to be open`);
     await sleep(3000);
-    const after = await settledRss(other.pid!);
+    const { rss: after } = await idleRss(other.pid!);
     log(`${target}: ${mb(before)} → ${mb(after)} MiB RSS with ${count} idle sockets`);
     others.push(`| ${target === 'floor' ? 'floor (plain `ws`, nothing stored)' : 'peer (Socket.IO + pg, joined to a room)'} | ${mb(before)} → ${mb(after)} | ${((after - before) / count / 1024).toFixed(1)} KiB |`);
     sockets.send({ type: 'stop' });
@@ -239,11 +260,11 @@ try {
   }
   process.stdout.write(
     [
-      `Per idle socket in the same run (${count.toLocaleString('en-US')} sockets; run with tsx and the same node flags):`,
+      `Per idle socket in the same run (${count.toLocaleString('en-US')} sockets; run with tsx and the same node flags; RSS after 45 s idle, before and with the sockets):`,
       '',
       '| Server | RSS MiB, idle → with the sockets | per socket |',
       '| --- | ---: | ---: |',
-      `| this product (one subscription per socket) | ${mb(withOne)} → ${mb(loaded)} | ${(perSubscription / 1024).toFixed(1)} KiB |`,
+      `| this product (one subscription per socket), settled | ${mb(withOne)} → ${mb(loaded)} | ${(perSubscription / 1024).toFixed(1)} KiB |`,
       ...others,
       '',
     ].join('\n'),

@@ -416,6 +416,29 @@ function byteSize(data: SendData): number {
 /** How often sockets are pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
 const KEEP_ALIVE_MS = 12_000;
 
+/** How many distinct documents serveGraphQLWs keeps one copy of, each at most so long (see Canonical): 4 MB at most. */
+const QUERIES_KEPT = 1000;
+const QUERY_KEPT_LENGTH = 4096;
+
+/**
+ * One copy of each string among the last `max` distinct ones seen: `canonical(s)` answers the
+ * copy kept, equal to `s` (a longer one than QUERY_KEPT_LENGTH is not kept). When full, it starts over (an app sends a few documents; an attacker
+ * sending new ones each time only makes it start over, and costs one Map of `max` strings).
+ */
+class Canonical {
+  private readonly kept = new Map<string, string>();
+  constructor(private readonly max: number) {}
+
+  canonical(value: string): string {
+    if (value.length > QUERY_KEPT_LENGTH) return value;
+    const known = this.kept.get(value);
+    if (known !== undefined) return known;
+    if (this.kept.size >= this.max) this.kept.clear();
+    this.kept.set(value, value);
+    return value;
+  }
+}
+
 /** What serveGraphQLWs asks of its caller about each connection. */
 interface ConnectionHooks<E> {
   /** The extra fields of a new connection (graphql-ws' `ctx.extra`), read from its upgrade request now. */
@@ -433,7 +456,8 @@ interface ConnectionHooks<E> {
  *   the subscription's life, ~1 KB per idle subscription in heap snapshots and up to a read chunk
  *   (64 KiB) when a client's frames arrive together. Here the frame is turned into a string at
  *   once and the Buffer is let go.
- * - The frame's text is not kept either: it is parsed here, and graphql-ws given the message.
+ * - The frame's text is not kept either: it is parsed here, and graphql-ws given the message,
+ *   whose document is one copy shared by every operation that sends the same (Canonical).
  * - No closure keeps the upgrade request: {@link ConnectionHooks.extra} reads what is needed of it.
  * - One keep-alive sweep for every socket instead of a timer (and a `once('pong')`) per socket,
  *   one shared error listener, one close listener per socket for everything the connection holds.
@@ -453,6 +477,9 @@ function serveGraphQLWs<E extends { socket: WebSocket }>(
     logger.error({ err }, 'the WebSocket server failed; closing its sockets');
     for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
   });
+  // The documents operations send: every client of an app sends the same few, and graphql-ws
+  // keeps each operation's for its life (a subscription's for hours), so each is kept once.
+  const queries = new Canonical(QUERIES_KEPT);
   // Sockets pinged by the last sweep that have not answered since.
   let unanswered = new Set<WebSocket>();
   const sweep = setInterval(() => {
@@ -500,6 +527,8 @@ function serveGraphQLWs<E extends { socket: WebSocket }>(
             let message: unknown = text;
             try {
               message = JSON.parse(text);
+              const payload = (message as { payload?: { query?: unknown } } | null)?.payload;
+              if (typeof payload?.query === 'string') payload.query = queries.canonical(payload.query);
             } catch {
               // Left as text: graphql-ws answers it.
             }
