@@ -22,6 +22,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
+import type { WebSocket } from 'ws';
 
 /**
  * Counters for tests: payloads serialized, deliveries that reused one already serialized, and
@@ -39,6 +40,46 @@ export class Frames {
   private readonly payloads = new WeakMap<object, Buffer>();
   private readonly corked = new Set<Socket>();
   private uncork: NodeJS.Immediate | null = null;
+
+  /**
+   * `maxBufferedBytes`: what a socket may hold unsent (WS_MAX_BUFFERED_BYTES); a message that
+   * would pass it is not written and `overflow` is called (the socket closed as a slow consumer).
+   */
+  constructor(
+    private readonly maxBufferedBytes = Infinity,
+    private readonly overflow: (socket: WebSocket) => void = () => undefined,
+  ) {}
+
+  /**
+   * Writes one operation's `next` message (its `prefix`, then a payload from {@link nextPayload})
+   * as one WebSocket text frame (RFC 6455 §5.2: final, opcode 1, unmasked from a server): the
+   * frame's header and the prefix in one small buffer, then the payload's own bytes, shared by
+   * every subscriber rather than copied for each. Written to the TCP socket under `socket`, into
+   * the turn's cork, rather than through ws' send, which would frame and copy it again: ws frames
+   * and writes at once when messages are not compressed (perMessageDeflate is off), so the order
+   * with its own frames is kept, and its bufferedAmount counts these bytes too.
+   */
+  writeNext(socket: WebSocket, raw: Socket, prefix: string, payload: Buffer): void {
+    if (socket.readyState !== socket.OPEN) return;
+    const prefixLength = Buffer.byteLength(prefix);
+    const length = prefixLength + payload.length;
+    if (socket.bufferedAmount + length > this.maxBufferedBytes) return this.overflow(socket);
+    const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+    const start = Buffer.allocUnsafe(headerLength + prefixLength);
+    start[0] = 0x81;
+    if (headerLength === 2) start[1] = length;
+    else if (headerLength === 4) {
+      start[1] = 126;
+      start.writeUInt16BE(length, 2);
+    } else {
+      start[1] = 127;
+      start.writeBigUInt64BE(BigInt(length), 2);
+    }
+    start.write(prefix, headerLength, prefixLength, 'utf8');
+    this.corkForTurn(raw);
+    raw.write(start);
+    raw.write(payload);
+  }
 
   /**
    * The end of a `next` message carrying `result`: its JSON payload and the message's closing
@@ -87,13 +128,4 @@ export class Frames {
  */
 export function nextPrefix(id: string): string {
   return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-}
-
-/** One operation's `next` message for a payload from {@link Frames.nextPayload}. */
-export function nextMessage(prefix: string, payload: Buffer): Buffer {
-  const head = Buffer.byteLength(prefix);
-  const message = Buffer.allocUnsafe(head + payload.length);
-  message.write(prefix, 0, head);
-  payload.copy(message, head);
-  return message;
 }

@@ -36,7 +36,7 @@ import { refuse } from '../security/refusal.js';
 import { SocketLimits, TOO_MANY_CLOSE_CODE } from '../security/sockets.js';
 import { viewerKey } from '../security/rate-limits.js';
 import { resultWithRequestId, withRequestId } from '../observability/errors.js';
-import { Frames, nextMessage, nextPrefix, type FrameStats } from './frames.js';
+import { Frames, nextPrefix, type FrameStats } from './frames.js';
 import { isPushable, type Pushable, type Sink } from '../pubsub/push.js';
 
 /**
@@ -347,11 +347,9 @@ class ResultWriter implements AsyncIterableIterator<ExecutionResult>, Sink<Execu
     const { socket, raw, frames } = this.target;
     const payload = frames.nextPayload(result);
     if (!payload) return false;
-    // As graphql-ws' own sends: nothing is written to a closing socket.
-    if (socket.readyState !== WebSocket.OPEN) return true;
-    frames.corkForTurn(raw);
-    // A text frame, as graphql-ws sends; capBufferedBytes' cap applies (socket.send is capped).
-    socket.send(nextMessage(this.prefix, payload), { binary: false });
+    // As graphql-ws' own sends: nothing is written to a closing socket; WS_MAX_BUFFERED_BYTES
+    // applies as it does to socket.send (capBufferedBytes).
+    frames.writeNext(socket, raw, this.prefix, payload);
     return true;
   }
 }
@@ -564,7 +562,9 @@ export function attachGraphQLWs(
 ): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
   // This transport's `next` frames: encoded once per result, corked per socket for a turn.
-  const frames = new Frames();
+  const frames = new Frames(services.config.WS_MAX_BUFFERED_BYTES, (socket) =>
+    closeSlowConsumer(socket, `more than ${services.config.WS_MAX_BUFFERED_BYTES} bytes unsent`, logger, services.metrics),
+  );
   // Queries and mutations running now: a draining server closes sockets once they are done.
   let inFlight = 0;
   // The connections' viewers, kept between operations and refreshed when their standing changes.
