@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp } from './helpers/app.js';
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
 import { createTestDatabase, usingRedis, type TestDatabase } from './helpers/database.js';
 import { workspace } from './helpers/fixtures.js';
 import { createLogger } from '../src/logger.js';
@@ -184,3 +185,35 @@ describe('lifecycle', () => {
     redis.disconnect();
   }, 60_000);
 });
+
+describe('graphql-ws keep-alive', () => {
+  it('cuts a socket that answers no ping by the next sweep, and keeps those that answer', async () => {
+    const t = await startTestApp({ WS_KEEP_ALIVE_MS: '200' });
+    try {
+      const ws = await workspace(t);
+      // ws answers pings itself unless told not to: this client never does.
+      const silent = new WebSocket(t.wsUrl, 'graphql-transport-ws', { autoPong: false });
+      await new Promise((resolve, reject) => silent.once('open', resolve).once('error', reject));
+      const acknowledged = new Promise((resolve) => silent.once('message', resolve));
+      silent.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${ws.admin.token}` } }));
+      expect(JSON.parse(String(await acknowledged))).toEqual({ type: 'connection_ack' });
+      const closed = new Promise<number>((resolve) => silent.once('close', (code: number) => resolve(code)));
+      const answering = t.ws({ token: ws.admin.token });
+      const typename = () =>
+        new Promise<unknown>((resolve, reject) => {
+          let last: unknown;
+          answering.subscribe({ query: '{ __typename }' }, { next: (v) => (last = v), error: reject, complete: () => resolve(last) });
+        });
+      expect(await typename()).toEqual({ data: { __typename: 'Query' } });
+      // Terminated, not closed: no close frame (1006 on the client's side).
+      expect(await closed).toBe(1006);
+      // Several sweeps later the socket that answers is still served.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await typename()).toEqual({ data: { __typename: 'Query' } });
+      await answering.dispose();
+    } finally {
+      await t.close();
+    }
+  });
+});
+

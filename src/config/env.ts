@@ -175,6 +175,13 @@ export const envSchema = z.object({
     .min(64 * 1024)
     .default(4 * 1024 * 1024)
     .describe('Bytes a WebSocket may have queued but unsent before it is closed as a slow consumer (code 4008).'),
+  WS_KEEP_ALIVE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(12_000)
+    .describe('How often graphql-ws sockets are pinged; one that has not answered by the next ping is cut (close 1006).'),
 
   // Defenses (src/security/; README "Security"). Operation limits apply to HTTP, graphql-ws and
   // the operations the legacy shim runs alike; rate limits count in Redis when REDIS_URL is set.

@@ -411,9 +411,6 @@ function byteSize(data: SendData): number {
   return 0;
 }
 
-/** How often sockets are pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
-const KEEP_ALIVE_MS = 12_000;
-
 /** How many distinct documents serveGraphQLWs keeps one copy of, each at most so long (see Canonical): 4 MB at most. */
 const QUERIES_KEPT = 1000;
 const QUERY_KEPT_LENGTH = 4096;
@@ -439,6 +436,8 @@ class Canonical {
 
 /** What serveGraphQLWs asks of its caller about each connection. */
 interface ConnectionHooks<E> {
+  /** How often sockets are pinged; one that has not answered by the next ping is cut (as graphql-ws' useServer). */
+  keepAliveMs: number;
   /** The extra fields of a new connection (graphql-ws' `ctx.extra`), read from its upgrade request now. */
   extra(socket: WebSocket, request: IncomingMessage): E;
   /** The socket closed (after graphql-ws was told): release what the connection held. */
@@ -488,7 +487,7 @@ function serveGraphQLWs<E extends { socket: WebSocket }>(
       unanswered.add(socket);
       socket.ping();
     }
-  }, KEEP_ALIVE_MS);
+  }, hooks.keepAliveMs);
   sweep.unref();
   function answered(this: WebSocket): void {
     unanswered.delete(this);
@@ -730,6 +729,7 @@ export function attachGraphQLWs(
     logger,
     frames,
     {
+      keepAliveMs: services.config.WS_KEEP_ALIVE_MS,
       extra: (socket, request) => ({ socket, raw: request.socket, address: clientAddress(request, services.config.TRUST_PROXY) }),
       closed: (extra, code) => {
         if (extra.kept) viewers.release(extra.kept);
