@@ -74,6 +74,7 @@ export class RateLimits {
    * limit is exact (what it knows counts every attempt it sent and has not heard back on); with
    * several, others' attempts are seen with each answer, so a counter can pass its limit by at
    * most what this instance admitted in one round trip while it was more than a tenth away.
+   * What is spent without waiting is sent at the end of the turn, one command per counter.
    * The answer is then synchronous (no promise).
    */
   consume(setting: RateSetting, key: string, points = 1): Refusal | null | Promise<Refusal | null> {
@@ -83,10 +84,15 @@ export class RateLimits {
     const limit = (this.config[setting] as Rate).points;
     if (known && Date.now() < known.resetAt && known.remaining - known.pending - points >= Math.ceil(limit / 10)) {
       known.pending += points;
-      void this.spend(setting, key, points, known);
+      // Counted in Redis at the end of this turn of the event loop, with whatever else this
+      // counter spent meanwhile: one command for a burst of sends, not one each.
+      if (known.unsent === 0) setImmediate(() => this.flush(setting, key, known));
+      known.unsent += points;
       return null;
     }
     const entry = this.remember(id);
+    // What this turn spent without waiting goes first, so that Redis counts it before deciding this one.
+    if (entry.unsent > 0) this.flush(setting, key, entry);
     entry.pending += points;
     return this.spend(setting, key, points, entry);
   }
@@ -106,6 +112,14 @@ export class RateLimits {
       this.logger.warn({ err, setting }, 'rate-limit store failed; letting the attempt through');
       return null;
     }
+  }
+
+  /** Counts in Redis what `known` spent without waiting this turn. */
+  private flush(setting: RateSetting, key: string, known: Known): void {
+    const points = known.unsent;
+    if (points === 0) return;
+    known.unsent = 0;
+    void this.spend(setting, key, points, known);
   }
 
   /** The entry for `id`, made when missing; expired entries are dropped once there are many. */
@@ -131,8 +145,10 @@ const KNOWN_MAX = 10_000;
 class Known {
   /** Points left in the window, as of the last answer; 0 until one comes. */
   remaining = 0;
-  /** Points spent without waiting, not answered yet. */
+  /** Points spent and not answered yet (sent to Redis or about to be). */
   pending = 0;
+  /** Of those, points spent without waiting this turn, not sent to Redis yet (see flush). */
+  unsent = 0;
   /** When the counter's window ends (ms since the epoch): after it, nothing is known. */
   resetAt = 0;
 
