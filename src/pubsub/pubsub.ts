@@ -573,13 +573,13 @@ export class PubSub {
   }
 }
 
+/** No options: one object for every listen() that gives none (each Listening keeps its options). */
+const NO_OPTIONS: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = Object.freeze({});
+
 /**
  * One {@link PubSub.listen} subscription: a class rather than closures, since one lives per idle
  * subscriber (its state is its fields, its methods shared).
  */
-/** No options: one object for every listen() that gives none (each Listening keeps its options). */
-const NO_OPTIONS: Pick<SubscribeOptions, 'onOverflow' | 'internal'> = Object.freeze({});
-
 export class Listening {
   readonly ready: Promise<void>;
   private readonly names: string[];

@@ -46,8 +46,8 @@ export class Frames {
    * would pass it is not written and `overflow` is called (the socket closed as a slow consumer).
    */
   constructor(
-    private readonly maxBufferedBytes = Infinity,
-    private readonly overflow: (socket: WebSocket) => void = () => undefined,
+    private readonly maxBufferedBytes: number,
+    private readonly overflow: (socket: WebSocket) => void,
   ) {}
 
   /**

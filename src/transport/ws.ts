@@ -371,10 +371,11 @@ export function closeSlowConsumer(socket: WebSocket, why: string, logger: Servic
 
 /**
  * Caps the bytes a socket may have queued but not yet written (ws `bufferedAmount`): a send that
- * would go past `maxBytes` closes the socket as a slow consumer instead. graphql-ws sends through
- * `socket.send`, so the cap is applied there, per socket.
+ * would go past `maxBytes` calls `overflow` instead (the socket closed as a slow consumer).
+ * graphql-ws sends through `socket.send`, so the cap is applied there, per socket; the `next`
+ * frames written by Frames.writeNext apply the same cap with the same `overflow`.
  */
-function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services['logger'], metrics: Services['metrics']): void {
+function capBufferedBytes(socket: WebSocket, maxBytes: number, overflow: (socket: WebSocket) => void): void {
   const send = socket.send.bind(socket);
   // One signature that serves both of ws' overloads of send, so it replaces send as it is typed.
   const capped = (data: SendData, options?: SendOptions | SendCallback, cb?: SendCallback): void => {
@@ -384,7 +385,7 @@ function capBufferedBytes(socket: WebSocket, maxBytes: number, logger: Services[
     }
     const size = byteSize(data);
     if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount + size > maxBytes) {
-      closeSlowConsumer(socket, `more than ${maxBytes} bytes unsent`, logger, metrics);
+      overflow(socket);
       // Dropped, not failed: the client recovers it by resuming from its cursor.
       cb?.();
       return;
@@ -561,16 +562,17 @@ export function attachGraphQLWs(
 ): { dispose: () => Promise<void>; inFlight: () => number; frames: Readonly<FrameStats> } {
   const logger = services.logger.child({ component: 'ws' });
   // This transport's `next` frames: encoded once per result, corked per socket for a turn.
-  const frames = new Frames(services.config.WS_MAX_BUFFERED_BYTES, (socket) =>
-    closeSlowConsumer(socket, `more than ${services.config.WS_MAX_BUFFERED_BYTES} bytes unsent`, logger, services.metrics),
-  );
+  // A socket past WS_MAX_BUFFERED_BYTES unsent, by a send of graphql-ws' or a `next` frame of ours.
+  const maxBuffered = services.config.WS_MAX_BUFFERED_BYTES;
+  const overBuffered = (socket: WebSocket) => closeSlowConsumer(socket, `more than ${maxBuffered} bytes unsent`, logger, services.metrics);
+  const frames = new Frames(maxBuffered, overBuffered);
   // Queries and mutations running now: a draining server closes sockets once they are done.
   let inFlight = 0;
   // The connections' viewers, kept between operations and refreshed when their standing changes.
   const viewers = new ConnectionViewers(services);
   const stopViewers = viewers.start();
   // Registered before graphql-ws' own listener, so the cap is in place before anything is sent.
-  wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, services.config.WS_MAX_BUFFERED_BYTES, logger, services.metrics));
+  wss.on('connection', (socket: WebSocket) => capBufferedBytes(socket, maxBuffered, overBuffered));
   const turnsOf = (extra: Extra) => (extra.turns ??= pLimit(services.config.WS_MAX_CONCURRENT_EXECUTIONS));
   const server = serveGraphQLWs<Extra>(
     {
