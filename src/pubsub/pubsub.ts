@@ -309,16 +309,39 @@ export class PubSub {
    * or when {@link PubSubOptions.publishBuffer} publishes are already waiting for it, the event is
    * not sent but handed to this instance's own subscribers, and the other instances recover it
    * from the database when they catch up (after Redis returns, or by their periodic position check).
+   * Resolves when Redis acknowledged (a fraction of a millisecond when it is up), so that a caller
+   * that awaits answers after the other instances were rung: for announcements whose answer
+   * promises that (src/auth/standing.ts). Events that promise nothing of the kind use {@link ring}.
    */
   publish<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> {
-    // (An async function would do, but the memory and dropped paths must not add a tick.)
+    const sent = this.send(topic, key, payload);
+    if (!sent) return Promise.resolve();
+    // Never later than PUBLISH_WAIT_MS: a publish caught by Redis going down is left to finish
+    // or fail on its own.
+    return Promise.race([sent, new Promise<void>((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS).unref())]);
+  }
+
+  /**
+   * {@link publish} without waiting for Redis: this instance's subscribers have the event when it
+   * returns, and it is on its way to the other instances (in order with everything published
+   * before it). For events the database holds, whose sender's answer need not wait for the other
+   * instances (a conversation's: their subscribers resume from the database whatever Redis does):
+   * a send's answer then costs no Redis round trip, which under load is a wait behind everything
+   * else the event loop has to do.
+   */
+  ring<K extends TopicName>(topic: K, key: string, payload: Topics[K]): void {
+    void this.send(topic, key, payload);
+  }
+
+  /** Delivers locally and sends to Redis; the send's promise (settled, never rejected) or null when none was made. */
+  private send<K extends TopicName>(topic: K, key: string, payload: Topics[K]): Promise<void> | null {
     const core = this.core;
     core.stats.published++;
     const channel = `${topic}:${key}`;
     if (this.kind === 'memory') {
       // Synchronous emit: nothing can be lost in memory.
       void core.engine.publish(channel, payload).catch((err: unknown) => core.logger.error({ err, channel }, 'publish failed'));
-      return Promise.resolve();
+      return null;
     }
     // This instance's own subscribers get the event now, as in memory, rather than after a round
     // trip through Redis (its echo is dropped on arrival, see the constructor): the Redis hop is
@@ -327,10 +350,10 @@ export class PubSub {
     const publisher = core.redis!.publisher;
     if (publisher.status !== 'ready' || core.inFlight >= core.publishBuffer) {
       core.stats.dropped++;
-      return Promise.resolve();
+      return null;
     }
     core.inFlight++;
-    const sent = core.engine.publish(channel, payload).then(
+    return core.engine.publish(channel, payload).then(
       () => {
         core.inFlight--;
       },
@@ -342,10 +365,6 @@ export class PubSub {
         else core.logger.warn({ err, channel }, 'publish failed; subscribers will catch up from the database');
       },
     );
-    // Resolves when Redis acknowledged (a fraction of a millisecond when it is up, so callers
-    // that await see their event rung, in order), but never later than PUBLISH_WAIT_MS: a publish
-    // caught by Redis going down is left to finish or fail on its own.
-    return Promise.race([sent, new Promise<void>((resolve) => setTimeout(resolve, PUBLISH_WAIT_MS).unref())]);
   }
 
   /**

@@ -139,7 +139,7 @@ builder.mutationFields((t) => ({
         throw new ForbiddenError('Only its author may announce a message.');
       }
       if (!message.deletedAt) {
-        await publishConversationEvent(ctx, { type: 'MESSAGE_ADDED', conversationId: message.conversationId, seq: message.seq, message });
+        publishConversationEvent(ctx, { type: 'MESSAGE_ADDED', conversationId: message.conversationId, seq: message.seq, message });
       }
       return asSeenBy(ctx.viewer, access.conversation.workspaceId, message);
     },

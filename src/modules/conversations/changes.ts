@@ -91,7 +91,7 @@ export async function recordChange(
     const row = await services.db.message.findUniqueOrThrow({ where: { id: change.messageId }, select: messageSelect });
     return { record: toMessageRecord(row), changed: false };
   }
-  await publishConversationEvent(services, {
+  publishConversationEvent(services, {
     type: change.type,
     conversationId: change.conversationId,
     seq: record.seq,

@@ -8,10 +8,8 @@ import { publishConversationEvent } from './pipeline.js';
 /** Announces a new member to the conversation and to the member's inbox. */
 export async function announceJoined(services: Services, conversationId: string, userId: string, lastSeq: number): Promise<void> {
   const at = new Date().toISOString();
-  await Promise.all([
-    publishConversationEvent(services, { type: 'MEMBER_JOINED', conversationId, seq: lastSeq, userId }),
-    services.pubsub.publish('inbox', userId, { type: 'CONVERSATION_ADDED', conversationId, lastSeq, unreadCount: lastSeq, at }),
-  ]);
+  publishConversationEvent(services, { type: 'MEMBER_JOINED', conversationId, seq: lastSeq, userId });
+  await services.pubsub.publish('inbox', userId, { type: 'CONVERSATION_ADDED', conversationId, lastSeq, unreadCount: lastSeq, at });
 }
 
 /**
@@ -21,8 +19,8 @@ export async function announceJoined(services: Services, conversationId: string,
  */
 export async function announceLeft(services: Services, conversationId: string, userId: string, lastSeq: number): Promise<void> {
   const at = new Date().toISOString();
+  publishConversationEvent(services, { type: 'MEMBER_LEFT', conversationId, seq: lastSeq, userId });
   await Promise.all([
-    publishConversationEvent(services, { type: 'MEMBER_LEFT', conversationId, seq: lastSeq, userId }),
     services.pubsub.publish('inbox', userId, { type: 'CONVERSATION_REMOVED', conversationId, lastSeq, unreadCount: 0, at }),
     announceStandingChange(services.pubsub, { userId }),
   ]);

@@ -371,17 +371,15 @@ builder.mutationFields((t) => ({
         data: { lastReadSeq: upTo, lastReadPublicSeq: publicUpTo, lastReadAt: new Date() },
       });
       if (count > 0) {
-        await Promise.all([
-          publishConversationEvent(ctx, { type: 'READ', conversationId: id, seq: upTo, publicSeq: publicUpTo, userId: me }),
-          ctx.pubsub.publish('inbox', me, {
-            type: 'UNREAD_CHANGED',
-            conversationId: id,
-            lastSeq,
-            unreadCount: Math.max(0, lastSeq - upTo),
-            public: { lastSeq: lastPublicSeq, unreadCount: Math.max(0, lastPublicSeq - publicUpTo) },
-            at: new Date().toISOString(),
-          }),
-        ]);
+        publishConversationEvent(ctx, { type: 'READ', conversationId: id, seq: upTo, publicSeq: publicUpTo, userId: me });
+        await ctx.pubsub.publish('inbox', me, {
+          type: 'UNREAD_CHANGED',
+          conversationId: id,
+          lastSeq,
+          unreadCount: Math.max(0, lastSeq - upTo),
+          public: { lastSeq: lastPublicSeq, unreadCount: Math.max(0, lastPublicSeq - publicUpTo) },
+          at: new Date().toISOString(),
+        });
       }
       return ctx.db.conversation.findUniqueOrThrow({ where: { id: access.conversation.id } });
     },

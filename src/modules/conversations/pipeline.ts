@@ -173,7 +173,7 @@ export class MessagePipeline {
       }
       throw err;
     }
-    await publishConversationEvent(services, {
+    publishConversationEvent(services, {
       type: 'MESSAGE_ADDED',
       conversationId: input.conversationId,
       seq: record.seq,
@@ -372,13 +372,18 @@ async function admitted(services: Services, guards: readonly AppendGuard[], conv
   return waiting;
 }
 
-/** Publishes one event on the conversation's channel, stamped with the time. */
-export function publishConversationEvent(services: Services, event: Omit<ConversationEvent, 'at'>): Promise<void> {
+/**
+ * Publishes one event on the conversation's channel, stamped with the time. Rung, not awaited
+ * (PubSub.ring): this instance's subscribers have it when this returns, the other instances
+ * shortly after, and a subscriber anywhere resumes from the database what it missed, so the
+ * caller's answer does not wait for Redis.
+ */
+export function publishConversationEvent(services: Services, event: Omit<ConversationEvent, 'at'>): void {
   // A message announced again (legacy 004) keeps its place in the stream: a duplicate there.
   const added = event.type === 'MESSAGE_ADDED' ? event.message : undefined;
   const position = event.position ?? added?.position;
   const publicPosition = event.publicPosition ?? added?.publicPosition ?? undefined;
-  return services.pubsub.publish('conversation', event.conversationId, {
+  services.pubsub.ring('conversation', event.conversationId, {
     ...event,
     position,
     ...(publicPosition != null ? { publicPosition } : {}),

@@ -274,12 +274,12 @@ builder.mutationFields((t) => ({
       const { count } = await ctx.db.conversation.deleteMany({ where: { id: room.id } });
       if (count === 0) throw new NotFoundError('Room');
       const at = new Date().toISOString();
-      await Promise.all([
-        publishConversationEvent(ctx, { type: 'CONVERSATION_DELETED', conversationId: room.id, seq: room.lastSeq }),
-        ...members.map((m) =>
+      publishConversationEvent(ctx, { type: 'CONVERSATION_DELETED', conversationId: room.id, seq: room.lastSeq });
+      await Promise.all(
+        members.map((m) =>
           ctx.pubsub.publish('inbox', m.userId, { type: 'CONVERSATION_REMOVED', conversationId: room.id, lastSeq: room.lastSeq, unreadCount: 0, at }),
         ),
-      ]);
+      );
       return { id: room.id };
     },
   }),

@@ -46,7 +46,7 @@ builder.mutationFields((t) => ({
         expiresAt: new Date(now + (args.typing === false ? 0 : TYPING_TTL_MS)).toISOString(),
         at: new Date(now).toISOString(),
       };
-      await publishConversationEvent(ctx, event);
+      publishConversationEvent(ctx, event);
       return event;
     },
   }),
