@@ -34,6 +34,11 @@
  *   --redis-url redis://127.0.0.1:6379                             BENCH_REDIS_URL
  *   --pool 20                        BENCH_POOL_SIZE      the server's (and the peer's) PostgreSQL pool
  *   --cpu-prof                       BENCH_CPU_PROF=1     write the server's CPU profiles to bench/results/profile-*
+ *   --warmup 10                      BENCH_WARMUP         seconds of unmeasured load (100 subscribers, 10 senders flat out)
+ *                                                         before each server's first measured phase, per send transport:
+ *                                                         V8 compiles a cold server's hot code for its first ~20 s of load,
+ *                                                         and that is not what a running server's latency is (0: none)
+ *   --server-flags '--trace-deopt'   BENCH_SERVER_FLAGS   more node flags for the servers (profiling, tracing)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,6 +78,8 @@ const { values: flags } = parseArgs({
     'redis-url': { type: 'string' },
     pool: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
+    warmup: { type: 'string' },
+    'server-flags': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -93,6 +100,8 @@ const options = {
   redisUrl: flags['redis-url'] ?? env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   pool: Number(flags.pool ?? env.BENCH_POOL_SIZE ?? 20),
   cpuProf: flags['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
+  warmup: Number(flags.warmup ?? env.BENCH_WARMUP ?? 10),
+  serverFlags: (flags['server-flags'] ?? env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter(Boolean),
 };
 for (const s of options.setups) if (!['floor', 'peer', 'pglite', 'postgres'].includes(s)) throw new Error(`unknown setup ${s}`);
 for (const t of options.sendOver) if (!['ws', 'http'].includes(t)) throw new Error(`unknown send transport ${t}`);
@@ -118,6 +127,8 @@ function parseLoad(key: string): Load {
     : { key, subscribers, rate: null, senders: n, label: `${subs}, ${n} senders flat out: deliveries/s (persisted msg/s)` };
 }
 const loads = options.loads.map(parseLoad);
+/** What warms a server up before it is measured (--warmup): every part of a send and a delivery, at full speed. */
+const WARMUP_LOAD = parseLoad('100f10');
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -248,15 +259,23 @@ async function drain(receiver: ChildProcess, expected: number): Promise<Extract<
   return report;
 }
 
-async function runSender(target: Target, url: string, load: Load, transport: Transport, token?: string, room?: string): Promise<SenderReport> {
+async function runSender(target: Target, url: string, load: Load, transport: Transport, seconds: number, token?: string, room?: string): Promise<SenderReport> {
   const [mode, n] = load.rate === null ? (['concurrent', load.senders] as const) : (['rate', load.rate] as const);
-  const sender = track(forkScript('sender.ts', [target, url, mode, String(n), String(options.seconds), transport, token ?? '', room ?? '']));
-  return waitFor<SenderReport>(sender, (m) => m.type === 'done', options.seconds * 1000 + 120_000, 'the sender');
+  const sender = track(forkScript('sender.ts', [target, url, mode, String(n), String(seconds), transport, token ?? '', room ?? '']));
+  return waitFor<SenderReport>(sender, (m) => m.type === 'done', seconds * 1000 + 120_000, 'the sender');
 }
 
 const targets: Record<Setup, Target> = { floor: 'floor', peer: 'peer', postgres: 'graphql', pglite: 'graphql' };
 
-async function scenario(setup: Setup, url: string, server: ChildProcess, load: Load, transport: Transport, seeded?: Awaited<ReturnType<typeof seed>>): Promise<Row> {
+async function scenario(
+  setup: Setup,
+  url: string,
+  server: ChildProcess,
+  load: Load,
+  transport: Transport,
+  seeded?: Awaited<ReturnType<typeof seed>>,
+  seconds = options.seconds,
+): Promise<Row> {
   const target = targets[setup];
   const room = seeded ? await seeded.room() : `room-${randomBytes(4).toString('hex')}`;
   const wsUrl = `${url.replace(/^http/, 'ws')}${target === 'graphql' ? '/graphql' : ''}`;
@@ -269,17 +288,17 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
   });
   await waitFor<ReceiverReport>(receiver, (m) => m.type === 'ready', 300_000, 'subscribers to be live');
   try {
-    log(`${what}: ${load.rate === null ? `${load.senders} senders flat out` : `${load.rate} msg/s`} for ${options.seconds} s`);
+    log(`${what}: ${load.rate === null ? `${load.senders} senders flat out` : `${load.rate} msg/s`} for ${seconds} s`);
     receiver.send({ type: 'reset' });
     const before = await serverStats(server);
-    const sent = await runSender(target, url, load, transport, seeded?.token, room);
+    const sent = await runSender(target, url, load, transport, seconds, seeded?.token, room);
     const after = await serverStats(server);
     const report = await drain(receiver, sent.ok * load.subscribers);
     // CPU over the phase and its drain (the drain's idle tail adds next to nothing).
     const drained = await serverStats(server);
-    const seconds = (sent.endedAt - sent.startedAt) / 1000;
+    const elapsed = (sent.endedAt - sent.startedAt) / 1000;
     // Deliveries of the messages sent in the phase, over the time until the last arrived.
-    const deliverySeconds = Math.max(seconds, (report.lastAt - sent.startedAt) / 1000);
+    const deliverySeconds = Math.max(elapsed, (report.lastAt - sent.startedAt) / 1000);
     const overflows = after.pubsub && before.pubsub ? after.pubsub.overflows - before.pubsub.overflows : 0;
     const expected = sent.ok * load.subscribers;
     const notes = [
@@ -298,8 +317,8 @@ async function scenario(setup: Setup, url: string, server: ChildProcess, load: L
       sendLatency: Histogram.from(sent.histogram, sent.max).summary(),
       lost: Math.max(0, expected - report.delivered),
       disorder: report.disorder,
-      offeredPerSecond: (sent.ok * load.subscribers) / seconds,
-      persistedPerSecond: sent.ok / seconds,
+      offeredPerSecond: (sent.ok * load.subscribers) / elapsed,
+      persistedPerSecond: sent.ok / elapsed,
       deliveredPerSecond: report.delivered / deliverySeconds,
       statementsPerMessage: after.database && before.database ? (after.database.statements - before.database.statements) / Math.max(1, sent.ok) : null,
       failedSends: sent.failed,
@@ -344,7 +363,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: string; stop: () => Promise<void> }> {
-  const execArgv = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(resultsDir, `profile-${setup}-${Date.now()}`)}`] : [];
+  const execArgv = [...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(resultsDir, `profile-${setup}-${Date.now()}`)}`] : []), ...options.serverFlags];
   if (setup === 'floor' || setup === 'peer') {
     const databaseUrl = setup === 'peer' ? await scratch('bench_peer') : '';
     const server = track(forkScript(`${setup}.ts`, [], { ...process.env, PEER_DATABASE_URL: databaseUrl, PEER_POOL_SIZE: String(options.pool) }, execArgv));
@@ -404,7 +423,7 @@ function conditions(loadBefore: number[], loadAfter: number[]): string {
     `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free at the end`,
     `- Node ${process.version} on ${os.type()} ${os.release()}`,
     `- Load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end`,
-    `- Each phase ${options.seconds} s; server, receivers and senders in separate processes on this machine; PostgreSQL pool ${options.pool} (product and peer)`,
+    `- Each phase ${options.seconds} s, after ${options.warmup > 0 ? `a ${options.warmup} s warm-up of each server (100 subscribers, 10 senders flat out, not measured)` : 'no warm-up (servers measured cold)'}; server, receivers and senders in separate processes on this machine; PostgreSQL pool ${options.pool} (product and peer)`,
   ].join('\n');
 }
 
@@ -475,6 +494,10 @@ try {
     try {
       const seeded = targets[setup] === 'graphql' ? await seed(url) : undefined;
       const transports: Transport[] = setup === 'peer' ? ['sio'] : setup === 'floor' ? ['ws'] : setup === 'pglite' ? options.sendOver.slice(0, 1) : options.sendOver;
+      for (const transport of options.warmup > 0 ? transports : []) {
+        const warm = await scenario(setup, url, server, WARMUP_LOAD, transport, seeded, options.warmup);
+        log(`${setup} warm-up over ${transport} (not measured): ${cell(warm)}`);
+      }
       for (const load of loads) {
         for (const transport of transports) {
           const row = await scenario(setup, url, server, load, transport, seeded);
