@@ -2,7 +2,7 @@
  * The database layer against real databases: the embedded PGlite always, and PostgreSQL when
  * DATABASE_URL is set (the CI's second run), each test on a freshly created database.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { applyMigrations, defaultMigrationsDir, defaultSchemaPath, isCurrent } f
 import { writeMigration } from '../src/db/write-migration.js';
 import { isUniqueViolation } from '../src/db/errors.js';
 import { Prisma } from '../src/generated/prisma/client.js';
+import { appendStatement } from '../src/modules/conversations/append-statement.js';
 
 const migrationNames = (await readdir(defaultMigrationsDir, { withFileTypes: true }))
   .filter((entry) => entry.isDirectory())
@@ -328,6 +329,17 @@ describe('writing migrations', () => {
   });
 });
 
+/** A value as a SQL literal (the values of the app's statements: text, numbers, booleans, dates, arrays of them, null). */
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (Array.isArray(value)) {
+    const items = value.map((v) => (v === null ? 'NULL' : `"${String(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`));
+    return pg.escapeLiteral(`{${items.join(',')}}`);
+  }
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  return pg.escapeLiteral(String(value));
+}
+
 describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
   const baseUrl = process.env.DATABASE_URL ?? '';
 
@@ -368,6 +380,42 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL', () => {
       await expectRowsAsQueryRaw(db);
     } finally {
       await db.close();
+      await database.drop();
+    }
+  });
+
+  // PostgreSQL plans a prepared statement for each execution's values (a custom plan) unless its
+  // generic plan is estimated no dearer than those; the append statement, a dozen relations, was
+  // once planned on every send that way (append-statement.ts, opaque()).
+  it('estimates the append statement no dearer generic than for given values, so a send is not planned each time', async () => {
+    const database = await freshDatabase();
+    try {
+      await applyMigrations(new PrismaPg({ connectionString: database.url }));
+      // One connection: the plan_cache_mode set below is the one the EXPLAINs run with.
+      const db = await openDatabase({ databaseUrl: database.url, dataDir: 'unused', poolSize: 1 });
+      try {
+        const conversationId = randomUUID();
+        const { statement } = appendStatement(conversationId, [{ conversationId, authorId: randomUUID(), body: 'hello' }]);
+        // PREPARE, as the adapter's statement cache does, so that plan_cache_mode decides the plan.
+        await db.prisma.$executeRawUnsafe(`PREPARE append_plan AS ${statement.text}`);
+        const cost = async (mode: 'force_custom_plan' | 'force_generic_plan') => {
+          await db.prisma.$executeRawUnsafe(`SET plan_cache_mode = ${mode}`);
+          // EXECUTE takes its arguments as SQL, not bound: each value written as a literal.
+          const args = statement.values.map(literal).join(', ');
+          const [row] = await db.prisma.$queryRawUnsafe<{ 'QUERY PLAN': [{ Plan: { 'Total Cost': number } }] }[]>(
+            `EXPLAIN (FORMAT JSON) EXECUTE append_plan(${args})`,
+          );
+          return row!['QUERY PLAN'][0].Plan['Total Cost'];
+        };
+        const custom = await cost('force_custom_plan');
+        const generic = await cost('force_generic_plan');
+        expect(custom).toBeGreaterThan(0);
+        // A custom plan is charged its planning too (about 2.5 per relation), so this margin still picks the generic one.
+        expect(generic).toBeLessThanOrEqual(custom * 1.1);
+      } finally {
+        await db.close();
+      }
+    } finally {
       await database.drop();
     }
   });
