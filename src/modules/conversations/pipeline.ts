@@ -218,17 +218,55 @@ export class MessagePipeline {
     });
   }
 
-  /** Writes the conversation's waiting appends, a batch at a time, until none is left. Never throws. */
+  /**
+   * Writes the conversation's waiting appends, a batch at a time, until none is left. Never throws.
+   *
+   * A batch's appends are answered (and go on to announce their messages to every subscriber)
+   * once the next batch's statement is on its way to the database, not before: under load the
+   * fan-out of one batch then runs while the database writes the next, instead of the database
+   * waiting for it. Statements stay one at a time per conversation and batches are answered in
+   * order, so seqs and events keep theirs. A lone message is answered as soon as it is written.
+   */
   private async drain(services: Services, conversationId: string): Promise<void> {
     const queue = this.waiting.get(conversationId)!;
+    let written = this.held(services, conversationId, queue.splice(0, MAX_BATCH));
+    // Answers handed to setImmediate and not yet given: later ones must follow them.
+    let deferred = 0;
+    const answer = (answers: Array<() => void>) => {
+      deferred--;
+      for (const give of answers) give();
+    };
     for (;;) {
-      const taken = queue.splice(0, MAX_BATCH);
-      if (taken.length === 0) {
-        this.waiting.delete(conversationId);
-        return;
+      const answers = await written;
+      const next = queue.splice(0, MAX_BATCH);
+      if (next.length > 0) written = this.held(services, conversationId, next);
+      else this.waiting.delete(conversationId);
+      if (next.length > 0 || deferred > 0) {
+        // The next statement's connection is handed over in a tick and its query written in
+        // microtasks; setImmediate runs after both, and before any answer from the database
+        // (which comes in a later turn), so the batches' answers keep their order.
+        deferred++;
+        setImmediate(answer, answers);
+      } else {
+        for (const give of answers) give();
       }
-      await this.commit(services, conversationId, taken);
+      if (next.length === 0) return;
     }
+  }
+
+  /** {@link commit}, with the answers it gives held back: given by whoever calls them. Never throws. */
+  private async held(services: Services, conversationId: string, taken: Pending[]): Promise<Array<() => void>> {
+    const answers: Array<() => void> = [];
+    await this.commit(
+      services,
+      conversationId,
+      taken.map((p) => ({
+        input: p.input,
+        resolve: (inserted: Inserted) => answers.push(() => p.resolve(inserted)),
+        reject: (err: unknown) => answers.push(() => p.reject(err)),
+      })),
+    );
+    return answers;
   }
 
   /**
