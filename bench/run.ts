@@ -38,7 +38,7 @@
  *                                                         before each server's first measured phase, per send transport:
  *                                                         V8 compiles a cold server's hot code for its first ~20 s of load,
  *                                                         and that is not what a running server's latency is (0: none)
- *   --server-flags '--trace-deopt'   BENCH_SERVER_FLAGS   more node flags for the servers (profiling, tracing)
+ *   --server-flags=--trace-deopt     BENCH_SERVER_FLAGS   more node flags for the servers (profiling, tracing; with =)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
