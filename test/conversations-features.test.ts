@@ -620,15 +620,21 @@ function inboxEvents(sub: { results: { data?: unknown }[] }) {
 async function topicsPublishedBy(action: () => Promise<unknown>): Promise<string[]> {
   const pubsub = t.app.services.pubsub;
   const topics: string[] = [];
-  const original = pubsub.publish;
+  // Both ways of announcing: publish (awaits Redis) and ring (a conversation's events).
+  const { publish, ring } = pubsub;
   pubsub.publish = ((topic, key, payload) => {
     topics.push(topic);
-    return original.call(pubsub, topic, key, payload);
+    return publish.call(pubsub, topic, key, payload);
   }) as typeof pubsub.publish;
+  pubsub.ring = ((topic, key, payload) => {
+    topics.push(topic);
+    ring.call(pubsub, topic, key, payload);
+  }) as typeof pubsub.ring;
   try {
     await action();
   } finally {
-    pubsub.publish = original;
+    pubsub.publish = publish;
+    pubsub.ring = ring;
   }
   return topics;
 }
