@@ -34,10 +34,16 @@
  *   --redis-url redis://127.0.0.1:6379                             BENCH_REDIS_URL
  *   --pool 20                        BENCH_POOL_SIZE      the server's (and the peer's) PostgreSQL pool
  *   --cpu-prof                       BENCH_CPU_PROF=1     write the server's CPU profiles to bench/results/profile-*
- *   --warmup 10                      BENCH_WARMUP         seconds of unmeasured load (100 subscribers, 10 senders flat out)
- *                                                         before each server's first measured phase, per send transport:
- *                                                         V8 compiles a cold server's hot code for its first ~20 s of load,
- *                                                         and that is not what a running server's latency is (0: none)
+ *   --warmup 10                      BENCH_WARMUP         seconds each load is first run unmeasured, per setup and send
+ *                                                         transport, right before it is measured: V8 compiles a server's
+ *                                                         hot code for a load's shape over its first ~20 s (a steady
+ *                                                         100 msg/s runs other paths than a flat-out burst), and that is
+ *                                                         not what a running server's latency is (0: measured cold)
+ *   --rounds 1                       BENCH_ROUNDS         measure every load this many times, the setups taking turns (in
+ *                                                         the given order, then reversed, and so on) with every server
+ *                                                         running throughout: the summary gives each setup's median round
+ *                                                         and the median of the rounds' product ÷ peer ratios, so a
+ *                                                         disturbance of the shared machine in one phase decides nothing
  *   --server-flags=--trace-deopt     BENCH_SERVER_FLAGS   more node flags for the servers (profiling, tracing; with =)
  */
 import { randomBytes } from 'node:crypto';
@@ -79,6 +85,7 @@ const { values: flags } = parseArgs({
     pool: { type: 'string' },
     'cpu-prof': { type: 'boolean' },
     warmup: { type: 'string' },
+    rounds: { type: 'string' },
     'server-flags': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -101,6 +108,7 @@ const options = {
   pool: Number(flags.pool ?? env.BENCH_POOL_SIZE ?? 20),
   cpuProf: flags['cpu-prof'] ?? env.BENCH_CPU_PROF === '1',
   warmup: Number(flags.warmup ?? env.BENCH_WARMUP ?? 10),
+  rounds: Math.max(1, Number(flags.rounds ?? env.BENCH_ROUNDS ?? 1)),
   serverFlags: (flags['server-flags'] ?? env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter(Boolean),
 };
 for (const s of options.setups) if (!['floor', 'peer', 'pglite', 'postgres'].includes(s)) throw new Error(`unknown setup ${s}`);
@@ -127,13 +135,13 @@ function parseLoad(key: string): Load {
     : { key, subscribers, rate: null, senders: n, label: `${subs}, ${n} senders flat out: deliveries/s (persisted msg/s)` };
 }
 const loads = options.loads.map(parseLoad);
-/** What warms a server up before it is measured (--warmup): every part of a send and a delivery, at full speed. */
-const WARMUP_LOAD = parseLoad('100f10');
 
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
 interface Row {
   setup: Setup;
+  /** Which of the --rounds this phase was (1-based). */
+  round: number;
   column: string;
   load: Load;
   transport: Transport;
@@ -310,6 +318,7 @@ async function scenario(
     ].filter(Boolean);
     return {
       setup,
+      round: 1,
       column: '',
       load,
       transport,
@@ -423,7 +432,7 @@ function conditions(loadBefore: number[], loadAfter: number[]): string {
     `- Memory: ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB total, ${(os.freemem() / 2 ** 30).toFixed(1)} GiB free at the end`,
     `- Node ${process.version} on ${os.type()} ${os.release()}`,
     `- Load average (1/5/15 min): ${loadBefore.map((l) => l.toFixed(2)).join(' / ')} at the start, ${loadAfter.map((l) => l.toFixed(2)).join(' / ')} at the end`,
-    `- Each phase ${options.seconds} s, after ${options.warmup > 0 ? `a ${options.warmup} s warm-up of each server (100 subscribers, 10 senders flat out, not measured)` : 'no warm-up (servers measured cold)'}; server, receivers and senders in separate processes on this machine; PostgreSQL pool ${options.pool} (product and peer)`,
+    `- Each phase ${options.seconds} s${options.rounds > 1 ? `, ${options.rounds} rounds per load (the setups taking turns, every server running throughout; the summary gives each setup's median round)` : ''}, after ${options.warmup > 0 ? `${options.warmup} s of the same load, not measured (warm-up)` : 'no warm-up (servers measured cold)'}; server, receivers and senders in separate processes on this machine; PostgreSQL pool ${options.pool} (product and peer)`,
   ].join('\n');
 }
 
@@ -441,12 +450,32 @@ function cell(row: Row | undefined): string {
   return flags.length ? `${text} (${flags.join(', ')})` : text;
 }
 
-/** Product ÷ peer: p99 ratio for latency loads (≤ 1 is as good), deliveries/s ratio for flat-out ones (≥ 1 is as good). */
-function ratio(product: Row | undefined, peer: Row | undefined): string {
-  if (!product || !peer) return '–';
-  return product.load.rate !== null
-    ? `p99 ${(product.latency.p99 / peer.latency.p99).toFixed(2)}×`
-    : `${(product.deliveredPerSecond / peer.deliveredPerSecond).toFixed(2)}×`;
+/** What a load is judged by: p99 for a latency load (lower is better), deliveries/s for a flat-out one. */
+const metric = (row: Row): number => (row.load.rate !== null ? row.latency.p99 : row.deliveredPerSecond);
+
+/**
+ * The middle one of some items by a number, one of them rather than an average. Of an even count,
+ * the worse of the two middle ones: the higher when higher is worse (latency), else the lower.
+ */
+function median<T>(items: T[], by: (item: T) => number, higherIsWorse: boolean): T | undefined {
+  const sorted = [...items].sort((a, b) => by(a) - by(b));
+  return sorted[higherIsWorse ? Math.floor(sorted.length / 2) : Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * Product ÷ peer: the p99 ratio for latency loads (≤ 1 is as good), the deliveries/s ratio for
+ * flat-out ones (≥ 1 is as good); over several rounds, the median of each round's ratio (the
+ * product's phase against the peer's of the same round), with every round's after it.
+ */
+function ratio(products: Row[], peers: Row[]): string {
+  const each = products.flatMap((product) => {
+    const peer = peers.find((p) => p.round === product.round);
+    return peer ? [metric(product) / metric(peer)] : [];
+  });
+  if (each.length === 0) return '–';
+  const prefix = products[0]!.load.rate !== null ? 'p99 ' : '';
+  const middle = median(each, (x) => x, products[0]!.load.rate !== null)!;
+  return `${prefix}${middle.toFixed(2)}×${each.length > 1 ? ` (rounds: ${each.map((x) => `${x.toFixed(2)}×`).join(', ')})` : ''}`;
 }
 
 function summary(rows: Row[]): string {
@@ -456,20 +485,24 @@ function summary(rows: Row[]): string {
     `| Load | ${columns.join(' | ')} | ${productColumns.map((c) => `${c} ÷ peer`).join(' | ')} |\n` +
     `| --- | ${columns.map(() => '---').join(' | ')} | ${productColumns.map(() => '---').join(' | ')} |`;
   const lines = loads.map((load) => {
-    const at = (column: string) => rows.find((r) => r.load === load && r.column === column);
-    const peer = rows.find((r) => r.load === load && r.setup === 'peer');
-    return `| ${load.label} | ${columns.map((c) => cell(at(c))).join(' | ')} | ${productColumns.map((c) => ratio(at(c), peer)).join(' | ')} |`;
+    const at = (column: string) => rows.filter((r) => r.load === load && r.column === column);
+    const peer = rows.filter((r) => r.load === load && r.setup === 'peer');
+    // Over several rounds, each setup's median round (by what the load is judged by).
+    return `| ${load.label} | ${columns.map((c) => cell(median(at(c), metric, load.rate !== null))).join(' | ')} | ${productColumns.map((c) => ratio(at(c), peer)).join(' | ')} |`;
   });
   return [head, ...lines].join('\n');
 }
 
+const TRANSPORT_ORDER: Transport[] = ['sio', 'ws', 'http'];
+
 function details(rows: Row[]): string {
   const head =
-    '| Setup | Load | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Server CPU µs/delivery | Server writes/delivery | Notes |\n' +
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
-  const lines = rows.map(
+    '| Setup | Load | Round | Sent over | Persisted msg/s | Delivered/s | Offered/s | p50 ms | p99 ms | Max ms | Lost | Out of order | Send p99 ms | SQL/msg | Server CPU µs/delivery | Server writes/delivery | Notes |\n' +
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |';
+  const ordered = [...rows].sort((a, b) => options.setups.indexOf(a.setup) - options.setups.indexOf(b.setup) || loads.indexOf(a.load) - loads.indexOf(b.load) || TRANSPORT_ORDER.indexOf(a.transport) - TRANSPORT_ORDER.indexOf(b.transport) || a.round - b.round);
+  const lines = ordered.map(
     (r) =>
-      `| ${r.column} | ${r.load.key} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${fmt(r.cpuPerDelivery)} | ${fmt(r.writesPerDelivery, 2)} | ${r.note ?? ''} |`,
+      `| ${r.column} | ${r.load.key} | ${r.round} | ${r.transport} | ${fmt(r.persistedPerSecond)} | ${fmt(r.deliveredPerSecond)} | ${fmt(r.offeredPerSecond)} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p99)} | ${fmt(r.latency.max)} | ${r.lost} | ${r.disorder} | ${fmt(r.sendLatency.p99)} | ${fmt(r.statementsPerMessage)} | ${fmt(r.cpuPerDelivery)} | ${fmt(r.writesPerDelivery, 2)} | ${r.note ?? ''} |`,
   );
   return [head, ...lines].join('\n');
 }
@@ -487,47 +520,66 @@ const loadBefore = os.loadavg();
 const started = Date.now();
 const rows: Row[] = [];
 const pipelineRows: { setup: string; perSecond: number; statements: number }[] = [];
+interface Running {
+  setup: Setup;
+  server: ChildProcess;
+  url: string;
+  stop: () => Promise<void>;
+  seeded: Awaited<ReturnType<typeof seed>> | undefined;
+  transports: Transport[];
+}
+const running: Running[] = [];
 try {
+  // Every server runs throughout, so that the setups can take turns at each load (--rounds).
   for (const setup of options.setups) {
     log(`${setup}: starting the server`);
     const { server, url, stop } = await startServer(setup);
-    try {
-      const seeded = targets[setup] === 'graphql' ? await seed(url) : undefined;
-      const transports: Transport[] = setup === 'peer' ? ['sio'] : setup === 'floor' ? ['ws'] : setup === 'pglite' ? options.sendOver.slice(0, 1) : options.sendOver;
-      for (const transport of options.warmup > 0 ? transports : []) {
-        const warm = await scenario(setup, url, server, WARMUP_LOAD, transport, seeded, options.warmup);
-        log(`${setup} warm-up over ${transport} (not measured): ${cell(warm)}`);
-      }
-      for (const load of loads) {
+    running.push({ setup, server, url, stop, seeded: undefined, transports: [] });
+    const entry = running[running.length - 1]!;
+    entry.seeded = targets[setup] === 'graphql' ? await seed(url) : undefined;
+    entry.transports = setup === 'peer' ? ['sio'] : setup === 'floor' ? ['ws'] : setup === 'pglite' ? options.sendOver.slice(0, 1) : options.sendOver;
+  }
+  for (const load of loads) {
+    for (let round = 1; round <= options.rounds; round++) {
+      // In the given order, then reversed: a drift of the machine over a load's rounds favours no setup.
+      const order = round % 2 === 1 ? running : [...running].reverse();
+      for (const { setup, server, url, seeded, transports } of order) {
         for (const transport of transports) {
+          // Warmed once per load: the JIT state a load leaves stays for its later rounds.
+          if (round === 1 && options.warmup > 0) {
+            const warm = await scenario(setup, url, server, load, transport, seeded, options.warmup);
+            log(`${setup} ${load.key} over ${transport}, warm-up (not measured): ${cell(warm)}`);
+          }
           const row = await scenario(setup, url, server, load, transport, seeded);
-          row.column = targets[setup] === 'graphql' ? `${labels[setup].replace('product', 'product')} (sent over ${transport})` : labels[setup];
+          row.round = round;
+          row.column = targets[setup] === 'graphql' ? `${labels[setup]} (sent over ${transport})` : labels[setup];
           rows.push(row);
-          log(`${setup} ${load.key} over ${transport}: ${cell(row)}${row.note ? ` (${row.note})` : ''}`);
+          log(`${setup} ${load.key} over ${transport}${options.rounds > 1 ? ` (round ${round})` : ''}: ${cell(row)}${row.note ? ` (${row.note})` : ''}`);
         }
       }
-      if (seeded && options.concurrency > 0) {
-        log(`${setup}: appendMessage alone, ${options.concurrency} concurrent callers for ${options.seconds} s`);
-        const conversationId = await seeded.room();
-        const reply = waitFor<{ type: string; perSecond: number; statements: number }>(
-          server,
-          (m) => m.type === 'appended',
-          options.seconds * 1000 + 60_000,
-          'the append run',
-        );
-        server.send({ type: 'append', conversationId, authorId: seeded.userId, concurrency: options.concurrency, seconds: options.seconds });
-        const { perSecond, statements } = await reply;
-        pipelineRows.push({ setup: labels[setup], perSecond, statements });
-        log(`${setup}: appendMessage alone: ${fmt(perSecond)} messages/s, ${fmt(statements, 2)} SQL statements each`);
-      }
-    } finally {
-      await stop();
     }
+  }
+  for (const { setup, server, seeded } of running) {
+    if (!seeded || options.concurrency <= 0) continue;
+    log(`${setup}: appendMessage alone, ${options.concurrency} concurrent callers for ${options.seconds} s`);
+    const conversationId = await seeded.room();
+    const reply = waitFor<{ type: string; perSecond: number; statements: number }>(
+      server,
+      (m) => m.type === 'appended',
+      options.seconds * 1000 + 60_000,
+      'the append run',
+    );
+    server.send({ type: 'append', conversationId, authorId: seeded.userId, concurrency: options.concurrency, seconds: options.seconds });
+    const { perSecond, statements } = await reply;
+    pipelineRows.push({ setup: labels[setup], perSecond, statements });
+    log(`${setup}: appendMessage alone: ${fmt(perSecond)} messages/s, ${fmt(statements, 2)} SQL statements each`);
   }
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? err}`);
   await cleanup();
   process.exitCode = 1;
+} finally {
+  for (const { stop } of running) await stop().catch((err: Error) => log(`stopping a server: ${err.message}`));
 }
 
 const output = [
