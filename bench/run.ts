@@ -534,10 +534,10 @@ try {
   for (const setup of options.setups) {
     log(`${setup}: starting the server`);
     const { server, url, stop } = await startServer(setup);
-    running.push({ setup, server, url, stop, seeded: undefined, transports: [] });
-    const entry = running[running.length - 1]!;
+    const transports: Transport[] = setup === 'peer' ? ['sio'] : setup === 'floor' ? ['ws'] : setup === 'pglite' ? options.sendOver.slice(0, 1) : options.sendOver;
+    const entry: Running = { setup, server, url, stop, seeded: undefined, transports };
+    running.push(entry); // before seeding, so that a failure there still stops it (finally, below)
     entry.seeded = targets[setup] === 'graphql' ? await seed(url) : undefined;
-    entry.transports = setup === 'peer' ? ['sio'] : setup === 'floor' ? ['ws'] : setup === 'pglite' ? options.sendOver.slice(0, 1) : options.sendOver;
   }
   for (const load of loads) {
     for (let round = 1; round <= options.rounds; round++) {
