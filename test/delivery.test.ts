@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { parse, print, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { PubSub, SlowConsumerError } from '../src/pubsub/pubsub.js';
 import { isPushable, Outlet, type Pushable } from '../src/pubsub/push.js';
@@ -766,6 +767,35 @@ describe('pub/sub listeners (the push side)', () => {
 });
 
 describe.runIf(process.env.REDIS_URL)('pub/sub between instances (Redis)', () => {
+  it('closing its own Redis connections (a clean stop) logs no outage; Redis closing them does', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const factory = new RedisFactory({ url: process.env.REDIS_URL!, name: 'delivery-close', logger });
+    const [state, pubsub] = [factory.state(), factory.pubsub(logger)];
+    await Promise.all([state.ready(5_000), pubsub.ready(5_000)]);
+    expect([state.client.status, pubsub.publisher.status, pubsub.subscriber.status]).toEqual(['ready', 'ready', 'ready']);
+    await Promise.all([state.close(), pubsub.close()]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(lines.map((l) => l.msg)).toEqual([]);
+
+    // The same connections closed by the server are an outage, logged once per group: the
+    // flag above is the instance's own close, not a blanket silence.
+    const other = new RedisFactory({ url: process.env.REDIS_URL!, name: 'delivery-close-killed', logger }).state();
+    try {
+      await other.ready(5_000);
+      const admin = new Redis(process.env.REDIS_URL!);
+      try {
+        const id = String(await other.client.client('ID'));
+        await admin.client('KILL', 'ID', id);
+      } finally {
+        admin.disconnect();
+      }
+      await vi.waitFor(() => expect(lines.map((l) => l.msg)).toContain('Redis (state) unavailable: outage began'), { timeout: 5_000 });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('hands an instance its own events at publish, without the Redis round trip, and drops their echo; other instances get them through Redis, once', async () => {
     const logger = createLogger('silent');
     const make = (name: string) => new PubSub({ queueLimit: 100, logger, redis: new RedisFactory({ url: process.env.REDIS_URL!, name, logger }) });

@@ -101,8 +101,12 @@ export class RedisFactory {
   private connect(what: string, roles: readonly string[], options: RedisOptions, logger: Logger): RedisConnections {
     const outage = new OutageLog(logger, what);
     const states = new Map<string, string>();
+    // Set by close(): connections this instance ends itself are not an outage (a clean stop
+    // would otherwise log "unavailable: outage began" at error level as it shuts down).
+    let closing = false;
     // Down while any connection is not ready; one line opens the outage and one closes it.
     const update = () => {
+      if (closing) return;
       const failing = [...states].filter(([, state]) => state !== 'ready');
       if (failing.length === 0) outage.ended();
       // Still connecting at start is not an outage (health says "not up yet" meanwhile).
@@ -155,6 +159,7 @@ export class RedisFactory {
         ).then(() => undefined);
       },
       close: async () => {
+        closing = true;
         await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
       },
     };
