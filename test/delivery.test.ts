@@ -778,8 +778,8 @@ describe.runIf(process.env.REDIS_URL)('pub/sub between instances (Redis)', () =>
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(lines.map((l) => l.msg)).toEqual([]);
 
-    // The same connections closed by the server are an outage, logged once per group: the
-    // flag above is the instance's own close, not a blanket silence.
+    // A connection Redis closes is still an outage: the flag above silences the instance's own
+    // close only.
     const other = new RedisFactory({ url: process.env.REDIS_URL!, name: 'delivery-close-killed', logger }).state();
     try {
       await other.ready(5_000);
