@@ -8,7 +8,7 @@
  * quick; the 25 MB memory figure is measured by `npm run bench` (bench/upload-memory.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { ResultOf } from '@graphql-typed-document-node/core';
@@ -646,6 +646,29 @@ describe('sweeping', () => {
     const { removed } = await sweepOrphanFiles(t.app.services, -1000);
     expect(removed).toBe(2);
     expect(storedFiles(t)).toHaveLength(kept);
+    await expectNoStrayFiles(t);
+  });
+
+  it('removes a partial file a stopped process left mid-upload, and keeps one still being written', async () => {
+    const root = path.resolve(t.db.dataDir, 'files');
+    const left = path.join(root, '2e', '2e7f6a3c-5a1b-4c2d-8e9f-0a1b2c3d4e5f.part');
+    const writing = path.join(root, '3e', '3e7f6a3c-5a1b-4c2d-8e9f-0a1b2c3d4e5f.part');
+    // Not a name storage gives: never touched.
+    const foreign = path.join(root, '2e', 'notes.part');
+    for (const file of [left, writing, foreign]) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, 'half');
+    }
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    utimesSync(left, twoHoursAgo, twoHoursAgo);
+    utimesSync(foreign, twoHoursAgo, twoHoursAgo);
+    const { removed } = await sweepOrphanFiles(t.app.services);
+    expect(removed).toBe(1);
+    expect(existsSync(left)).toBe(false);
+    expect(existsSync(writing)).toBe(true);
+    expect(existsSync(foreign)).toBe(true);
+    rmSync(writing);
+    rmSync(foreign);
     await expectNoStrayFiles(t);
   });
 });

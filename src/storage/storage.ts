@@ -31,6 +31,11 @@ export interface FileStorage {
   delete(key: string): Promise<void>;
   /** Every stored object (for sweeping); partial writes in progress are not listed. */
   list(): AsyncIterable<StoredObject>;
+  /**
+   * Removes partial writes last touched before `before`: what a process that stopped mid-put left
+   * (an S3 store would abort its incomplete multipart uploads). Returns how many it removed.
+   */
+  removePartial(before: Date): Promise<number>;
 }
 
 /** Storage keys are generated UUIDs, in lower case; anything else is refused before it reaches a backend. */

@@ -1,8 +1,8 @@
 /**
  * Removes stored bytes that no message holds: pending attachments left by a request that died
  * between storing a file and committing its message, and files whose rows went with a deleted
- * conversation (rows cascade; bytes do not). Only things older than `graceMs` are touched, so an
- * upload in progress is never swept.
+ * conversation (rows cascade; bytes do not), and partial files a stopped process left mid-upload.
+ * Only things older than `graceMs` are touched, so an upload in progress is never swept.
  */
 import type { Services } from '../../graphql/context.js';
 
@@ -40,6 +40,8 @@ export async function sweepOrphanFiles(services: Services, graceMs = 60 * 60 * 1
     if (batch.length >= BATCH) await flush();
   }
   if (batch.length) await flush();
+  // Partial writes of a process that stopped mid-upload: no row names them and no put will finish them.
+  removed += await services.storage.removePartial(before);
   return { removed };
 }
 
