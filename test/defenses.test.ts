@@ -12,6 +12,7 @@ import { parse, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { QUIET_BACKGROUND, startTestApp, until, type TestApp } from './helpers/app.js';
 import { person, workspace } from './helpers/fixtures.js';
 import { createTestDatabase, usingRedis } from './helpers/database.js';
@@ -853,6 +854,47 @@ describe('what the legacy shim runs for a client counts against that client’s 
     } finally {
       for (const socket of sockets) socket.close();
       await L.t.close();
+    }
+  });
+});
+
+describe('refusal logs under a flood', { timeout: 120_000 }, () => {
+  it('logs the first refusal per limit in each window and counts the rest into the next line logged; the metric counts every one', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const t = await startTestApp({ LOG_REFUSALS_WINDOW_MS: '5000' }, undefined, logger);
+    try {
+      const logged = (limit: string) => lines.filter((l) => l.msg === 'refused' && (l.refusal as { limit?: string } | undefined)?.limit === limit);
+      const counted = async (scope: string) => {
+        const text = await (await fetch(`${t.url}/metrics`)).text();
+        return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      };
+      const before = await counted('depth');
+      // Each document differs (by its operation name): the same one again is answered from the validation cache.
+      const deep = (i: number) => nesting(15).replace('query Nest(', `query Nest${i}(`);
+      const flood = await Promise.all(Array.from({ length: 100 }, (_, i) => post(t, deep(i), { id: 'x' })));
+      expect(flood.map((r) => codes(r)[0])).toEqual(Array.from({ length: 100 }, () => 'DEPTH_LIMIT_EXCEEDED'));
+      expect(logged('depth')).toHaveLength(1);
+      expect(logged('depth')[0]).not.toHaveProperty('unlogged');
+      expect((await counted('depth')) - before).toBe(100);
+
+      // Another limit keeps its own window: its first refusal is logged at once.
+      const many = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+      expect(codes(await post(t, many))).toEqual(['ALIAS_LIMIT_EXCEEDED']);
+      expect(logged('aliases')).toHaveLength(1);
+
+      // Once the window is over, the next refusal is logged, saying how many were not.
+      await new Promise((resolve) => setTimeout(resolve, 5100));
+      const startedAt = Date.now();
+      expect(codes(await post(t, deep(100), { id: 'x' }))).toEqual(['DEPTH_LIMIT_EXCEEDED']);
+      const [first, next] = logged('depth');
+      expect(logged('depth')).toHaveLength(2);
+      expect(next).toMatchObject({ unlogged: 99, level: 40 });
+      const since = Date.parse(next!.unloggedSince as string);
+      expect(since).toBeGreaterThanOrEqual(first!.time as number);
+      expect(since).toBeLessThan(startedAt);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -205,6 +205,15 @@ export const envSchema = z.object({
   TRUST_PROXY: bool
     .default(false)
     .describe('Take the client address from the last X-Forwarded-For entry (set when behind a reverse proxy); otherwise the socket address.'),
+  LOG_REFUSALS_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(10_000)
+    .describe(
+      'Per limit, only the first refusal in each window of this many ms is logged; the next one logged says how many were not (the refusals metric counts every one). 0: log every refusal.',
+    ),
   RATE_LIMIT_KEY_PREFIX: z
     .string()
     .regex(/^[\w:.-]{1,64}$/)

@@ -10,7 +10,7 @@ import { useOperationLimits } from './operation-limits.js';
 import { RateLimits, useRateLimits } from './rate-limits.js';
 import { SocketLimits } from './sockets.js';
 import { loadTrustedDocuments, useTrustedDocuments, type TrustedDocuments } from './trusted-documents.js';
-import type { DefensesLogger, RefusalCounter } from './refusal.js';
+import { RefusalLog, type DefensesLogger, type RefusalCounter } from './refusal.js';
 
 export interface Defenses {
   /** Yoga/envelop plugins: shared by HTTP, graphql-ws and the legacy executor. */
@@ -24,7 +24,10 @@ export interface Defenses {
 
 /** `redis`: the instance's state connection, where rate limits count (null: in memory). */
 export function createDefenses(config: Config, logger: Logger, redis: Redis | null, refusals?: RefusalCounter): Defenses {
-  const log: DefensesLogger = Object.assign(logger.child({ component: 'defenses' }), { refusals });
+  const log: DefensesLogger = Object.assign(logger.child({ component: 'defenses' }), {
+    refusals,
+    refusalLog: new RefusalLog(config.LOG_REFUSALS_WINDOW_MS),
+  });
   const rateLimits = new RateLimits(config, log, redis);
   const trusted = loadTrustedDocuments(config, log);
   return {

@@ -44,10 +44,41 @@ export interface RefusalCounter {
 }
 
 /**
- * The defenses' logger, carrying the app's refusal counter: every defense is given this one
- * logger by createDefenses, so {@link refuse} counts what it refuses without another parameter.
+ * Keeps a flood of refusals from becoming a flood of log lines: a client hammering a limit would
+ * otherwise buy a warn line (and its disk write) with each refused request, the cheapest thing
+ * it can send. Per limit, the first refusal in each window is logged in full; the rest in that
+ * window are only counted (the metric counts them all), and the next one logged carries that
+ * count (`unlogged`) and when the uncounted run began (`unloggedSince`). The limits are a fixed
+ * set, so the state is a few entries whatever clients do.
  */
-export type DefensesLogger = Logger & { readonly refusals?: RefusalCounter };
+export class RefusalLog {
+  private readonly windows = new Map<string, { openedAt: number; unlogged: number; since: number }>();
+
+  /** `windowMs` 0: every refusal is logged. */
+  constructor(
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether this refusal of `scope` is logged, and if so, how many before it were not (and since when). */
+  take(scope: string): { log: false } | { log: true; unlogged: number; since: number } {
+    const now = this.now();
+    const window = this.windows.get(scope);
+    if (window && now - window.openedAt < this.windowMs) {
+      if (window.unlogged++ === 0) window.since = now;
+      return { log: false };
+    }
+    this.windows.set(scope, { openedAt: now, unlogged: 0, since: 0 });
+    return { log: true, unlogged: window?.unlogged ?? 0, since: window?.since ?? 0 };
+  }
+}
+
+/**
+ * The defenses' logger, carrying the app's refusal counter and its {@link RefusalLog}: every
+ * defense is given this one logger by createDefenses, so {@link refuse} counts and logs what it
+ * refuses without another parameter.
+ */
+export type DefensesLogger = Logger & { readonly refusals?: RefusalCounter; readonly refusalLog?: RefusalLog };
 
 /** The limit a refusal names, as the counter's `scope` label. */
 export function refusalScope(refusal: Refusal): string {
@@ -55,12 +86,18 @@ export function refusalScope(refusal: Refusal): string {
 }
 
 /**
- * The one way a defense refuses: logs it (warn, with who was refused), counts it by limit, and
- * returns the error the client gets.
+ * The one way a defense refuses: logs it (warn, with who was refused; under a flood, the first of
+ * each window per limit, see {@link RefusalLog}), counts it by limit, and returns the error the
+ * client gets.
  */
 export function refuse(logger: DefensesLogger, refusal: Refusal, subject?: Record<string, unknown>): GraphQLError {
-  logger.warn({ component: 'defenses', refusal, ...subject }, 'refused');
-  logger.refusals?.inc({ scope: refusalScope(refusal) });
+  const scope = refusalScope(refusal);
+  const logged = logger.refusalLog?.take(scope) ?? { log: true, unlogged: 0, since: 0 };
+  if (logged.log) {
+    const unlogged = logged.unlogged > 0 ? { unlogged: logged.unlogged, unloggedSince: new Date(logged.since).toISOString() } : {};
+    logger.warn({ component: 'defenses', refusal, ...subject, ...unlogged }, 'refused');
+  }
+  logger.refusals?.inc({ scope });
   switch (refusal.kind) {
     case 'operation': {
       const { code, setting } = OPERATION_LIMITS[refusal.limit];
