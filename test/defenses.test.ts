@@ -433,6 +433,85 @@ describe('rate limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('limits every mutation per user on HTTP and graphql-ws together (RATE_LIMIT_MUTATIONS_USER); refused edits change nothing; another user and an API key are not held', async () => {
+    const t = await startTestApp({ RATE_LIMIT_MUTATIONS_USER: '10/600' });
+    try {
+      // The admin's own mutations count from the first: createWorkspace, createRoom, sendMessage, issueApiKey.
+      const ws = await workspace(t);
+      const token = ws.admin.token;
+      const created = await post(t, `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "r" }) { ... on Room { id } } }`, {}, bearer(token));
+      const conversationId = (created.data?.createRoom as { id: string }).id;
+      const sent = await post(t, 'mutation($input: SendMessageInput!) { sendMessage(input: $input) { ... on Message { id } } }', { input: { conversationId, body: 'v0' } }, bearer(token));
+      const id = (sent.data?.sendMessage as { id: string }).id;
+      const key = await post(
+        t,
+        'mutation($input: IssueApiKeyInput!) { issueApiKey(input: $input) { ... on IssuedApiKey { secret } } }',
+        { input: { workspaceId: ws.id, name: 'backend' } },
+        bearer(token),
+      );
+      const secret = (key.data?.issueApiKey as { secret: string }).secret;
+
+      // Six left: 16 edits, half over HTTP and half over graphql-ws, each with its own text.
+      const edit = 'mutation($id: ID!, $body: String!) { editMessage(id: $id, body: $body) { __typename } }';
+      const client = wsClient(t, token);
+      const results = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => (i % 2 ? wsRun(client, edit, { id, body: `v${i + 1}` }) : post(t, edit, { id, body: `v${i + 1}` }, bearer(token)))),
+      );
+      const applied = results.flatMap((r, i) => ((r.data?.editMessage as { __typename: string } | undefined)?.__typename === 'Message' ? [`v${i + 1}`] : []));
+      const refused = results.filter((r) => codes(r).includes('RATE_LIMITED'));
+      expect(applied).toHaveLength(6);
+      expect(refused).toHaveLength(10);
+      expect(refused[0]!.errors![0]!.extensions).toMatchObject({ limit: 'RATE_LIMIT_MUTATIONS_USER' });
+      expect(applied).toContain((await t.app.services.db.message.findUniqueOrThrow({ where: { id } })).body);
+      await client.dispose();
+
+      // Another user has their own count; an API key is not counted by it.
+      const other = await person(t, 'other');
+      expect(codes(await post(t, 'mutation { createWorkspace(input: { name: "mine" }) { __typename } }', {}, bearer(other.token)))).toEqual([]);
+      for (let i = 0; i < 12; i++) {
+        const byKey = await post(t, `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "k${i}" }) { __typename } }`, {}, bearer(secret));
+        expect(byKey.data?.createRoom).toEqual({ __typename: 'Room' });
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('counts sendThreadMessage and sendCannedReply as sends (RATE_LIMIT_SEND_USER), storing nothing once spent', async () => {
+    const t = await startTestApp({ RATE_LIMIT_SEND_USER: '3/600' });
+    try {
+      const ws = await workspace(t, { agent: 'AGENT', client: 'CLIENT' });
+      const send = 'mutation($input: SendThreadMessageInput!) { sendThreadMessage(input: $input) { __typename } }';
+      const client = ws.people.client!;
+      const results = [];
+      for (let i = 0; i < 5; i++) results.push(await post(t, send, { input: { workspaceId: ws.id, threadType: 'support', body: `t${i}` } }, bearer(client.token)));
+      expect(results.map((r) => codes(r)[0] ?? (r.data?.sendThreadMessage as { __typename: string }).__typename)).toEqual([
+        'ThreadMessageSent', 'ThreadMessageSent', 'ThreadMessageSent', 'RATE_LIMITED', 'RATE_LIMITED',
+      ]);
+      expect(await t.app.services.db.message.count({ where: { authorId: client.id } })).toBe(3);
+
+      // The admin's own count: a canned reply sent into a room.
+      const created = await post(t, `mutation { createRoom(input: { workspaceId: "${ws.id}", name: "r" }) { ... on Room { id } } }`, {}, bearer(ws.admin.token));
+      const conversationId = (created.data?.createRoom as { id: string }).id;
+      const canned = await post(
+        t,
+        'mutation($input: CreateCannedReplyInput!) { createCannedReply(input: $input) { __typename } }',
+        { input: { workspaceId: ws.id, shortCode: 'hi', title: 'Hi', body: 'Hello!' } },
+        bearer(ws.admin.token),
+      );
+      expect(canned.data?.createCannedReply).toEqual({ __typename: 'CannedReply' });
+      const reply = 'mutation($input: SendCannedReplyInput!) { sendCannedReply(input: $input) { __typename } }';
+      const replies = [];
+      for (let i = 0; i < 5; i++) replies.push(await post(t, reply, { input: { conversationId, shortCode: 'hi' } }, bearer(ws.admin.token)));
+      expect(replies.map((r) => codes(r)[0] ?? (r.data?.sendCannedReply as { __typename: string }).__typename)).toEqual([
+        'Message', 'Message', 'Message', 'RATE_LIMITED', 'RATE_LIMITED',
+      ]);
+      expect(await t.app.services.db.message.count({ where: { conversationId, kind: 'TEXT' } })).toBe(3);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('caps operations running on one graphql-ws connection (TOO_MANY_OPERATIONS), and frees a slot when one ends', async () => {
     const t = await startTestApp({ WS_MAX_SUBSCRIPTIONS: '3' });
     try {

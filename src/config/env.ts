@@ -228,8 +228,11 @@ export const envSchema = z.object({
   RATE_LIMIT_CONFIRM_SIGNUP_ADDRESS: rate.prefault('30/3600').describe('confirmSignUp calls per client address.'),
   RATE_LIMIT_GUEST_ADDRESS: rate.prefault('60/600').describe('startGuestSession calls per client address.'),
   RATE_LIMIT_REFRESH_ADDRESS: rate.prefault('60/60').describe('refreshSession calls per client address.'),
-  RATE_LIMIT_SEND_USER: rate.prefault('50/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage) per user or API key.'),
+  RATE_LIMIT_SEND_USER: rate.prefault('50/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage, sendCannedReply, sendThreadMessage) per user or API key.'),
   RATE_LIMIT_SEND_CONVERSATION: rate.prefault('150/10').describe('Messages sent to one conversation, by everyone together.'),
+  RATE_LIMIT_MUTATIONS_USER: rate
+    .prefault('600/60')
+    .describe('Mutations of any kind per signed-in user or guest (each root field, aliases too), on every transport; API keys are not counted.'),
   RATE_LIMIT_LEGACY_ADDRESS: rate
     .prefault('1200/60')
     .describe('Legacy REST requests, Socket.IO events and raw-socket frames per client address.'),

@@ -210,7 +210,23 @@ const RULES: Record<string, Array<[RateSetting, Key]>> = {
     ['RATE_LIMIT_SEND_USER', author],
     ['RATE_LIMIT_SEND_CONVERSATION', input('ticketId')],
   ],
+  sendCannedReply: [
+    ['RATE_LIMIT_SEND_USER', author],
+    ['RATE_LIMIT_SEND_CONVERSATION', input('conversationId')],
+  ],
+  // Its conversation (the viewer's thread of a type) is found by the mutation: the sender counts.
+  sendThreadMessage: [['RATE_LIMIT_SEND_USER', author]],
 };
+
+/**
+ * Every mutation root field, whatever it is, also spends RATE_LIMIT_MUTATIONS_USER for a signed-in
+ * user or guest: what one account can make the server write and publish to others (reactions,
+ * edits, pins, typing, ICE candidates…) is bounded, not only its sends. API keys are not counted
+ * here: they are server-to-server credentials an admin issues (the legacy shim's backends speak
+ * for many users through one); their sends still count per `asUserId`. Signed out, the only
+ * mutations that run are the sign-in ones, limited per address above.
+ */
+const anyMutation: Key = (_args, ctx) => (ctx.viewer.kind === 'apiKey' ? null : viewerKey(ctx.viewer));
 
 /** The root fields an operation selects, through fragments, each alias counted. */
 function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
@@ -244,9 +260,9 @@ function spending(
     document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
   );
   for (const node of rootFields(operation.selectionSet, fragments)) {
-    const rules = RULES[node.name.value];
     const field = root.getFields()[node.name.value];
-    if (!rules || !field) continue;
+    if (!field) continue;
+    const rules: Array<[RateSetting, Key]> = [['RATE_LIMIT_MUTATIONS_USER', anyMutation], ...(RULES[node.name.value] ?? [])];
     let args: Record<string, unknown> = {};
     try {
       args = getArgumentValues(field, node, variables);
