@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, withoutRequestId, type TestApp } from './helpers/app.js';
-import { guest, person, workspace, type Person } from './helpers/fixtures.js';
+import { AddMemberDoc, guest, person, workspace, type Person } from './helpers/fixtures.js';
 import { apiKey } from './helpers/support.js';
 
 const CreateRoom = graphql(`
@@ -546,6 +546,16 @@ const MemberByEmail = graphql(`
           id
         }
       }
+    }
+  }
+`);
+
+const WorkspaceEvents = graphql(`
+  subscription FeatWorkspaceEvents($workspaceId: ID!) {
+    workspaceEvents(workspaceId: $workspaceId) {
+      type
+      userId
+      role
     }
   }
 `);
@@ -1311,6 +1321,30 @@ describe('inbox', () => {
 });
 
 describe('leaving a workspace', () => {
+  it('ends what an agent reached by role once they are made a client (MEMBER_ROLE_CHANGED), within 2 s; the same role again changes nothing', async () => {
+    const ws = await workspace(t, { dan: 'AGENT' });
+    const dan = ws.people.dan!;
+    const byRole = await room(ws.admin.token, ws.id);
+    const sub = await liveEvents(dan, byRole);
+    const events = collect(t.ws({ token: ws.admin.token }), WorkspaceEvents, { workspaceId: ws.id });
+    await new Promise((r) => setTimeout(r, 200));
+
+    const again = await t.exec(AddMemberDoc, { input: { workspaceId: ws.id, email: dan.email, role: 'AGENT' } }, { token: ws.admin.token });
+    expect(again.data?.addWorkspaceMember.__typename).toBe('Membership');
+    const started = Date.now();
+    const demoted = await t.exec(AddMemberDoc, { input: { workspaceId: ws.id, email: dan.email, role: 'CLIENT' } }, { token: ws.admin.token });
+    expect(demoted.data?.addWorkspaceMember.__typename).toBe('Membership');
+    await Promise.race([sub.completed, new Promise((_, reject) => setTimeout(() => reject(new Error('still subscribed')), 2000))]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sub.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    // The admin saw one event for the two calls: the role change, not a second MEMBER_ADDED.
+    const [event] = await events.next(1);
+    expect(event!.data!.workspaceEvents).toMatchObject({ type: 'MEMBER_ROLE_CHANGED', role: 'CLIENT', userId: dan.id });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(events.results).toHaveLength(1);
+    events.dispose();
+  });
+
   it('takes the member out of its conversations and ends their subscriptions within 2 s, members and by role alike', async () => {
     const ws = await workspace(t, { bob: 'AGENT', carol: 'CLIENT' });
     const bob = ws.people.bob!;

@@ -33,7 +33,7 @@ const CreateWorkspaceDoc = graphql(`
   }
 `);
 
-const AddMemberDoc = graphql(`
+export const AddMemberDoc = graphql(`
   mutation FixtureAddMember($input: AddWorkspaceMemberInput!) {
     addWorkspaceMember(input: $input) {
       __typename

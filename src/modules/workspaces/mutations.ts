@@ -92,7 +92,9 @@ builder.mutationFields((t) => ({
   }),
   addWorkspaceMember: t.withAuth((_root, args) => ({ workspaceMember: idArg(args, 'input.workspaceId') })).prismaField({
     type: MembershipRef,
-    description: 'Adds a registered user to a workspace, or changes their role there. Admins only.',
+    description:
+      'Adds a registered user to a workspace (MEMBER_ADDED), or changes their role there (MEMBER_ROLE_CHANGED; made a client, ' +
+      'their staff-only subscriptions end). The same role again changes and announces nothing. Admins only.',
     errors: { types: [ValidationError, NotFoundError] },
     args: { input: t.arg({ type: AddMemberInput, description: 'The details; each field is described on its type.' }) },
     resolve: async (query, _root, { input }, ctx) => {
@@ -105,13 +107,18 @@ builder.mutationFields((t) => ({
         select: { id: true },
       });
       if (!user) throw new NotFoundError('User', 'No registered user has this email or username; they must sign up first.');
+      const where = { workspaceId_userId: { workspaceId, userId: user.id } };
+      const before = await ctx.db.membership.findUnique({ where, select: { role: true } });
       const membership = await ctx.db.membership.upsert({
         ...query,
-        where: { workspaceId_userId: { workspaceId, userId: user.id } },
+        where,
         create: { workspaceId, userId: user.id, role: input.role },
         update: { role: input.role },
       });
-      await announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      // A member already there whose role changes is MEMBER_ROLE_CHANGED: made a client, their
+      // staff-only subscriptions end on it (endsStaffStanding). The same role again announces nothing.
+      if (!before) await announce(ctx, { type: 'MEMBER_ADDED', workspaceId, userId: user.id, role: input.role });
+      else if (before.role !== input.role) await announce(ctx, { type: 'MEMBER_ROLE_CHANGED', workspaceId, userId: user.id, role: input.role });
       return membership;
     },
   }),
