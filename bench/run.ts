@@ -347,7 +347,8 @@ async function scenario(
   }
 }
 
-async function scratch(prefix: string): Promise<string> {
+/** A throwaway database for one server: its URL, and how to drop it (only it: other servers may still be running). */
+async function scratch(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: options.databaseUrl });
   await admin.connect();
@@ -363,7 +364,7 @@ async function scratch(prefix: string): Promise<string> {
   dropDatabases.add(drop);
   const url = new URL(options.databaseUrl);
   url.pathname = `/${name}`;
-  return url.toString();
+  return { url: url.toString(), drop };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -374,7 +375,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: string; stop: () => Promise<void> }> {
   const execArgv = [...(options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(resultsDir, `profile-${setup}-${Date.now()}`)}`] : []), ...options.serverFlags];
   if (setup === 'floor' || setup === 'peer') {
-    const databaseUrl = setup === 'peer' ? await scratch('bench_peer') : '';
+    const database = setup === 'peer' ? await scratch('bench_peer') : null;
+    const databaseUrl = database?.url ?? '';
     const server = track(forkScript(`${setup}.ts`, [], { ...process.env, PEER_DATABASE_URL: databaseUrl, PEER_POOL_SIZE: String(options.pool) }, execArgv));
     const ready = await waitFor<{ type: string; url: string }>(server, (m) => m.type === 'ready', 60_000, `the ${setup} server`);
     return {
@@ -382,7 +384,7 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
       url: ready.url,
       stop: async () => {
         await stopChild(server);
-        for (const drop of dropDatabases) await drop();
+        await database?.drop();
       },
     };
   }
@@ -400,8 +402,9 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     REDIS_URL: '',
     ...BENCH_LIMITS,
   };
-  if (setup === 'postgres') {
-    serverEnv.DATABASE_URL = await scratch('bench');
+  const database = setup === 'postgres' ? await scratch('bench') : null;
+  if (database) {
+    serverEnv.DATABASE_URL = database.url;
     serverEnv.REDIS_URL = options.redisUrl;
     serverEnv.DATABASE_POOL_SIZE = String(options.pool);
   }
@@ -414,7 +417,7 @@ async function startServer(setup: Setup): Promise<{ server: ChildProcess; url: s
     url: ready.url,
     stop: async () => {
       await stopChild(server);
-      for (const drop of dropDatabases) await drop();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
