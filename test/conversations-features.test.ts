@@ -560,6 +560,31 @@ const WorkspaceEvents = graphql(`
   }
 `);
 
+const QueueEvents = graphql(`
+  subscription FeatQueueEvents($workspaceId: ID!) {
+    supportQueueEvents(workspaceId: $workspaceId) {
+      type
+    }
+  }
+`);
+
+const PresenceEvents = graphql(`
+  subscription FeatPresenceEvents($workspaceId: ID!) {
+    presenceEvents(workspaceId: $workspaceId) {
+      userId
+      status
+    }
+  }
+`);
+
+const SetPresence = graphql(`
+  mutation FeatSetPresence($status: PresenceStatus!) {
+    setPresence(status: $status) {
+      __typename
+    }
+  }
+`);
+
 const RevokeKey = graphql(`
   mutation FeatRevokeKey($id: ID!) {
     revokeApiKey(id: $id) {
@@ -1343,6 +1368,36 @@ describe('leaving a workspace', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(events.results).toHaveLength(1);
     events.dispose();
+  });
+
+  it('ends the support queue and the staff view of presence of an agent made a client, and the support queue of one removed, within 2 s', async () => {
+    const ws = await workspace(t, { eve: 'AGENT', fay: 'AGENT' });
+    const eve = ws.people.eve!;
+    const fay = ws.people.fay!;
+    const queue = (who: Person) => collect(t.ws({ token: who.token }), QueueEvents, { workspaceId: ws.id });
+    const eveQueue = queue(eve);
+    const fayQueue = queue(fay);
+    // READY comes once each is live.
+    for (const sub of [eveQueue, fayQueue]) expect((await sub.next(1))[0]!.data!.supportQueueEvents.type).toBe('READY');
+    const evePresence = collect(t.ws({ token: eve.token }), PresenceEvents, { workspaceId: ws.id });
+    for (let i = 0; evePresence.results.length === 0; i++) {
+      if (i > 50) throw new Error('presence subscription not live');
+      await t.exec(SetPresence, { status: i % 2 ? 'ONLINE' : 'AWAY' }, { token: ws.admin.token });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const stopped = (sub: { completed: Promise<unknown> }) =>
+      Promise.race([sub.completed, new Promise((_, reject) => setTimeout(() => reject(new Error('still subscribed')), 2000))]);
+    const demoted = await t.exec(AddMemberDoc, { input: { workspaceId: ws.id, email: eve.email, role: 'CLIENT' } }, { token: ws.admin.token });
+    expect(demoted.data?.addWorkspaceMember.__typename).toBe('Membership');
+    await Promise.all([stopped(eveQueue), stopped(evePresence)]);
+    expect(eveQueue.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect(evePresence.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+
+    const removed = await t.exec(RemoveWorkspaceMember, { workspaceId: ws.id, userId: fay.id }, { token: ws.admin.token });
+    expect(removed.data!.removeWorkspaceMember.__typename).toBe('Workspace');
+    await stopped(fayQueue);
+    expect(fayQueue.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
   });
 
   it('takes the member out of its conversations and ends their subscriptions within 2 s, members and by role alike', async () => {

@@ -93,6 +93,9 @@ type Documents = {
     "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": typeof types.FeatOpenedDocument,
     "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": typeof types.FeatMemberByEmailDocument,
     "\n  subscription FeatWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": typeof types.FeatWorkspaceEventsDocument,
+    "\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n": typeof types.FeatQueueEventsDocument,
+    "\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n": typeof types.FeatPresenceEventsDocument,
+    "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n": typeof types.FeatSetPresenceDocument,
     "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": typeof types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": typeof types.KeyedRoomByKeyDocument,
@@ -354,6 +357,9 @@ const documents: Documents = {
     "\n  subscription FeatOpened($workspaceId: ID!) {\n    conversationsOpened(workspaceId: $workspaceId) {\n      type\n      conversationId\n    }\n  }\n": types.FeatOpenedDocument,
     "\n  query FeatMemberByEmail($workspaceId: ID!, $email: String!) {\n    workspace(id: $workspaceId) {\n      memberByEmail(email: $email) {\n        role\n        user {\n          id\n        }\n      }\n    }\n  }\n": types.FeatMemberByEmailDocument,
     "\n  subscription FeatWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n": types.FeatWorkspaceEventsDocument,
+    "\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n": types.FeatQueueEventsDocument,
+    "\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n": types.FeatPresenceEventsDocument,
+    "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n": types.FeatSetPresenceDocument,
     "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": types.KeyedRoomByKeyDocument,
@@ -866,6 +872,18 @@ export function graphql(source: "\n  query FeatMemberByEmail($workspaceId: ID!, 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription FeatWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n"): (typeof documents)["\n  subscription FeatWorkspaceEvents($workspaceId: ID!) {\n    workspaceEvents(workspaceId: $workspaceId) {\n      type\n      userId\n      role\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n"): (typeof documents)["\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n"): (typeof documents)["\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

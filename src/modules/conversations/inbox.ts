@@ -17,7 +17,7 @@ import { ChannelSet } from '../../pubsub/channel-set.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { ConversationEvent, InboxEvent } from './topics.js';
-import type { WorkspaceEvent } from '../workspaces/topics.js';
+import { isWorkspaceEvent, type WorkspaceEvent } from '../workspaces/topics.js';
 import { forCustomer, seesNotes } from './visibility.js';
 import { isStaff, requirePerson } from '../../graphql/permissions.js';
 
@@ -44,13 +44,6 @@ const conversationTypes = new Set<string>([
   'MEMBER_LEFT',
   'CONVERSATION_DELETED',
 ] satisfies ConversationEvent['type'][]);
-const workspaceTypes = new Set<string>([
-  'MEMBER_ADDED',
-  'MEMBER_REMOVED',
-  'MEMBER_ROLE_CHANGED',
-  'API_KEY_ISSUED',
-  'API_KEY_REVOKED',
-] satisfies WorkspaceEvent['type'][]);
 
 interface Counts {
   lastSeq: number;
@@ -118,8 +111,8 @@ async function* inboxEvents(ctx: Context, set: ChannelSet<Followed>, staffOf: st
     yield { type: 'INBOX_READY', conversationId: null, lastSeq: 0, unreadCount: total, at: now() };
 
     for await (const raw of set as AsyncIterable<AnyEvent>) {
-      if (workspaceTypes.has(raw.type)) {
-        const e = raw as WorkspaceEvent;
+      if (isWorkspaceEvent(raw)) {
+        const e = raw;
         // Staff who leave a workspace (or are made clients) stop hearing of its new conversations.
         if (endsStaffStanding(ctx.viewer, e)) {
           set.remove('workspaceConversations', e.workspaceId);

@@ -5,6 +5,7 @@ import { parseId } from '../../graphql/ids.js';
 import { actingUserId } from '../../auth/viewer.js';
 import { ChannelSet } from '../../pubsub/channel-set.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
+import { endsStaffStanding } from '../workspaces/permissions.js';
 import type { WorkspaceEvent } from '../workspaces/topics.js';
 import { assertInWorkspace, companions } from './permissions.js';
 import type { PresenceEvent } from './topics.js';
@@ -37,6 +38,10 @@ async function* presenceEvents(
         if (event.type === 'MEMBER_REMOVED' && me && event.userId === me) {
           throw new ForbiddenError('You are no longer a member of this workspace; its presence events stop here.');
         }
+        // Staff see everyone; made a client (or a revoked key), that view ends: subscribe again for what the role now allows.
+        if (staff && endsStaffStanding(ctx.viewer, event)) {
+          throw new ForbiddenError('You are no longer staff of this workspace; its presence events as staff see them stop here.');
+        }
         continue;
       }
       if (others && !event.staff && !others.has(event.userId)) continue;
@@ -52,7 +57,8 @@ builder.subscriptionFields((t) => ({
     type: PresenceEventRef,
     description:
       'Presence changes in a workspace, live: someone came online, went away, or went offline. Staff see everyone; clients and visitors ' +
-      'see staff and whoever shares a conversation with them. Never a message, never stored.',
+      'see staff and whoever shares a conversation with them. Never a message, never stored. Ends with FORBIDDEN when the viewer leaves the ' +
+      'workspace or, watching as staff, is made a client there (subscribe again for what the role now allows).',
     args: { workspaceId: t.arg.id({ description: 'The workspace to watch.' }) },
     subscribe: (_root, args, ctx) => presenceStream(ctx, args.workspaceId),
     resolve: (event) => event,

@@ -1,11 +1,14 @@
 import { builder } from '../../graphql/builder.js';
 import type { Context } from '../../graphql/context.js';
+import { ForbiddenError } from '../../graphql/errors.js';
 import { returnsPromptly } from '../../pubsub/pubsub.js';
 import { ticketEvent, ticketStateSelect } from './events.js';
 import { staffWorkspace, ticketAccess } from './permissions.js';
 import { estimateWait, queuePosition, serviceRate } from './queue.js';
 import type { SupportQueueEvent, TicketEvent } from './topics.js';
 import { SupportQueueEventRef, TicketEventRef } from './types.js';
+import { endsStaffStanding } from '../workspaces/permissions.js';
+import { isWorkspaceEvent } from '../workspaces/topics.js';
 
 /**
  * A ticket's events: first a SNAPSHOT read from the database (the truth), then live events,
@@ -64,11 +67,22 @@ async function subscribeLive<K extends 'ticket' | 'supportQueue'>(ctx: Context, 
   return { live, first };
 }
 
-/** A workspace's queue events, starting with READY once live: read supportQueue then, and miss nothing. */
+/**
+ * A workspace's queue events, starting with READY once live: read supportQueue then, and miss
+ * nothing. It ends, FORBIDDEN, when the viewer stops being staff there (removed, or made a
+ * client) or, for an API key, when the key is revoked: the workspace's own events say so.
+ */
 async function* queueStream(ctx: Context, rawWorkspaceId: string | number, signal: AbortSignal): AsyncGenerator<SupportQueueEvent> {
   const workspaceId = staffWorkspace(ctx, rawWorkspaceId);
-  const { live, first } = await subscribeLive(ctx, 'supportQueue', workspaceId, signal);
+  const live = ctx.pubsub.subscribeMany<'supportQueue' | 'workspace'>(
+    [
+      ['supportQueue', workspaceId],
+      ['workspace', workspaceId],
+    ],
+    { signal },
+  );
   try {
+    await ctx.pubsub.whenSubscribed(live);
     yield {
       type: 'READY',
       workspaceId,
@@ -80,12 +94,12 @@ async function* queueStream(ctx: Context, rawWorkspaceId: string | number, signa
       queueVersion: null,
       at: new Date().toISOString(),
     };
-    let next = first;
-    for (;;) {
-      const result = await next;
-      if (result.done) return;
-      yield result.value;
-      next = live.next();
+    for await (const event of live) {
+      if (!isWorkspaceEvent(event)) {
+        yield event;
+        continue;
+      }
+      if (endsStaffStanding(ctx.viewer, event)) throw new ForbiddenError('You no longer serve this workspace; its support queue stops here.');
     }
   } finally {
     await live.return?.();
@@ -107,7 +121,7 @@ builder.subscriptionFields((t) => ({
   supportQueueEvents: t.field({
     type: SupportQueueEventRef,
     description:
-      'A workspace’s support queue, live, for its agents. First READY, once live: read supportQueue then and miss nothing. Then new tickets, assignments and transfers, status and priority changes, closes, urgency changes (TURNED_URGENT when one becomes urgent), and claims taken or released. Staff and API keys.',
+      'A workspace’s support queue, live, for its agents. First READY, once live: read supportQueue then and miss nothing. Then new tickets, assignments and transfers, status and priority changes, closes, urgency changes (TURNED_URGENT when one becomes urgent), and claims taken or released. Staff and API keys; ends with FORBIDDEN when the viewer is no longer staff there (or the API key is revoked).',
     args: { workspaceId: t.arg.id({ description: 'The workspace.' }) },
     subscribe: (_root, args, ctx) => {
       const stop = new AbortController();

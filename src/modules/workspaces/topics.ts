@@ -13,6 +13,19 @@ export interface WorkspaceEvent {
   at: string;
 }
 
+const WORKSPACE_EVENT_TYPES = new Set<string>([
+  'MEMBER_ADDED',
+  'MEMBER_REMOVED',
+  'MEMBER_ROLE_CHANGED',
+  'API_KEY_ISSUED',
+  'API_KEY_REVOKED',
+] satisfies WorkspaceEventType[]);
+
+/** Tells a workspace event from another topic's, for a subscription that listens to both. */
+export function isWorkspaceEvent(event: { type: string }): event is WorkspaceEvent {
+  return WORKSPACE_EVENT_TYPES.has(event.type);
+}
+
 declare module '../../pubsub/topics.js' {
   interface Topics {
     workspace: WorkspaceEvent;
