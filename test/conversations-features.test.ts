@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { collect, startTestApp, withoutRequestId, type TestApp } from './helpers/app.js';
 import { AddMemberDoc, guest, person, workspace, type Person } from './helpers/fixtures.js';
-import { apiKey } from './helpers/support.js';
+import { apiKey, openTicket } from './helpers/support.js';
 
 const CreateRoom = graphql(`
   mutation FeatCreateRoom($input: CreateRoomInput!) {
@@ -581,6 +581,14 @@ const SetPresence = graphql(`
   mutation FeatSetPresence($status: PresenceStatus!) {
     setPresence(status: $status) {
       __typename
+    }
+  }
+`);
+
+const TicketEvents = graphql(`
+  subscription FeatTicketEvents($ticketId: ID!) {
+    ticketEvents(ticketId: $ticketId) {
+      type
     }
   }
 `);
@@ -1370,10 +1378,15 @@ describe('leaving a workspace', () => {
     events.dispose();
   });
 
-  it('ends the support queue and the staff view of presence of an agent made a client, and the support queue of one removed, within 2 s', async () => {
+  it('ends the support queue, a ticket reached by role and the staff view of presence of an agent made a client, and the support queue of one removed, within 2 s', async () => {
     const ws = await workspace(t, { eve: 'AGENT', fay: 'AGENT' });
     const eve = ws.people.eve!;
     const fay = ws.people.fay!;
+    const customer = await guest(t, ws.id, 'standing-customer');
+    const ticket = await openTicket(t, customer.token, { workspaceId: ws.id, productId: await product(ws.admin.token, ws.id, 'standing'), message: 'Help?' });
+    const eveTicket = collect(t.ws({ token: eve.token }), TicketEvents, { ticketId: ticket.id });
+    const customerTicket = collect(t.ws({ token: customer.token }), TicketEvents, { ticketId: ticket.id });
+    for (const sub of [eveTicket, customerTicket]) expect((await sub.next(1))[0]!.data!.ticketEvents.type).toBe('SNAPSHOT');
     const queue = (who: Person) => collect(t.ws({ token: who.token }), QueueEvents, { workspaceId: ws.id });
     const eveQueue = queue(eve);
     const fayQueue = queue(fay);
@@ -1390,9 +1403,12 @@ describe('leaving a workspace', () => {
       Promise.race([sub.completed, new Promise((_, reject) => setTimeout(() => reject(new Error('still subscribed')), 2000))]);
     const demoted = await t.exec(AddMemberDoc, { input: { workspaceId: ws.id, email: eve.email, role: 'CLIENT' } }, { token: ws.admin.token });
     expect(demoted.data?.addWorkspaceMember.__typename).toBe('Membership');
-    await Promise.all([stopped(eveQueue), stopped(evePresence)]);
-    expect(eveQueue.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
-    expect(evePresence.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    await Promise.all([stopped(eveQueue), stopped(evePresence), stopped(eveTicket)]);
+    for (const sub of [eveQueue, evePresence, eveTicket]) expect(sub.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    // The customer, a member of their ticket, is not affected by someone else's standing.
+    expect(customerTicket.errors).toEqual([]);
+    expect(customerTicket.results.every((r) => !r.errors)).toBe(true);
+    customerTicket.dispose();
 
     const removed = await t.exec(RemoveWorkspaceMember, { workspaceId: ws.id, userId: fay.id }, { token: ws.admin.token });
     expect(removed.data!.removeWorkspaceMember.__typename).toBe('Workspace');

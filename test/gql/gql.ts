@@ -96,6 +96,7 @@ type Documents = {
     "\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n": typeof types.FeatQueueEventsDocument,
     "\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n": typeof types.FeatPresenceEventsDocument,
     "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n": typeof types.FeatSetPresenceDocument,
+    "\n  subscription FeatTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n    }\n  }\n": typeof types.FeatTicketEventsDocument,
     "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": typeof types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": typeof types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": typeof types.KeyedRoomByKeyDocument,
@@ -360,6 +361,7 @@ const documents: Documents = {
     "\n  subscription FeatQueueEvents($workspaceId: ID!) {\n    supportQueueEvents(workspaceId: $workspaceId) {\n      type\n    }\n  }\n": types.FeatQueueEventsDocument,
     "\n  subscription FeatPresenceEvents($workspaceId: ID!) {\n    presenceEvents(workspaceId: $workspaceId) {\n      userId\n      status\n    }\n  }\n": types.FeatPresenceEventsDocument,
     "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n": types.FeatSetPresenceDocument,
+    "\n  subscription FeatTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n    }\n  }\n": types.FeatTicketEventsDocument,
     "\n  mutation FeatRevokeKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      __typename\n    }\n  }\n": types.FeatRevokeKeyDocument,
     "\n  mutation KeyedOpenRoom($input: OpenRoomInput!) {\n    openRoom(input: $input) {\n      __typename\n      ... on Room {\n        id\n        name\n        roomType\n        members {\n          user {\n            id\n          }\n        }\n      }\n      ... on Error {\n        code\n        message\n      }\n    }\n  }\n": types.KeyedOpenRoomDocument,
     "\n  query KeyedRoomByKey($workspaceId: ID!, $key: String!) {\n    roomByKey(workspaceId: $workspaceId, key: $key) {\n      id\n      name\n    }\n  }\n": types.KeyedRoomByKeyDocument,
@@ -884,6 +886,10 @@ export function graphql(source: "\n  subscription FeatPresenceEvents($workspaceI
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n"): (typeof documents)["\n  mutation FeatSetPresence($status: PresenceStatus!) {\n    setPresence(status: $status) {\n      __typename\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription FeatTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n    }\n  }\n"): (typeof documents)["\n  subscription FeatTicketEvents($ticketId: ID!) {\n    ticketEvents(ticketId: $ticketId) {\n      type\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -13,13 +13,24 @@ import { isWorkspaceEvent } from '../workspaces/topics.js';
 /**
  * A ticket's events: first a SNAPSHOT read from the database (the truth), then live events,
  * dropping any older than what was delivered (state by the ticket's version, positions by the
- * queue's version), so a customer never sees their position jump back.
+ * queue's version), so a customer never sees their position jump back. Staff who reach the
+ * ticket by their role (not as a member) follow the workspace's events too: removed, made a
+ * client, or a revoked key, the ticket's events end there with FORBIDDEN.
  */
 async function* ticketStream(ctx: Context, rawId: string | number, signal: AbortSignal): AsyncGenerator<TicketEvent> {
-  const { conversation } = await ticketAccess(ctx, rawId);
-  const { live, first } = await subscribeLive(ctx, 'ticket', conversation.id, signal);
-  let nextLive: Promise<IteratorResult<TicketEvent>> | null = first;
+  const { conversation, viaRole } = await ticketAccess(ctx, rawId);
+  const live = ctx.pubsub.subscribeMany<'ticket' | 'workspace'>(
+    viaRole
+      ? [
+          ['ticket', conversation.id],
+          ['workspace', conversation.workspaceId],
+        ]
+      : [['ticket', conversation.id]],
+    { signal },
+  );
   try {
+    // Live before the snapshot is read, so it misses nothing published after it.
+    await ctx.pubsub.whenSubscribed(live);
     // The queue's version first, then the state: the snapshot is at least as new as its label.
     const desk = await ctx.db.supportDesk.findUnique({ where: { workspaceId: conversation.workspaceId }, select: { queueVersion: true } });
     const state = await ctx.db.supportTicket.findUniqueOrThrow({ where: { conversationId: conversation.id }, select: ticketStateSelect });
@@ -33,12 +44,11 @@ async function* ticketStream(ctx: Context, rawId: string | number, signal: Abort
     let version = snapshot.version;
     let queueVersion = snapshot.queueVersion;
     yield snapshot;
-    for (;;) {
-      nextLive ??= live.next();
-      const next = await nextLive;
-      nextLive = null;
-      if (next.done) return;
-      const event = next.value;
+    for await (const event of live) {
+      if (isWorkspaceEvent(event)) {
+        if (endsStaffStanding(ctx.viewer, event)) throw new ForbiddenError('You are no longer staff of this workspace; this ticket’s events stop here.');
+        continue;
+      }
       if (event.type === 'POSITION_CHANGED') {
         if (event.version < version || event.queueVersion < queueVersion) continue;
       } else if (event.version <= version) {
@@ -51,20 +61,6 @@ async function* ticketStream(ctx: Context, rawId: string | number, signal: Abort
   } finally {
     await live.return?.();
   }
-}
-
-/**
- * Subscribes and waits until the channel is live (with Redis, SUBSCRIBE acknowledged), so that
- * state read afterwards misses nothing published later. `first` is the pending first event; a
- * failure to subscribe rejects here.
- */
-async function subscribeLive<K extends 'ticket' | 'supportQueue'>(ctx: Context, topic: K, key: string, signal: AbortSignal) {
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const live = ctx.pubsub.subscribe(topic, key, { onReady: () => markReady(), signal });
-  const first = live.next();
-  await Promise.race([ready, first.then(() => undefined)]);
-  return { live, first };
 }
 
 /**
@@ -110,7 +106,7 @@ builder.subscriptionFields((t) => ({
   ticketEvents: t.field({
     type: TicketEventRef,
     description:
-      'A ticket’s events, live, for its customer (and staff): where it stands first (SNAPSHOT, with queue position and estimated wait), then assignment, position and estimate changes, status changes, closing. NOT_FOUND for anyone else.',
+      'A ticket’s events, live, for its customer (and staff): where it stands first (SNAPSHOT, with queue position and estimated wait), then assignment, position and estimate changes, status changes, closing. NOT_FOUND for anyone else. Staff reaching it by their role (not as a member) are ended with FORBIDDEN when they stop being staff there.',
     args: { ticketId: t.arg.id({ description: 'The ticket.' }) },
     subscribe: (_root, args, ctx) => {
       const stop = new AbortController();
