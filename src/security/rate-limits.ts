@@ -226,7 +226,7 @@ const RULES: Record<string, Array<[RateSetting, Key]>> = {
  * for many users through one); their sends still count per `asUserId`. Signed out, the only
  * mutations that run are the sign-in ones, limited per address above.
  */
-const anyMutation: Key = (_args, ctx) => (ctx.viewer.kind === 'apiKey' ? null : viewerKey(ctx.viewer));
+const EVERY_MUTATION: [RateSetting, Key] = ['RATE_LIMIT_MUTATIONS_USER', (_args, ctx) => (ctx.viewer.kind === 'apiKey' ? null : viewerKey(ctx.viewer))];
 
 /** The root fields an operation selects, through fragments, each alias counted. */
 function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
@@ -262,14 +262,17 @@ function spending(
   for (const node of rootFields(operation.selectionSet, fragments)) {
     const field = root.getFields()[node.name.value];
     if (!field) continue;
-    const rules: Array<[RateSetting, Key]> = [['RATE_LIMIT_MUTATIONS_USER', anyMutation], ...(RULES[node.name.value] ?? [])];
+    const own = RULES[node.name.value];
     let args: Record<string, unknown> = {};
-    try {
-      args = getArgumentValues(field, node, variables);
-    } catch {
-      // Bad arguments: execution refuses them itself; the address still counts the attempt.
+    // Only a field's own rules key by its arguments; the one every mutation spends does not.
+    if (own) {
+      try {
+        args = getArgumentValues(field, node, variables);
+      } catch {
+        // Bad arguments: execution refuses them itself; the address still counts the attempt.
+      }
     }
-    for (const [setting, keyOf] of rules) {
+    for (const [setting, keyOf] of own ? [EVERY_MUTATION, ...own] : [EVERY_MUTATION]) {
       const key = keyOf(args, ctx);
       if (!key) continue;
       const id = `${setting}\u0000${key}`;
