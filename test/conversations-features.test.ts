@@ -1378,6 +1378,26 @@ describe('leaving a workspace', () => {
     events.dispose();
   });
 
+  it('ends the staff view of a conversation an agent made a client is a member of, within 2 s; subscribed again, they follow it as its members do', async () => {
+    const ws = await workspace(t, { gus: 'AGENT' });
+    const gus = ws.people.gus!;
+    const asMember = await room(ws.admin.token, ws.id, [gus.id]);
+    const sub = await liveEvents(gus, asMember);
+    const started = Date.now();
+    const demoted = await t.exec(AddMemberDoc, { input: { workspaceId: ws.id, email: gus.email, role: 'CLIENT' } }, { token: ws.admin.token });
+    expect(demoted.data?.addWorkspaceMember.__typename).toBe('Membership');
+    await Promise.race([sub.completed, new Promise((_, reject) => setTimeout(() => reject(new Error('still subscribed')), 2000))]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(sub.results.at(-1)!.errors![0]).toMatchObject({ extensions: { code: 'FORBIDDEN' }, message: expect.stringMatching(/Subscribe again/) });
+    // Still a member: a new subscription follows the room.
+    const again = await liveEvents(gus, asMember);
+    await send(ws.admin.token, asMember, 'after the role change');
+    await eventually(() =>
+      expect(again.results.map((r) => r.data?.conversationEvents).filter((e) => e?.type === 'MESSAGE_ADDED')).toHaveLength(1),
+    );
+    again.dispose();
+  });
+
   it('ends the support queue, a ticket reached by role and the staff view of presence of an agent made a client, and the support queue of one removed, within 2 s', async () => {
     const ws = await workspace(t, { eve: 'AGENT', fay: 'AGENT' });
     const eve = ws.people.eve!;

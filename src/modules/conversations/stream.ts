@@ -115,9 +115,13 @@ class ConversationStream extends Outlet<ConversationEvent> {
     const workspaceId = access.conversation.workspaceId;
     const me = (this.me = actingUserId(ctx.viewer));
     this.removable = !access.viaRole;
-    // Staff who reach it by role lose it with their place in the workspace: watch for that too.
+    // The staff view (notes, and the staff numbering) is decided here, once.
+    const customer = (this.customer = !seesNotes(ctx.viewer, workspaceId));
+    // Staff lose it with their place in the workspace: those who reach it by role lose the
+    // conversation, and members who see it as staff lose that view (it has notes and its own
+    // numbering), so they watch the workspace's events too.
     const live = (this.live = ctx.pubsub.listen<'conversation' | 'workspace'>(
-      access.viaRole && me
+      me && (access.viaRole || !customer)
         ? [
             ['conversation', conversationId],
             ['workspace', workspaceId],
@@ -129,7 +133,6 @@ class ConversationStream extends Outlet<ConversationEvent> {
     // From here nothing published is missed: anything committed before is in the database.
     await live.ready;
     if (this.over) return;
-    const customer = (this.customer = !seesNotes(ctx.viewer, workspaceId));
     if (from.position != null && from.position <= 0) {
       await this.replayAfter(0);
     } else if (from.position != null) {
@@ -216,9 +219,16 @@ class ConversationStream extends Outlet<ConversationEvent> {
   private onLive(event: ConversationEvent | WorkspaceEvent): void {
     if (this.over) return;
     if (!('conversationId' in event)) {
-      // Reached by role: losing the role (removed, or made a client) loses the conversation.
+      // Losing the role (removed, or made a client): reached by role, the conversation is lost;
+      // a member keeps it, but not the staff view this stream was started with.
       if (endsStaffStanding(this.ctx.viewer, event)) {
-        this.close(new ForbiddenError('You are no longer staff of this workspace; this conversation’s events stop here.'));
+        this.close(
+          new ForbiddenError(
+            this.removable && event.type !== 'MEMBER_REMOVED'
+              ? 'You are no longer staff of this workspace; this conversation’s events as staff see them stop here. Subscribe again for what your role allows.'
+              : 'You are no longer staff of this workspace; this conversation’s events stop here.',
+          ),
+        );
       }
       return;
     }

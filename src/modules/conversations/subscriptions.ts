@@ -20,7 +20,8 @@ builder.subscriptionFields((t) => ({
       'for older clients) replays the messages after it, and changes only from now on. READ, TYPING and ' +
       'MEMBER_* events have no position and are not replayed. Positions and seqs are in the viewer’s numbering: staff count internal ' +
       'notes and changes to notes; customers (and anyone reading as one) never get those, and count only what they see, with no holes ' +
-      '(so their cursors stay exact). Ends with FORBIDDEN if you are removed.',
+      '(so their cursors stay exact). Ends with FORBIDDEN if you are removed, or when you stop being staff of the workspace while ' +
+      'reading as staff (subscribe again: as a member you then read as a customer, in their numbering).',
     args: {
       conversationId: t.arg.id({ description: 'The conversation.' }),
       after: t.arg.int({
