@@ -179,7 +179,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   started('the pending sign-up pruner', startPendingSignUpPruner(services));
 
   const mask = maskUnexpected(logger.child({ component: 'graphql' }), (err) => databaseHealth.classify(err));
-  const yoga = createHttpHandler(services, schema, [metrics.plugin(), ...defenses.plugins, useSharedEventExecution(mask, sharedExecution)]);
+  const yoga = createHttpHandler(
+    services,
+    schema,
+    [metrics.plugin(), ...defenses.plugins, useSharedEventExecution(mask, sharedExecution)],
+    defenses.documentCaches,
+  );
   // One message per turn of the event loop: a socket that sends thousands of frames in one
   // burst takes turns with every other client instead of holding the loop until all are handled
   // (ws' default handles a whole read at once; 5,000 subscribe frames held it for ~0.7 s).

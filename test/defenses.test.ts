@@ -978,6 +978,54 @@ describe('refusal logs under a flood', { timeout: 120_000 }, () => {
   });
 });
 
+describe('parse caches', { timeout: 120_000 }, () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const counted = async (scope: string) => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  };
+
+  it('keep the documents they parsed within a byte budget: distinct 2 MB documents are answered and not kept', async () => {
+    const caches = t.app.services.defenses.documentCaches;
+    const small = 'query CachedSmall { __typename }';
+    expect((await post(t, small)).data).toEqual({ __typename: 'Query' });
+    // Ours are the caches Yoga parses through: the small document is kept.
+    expect(caches.holds(small).document).toBe(true);
+    // Each `{ __typename }` behind a 2 MB comment (distinct texts): 262 such at 13 MB ended the process (V8's heap).
+    const padded = (i: number) => `# ${i} ${'x'.repeat(2_000_000)}\nquery Padded${i} { __typename }`;
+    for (let i = 0; i < 12; i++) expect((await post(t, padded(i))).data).toEqual({ __typename: 'Query' });
+    expect(caches.holds(padded(3)).document).toBe(false);
+    const { bytes } = caches.usage();
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThan(1024 * 1024);
+    // The same refused 2 MB flood is refused again by the token limit, not kept as an error either.
+    const flood = `{ ${'a: __typename '.repeat(150_000)}}`;
+    expect(codes(await post(t, flood))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    expect(caches.holds(flood).error).toBe(false);
+  });
+
+  it('count and log a refusal answered from a cache like any other', async () => {
+    const deep = nesting(15).replace('query Nest(', 'query NestCached(');
+    const depthBefore = await counted('depth');
+    for (let i = 0; i < 3; i++) expect(codes(await post(t, deep, { id: 'x' }))).toEqual(['DEPTH_LIMIT_EXCEEDED']);
+    expect((await counted('depth')) - depthBefore).toBe(3);
+
+    // Short enough for its parse error to be cached: the second and third are answered from it.
+    const tokens = `query TokensCached { ${'a '.repeat(2100)}}`;
+    const tokensBefore = await counted('tokens');
+    for (let i = 0; i < 3; i++) expect(codes(await post(t, tokens))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
+    expect(t.app.services.defenses.documentCaches.holds(tokens).error).toBe(true);
+    expect((await counted('tokens')) - tokensBefore).toBe(3);
+  });
+});
+
 describe('trusted documents', { timeout: 120_000 }, () => {
   it('runs only the manifest’s documents over HTTP and graphql-ws (by hash or in full); the legacy shim’s operations still run', async () => {
     const trustedQuery = 'query TrustedTypename { __typename }';

@@ -1,11 +1,12 @@
 /**
  * The defenses of one app (README "Security"): operation limits, rate limits and socket caps,
- * and the production posture; every refusal goes through ./refusal.ts.
+ * bounded parse caches, and the production posture; every refusal goes through ./refusal.ts.
  */
 import type { Plugin } from 'graphql-yoga';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
+import { documentCaches, type DocumentCaches } from './document-cache.js';
 import { useOperationLimits } from './operation-limits.js';
 import { RateLimits, useRateLimits } from './rate-limits.js';
 import { SocketLimits } from './sockets.js';
@@ -15,6 +16,8 @@ import { RefusalLog, type DefensesLogger, type RefusalCounter } from './refusal.
 export interface Defenses {
   /** Yoga/envelop plugins: shared by HTTP, graphql-ws and the legacy executor. */
   plugins: Plugin[];
+  /** Yoga's parse caches, bounded in bytes (its `parserAndValidationCache`). */
+  documentCaches: DocumentCaches;
   rateLimits: RateLimits;
   sockets: SocketLimits;
   /** The allow-list of documents clients may run, when TRUSTED_DOCUMENTS_FILE is set. */
@@ -33,6 +36,7 @@ export function createDefenses(config: Config, logger: Logger, redis: Redis | nu
   return {
     trusted,
     plugins: [...useTrustedDocuments(trusted, log), ...useOperationLimits(config, log), useRateLimits(rateLimits, log)],
+    documentCaches: documentCaches(log),
     rateLimits,
     sockets: new SocketLimits(config, log),
     logger: log,

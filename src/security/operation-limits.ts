@@ -28,7 +28,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { Config } from '../config/env.js';
 import { ValidationError, type ValidationIssue } from '../graphql/errors.js';
-import { OPERATION_LIMITS, refuse, type OperationLimit } from './refusal.js';
+import { OPERATION_LIMITS, refusalOf, refusalsMade, refuse, type OperationLimit } from './refusal.js';
 
 /** The codes of the operation limits' refusals. */
 const REFUSAL_CODES = new Set<string>(Object.values(OPERATION_LIMITS).map((l) => l.code));
@@ -172,12 +172,21 @@ export function useOperationLimits(config: Config, logger: Logger): Plugin[] {
     {
       onValidate: ({ addValidationRule }) => {
         if (!config.GRAPHQL_INTROSPECTION) addValidationRule(NoSchemaIntrospectionCustomRule);
+        // Validation is synchronous: refusals made between here and the result were made by
+        // this validation; none means the result came from Yoga's validation cache.
+        const madeBefore = refusalsMade();
         // An operation over a limit is answered with that refusal alone. The other rules' errors
         // (one per field: 100 aliased `__schema` give 100 introspection errors) would each cost
         // their source locations to serialize, a few ms per response, for nothing the client needs.
         return ({ result, setResult }) => {
           const refusals = result.filter((error) => REFUSAL_CODES.has(String(error.extensions?.code)));
-          if (refusals.length > 0 && refusals.length < result.length) setResult(refusals);
+          if (refusals.length === 0) return;
+          // The same document refused again, from the cache: still a refusal, counted and logged.
+          if (refusalsMade() === madeBefore) for (const error of refusals) {
+              const refusal = refusalOf(error);
+              if (refusal) refuse(logger, refusal);
+            }
+          if (refusals.length < result.length) setResult(refusals);
         };
       },
       onExecute: ({ args, setResultAndStopExecution }) => {

@@ -24,6 +24,21 @@ export type Refusal =
   | { kind: 'connection'; limit: string; max: number }
   | { kind: 'trusted-documents' };
 
+/**
+ * The operation-limit refusal an error made by {@link refuse} stands for; null for any other
+ * error. A refusal that Yoga's caches answer again (the same document refused before) is counted
+ * and logged again from it (document-cache.ts, operation-limits.ts).
+ */
+export function refusalOf(error: { extensions?: Record<string, unknown> } | null | undefined): Refusal | null {
+  const extensions = error?.extensions;
+  const limit = extensions?.limit;
+  if (typeof limit !== 'string' || !Object.hasOwn(OPERATION_LIMITS, limit)) return null;
+  const operationLimit = limit as OperationLimit;
+  if (OPERATION_LIMITS[operationLimit].code !== extensions!.code) return null;
+  const found = extensions!.found;
+  return { kind: 'operation', limit: operationLimit, max: Number(extensions!.max), found: typeof found === 'number' ? found : undefined };
+}
+
 /** A rate limit was hit: RATE_LIMITED with `retryAfter` (s); over HTTP, 429 with Retry-After. */
 export class RateLimitedError extends AppError {
   readonly retryAfter: number;
@@ -85,12 +100,23 @@ export function refusalScope(refusal: Refusal): string {
   return refusal.kind === 'trusted-documents' ? 'TRUSTED_DOCUMENTS_FILE' : refusal.limit;
 }
 
+let made = 0;
+
+/**
+ * How many refusals this process has made so far: a synchronous step (validation) that made none
+ * can tell a refusal it was handed from a cache from one it made.
+ */
+export function refusalsMade(): number {
+  return made;
+}
+
 /**
  * The one way a defense refuses: logs it (warn, with who was refused; under a flood, the first of
  * each window per limit, see {@link RefusalLog}), counts it by limit, and returns the error the
  * client gets.
  */
 export function refuse(logger: DefensesLogger, refusal: Refusal, subject?: Record<string, unknown>): GraphQLError {
+  made++;
   const scope = refusalScope(refusal);
   const logged = logger.refusalLog?.take(scope) ?? { log: true, unlogged: 0, since: 0 };
   if (logged.log) {

@@ -13,6 +13,7 @@ import { authenticate, credentialFromHeaders, makeContext, type Context, type Cr
 import { withRequestId } from '../observability/errors.js';
 import { requestIdOf } from '../observability/request-context.js';
 import type { Viewer } from '../auth/viewer.js';
+import type { DocumentCaches } from '../security/document-cache.js';
 
 export interface ServerContext {
   req: IncomingMessage;
@@ -150,7 +151,8 @@ function mask(logger: Logger, error: unknown, classifyFault?: (error: unknown) =
   return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
-export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = []): Yoga {
+/** `parseCaches`: Yoga's parse caches (src/security/document-cache.ts: bounded in bytes); Yoga's own when omitted. */
+export function createHttpHandler(services: Services, schema: GraphQLSchema, plugins: Plugin[] = [], parseCaches?: DocumentCaches): Yoga {
   const logger = services.logger.child({ component: 'http' });
   const mask = maskUnexpected(logger, (err) => services.databaseHealth.classify(err));
   const yoga = createYoga<ServerContext, Context>({
@@ -185,6 +187,7 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
     // over HTTP, whatever fails before execution (useHttpErrors); graphql-ws masks its own
     // (ws.ts). Yoga's masking would wrap every subscription in one more iterator per event.
     maskedErrors: false,
+    parserAndValidationCache: parseCaches ?? true,
     plugins: [useMultipartUploads(services.config), useRequestErrors(mask), ...plugins, useHttpErrors(mask)],
     logging: {
       debug: (...args) => logger.debug({ args }, 'yoga'),
