@@ -188,7 +188,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // One message per turn of the event loop: a socket that sends thousands of frames in one
   // burst takes turns with every other client instead of holding the loop until all are handled
   // (ws' default handles a whole read at once; 5,000 subscribe frames held it for ~0.7 s).
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, allowSynchronousEvents: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.GRAPHQL_MAX_BODY_BYTES, allowSynchronousEvents: false });
   const graphqlWs = attachGraphQLWs(wss, yoga, services, mask);
   // Routes beyond /graphql, registered by the legacy shim (and anything else mounted on the
   // same port): first match wins, by path.

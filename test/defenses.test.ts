@@ -4,6 +4,7 @@
  * stored and, where it can be counted, no SQL statement is sent.
  */
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -978,7 +979,7 @@ describe('refusal logs under a flood', { timeout: 120_000 }, () => {
   });
 });
 
-describe('parse caches', { timeout: 120_000 }, () => {
+describe('request size and parse caches', { timeout: 120_000 }, () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp();
@@ -987,42 +988,87 @@ describe('parse caches', { timeout: 120_000 }, () => {
     await t.close();
   });
 
-  const counted = async (scope: string) => {
-    const text = await (await fetch(`${t.url}/metrics`)).text();
+  const counted = async (app: TestApp, scope: string) => {
+    const text = await (await fetch(`${app.url}/metrics`)).text();
     return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   };
 
-  it('keep the documents they parsed within a byte budget: distinct 2 MB documents are answered and not kept', async () => {
+  it('refuses a request over GRAPHQL_MAX_BODY_BYTES unread over HTTP (413, sized or chunked) and over graphql-ws (1009); nothing runs', async () => {
+    const small = await startTestApp({ GRAPHQL_MAX_BODY_BYTES: String(64 * 1024) });
+    try {
+      const users = await small.app.services.db.user.count();
+      const signUp = `mutation { signUp(input: { email: "big-body@example.com", password: "password-123", displayName: "x" }) { __typename } }`;
+      const refusedBefore = await counted(small, 'GRAPHQL_MAX_BODY_BYTES');
+      // An unused variable is ignored by GraphQL: under the limit, this would sign up.
+      const big = await post(small, signUp, { pad: 'x'.repeat(100_000) });
+      expect(big.status).toBe(413);
+      expect(codes(big)).toEqual(['REQUEST_ENTITY_TOO_LARGE']);
+      expect(big.errors![0]!.message).toMatch(/larger than 65536 bytes \(GRAPHQL_MAX_BODY_BYTES\); nothing ran/);
+
+      // Without a Content-Length (chunked), it is refused once the limit is passed.
+      const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${small.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        const json = JSON.stringify({ query: signUp, variables: { pad: 'x'.repeat(100_000) } });
+        for (let i = 0; i < json.length; i += 10_000) req.write(json.slice(i, i + 10_000));
+        req.end();
+      });
+      expect(chunked.status).toBe(413);
+      expect(JSON.parse(chunked.body).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
+      expect((await counted(small, 'GRAPHQL_MAX_BODY_BYTES')) - refusedBefore).toBe(2);
+
+      // graphql-ws: the same setting bounds a message; the socket is closed with 1009.
+      const socket = new WebSocket(small.wsUrl, 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(100_000) } }));
+      expect(await closed).toBe(1009);
+      expect(await small.app.services.db.user.count()).toBe(users);
+
+      // Under the limit, the same sign-up runs.
+      expect((await post(small, signUp, { pad: 'x'.repeat(10_000) })).data).toEqual({ signUp: { __typename: expect.any(String) } });
+      expect(await small.app.services.db.user.count()).toBe(users + 1);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('keep the documents they parsed within a byte budget: distinct 600 KB documents are answered and not kept', async () => {
     const caches = t.app.services.defenses.documentCaches;
     const small = 'query CachedSmall { __typename }';
     expect((await post(t, small)).data).toEqual({ __typename: 'Query' });
     // Ours are the caches Yoga parses through: the small document is kept.
     expect(caches.holds(small).document).toBe(true);
-    // Each `{ __typename }` behind a 2 MB comment (distinct texts): 262 such at 13 MB ended the process (V8's heap).
-    const padded = (i: number) => `# ${i} ${'x'.repeat(2_000_000)}\nquery Padded${i} { __typename }`;
+    // Each `{ __typename }` behind a 600 KB comment (distinct texts). Before the budget (and the
+    // body limit), 262 such at 13 MB ended the process: V8's heap held every text.
+    const padded = (i: number) => `# ${i} ${'x'.repeat(600_000)}\nquery Padded${i} { __typename }`;
     for (let i = 0; i < 12; i++) expect((await post(t, padded(i))).data).toEqual({ __typename: 'Query' });
     expect(caches.holds(padded(3)).document).toBe(false);
     const { bytes } = caches.usage();
     expect(bytes).toBeGreaterThan(0);
-    expect(bytes).toBeLessThan(1024 * 1024);
-    // The same refused 2 MB flood is refused again by the token limit, not kept as an error either.
-    const flood = `{ ${'a: __typename '.repeat(150_000)}}`;
+    expect(bytes).toBeLessThan(512 * 1024);
+    // A refused 840 KB flood is refused again by the token limit, not kept as an error either.
+    const flood = `{ ${'a: __typename '.repeat(60_000)}}`;
     expect(codes(await post(t, flood))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
     expect(caches.holds(flood).error).toBe(false);
   });
 
   it('count and log a refusal answered from a cache like any other', async () => {
     const deep = nesting(15).replace('query Nest(', 'query NestCached(');
-    const depthBefore = await counted('depth');
+    const depthBefore = await counted(t, 'depth');
     for (let i = 0; i < 3; i++) expect(codes(await post(t, deep, { id: 'x' }))).toEqual(['DEPTH_LIMIT_EXCEEDED']);
-    expect((await counted('depth')) - depthBefore).toBe(3);
+    expect((await counted(t, 'depth')) - depthBefore).toBe(3);
 
     // Short enough for its parse error to be cached: the second and third are answered from it.
     const tokens = `query TokensCached { ${'a '.repeat(2100)}}`;
-    const tokensBefore = await counted('tokens');
+    const tokensBefore = await counted(t, 'tokens');
     for (let i = 0; i < 3; i++) expect(codes(await post(t, tokens))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
     expect(t.app.services.defenses.documentCaches.holds(tokens).error).toBe(true);
-    expect((await counted('tokens')) - tokensBefore).toBe(3);
+    expect((await counted(t, 'tokens')) - tokensBefore).toBe(3);
   });
 });
 

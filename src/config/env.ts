@@ -188,6 +188,14 @@ export const envSchema = z.object({
   GRAPHQL_MAX_DEPTH: limit(12, 'Deepest nesting of fields an operation may have, fragments not counted as levels (DEPTH_LIMIT_EXCEEDED).'),
   GRAPHQL_MAX_ALIASES: limit(30, 'Most aliases in one operation, __typename included (ALIAS_LIMIT_EXCEEDED).'),
   GRAPHQL_MAX_TOKENS: limit(2000, 'Most lexical tokens in one document, counted while parsing (TOKEN_LIMIT_EXCEEDED).'),
+  GRAPHQL_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024)
+    .default(1024 * 1024)
+    .describe(
+      'Largest GraphQL request over HTTP (its JSON or GraphQL body) and largest graphql-ws message, in bytes; larger ones are refused unread (HTTP 413 REQUEST_ENTITY_TOO_LARGE, WebSocket close 1009). File uploads (multipart) have their own limits.',
+    ),
   GRAPHQL_MAX_DIRECTIVES: limit(50, 'Most directives in one operation (DIRECTIVE_LIMIT_EXCEEDED).'),
   GRAPHQL_MAX_COST: limit(
     100_000,

@@ -3,9 +3,9 @@
  *
  * Yoga remembers each document text it parsed (the parsed document, or the error parsing threw)
  * in LRU caches of 1,024 entries, keyed by the whole text. A document may be as long as a request
- * body: distinct 13 MB documents, each one `{ __typename }` behind a 13 MB comment, were each
- * kept with their text: 262 of them (an anonymous client, 90 s) exhausted V8's 4 GB heap and ended
- * the process.
+ * body: before GRAPHQL_MAX_BODY_BYTES, distinct 13 MB documents, each `{ __typename }` behind a
+ * comment, were each kept with their text: 262 of them (an anonymous client, 90 s) exhausted V8's
+ * 4 GB heap and ended the process. At 1 MiB a document, 1,024 of them would still be a gigabyte.
  * Here the document cache counts the bytes an entry holds (its text, which the document's
  * locations keep too, and its tokens and nodes) and keeps at most {@link DOCUMENT_CACHE_BYTES}; a
  * document larger than {@link DOCUMENT_ENTRY_BYTES} is parsed again each time it comes, as any
@@ -24,7 +24,7 @@ import { refusalOf, refuse, type DefensesLogger } from './refusal.js';
 /** What the document cache holds at most, in bytes (estimated: see {@link documentBytes}). */
 export const DOCUMENT_CACHE_BYTES = 64 * 1024 * 1024;
 /** The largest document the cache keeps (its text and parse, estimated). */
-export const DOCUMENT_ENTRY_BYTES = 2 * 1024 * 1024;
+export const DOCUMENT_ENTRY_BYTES = 1024 * 1024;
 /** The largest parse error kept: 2 bytes per character of its text, and 512. */
 export const ERROR_ENTRY_BYTES = 16 * 1024;
 /** Parse errors kept at most, in bytes counted so. */

@@ -21,6 +21,7 @@ import {
   visit,
   type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLSchema,
   type ValidationContext,
 } from 'graphql';
@@ -188,6 +189,16 @@ export function useOperationLimits(config: Config, logger: Logger): Plugin[] {
             }
           if (refusals.length < result.length) setResult(refusals);
         };
+      },
+      // Yoga refuses a request body over GRAPHQL_MAX_BODY_BYTES (its maxRequestBodySize, set in
+      // http.ts) before any plugin sees the request; its answer is made a refusal like the others
+      // here: counted, logged, and saying what to do.
+      onResultProcess: ({ result, setResult }) => {
+        if (Array.isArray(result) || Symbol.asyncIterator in result) return;
+        const errors = (result as ExecutionResult).errors;
+        if (errors?.length === 1 && errors[0]!.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE') {
+          setResult({ errors: [refuse(logger, { kind: 'body', max: config.GRAPHQL_MAX_BODY_BYTES })] });
+        }
       },
       onExecute: ({ args, setResultAndStopExecution }) => {
         const error = beforeRunning(args);

@@ -22,6 +22,7 @@ export type Refusal =
   | { kind: 'operation'; limit: OperationLimit; max: number; found?: number }
   | { kind: 'rate'; limit: string; retryAfterMs: number }
   | { kind: 'connection'; limit: string; max: number }
+  | { kind: 'body'; max: number }
   | { kind: 'trusted-documents' };
 
 /**
@@ -97,7 +98,9 @@ export type DefensesLogger = Logger & { readonly refusals?: RefusalCounter; read
 
 /** The limit a refusal names, as the counter's `scope` label. */
 export function refusalScope(refusal: Refusal): string {
-  return refusal.kind === 'trusted-documents' ? 'TRUSTED_DOCUMENTS_FILE' : refusal.limit;
+  if (refusal.kind === 'trusted-documents') return 'TRUSTED_DOCUMENTS_FILE';
+  if (refusal.kind === 'body') return 'GRAPHQL_MAX_BODY_BYTES';
+  return refusal.limit;
 }
 
 let made = 0;
@@ -138,6 +141,11 @@ export function refuse(logger: DefensesLogger, refusal: Refusal, subject?: Recor
       return new GraphQLError(`Too many at once (${refusal.limit}: at most ${refusal.max}).`, {
         extensions: { code: 'TOO_MANY_OPERATIONS', limit: refusal.limit, max: refusal.max },
       });
+    case 'body':
+      return new GraphQLError(
+        `The request is larger than ${refusal.max} bytes (GRAPHQL_MAX_BODY_BYTES); nothing ran. Send files as uploads (multipart), not inside the operation.`,
+        { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', limit: 'GRAPHQL_MAX_BODY_BYTES', max: refusal.max, http: { status: 413 } } },
+      );
     case 'trusted-documents':
       return new GraphQLError('Only trusted documents may run on this server.', {
         extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } },
