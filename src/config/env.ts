@@ -238,6 +238,9 @@ export const envSchema = z.object({
   RATE_LIMIT_REFRESH_ADDRESS: rate.prefault('60/60').describe('refreshSession calls per client address.'),
   RATE_LIMIT_SEND_USER: rate.prefault('50/10').describe('Messages sent (sendMessage, sendAttachment, sendTicketMessage, sendCannedReply, sendThreadMessage) per user or API key.'),
   RATE_LIMIT_SEND_CONVERSATION: rate.prefault('150/10').describe('Messages sent to one conversation, by everyone together.'),
+  RATE_LIMIT_HTTP_OPERATIONS: rate
+    .prefault('600/10')
+    .describe('GraphQL operations over HTTP (queries, mutations, subscriptions) per user, guest or API key; signed out, per client address.'),
   RATE_LIMIT_MUTATIONS_USER: rate
     .prefault('600/60')
     .describe('Mutations of any kind per signed-in user or guest (each root field, aliases too), on every transport; API keys are not counted.'),

@@ -76,6 +76,11 @@ export interface Context extends Services {
   /** The client's address (src/security/address.ts), for per-address rate limits. */
   clientAddress?: string;
   /**
+   * The operation came in an HTTP request to /graphql (not over graphql-ws, nor from the legacy
+   * shim): it spends RATE_LIMIT_HTTP_OPERATIONS (src/security/rate-limits.ts).
+   */
+  overHttp?: boolean;
+  /**
    * The request (HTTP) or operation (`<connection id>/<operation id>` over graphql-ws) this
    * context serves: named in its errors' `extensions.requestId` and in the log lines about it.
    */

@@ -11,6 +11,8 @@ import {
   getOperationAST,
   Kind,
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLObjectType,
@@ -171,6 +173,8 @@ class Known {
 export interface RateLimitedContext {
   clientAddress?: string | null;
   viewer: Viewer;
+  /** An operation of an HTTP request (src/graphql/context.ts): it spends RATE_LIMIT_HTTP_OPERATIONS. */
+  overHttp?: boolean;
 }
 
 type Key = (args: Record<string, unknown>, ctx: RateLimitedContext) => string | null | undefined;
@@ -228,6 +232,18 @@ const RULES: Record<string, Array<[RateSetting, Key]>> = {
  */
 const EVERY_MUTATION: [RateSetting, Key] = ['RATE_LIMIT_MUTATIONS_USER', (_args, ctx) => (ctx.viewer.kind === 'apiKey' ? null : viewerKey(ctx.viewer))];
 
+/**
+ * Every operation sent over HTTP, query, mutation or subscription (SSE), spends
+ * RATE_LIMIT_HTTP_OPERATIONS: per user, guest or API key, and signed out per address. Reads are
+ * what the other limits leave unbounded (a signed-in client could run costly queries back to back),
+ * and anonymous requests cost a refusal each. graphql-ws operations are bounded per connection and
+ * per user by WS_MAX_OPERATIONS(_PER_USER) instead; the legacy shim's by its own limits.
+ */
+const EVERY_HTTP_OPERATION: [RateSetting, Key] = [
+  'RATE_LIMIT_HTTP_OPERATIONS',
+  (_args, ctx) => (ctx.overHttp ? (viewerKey(ctx.viewer) ?? (ctx.clientAddress ? `address:${ctx.clientAddress}` : null)) : null),
+];
+
 /** The root fields an operation selects, through fragments, each alias counted. */
 function rootFields(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen = new Set<string>()): FieldNode[] {
   const out: FieldNode[] = [];
@@ -252,6 +268,9 @@ function spending(
   ctx: RateLimitedContext,
 ): Map<string, { setting: RateSetting; key: string; points: number }> {
   const out = new Map<string, { setting: RateSetting; key: string; points: number }>();
+  const [httpSetting, httpKey] = EVERY_HTTP_OPERATION;
+  const overHttp = httpKey({}, ctx);
+  if (overHttp) out.set(`${httpSetting}\u0000${overHttp}`, { setting: httpSetting, key: overHttp, points: 1 });
   const operation = getOperationAST(document, operationName);
   if (!operation || operation.operation !== 'mutation') return out;
   const root = schema.getMutationType() as GraphQLObjectType | null | undefined;
@@ -284,33 +303,41 @@ function spending(
   return out;
 }
 
-/** Counts each operation's rate-limited fields before it runs; refuses it whole when one is spent. */
+/**
+ * Counts each operation's rate-limited fields before it runs (a subscription's when it is
+ * started); refuses it whole when one is spent.
+ */
 export function useRateLimits(limits: RateLimits, logger: Logger): Plugin {
-  return {
-    onExecute: ({ args, setResultAndStopExecution }) => {
-      const ctx = args.contextValue as unknown as RateLimitedContext;
-      const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
-      if (spend.size === 0) return;
-      // Every limit is spent, refused or not, and at once: one round trip to Redis (the state
-      // connection sends the commands of one turn in one write), not one per limit; none when
-      // every counter is known to be far from its limit (RateLimits.consume), and then the
-      // operation goes on in this same call.
-      const answers = [...spend.values()].map(({ setting, key, points }) => limits.consume(setting, key, points));
-      const decide = (settled: (Refusal | null)[]) => {
-        let refusal: Refusal | null = null;
-        for (const refused of settled) {
-          if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
-            refusal = refused;
-          }
+  const before = ({
+    args,
+    setResultAndStopExecution,
+  }: {
+    args: ExecutionArgs;
+    setResultAndStopExecution: (result: ExecutionResult) => void;
+  }): void | Promise<void> => {
+    const ctx = args.contextValue as unknown as RateLimitedContext;
+    const spend = spending(args.schema, args.document, args.operationName, (args.variableValues ?? {}) as Record<string, unknown>, ctx);
+    if (spend.size === 0) return;
+    // Every limit is spent, refused or not, and at once: one round trip to Redis (the state
+    // connection sends the commands of one turn in one write), not one per limit; none when
+    // every counter is known to be far from its limit (RateLimits.consume), and then the
+    // operation goes on in this same call.
+    const answers = [...spend.values()].map(({ setting, key, points }) => limits.consume(setting, key, points));
+    const decide = (settled: (Refusal | null)[]) => {
+      let refusal: Refusal | null = null;
+      for (const refused of settled) {
+        if (refused && (!refusal || (refusal.kind === 'rate' && refused.kind === 'rate' && refused.retryAfterMs > refusal.retryAfterMs))) {
+          refusal = refused;
         }
-        if (refusal) {
-          setResultAndStopExecution({ errors: [refuse(logger, refusal, { address: ctx.clientAddress, operation: args.operationName })] });
-        }
-      };
-      if (answers.some((answer) => answer instanceof Promise)) return Promise.all(answers).then(decide);
-      decide(answers as (Refusal | null)[]);
-    },
+      }
+      if (refusal) {
+        setResultAndStopExecution({ errors: [refuse(logger, refusal, { address: ctx.clientAddress, operation: args.operationName })] });
+      }
+    };
+    if (answers.some((answer) => answer instanceof Promise)) return Promise.all(answers).then(decide);
+    decide(answers as (Refusal | null)[]);
   };
+  return { onExecute: before, onSubscribe: before };
 }
 
 /** Whom per-user limits count: a user (registered or guest) or an API key; nobody when anonymous. */

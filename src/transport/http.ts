@@ -208,10 +208,24 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
         input.viewer ??
         await authenticate(services, credential ?? (input.request ? credentialFromHeaders(input.request.headers) : { kind: 'none' }));
       const address = given.clientAddress ?? clientAddress(req, services.config.TRUST_PROXY);
-      return { ...makeContext(services, viewer), connectionId, clientAddress: address, requestId: given.requestId ?? requestIdOf(req) };
+      return {
+        ...makeContext(services, viewer),
+        connectionId,
+        clientAddress: address,
+        // Yoga's own input carries the fetch Request; graphql-ws and the legacy executor pass an EnvelopeInput.
+        overHttp: 'request' in input && input.request !== undefined,
+        requestId: given.requestId ?? requestIdOf(req),
+      };
     },
   });
-  const keys: Partial<Context & EnvelopeInput> = { ...makeContext(services, { kind: 'anonymous' }), connectionId: undefined, clientAddress: undefined, requestId: undefined, credential: undefined };
+  const keys: Partial<Context & EnvelopeInput> = {
+    ...makeContext(services, { kind: 'anonymous' }),
+    connectionId: undefined,
+    clientAddress: undefined,
+    overHttp: undefined,
+    requestId: undefined,
+    credential: undefined,
+  };
   for (const key of Object.keys(keys)) (keys as Record<string, unknown>)[key] = undefined;
   contextKeys.set(yoga, keys);
   return yoga;
