@@ -183,10 +183,12 @@ export function useOperationLimits(config: Config, logger: Logger): Plugin[] {
           const refusals = result.filter((error) => REFUSAL_CODES.has(String(error.extensions?.code)));
           if (refusals.length === 0) return;
           // The same document refused again, from the cache: still a refusal, counted and logged.
-          if (refusalsMade() === madeBefore) for (const error of refusals) {
+          if (refusalsMade() === madeBefore) {
+            for (const error of refusals) {
               const refusal = refusalOf(error);
               if (refusal) refuse(logger, refusal);
             }
+          }
           if (refusals.length < result.length) setResult(refusals);
         };
       },
