@@ -70,6 +70,12 @@ function wsClient(t: TestApp, token?: string, url = t.wsUrl): Client {
 
 const codes = (r: Reply | ExecutionResult<unknown>) => (r.errors ?? []).map((e) => e.extensions?.code);
 
+/** The app's chat_rate_limit_refusals_total for one scope (a limit), read from /metrics. */
+async function refusalsCounted(t: TestApp, scope: string): Promise<number> {
+  const text = await (await fetch(`${t.url}/metrics`)).text();
+  return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
 /** workspace(id) { members { workspace { members { … } } } }, nested n times. */
 function nesting(n: number): string {
   let inner = 'id';
@@ -987,10 +993,7 @@ describe('refusal logs under a flood', { timeout: 120_000 }, () => {
     const t = await startTestApp({ LOG_REFUSALS_WINDOW_MS: '5000' }, undefined, logger);
     try {
       const logged = (limit: string) => lines.filter((l) => l.msg === 'refused' && (l.refusal as { limit?: string } | undefined)?.limit === limit);
-      const counted = async (scope: string) => {
-        const text = await (await fetch(`${t.url}/metrics`)).text();
-        return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-      };
+      const counted = (scope: string) => refusalsCounted(t, scope);
       const before = await counted('depth');
       // Each document differs (by its operation name): the same one again is answered from the validation cache.
       const deep = (i: number) => nesting(15).replace('query Nest(', `query Nest${i}(`);
@@ -1030,17 +1033,12 @@ describe('request size and parse caches', { timeout: 120_000 }, () => {
     await t.close();
   });
 
-  const counted = async (app: TestApp, scope: string) => {
-    const text = await (await fetch(`${app.url}/metrics`)).text();
-    return Number(new RegExp(`^chat_rate_limit_refusals_total\\{scope="${scope}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-  };
-
   it('refuses a request over GRAPHQL_MAX_BODY_BYTES unread over HTTP (413, sized or chunked) and over graphql-ws (1009); nothing runs', async () => {
     const small = await startTestApp({ GRAPHQL_MAX_BODY_BYTES: String(64 * 1024) });
     try {
       const users = await small.app.services.db.user.count();
       const signUp = `mutation { signUp(input: { email: "big-body@example.com", password: "password-123", displayName: "x" }) { __typename } }`;
-      const refusedBefore = await counted(small, 'GRAPHQL_MAX_BODY_BYTES');
+      const refusedBefore = await refusalsCounted(small, 'GRAPHQL_MAX_BODY_BYTES');
       // An unused variable is ignored by GraphQL: under the limit, this would sign up.
       const big = await post(small, signUp, { pad: 'x'.repeat(100_000) });
       expect(big.status).toBe(413);
@@ -1061,7 +1059,7 @@ describe('request size and parse caches', { timeout: 120_000 }, () => {
       });
       expect(chunked.status).toBe(413);
       expect(JSON.parse(chunked.body).errors[0].extensions.code).toBe('REQUEST_ENTITY_TOO_LARGE');
-      expect((await counted(small, 'GRAPHQL_MAX_BODY_BYTES')) - refusedBefore).toBe(2);
+      expect((await refusalsCounted(small, 'GRAPHQL_MAX_BODY_BYTES')) - refusedBefore).toBe(2);
 
       // graphql-ws: the same setting bounds a message; the socket is closed with 1009.
       const socket = new WebSocket(small.wsUrl, 'graphql-transport-ws');
@@ -1101,16 +1099,16 @@ describe('request size and parse caches', { timeout: 120_000 }, () => {
 
   it('count and log a refusal answered from a cache like any other', async () => {
     const deep = nesting(15).replace('query Nest(', 'query NestCached(');
-    const depthBefore = await counted(t, 'depth');
+    const depthBefore = await refusalsCounted(t, 'depth');
     for (let i = 0; i < 3; i++) expect(codes(await post(t, deep, { id: 'x' }))).toEqual(['DEPTH_LIMIT_EXCEEDED']);
-    expect((await counted(t, 'depth')) - depthBefore).toBe(3);
+    expect((await refusalsCounted(t, 'depth')) - depthBefore).toBe(3);
 
     // Short enough for its parse error to be cached: the second and third are answered from it.
     const tokens = `query TokensCached { ${'a '.repeat(2100)}}`;
-    const tokensBefore = await counted(t, 'tokens');
+    const tokensBefore = await refusalsCounted(t, 'tokens');
     for (let i = 0; i < 3; i++) expect(codes(await post(t, tokens))).toEqual(['TOKEN_LIMIT_EXCEEDED']);
     expect(t.app.services.defenses.documentCaches.holds(tokens).error).toBe(true);
-    expect((await counted(t, 'tokens')) - tokensBefore).toBe(3);
+    expect((await refusalsCounted(t, 'tokens')) - tokensBefore).toBe(3);
   });
 });
 

@@ -213,7 +213,7 @@ export function createHttpHandler(services: Services, schema: GraphQLSchema, plu
         connectionId,
         clientAddress: address,
         // Yoga's own input carries the fetch Request; graphql-ws and the legacy executor pass an EnvelopeInput.
-        overHttp: 'request' in input && input.request !== undefined,
+        overHttp: input.request !== undefined,
         requestId: given.requestId ?? requestIdOf(req),
       };
     },
